@@ -1,0 +1,10 @@
+//! The pure domain: no GTK, no SQL, no file or network I/O. Time comes in as a parameter.
+
+pub mod money;
+pub mod price_file;
+pub mod pricing;
+pub mod usage;
+
+pub use money::Money;
+pub use pricing::PriceBook;
+pub use usage::{Cost, UsageRecord};

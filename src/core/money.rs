@@ -1,0 +1,289 @@
+//! Exact money: an `i64` count of nano-US-dollars.
+//!
+//! Every amount Tally stores or sums is a `Money`; floating point never touches a
+//! total. Arithmetic overflows panic (release builds keep overflow checks on), which
+//! at ±9.2 billion dollars is a bug, not a budget.
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Neg, Sub};
+
+/// Nano-dollars in one dollar.
+pub const NANOS_PER_USD: i64 = 1_000_000_000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("“{0}” is not a decimal amount (expected e.g. 12.50)")]
+    NotDecimal(String),
+    #[error("“{0}” has more than {1} decimal places")]
+    TooPrecise(String, u32),
+    #[error("“{0}” is too large")]
+    TooLarge(String),
+}
+
+impl Money {
+    pub const ZERO: Money = Money(0);
+
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Money(nanos)
+    }
+
+    pub const fn nanos(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        self.0.checked_add(other.0).map(Money)
+    }
+
+    /// `self × n`, for a count of items at a unit price.
+    pub fn times(self, n: u64) -> Money {
+        let product = i128::from(self.0) * i128::from(n);
+        Money(i64::try_from(product).expect("money overflow"))
+    }
+
+    /// Rounds `numerator / denominator` nano-dollars half away from zero.
+    /// Pricing sums `tokens × rate` exactly in i128 and divides once, here.
+    pub fn from_ratio(numerator: i128, denominator: i128) -> Money {
+        assert!(denominator > 0, "denominator must be positive");
+        let quotient = numerator / denominator;
+        let remainder = numerator % denominator;
+        let rounded = if 2 * remainder.abs() >= denominator {
+            quotient + numerator.signum()
+        } else {
+            quotient
+        };
+        Money(i64::try_from(rounded).expect("money overflow"))
+    }
+
+    /// Parses a plain decimal dollar amount such as `12`, `-0.5` or `0.000025`.
+    /// At most nine decimal places: nano-dollars are exact, so nothing is rounded.
+    pub fn parse_usd(text: &str) -> Result<Money, MoneyError> {
+        let nanos = parse_scaled(text, 9)?;
+        i64::try_from(nanos)
+            .map(Money)
+            .map_err(|_| MoneyError::TooLarge(text.to_string()))
+    }
+
+    /// The fixed nine-decimal form used in JSON and CSV: `"0.000025000"`.
+    pub fn to_decimal_string(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        let per = NANOS_PER_USD as u64;
+        format!("{sign}{}.{:09}", abs / per, abs % per)
+    }
+
+    /// A human amount: `$1,234.56` from a dollar up, and enough decimals below a
+    /// dollar to show two significant digits (`$0.0042`, `$0.000025`).
+    pub fn display(self) -> String {
+        let abs = self.0.unsigned_abs();
+        let cent = NANOS_PER_USD as u64 / 100;
+        let mut decimals = 2;
+        if abs != 0 && abs < cent {
+            // Two significant digits: 0.0042 → 4 decimals, 0.000025 → 6.
+            decimals = (10 - abs.ilog10()).min(9);
+            if round_to_decimals(abs, decimals) >= cent {
+                decimals = 2;
+            }
+        }
+        let rounded = round_to_decimals(abs, decimals);
+        let per = NANOS_PER_USD as u64;
+        let whole = group_thousands(rounded / per);
+        let frac = rounded % per / 10u64.pow(9 - decimals);
+        let sign = if self.0 < 0 && rounded != 0 { "-" } else { "" };
+        format!("{sign}${whole}.{frac:0width$}", width = decimals as usize)
+    }
+}
+
+fn round_to_decimals(nanos: u64, decimals: u32) -> u64 {
+    let unit = 10u64.pow(9 - decimals);
+    (nanos + unit / 2) / unit * unit
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Parses a decimal string into an integer count of `10^-scale` units, exactly.
+/// Accepts an optional sign, digits, an optional fraction and an optional exponent
+/// (`3e-06`, as float printers write prices); rejects anything it would have to round.
+pub fn parse_scaled(text: &str, scale: u32) -> Result<i128, MoneyError> {
+    let bad = || MoneyError::NotDecimal(text.to_string());
+    let s = text.trim();
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().map_err(|_| bad())?),
+        None => (s, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let digits: String = format!("{int_part}{frac_part}");
+    let digits = digits.trim_start_matches('0');
+    let mut value: i128 = 0;
+    for b in digits.bytes() {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i128::from(b - b'0')))
+            .ok_or_else(|| MoneyError::TooLarge(text.to_string()))?;
+    }
+    // value × 10^(exponent − frac_len) units of 1, wanted in units of 10^−scale.
+    let shift = i64::from(exponent) - frac_part.len() as i64 + i64::from(scale);
+    if shift >= 0 {
+        let factor = 10i128
+            .checked_pow(u32::try_from(shift).map_err(|_| MoneyError::TooLarge(text.to_string()))?)
+            .ok_or_else(|| MoneyError::TooLarge(text.to_string()))?;
+        value = value
+            .checked_mul(factor)
+            .ok_or_else(|| MoneyError::TooLarge(text.to_string()))?;
+    } else {
+        let divisor = 10i128.checked_pow((-shift) as u32);
+        match divisor {
+            Some(d) if value % d == 0 => value /= d,
+            _ if value == 0 => {}
+            _ => return Err(MoneyError::TooPrecise(text.to_string(), scale)),
+        }
+    }
+    Ok(if negative { -value } else { value })
+}
+
+impl Add for Money {
+    type Output = Money;
+    fn add(self, rhs: Money) -> Money {
+        Money(self.0 + rhs.0)
+    }
+}
+
+impl AddAssign for Money {
+    fn add_assign(&mut self, rhs: Money) {
+        self.0 += rhs.0;
+    }
+}
+
+impl Sub for Money {
+    type Output = Money;
+    fn sub(self, rhs: Money) -> Money {
+        Money(self.0 - rhs.0)
+    }
+}
+
+impl Neg for Money {
+    type Output = Money;
+    fn neg(self) -> Money {
+        Money(-self.0)
+    }
+}
+
+impl Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        iter.fold(Money::ZERO, Add::add)
+    }
+}
+
+/// JSON carries amounts as decimal strings (`"0.000025000"`), never as floats.
+impl serde::Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_decimal_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Money, D::Error> {
+        let text = String::deserialize(d)?;
+        Money::parse_usd(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_exponent_forms_exactly() {
+        assert_eq!(Money::parse_usd("12").unwrap().nanos(), 12_000_000_000);
+        assert_eq!(Money::parse_usd("0.000025").unwrap().nanos(), 25_000);
+        assert_eq!(Money::parse_usd("-1.5").unwrap().nanos(), -1_500_000_000);
+        assert_eq!(Money::parse_usd(".5").unwrap().nanos(), 500_000_000);
+        assert_eq!(Money::parse_usd("3e-06").unwrap().nanos(), 3_000);
+        assert_eq!(Money::parse_usd("1.250000000000").unwrap().nanos(), 1_250_000_000);
+    }
+
+    #[test]
+    fn rejects_what_it_would_have_to_round_or_cannot_read() {
+        assert_eq!(
+            Money::parse_usd("0.0000000001"),
+            Err(MoneyError::TooPrecise("0.0000000001".into(), 9))
+        );
+        for bad in ["", "abc", "1.2.3", "$5", "1,000", "--1", "1e", "."] {
+            assert!(Money::parse_usd(bad).is_err(), "{bad} should not parse");
+        }
+        assert!(matches!(Money::parse_usd("1e30"), Err(MoneyError::TooLarge(_))));
+    }
+
+    #[test]
+    fn decimal_string_round_trips() {
+        for nanos in [0, 1, -1, 25_000, 999_999_999, 1_000_000_000, -123_456_789_012, i64::MAX] {
+            let m = Money::from_nanos(nanos);
+            assert_eq!(Money::parse_usd(&m.to_decimal_string()).unwrap(), m);
+        }
+        assert_eq!(Money::parse_usd(&Money::from_nanos(i64::MIN).to_decimal_string()).unwrap().nanos(), i64::MIN);
+        assert_eq!(Money::from_nanos(25_000).to_decimal_string(), "0.000025000");
+        assert_eq!(Money::from_nanos(-5).to_decimal_string(), "-0.000000005");
+    }
+
+    #[test]
+    fn display_uses_sensible_precision_and_separators() {
+        let cases = [
+            (0, "$0.00"),
+            (1_234_560_000_000, "$1,234.56"),
+            (4_200_000, "$0.0042"),
+            (25_000, "$0.000025"),
+            (250_000_000, "$0.25"),
+            (10_000_000, "$0.01"),
+            (9_999_999, "$0.01"),
+            (1_005_000_000, "$1.01"),
+            (-2_500_000_000, "-$2.50"),
+            (1_000_000_000_000_000, "$1,000,000.00"),
+            (1, "$0.000000001"),
+        ];
+        for (nanos, want) in cases {
+            assert_eq!(Money::from_nanos(nanos).display(), want, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn ratio_rounds_half_away_from_zero() {
+        assert_eq!(Money::from_ratio(15, 10).nanos(), 2);
+        assert_eq!(Money::from_ratio(14, 10).nanos(), 1);
+        assert_eq!(Money::from_ratio(-15, 10).nanos(), -2);
+        assert_eq!(Money::from_ratio(3_000_000_000 * 7, 1_000_000).nanos(), 21_000);
+    }
+}

@@ -1,0 +1,396 @@
+//! The price book and the cost of a record.
+//!
+//! Rates are exact integers: nano-dollars per million tokens (so `$3 / Mtok` is
+//! `3_000_000_000`). A record's cost is `Σ tokens × rate` in i128, divided once.
+//! The rules follow FACTS.md: Anthropic cache multipliers, cached-inclusive OpenAI
+//! input converted on the way in, reasoning billed as output, and long-context tiers
+//! that re-price *every* token of a request whose prompt exceeds the threshold.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::money::Money;
+use super::usage::UsageRecord;
+
+/// Nano-dollars per million tokens.
+pub type Rate = i64;
+
+const TOKENS_PER_RATE: i128 = 1_000_000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rates {
+    pub input: Option<Rate>,
+    pub output: Option<Rate>,
+    pub cache_read: Option<Rate>,
+    pub cache_write_5m: Option<Rate>,
+    pub cache_write_1h: Option<Rate>,
+    /// Only where a provider bills thinking apart from output.
+    pub reasoning: Option<Rate>,
+}
+
+/// Rates that apply to a whole request once its prompt exceeds `above_tokens`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tier {
+    pub above_tokens: u64,
+    pub rates: Rates,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePrice {
+    /// `1024x1024`, or `*` for any size.
+    pub size: String,
+    /// `standard`, `hd`, `low`, …, or `*` for any quality.
+    pub quality: String,
+    pub price: Money,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Chat,
+    Embedding,
+    Image,
+}
+
+/// Where a price came from; a user's own price beats everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Shipped,
+    Imported,
+    User,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelPrice {
+    pub provider: String,
+    pub model: String,
+    /// Other names for the same model at the same price (dated ids, `-latest`).
+    pub aliases: Vec<String>,
+    pub mode: Mode,
+    pub effective_from: Date,
+    pub rates: Rates,
+    pub long_context: Vec<Tier>,
+    pub images: Vec<ImagePrice>,
+    pub default_image_quality: Option<String>,
+    pub max_input_tokens: Option<u64>,
+    pub origin: Origin,
+    /// Names the price list it came from: `shipped 2026-11-01`, `litellm 2026-11-22`, `user 2026-11-22`.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    #[error("{model}: a {mode:?} price needs an input and an output rate")]
+    MissingRates { model: String, mode: Mode },
+    #[error("{model}: an image price needs at least one per-image price or token rates")]
+    NoImagePrice { model: String },
+    #[error("{model}: rates cannot be negative")]
+    Negative { model: String },
+}
+
+impl ModelPrice {
+    /// Checks the entry and fills in what the provider's rules imply, so that
+    /// costing never guesses: Anthropic's cache rates follow from its input rate,
+    /// and a long-context tier without cache rates scales the base ones.
+    pub fn complete(mut self) -> Result<ModelPrice, PriceError> {
+        let model = self.model.clone();
+        let all_rates = std::iter::once(&self.rates).chain(self.long_context.iter().map(|t| &t.rates));
+        for r in all_rates {
+            let values = [r.input, r.output, r.cache_read, r.cache_write_5m, r.cache_write_1h, r.reasoning];
+            if values.iter().flatten().any(|v| *v < 0) || self.images.iter().any(|i| i.price < Money::ZERO) {
+                return Err(PriceError::Negative { model });
+            }
+        }
+        match self.mode {
+            Mode::Chat if self.rates.input.is_none() || self.rates.output.is_none() => {
+                return Err(PriceError::MissingRates { model, mode: self.mode });
+            }
+            Mode::Embedding if self.rates.input.is_none() => {
+                return Err(PriceError::MissingRates { model, mode: self.mode });
+            }
+            Mode::Image if self.images.is_empty() && self.rates.input.is_none() => {
+                return Err(PriceError::NoImagePrice { model });
+            }
+            _ => {}
+        }
+        let anthropic = self.provider == "anthropic";
+        let base = self.rates;
+        fill_rules(&mut self.rates, anthropic, None);
+        for tier in &mut self.long_context {
+            fill_rules(&mut tier.rates, anthropic, Some(&base));
+        }
+        self.long_context.sort_by_key(|t| t.above_tokens);
+        self.aliases.iter_mut().for_each(|a| *a = a.to_lowercase());
+        self.model = self.model.to_lowercase();
+        Ok(self)
+    }
+}
+
+fn scale(rate: Rate, num: i64, den: i64) -> Rate {
+    Money::from_ratio(i128::from(rate) * i128::from(num), i128::from(den)).nanos()
+}
+
+fn fill_rules(r: &mut Rates, anthropic: bool, base: Option<&Rates>) {
+    let Some(input) = r.input else { return };
+    // A tier that omits cache rates scales the base ones by its input multiplier.
+    if let Some(b) = base.filter(|b| b.input.is_some_and(|i| i > 0)) {
+        let (num, den) = (input, b.input.unwrap_or(1));
+        r.cache_read = r.cache_read.or(b.cache_read.map(|v| scale(v, num, den)));
+        r.cache_write_5m = r.cache_write_5m.or(b.cache_write_5m.map(|v| scale(v, num, den)));
+        r.cache_write_1h = r.cache_write_1h.or(b.cache_write_1h.map(|v| scale(v, num, den)));
+        if r.output.is_none() {
+            r.output = b.output.map(|v| scale(v, num, den));
+        }
+    }
+    if anthropic {
+        r.cache_read = r.cache_read.or(Some(scale(input, 1, 10)));
+        r.cache_write_5m = r.cache_write_5m.or(Some(scale(input, 5, 4)));
+        r.cache_write_1h = r.cache_write_1h.or(Some(input * 2));
+    }
+}
+
+/// What the book knows about a name: the provider and canonical model it means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub provider: String,
+    pub model: String,
+}
+
+/// Providers whose name may prefix a model id (`gemini/gemini-2.5-pro`), mapped to
+/// the provider name Tally uses. Nothing else is stripped.
+const PROVIDER_PREFIXES: &[(&str, &str)] = &[
+    ("openai", "openai"),
+    ("anthropic", "anthropic"),
+    ("google", "google"),
+    ("gemini", "google"),
+    ("mistral", "mistral"),
+    ("groq", "groq"),
+    ("xai", "xai"),
+    ("x-ai", "xai"),
+];
+
+/// Providers that sell their own models. When a name is ambiguous and no provider
+/// was given, the maker's price is the one meant, never a reseller's.
+const MAKERS: &[&str] = &["openai", "anthropic", "google", "mistral", "xai"];
+
+/// Canonical provider name: lower case, with the aliases above folded.
+pub fn normalize_provider(provider: &str) -> String {
+    let p = provider.trim().to_lowercase();
+    PROVIDER_PREFIXES
+        .iter()
+        .find(|(from, _)| *from == p)
+        .map_or(p, |(_, to)| (*to).to_string())
+}
+
+/// Splits a known provider prefix off a model id: `gemini/gemini-2.5-pro` →
+/// (`google`, `gemini-2.5-pro`). Only the prefixes above; `meta-llama/…` stays whole.
+pub fn split_provider_prefix(model: &str) -> (Option<String>, String) {
+    let m = model.trim().to_lowercase();
+    if let Some((head, rest)) = m.split_once('/') {
+        if let Some((_, provider)) = PROVIDER_PREFIXES.iter().find(|(from, _)| *from == head) {
+            if !rest.is_empty() {
+                return (Some((*provider).to_string()), rest.to_string());
+            }
+        }
+    }
+    (None, m)
+}
+
+/// Anthropic's dated snapshot ids (`claude-sonnet-4-20250514`) are the same model
+/// and price as their family alias; this is the one date rule. OpenAI's dated ids
+/// can differ in price (`gpt-4o-2024-05-13`), so they are only found by explicit alias.
+fn anthropic_family(model: &str) -> Option<&str> {
+    let (family, date) = model.rsplit_once('-')?;
+    let dated = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+    (model.starts_with("claude-") && dated).then_some(family)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PriceBook {
+    entries: Vec<ModelPrice>,
+    /// (provider, lower-case name or alias) → indices of entries for that model.
+    by_name: HashMap<(String, String), Vec<usize>>,
+    /// lower-case name or alias → providers that have it.
+    providers_of: HashMap<String, Vec<String>>,
+}
+
+impl PriceBook {
+    pub fn new(entries: Vec<ModelPrice>) -> PriceBook {
+        let mut book = PriceBook::default();
+        for e in entries {
+            book.add(e);
+        }
+        book
+    }
+
+    pub fn add(&mut self, entry: ModelPrice) {
+        let index = self.entries.len();
+        let names = std::iter::once(entry.model.clone()).chain(entry.aliases.iter().cloned());
+        for name in names {
+            let slot = self.by_name.entry((entry.provider.clone(), name.clone())).or_default();
+            if !slot.contains(&index) {
+                slot.push(index);
+            }
+            let providers = self.providers_of.entry(name).or_default();
+            if !providers.contains(&entry.provider) {
+                providers.push(entry.provider.clone());
+            }
+        }
+        self.entries.push(entry);
+    }
+
+    pub fn entries(&self) -> &[ModelPrice] {
+        &self.entries
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Finds the model a name means, with the explicit rules only: a known provider
+    /// prefix is split off, names and aliases match exactly (case aside), and an
+    /// Anthropic dated id falls back to its family. No prefix guessing.
+    pub fn resolve(&self, provider: &str, model: &str) -> Result<Resolved, String> {
+        let (prefixed, name) = split_provider_prefix(model);
+        let given = Some(normalize_provider(provider)).filter(|p| !p.is_empty());
+        let provider = given.or(prefixed);
+        let mut candidates = vec![name.clone()];
+        if let Some(family) = anthropic_family(&name) {
+            candidates.push(family.to_string());
+        }
+        for name in &candidates {
+            let found = match &provider {
+                Some(p) => self.by_name.contains_key(&(p.clone(), name.clone())).then(|| p.clone()),
+                None => self.only_provider(name)?,
+            };
+            if let Some(p) = found {
+                let index = self.by_name[&(p.clone(), name.clone())][0];
+                return Ok(Resolved { provider: p, model: self.entries[index].model.clone() });
+            }
+        }
+        Err(match provider {
+            Some(p) => format!("no price for model “{name}” from provider “{p}”"),
+            None => format!("no price for model “{name}”"),
+        })
+    }
+
+    fn only_provider(&self, name: &str) -> Result<Option<String>, String> {
+        let Some(providers) = self.providers_of.get(name) else { return Ok(None) };
+        if providers.len() == 1 {
+            return Ok(Some(providers[0].clone()));
+        }
+        let makers: Vec<&String> = providers.iter().filter(|p| MAKERS.contains(&p.as_str())).collect();
+        match makers.as_slice() {
+            [one] => Ok(Some((*one).clone())),
+            _ => Err(format!(
+                "model “{name}” is sold by {}: say which provider",
+                providers.join(", ")
+            )),
+        }
+    }
+
+    /// The price in force for a resolved model at an instant. A user's price wins
+    /// whenever one is in force; otherwise the latest shipped or imported price
+    /// whose date has come (imported wins a tie). Usage from before a model's first
+    /// known price takes that first price: the nearest truth there is.
+    pub fn price_at(&self, resolved: &Resolved, at: Timestamp) -> Option<&ModelPrice> {
+        let day = at.to_zoned(jiff::tz::TimeZone::UTC).date();
+        let indices = self.by_name.get(&(resolved.provider.clone(), resolved.model.clone()))?;
+        let entries: Vec<&ModelPrice> = indices.iter().map(|&i| &self.entries[i]).collect();
+        let latest_in_force = |user: bool| {
+            entries
+                .iter()
+                .filter(|e| (e.origin == Origin::User) == user && e.effective_from <= day)
+                .max_by_key(|e| (e.effective_from, e.origin))
+                .copied()
+        };
+        latest_in_force(true)
+            .or_else(|| latest_in_force(false))
+            .or_else(|| entries.iter().min_by_key(|e| (e.effective_from, std::cmp::Reverse(e.origin))).copied())
+    }
+
+    /// Prices a record, or says why it cannot be priced.
+    pub fn price(&self, record: &UsageRecord) -> Result<(Money, String), String> {
+        let resolved = self.resolve(&record.provider, &record.model)?;
+        let entry = self
+            .price_at(&resolved, record.at)
+            .ok_or_else(|| format!("no price for model “{}”", record.model))?;
+        cost_of(entry, record).map(|m| (m, entry.version.clone()))
+    }
+}
+
+/// The rates that apply to a request: the highest tier its prompt exceeds, else the base.
+fn rates_for(entry: &ModelPrice, prompt_tokens: u64) -> &Rates {
+    entry
+        .long_context
+        .iter()
+        .rev()
+        .find(|t| prompt_tokens > t.above_tokens)
+        .map_or(&entry.rates, |t| &t.rates)
+}
+
+fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
+    let t = &record.tokens;
+    let r = rates_for(entry, t.prompt_total());
+    let bills_tokens = t.total() + record.embedding_tokens > 0;
+    let (input, output) = match (r.input, r.output) {
+        (Some(i), o) => (i, o.unwrap_or(0)),
+        // An image model priced only per image does not bill its prompt tokens.
+        (None, _) if entry.mode == Mode::Image => (0, 0),
+        (None, _) if !bills_tokens => (0, 0),
+        (None, _) => return Err(format!("“{}” has no token price", entry.model)),
+    };
+    let cache_read = r.cache_read.unwrap_or(input);
+    let write_5m = r.cache_write_5m.unwrap_or(input);
+    let write_1h = r.cache_write_1h.unwrap_or(write_5m);
+    let reasoning = r.reasoning.unwrap_or(output);
+    let visible_output = t.output.saturating_sub(t.reasoning);
+    let terms = [
+        (t.input + record.embedding_tokens, input),
+        (t.cache_read, cache_read),
+        (t.cache_write_5m, write_5m),
+        (t.cache_write_1h, write_1h),
+        (visible_output, output),
+        (t.reasoning.min(t.output), reasoning),
+    ];
+    let scaled: i128 = terms.iter().map(|&(n, rate)| i128::from(n) * i128::from(rate)).sum();
+    let mut cost = Money::from_ratio(scaled, TOKENS_PER_RATE);
+    if record.images.count > 0 {
+        cost += image_price(entry, record)?.times(record.images.count);
+    }
+    Ok(cost)
+}
+
+/// Image sizes are written many ways: `1024x1024`, `1024-x-1024`, `1024×1024`.
+pub fn normalize_image_size(size: &str) -> String {
+    size.trim().to_lowercase().replace("-x-", "x").replace('×', "x").replace(' ', "")
+}
+
+const DEFAULT_IMAGE_SIZE: &str = "1024x1024";
+
+fn image_price(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
+    let size = normalize_image_size(record.images.size.as_deref().unwrap_or(DEFAULT_IMAGE_SIZE));
+    let quality = match &record.images.quality {
+        Some(q) => q.trim().to_lowercase(),
+        None => entry.default_image_quality.clone().unwrap_or_else(|| "*".into()),
+    };
+    let fits = |want: &str, have: &str| have == "*" || want == "*" || want == have;
+    let matching: Vec<&ImagePrice> =
+        entry.images.iter().filter(|p| fits(&size, &p.size) && fits(&quality, &p.quality)).collect();
+    match matching.as_slice() {
+        [] => Err(format!("no image price for “{}” at size {size}, quality {quality}", entry.model)),
+        [first, rest @ ..] if rest.iter().all(|p| p.price == first.price) => Ok(first.price),
+        several => {
+            let qualities: Vec<&str> = several.iter().map(|p| p.quality.as_str()).collect();
+            Err(format!("“{}” prices images by quality: give one of {}", entry.model, qualities.join(", ")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! One usage record: a model call, an image batch or an embedding request.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::money::Money;
+
+/// Token counts by kind, in Tally's own convention:
+/// - `input` is the *uncached* input; `cache_read` and the two cache writes are
+///   separate, so the four input buckets add up (Anthropic's convention; OpenAI's
+///   cached-inclusive counts are converted on the way in).
+/// - `output` includes `reasoning`; `reasoning` only says how much of it was thinking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TokenCounts {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write_5m: u64,
+    pub cache_write_1h: u64,
+    pub reasoning: u64,
+}
+
+impl TokenCounts {
+    /// Everything the model read for this request: the figure long-context tiers test.
+    pub fn prompt_total(&self) -> u64 {
+        self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h
+    }
+
+    pub fn cache_write(&self) -> u64 {
+        self.cache_write_5m + self.cache_write_1h
+    }
+
+    pub fn total(&self) -> u64 {
+        self.prompt_total() + self.output
+    }
+
+    /// From OpenAI-style counts, where `prompt` *includes* `cached` and `completion`
+    /// includes `reasoning`. Cached tokens beyond the prompt are an inconsistency in
+    /// the source; they are capped so no bucket goes negative.
+    pub fn from_openai(prompt: u64, cached: u64, completion: u64, reasoning: u64) -> TokenCounts {
+        let cached = cached.min(prompt);
+        TokenCounts {
+            input: prompt - cached,
+            cache_read: cached,
+            output: completion,
+            reasoning: reasoning.min(completion),
+            ..TokenCounts::default()
+        }
+    }
+
+    /// From Anthropic-style counts (additive buckets). The cache write total and its
+    /// 5m/1h split can disagree (a 0/0 split beside a non-zero total): the write count
+    /// is max(total, split sum), the 1h part is billed at the 1h rate, the rest at 5m.
+    pub fn from_anthropic(input: u64, output: u64, cache_read: u64, write_total: u64, split_5m: u64, split_1h: u64) -> TokenCounts {
+        let writes = write_total.max(split_5m + split_1h);
+        TokenCounts {
+            input,
+            output,
+            cache_read,
+            cache_write_5m: writes - split_1h,
+            cache_write_1h: split_1h,
+            reasoning: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ImageUsage {
+    pub count: u64,
+    /// Pixel size as the provider names it, e.g. `1024x1024`.
+    pub size: Option<String>,
+    /// e.g. `standard`, `hd`, `low`, `medium`, `high`.
+    pub quality: Option<String>,
+}
+
+/// What a record cost, and how Tally knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cost {
+    /// Computed from the price book; `price_version` names the price that applied.
+    Priced { amount: Money, price_version: String },
+    /// Given by the caller (a gateway that knows the charge); never repriced.
+    Reported { amount: Money },
+    /// No price is known: the usage counts, the money does not, and it is shown.
+    Unpriced { reason: String },
+}
+
+impl Cost {
+    pub fn amount(&self) -> Option<Money> {
+        match self {
+            Cost::Priced { amount, .. } | Cost::Reported { amount } => Some(*amount),
+            Cost::Unpriced { .. } => None,
+        }
+    }
+
+    pub fn is_unpriced(&self) -> bool {
+        matches!(self, Cost::Unpriced { .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    pub at: Timestamp,
+    pub provider: String,
+    pub model: String,
+    pub user: String,
+    pub project: String,
+    pub agent: String,
+    /// Where the record came from: `cli`, `claude-code`, `openai-usage`, …
+    pub source: String,
+    pub session: Option<String>,
+    pub request_id: Option<String>,
+    pub task: Option<String>,
+    pub tokens: TokenCounts,
+    pub images: ImageUsage,
+    pub embedding_tokens: u64,
+    pub cost: Cost,
+    /// What the provider billed, when an export says so.
+    pub billed: Option<Money>,
+    pub revenue: Option<Money>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    #[error("the model name is empty")]
+    EmptyModel,
+    #[error("reasoning tokens ({reasoning}) cannot exceed output tokens ({output}): output includes reasoning")]
+    ReasoningExceedsOutput { reasoning: u64, output: u64 },
+    #[error("an image size or quality was given without an image count")]
+    ImageDetailsWithoutCount,
+}
+
+impl UsageRecord {
+    /// A record with the given instant and model and nothing else; the caller fills in the rest.
+    pub fn new(at: Timestamp, provider: &str, model: &str) -> Self {
+        UsageRecord {
+            at,
+            provider: provider.to_string(),
+            model: model.to_string(),
+            user: String::new(),
+            project: String::new(),
+            agent: String::new(),
+            source: String::new(),
+            session: None,
+            request_id: None,
+            task: None,
+            tokens: TokenCounts::default(),
+            images: ImageUsage::default(),
+            embedding_tokens: 0,
+            cost: Cost::Unpriced {
+                reason: "not priced yet".into(),
+            },
+            billed: None,
+            revenue: None,
+            metadata: serde_json::Map::new(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), UsageError> {
+        if self.model.trim().is_empty() {
+            return Err(UsageError::EmptyModel);
+        }
+        if self.tokens.reasoning > self.tokens.output {
+            return Err(UsageError::ReasoningExceedsOutput {
+                reasoning: self.tokens.reasoning,
+                output: self.tokens.output,
+            });
+        }
+        if self.images.count == 0 && (self.images.size.is_some() || self.images.quality.is_some()) {
+            return Err(UsageError::ImageDetailsWithoutCount);
+        }
+        Ok(())
+    }
+
+    /// The idempotency key: source + request id when there is one, else a hash of
+    /// everything that makes the call what it is. Recording the same call twice
+    /// yields the same key, so the store counts it once.
+    pub fn dedupe_key(&self) -> [u8; 16] {
+        let mut h = blake3::Hasher::new();
+        let mut field = |s: &str| {
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        field(&self.source);
+        match &self.request_id {
+            Some(id) => {
+                field("request");
+                field(id);
+            }
+            None => {
+                field("content");
+                field(&self.at.as_nanosecond().to_string());
+                for s in [&self.provider, &self.model, &self.user, &self.project, &self.agent] {
+                    field(s);
+                }
+                for s in [&self.session, &self.task] {
+                    field(s.as_deref().unwrap_or("\u{0}"));
+                }
+                let t = &self.tokens;
+                let counts = [
+                    t.input,
+                    t.output,
+                    t.cache_read,
+                    t.cache_write_5m,
+                    t.cache_write_1h,
+                    t.reasoning,
+                    self.images.count,
+                    self.embedding_tokens,
+                ];
+                field(&format!("{counts:?}"));
+                field(self.images.size.as_deref().unwrap_or(""));
+                field(self.images.quality.as_deref().unwrap_or(""));
+            }
+        }
+        let digest = h.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest.as_bytes()[..16]);
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> UsageRecord {
+        let mut r = UsageRecord::new("2025-09-01T10:00:00Z".parse().unwrap(), "openai", "gpt-4o");
+        r.source = "cli".into();
+        r.tokens.input = 100;
+        r.tokens.output = 20;
+        r
+    }
+
+    #[test]
+    fn same_call_same_key_and_any_difference_changes_it() {
+        let a = record();
+        assert_eq!(a.dedupe_key(), record().dedupe_key());
+        let mut b = record();
+        b.tokens.output = 21;
+        assert_ne!(a.dedupe_key(), b.dedupe_key());
+        let mut c = record();
+        c.project = "x".into();
+        assert_ne!(a.dedupe_key(), c.dedupe_key());
+    }
+
+    #[test]
+    fn request_id_decides_alone_within_a_source() {
+        let mut a = record();
+        a.request_id = Some("req_1".into());
+        let mut b = a.clone();
+        b.tokens.output = 999;
+        assert_eq!(a.dedupe_key(), b.dedupe_key());
+        b.source = "other".into();
+        assert_ne!(a.dedupe_key(), b.dedupe_key());
+    }
+
+    #[test]
+    fn openai_counts_split_cached_out_of_input() {
+        let t = TokenCounts::from_openai(10_000, 4_000, 1_000, 600);
+        assert_eq!((t.input, t.cache_read, t.output, t.reasoning), (6_000, 4_000, 1_000, 600));
+        assert_eq!(t.prompt_total(), 10_000);
+        let odd = TokenCounts::from_openai(100, 150, 10, 20);
+        assert_eq!((odd.input, odd.cache_read, odd.reasoning), (0, 100, 10));
+    }
+
+    #[test]
+    fn anthropic_cache_write_split_takes_the_larger_count() {
+        let zero_split = TokenCounts::from_anthropic(10, 5, 0, 1_000, 0, 0);
+        assert_eq!((zero_split.cache_write_5m, zero_split.cache_write_1h), (1_000, 0));
+        let split = TokenCounts::from_anthropic(10, 5, 0, 1_000, 300, 700);
+        assert_eq!((split.cache_write_5m, split.cache_write_1h), (300, 700));
+        let short_total = TokenCounts::from_anthropic(10, 5, 0, 500, 300, 700);
+        assert_eq!((short_total.cache_write_5m, short_total.cache_write_1h), (300, 700));
+        let long_total = TokenCounts::from_anthropic(10, 5, 0, 1_200, 300, 700);
+        assert_eq!((long_total.cache_write_5m, long_total.cache_write_1h), (500, 700));
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut r = record();
+        r.tokens.reasoning = 50;
+        assert_eq!(
+            r.validate(),
+            Err(UsageError::ReasoningExceedsOutput { reasoning: 50, output: 20 })
+        );
+        let mut r = record();
+        r.model = " ".into();
+        assert_eq!(r.validate(), Err(UsageError::EmptyModel));
+    }
+}

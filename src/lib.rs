@@ -1,0 +1,3 @@
+//! Tally: what you spend on AI APIs, held to budgets.
+
+pub mod core;
