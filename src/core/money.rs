@@ -80,6 +80,19 @@ impl Money {
         format!("{sign}{}.{:09}", abs / per, abs % per)
     }
 
+    /// A single call's amount, where cents hide too much: four decimals below ten
+    /// dollars (`$0.0925`), the usual form above.
+    pub fn display_detailed(self) -> String {
+        let abs = self.0.unsigned_abs();
+        if abs == 0 || abs >= 10 * NANOS_PER_USD as u64 || abs < 100_000 {
+            return self.display();
+        }
+        let rounded = round_to_decimals(abs, 4);
+        let per = NANOS_PER_USD as u64;
+        let sign = if self.0 < 0 { "-" } else { "" };
+        format!("{sign}${}.{:04}", rounded / per, rounded % per / 100_000)
+    }
+
     /// A human amount: `$1,234.56` from a dollar up, and enough decimals below a
     /// dollar to show two significant digits (`$0.0042`, `$0.000025`).
     pub fn display(self) -> String {
@@ -107,7 +120,8 @@ fn round_to_decimals(nanos: u64, decimals: u32) -> u64 {
     (nanos + unit / 2) / unit * unit
 }
 
-fn group_thousands(n: u64) -> String {
+/// `1234567` → `1,234,567`.
+pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -277,6 +291,15 @@ mod tests {
         for (nanos, want) in cases {
             assert_eq!(Money::from_nanos(nanos).display(), want, "{nanos}");
         }
+    }
+
+    #[test]
+    fn detailed_display_keeps_four_decimals_for_single_calls() {
+        assert_eq!(Money::from_nanos(92_512_000).display_detailed(), "$0.0925");
+        assert_eq!(Money::from_nanos(1_234_567_890).display_detailed(), "$1.2346");
+        assert_eq!(Money::from_nanos(25_000).display_detailed(), "$0.000025");
+        assert_eq!(Money::from_nanos(12_345_000_000).display_detailed(), "$12.35");
+        assert_eq!(Money::ZERO.display_detailed(), "$0.00");
     }
 
     #[test]

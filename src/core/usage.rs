@@ -219,6 +219,137 @@ impl UsageRecord {
     }
 }
 
+/// Sums over a group of records: what every report and query adds up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub requests: u64,
+    pub tokens: TokenCounts,
+    pub images: u64,
+    pub embedding_tokens: u64,
+    /// Sum of the priced and reported costs; unpriced records add nothing here.
+    pub cost: Money,
+    /// Records with no price: shown beside `cost`, never folded into it as $0.
+    pub unpriced: u64,
+    pub billed: Money,
+    pub revenue: Money,
+}
+
+impl Totals {
+    pub fn of(r: &UsageRecord) -> Totals {
+        Totals {
+            requests: 1,
+            tokens: r.tokens,
+            images: r.images.count,
+            embedding_tokens: r.embedding_tokens,
+            cost: r.cost.amount().unwrap_or(Money::ZERO),
+            unpriced: u64::from(r.cost.is_unpriced()),
+            billed: r.billed.unwrap_or(Money::ZERO),
+            revenue: r.revenue.unwrap_or(Money::ZERO),
+        }
+    }
+
+    pub fn add(&mut self, o: &Totals) {
+        self.requests += o.requests;
+        let (t, u) = (&mut self.tokens, &o.tokens);
+        t.input += u.input;
+        t.output += u.output;
+        t.cache_read += u.cache_read;
+        t.cache_write_5m += u.cache_write_5m;
+        t.cache_write_1h += u.cache_write_1h;
+        t.reasoning += u.reasoning;
+        self.images += o.images;
+        self.embedding_tokens += o.embedding_tokens;
+        self.cost += o.cost;
+        self.unpriced += o.unpriced;
+        self.billed += o.billed;
+        self.revenue += o.revenue;
+    }
+}
+
+/// What usage can be grouped by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dimension {
+    Day,
+    Week,
+    Month,
+    Provider,
+    Model,
+    User,
+    Project,
+    Agent,
+    Source,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 9] = [
+        Dimension::Day,
+        Dimension::Week,
+        Dimension::Month,
+        Dimension::Provider,
+        Dimension::Model,
+        Dimension::User,
+        Dimension::Project,
+        Dimension::Agent,
+        Dimension::Source,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Day => "day",
+            Dimension::Week => "week",
+            Dimension::Month => "month",
+            Dimension::Provider => "provider",
+            Dimension::Model => "model",
+            Dimension::User => "user",
+            Dimension::Project => "project",
+            Dimension::Agent => "agent",
+            Dimension::Source => "source",
+        }
+    }
+
+    pub fn is_time(self) -> bool {
+        matches!(self, Dimension::Day | Dimension::Week | Dimension::Month)
+    }
+
+    /// The record's value for a non-time dimension.
+    pub fn value_of(self, r: &UsageRecord) -> &str {
+        match self {
+            Dimension::Provider => &r.provider,
+            Dimension::Model => &r.model,
+            Dimension::User => &r.user,
+            Dimension::Project => &r.project,
+            Dimension::Agent => &r.agent,
+            Dimension::Source => &r.source,
+            Dimension::Day | Dimension::Week | Dimension::Month => "",
+        }
+    }
+}
+
+impl std::str::FromStr for Dimension {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Dimension::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+            format!("“{s}” is not a dimension (one of {})", names.join(", "))
+        })
+    }
+}
+
+/// The bucket a local day falls in: itself, the week that holds it (named by its
+/// first day, weeks starting on `week_start`), or its month (`YYYY-MM`).
+pub fn time_bucket(dim: Dimension, day: jiff::civil::Date, week_start: jiff::civil::Weekday) -> String {
+    match dim {
+        Dimension::Week => {
+            let back = i64::from(day.weekday().since(week_start));
+            let start = day.checked_sub(jiff::Span::new().days(back)).unwrap_or(day);
+            start.to_string()
+        }
+        Dimension::Month => format!("{:04}-{:02}", day.year(), day.month()),
+        _ => day.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +404,17 @@ mod tests {
         assert_eq!((short_total.cache_write_5m, short_total.cache_write_1h), (300, 700));
         let long_total = TokenCounts::from_anthropic(10, 5, 0, 1_200, 300, 700);
         assert_eq!((long_total.cache_write_5m, long_total.cache_write_1h), (500, 700));
+    }
+
+    #[test]
+    fn time_buckets_name_their_first_day() {
+        let d: jiff::civil::Date = "2025-09-03".parse().unwrap(); // a Wednesday
+        let monday = jiff::civil::Weekday::Monday;
+        assert_eq!(time_bucket(Dimension::Day, d, monday), "2025-09-03");
+        assert_eq!(time_bucket(Dimension::Week, d, monday), "2025-09-01");
+        assert_eq!(time_bucket(Dimension::Week, d, jiff::civil::Weekday::Sunday), "2025-08-31");
+        assert_eq!(time_bucket(Dimension::Week, "2025-09-01".parse().unwrap(), monday), "2025-09-01");
+        assert_eq!(time_bucket(Dimension::Month, d, monday), "2025-09");
     }
 
     #[test]

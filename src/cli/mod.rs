@@ -1,0 +1,103 @@
+//! The `tally` command line: thin edges over the store and the core.
+
+mod args;
+mod calc;
+mod prices;
+mod record;
+mod table;
+mod usage;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config;
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tally",
+    version,
+    about = "Track what you spend on AI/LLM APIs and hold it to budgets.",
+    long_about = "Track what you spend on AI/LLM APIs and hold it to budgets.\n\n\
+        Without a command, opens the Tally window. With one, works on the same ledger from the terminal."
+)]
+pub struct Cli {
+    /// The ledger file [default: $XDG_DATA_HOME/tally/ledger.sqlite]
+    #[arg(long, global = true, env = "TALLY_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Record one model call, image batch or embedding request
+    Record(record::RecordArgs),
+    /// Show usage and cost, grouped by time and dimensions
+    Usage(usage::UsageArgs),
+    /// List, show, set and import model prices
+    #[command(subcommand)]
+    Prices(prices::PricesCommand),
+    /// Work out what a call would cost, without recording it
+    CalcCost(calc::CalcArgs),
+}
+
+/// Token and image counts, shared by `record` and `calc-cost`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TokenArgs {
+    /// Input tokens as the provider reports them. OpenAI, Google, xAI, Mistral and Groq
+    /// count cached tokens inside input; Anthropic does not.
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub input: u64,
+    /// Output tokens, reasoning included
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub output: u64,
+    /// Input tokens read from the prompt cache
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub cache_read: u64,
+    /// Input tokens written to the cache (5-minute lifetime)
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub cache_write: u64,
+    /// Input tokens written to the cache with a 1-hour lifetime
+    #[arg(long = "cache-write-1h", value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub cache_write_1h: u64,
+    /// The part of the output that was reasoning
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub reasoning: u64,
+    /// Tokens embedded (embedding models)
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub embedding: u64,
+    /// Images generated
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub images: u64,
+    /// Image size, e.g. 1024x1024
+    #[arg(long, value_name = "S", requires = "images")]
+    pub image_size: Option<String>,
+    /// Image quality, e.g. standard, hd, low, medium, high
+    #[arg(long, value_name = "Q", requires = "images")]
+    pub image_quality: Option<String>,
+}
+
+/// Runs a subcommand; the exit code follows the usual convention (0 fine, 1 failed).
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let Some(command) = cli.command else {
+        anyhow::bail!("no command given");
+    };
+    let path = cli.db.clone().unwrap_or_else(config::default_db_path);
+    let open = || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
+    match command {
+        Command::Record(a) => record::run(&mut open()?, a),
+        Command::Usage(a) => usage::run(&open()?, a),
+        Command::Prices(c) => prices::run(&mut open()?, c),
+        Command::CalcCost(a) => calc::run(&open()?, a),
+    }
+}
+
+/// Prints a value as pretty JSON followed by a newline.
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! Translations through the system's gettext.
+
+pub use gettextrs::{gettext, ngettext};
+
+use crate::config;
+
+/// Binds the `tally` domain; call once at start-up, before any string is looked up.
+/// A failure leaves the program in English, which is no reason to stop.
+pub fn init() {
+    let _ = gettextrs::setlocale(gettextrs::LocaleCategory::LcAll, "");
+    let _ = gettextrs::bindtextdomain(config::GETTEXT_DOMAIN, config::locale_dir());
+    let _ = gettextrs::bind_textdomain_codeset(config::GETTEXT_DOMAIN, "UTF-8");
+    let _ = gettextrs::textdomain(config::GETTEXT_DOMAIN);
+}
+
+/// Fills `{}` placeholders in a translated string, in order. Translators may not
+/// reorder them, so messages keep one placeholder where order could matter.
+pub fn fill(template: &str, args: &[&str]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    let mut args = args.iter();
+    while let Some(i) = rest.find("{}") {
+        out.push_str(&rest[..i]);
+        out.push_str(args.next().copied().unwrap_or("{}"));
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fill_replaces_in_order_and_keeps_extras_visible() {
+        assert_eq!(super::fill("{} of {}", &["3", "5"]), "3 of 5");
+        assert_eq!(super::fill("{} and {}", &["a"]), "a and {}");
+    }
+}

@@ -1,0 +1,127 @@
+//! Paging through records newest first, with the Usage history view's filters.
+
+use rusqlite::types::Value;
+
+use super::write::{RECORD_COLUMNS, record_from_row};
+use super::{Store, StoreError};
+use crate::core::UsageRecord;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Matches any part of model, provider, user, project, agent or task (case aside).
+    pub text: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    /// Unix milliseconds, inclusive.
+    pub since_ms: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub until_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub record: UsageRecord,
+}
+
+/// Where a page starts: after the row with this (time, id), in newest-first order.
+pub type HistoryPage = Option<(i64, i64)>;
+
+impl HistoryFilter {
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut terms = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let cols = ["model", "provider", "user", "project", "agent", "task"];
+            let any: Vec<String> = cols.iter().map(|c| format!("{c} LIKE ?{} ESCAPE '\\'", args.len() + 1)).collect();
+            terms.push(format!("({})", any.join(" OR ")));
+            args.push(Value::Text(pattern));
+        }
+        if let Some(model) = &self.model {
+            terms.push(format!("model = ?{}", args.len() + 1));
+            args.push(Value::Text(model.clone()));
+        }
+        if let Some(provider) = &self.provider {
+            terms.push(format!("provider = ?{}", args.len() + 1));
+            args.push(Value::Text(provider.clone()));
+        }
+        if let Some(since) = self.since_ms {
+            terms.push(format!("ts_ms >= ?{}", args.len() + 1));
+            args.push(Value::Integer(since));
+        }
+        if let Some(until) = self.until_ms {
+            terms.push(format!("ts_ms < ?{}", args.len() + 1));
+            args.push(Value::Integer(until));
+        }
+        let clause = if terms.is_empty() { String::new() } else { format!("WHERE {}", terms.join(" AND ")) };
+        (clause, args)
+    }
+}
+
+impl Store {
+    pub fn history_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
+        let (clause, args) = filter.where_clause();
+        let sql = format!("SELECT COUNT(*) FROM usage {clause}");
+        let n: i64 = self.conn.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Up to `limit` rows newest first, starting after `after` (keyset paging: cheap at any depth).
+    pub fn history_after(
+        &self,
+        filter: &HistoryFilter,
+        after: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let (clause, mut args) = filter.where_clause();
+        let mut clause = clause;
+        if let Some((ts, id)) = after {
+            let joiner = if clause.is_empty() { "WHERE" } else { " AND" };
+            clause.push_str(&format!("{joiner} (ts_ms, id) < (?{}, ?{})", args.len() + 1, args.len() + 2));
+            args.push(Value::Integer(ts));
+            args.push(Value::Integer(id));
+        }
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms DESC, id DESC LIMIT {limit}");
+        self.fetch(&sql, args)
+    }
+
+    /// Up to `limit` rows newest first, skipping `offset` (for jumps far into the list).
+    pub fn history_at(&self, filter: &HistoryFilter, offset: u64, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        let (clause, args) = filter.where_clause();
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        self.fetch(&sql, args)
+    }
+
+    fn fetch(&self, sql: &str, args: Vec<Value>) -> Result<Vec<HistoryRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let (id, record) = record_from_row(row)?;
+            out.push(HistoryRow { id, record });
+        }
+        Ok(out)
+    }
+
+    /// One record by its id.
+    pub fn record(&self, id: i64) -> Result<Option<UsageRecord>, StoreError> {
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM usage WHERE id = ?1");
+        Ok(self.fetch(&sql, vec![Value::Integer(id)])?.pop().map(|row| row.record))
+    }
+
+    /// The distinct values of `model` or `provider`, for filter menus.
+    pub fn distinct_values(&self, column: &str) -> Result<Vec<String>, StoreError> {
+        let column = match column {
+            "model" => "model",
+            "provider" => "provider",
+            other => return Err(StoreError::Corrupt(format!("no such column {other}"))),
+        };
+        let sql = format!("SELECT DISTINCT {column} FROM usage_daily ORDER BY {column}");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let values = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(values)
+    }
+}

@@ -1,0 +1,134 @@
+//! The ledger: one SQLite file (WAL, busy timeout, foreign keys), migrated by
+//! `user_version`. Every writer goes through here, so every record is deduplicated
+//! and rolled up the same way whichever process wrote it.
+
+mod history;
+mod prices;
+mod queries;
+pub mod rollup;
+pub mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use history::{HistoryFilter, HistoryPage, HistoryRow};
+pub use prices::StoredPrice;
+pub use queries::{UsageQuery, UsageRow};
+pub use write::{BatchOutcome, Inserted, RepriceOutcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("time error: {0}")]
+    Time(#[from] jiff::Error),
+    #[error("cannot create the ledger folder {path}: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the ledger {path} was written by a newer Tally (schema version {found}, this one knows {known}); update Tally"
+    )]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("the ledger holds an invalid value: {0}")]
+    Corrupt(String),
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    zone: TimeZone,
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.into(), source })?;
+        }
+        let conn = Connection::open(path)?;
+        Self::configure(&conn)?;
+        let mut store = Store { conn, path: path.into(), zone: TimeZone::UTC };
+        store.migrate(schema::VERSION)?;
+        store.zone = rollup::ledger_zone(&store.conn)?;
+        Ok(store)
+    }
+
+    /// Opens an existing ledger for reading only (the UI's paging connection).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let zone = rollup::ledger_zone(&conn)?;
+        Ok(Store { conn, path: path.into(), zone })
+    }
+
+    fn configure(conn: &Connection) -> Result<(), StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets readers (the app) run beside writers (CLI, importers).
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    /// Applies migrations up to `target`. Public for the upgrade tests, which build
+    /// ledgers at every earlier version.
+    pub fn migrate(&mut self, target: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > schema::VERSION {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: current, known: schema::VERSION });
+        }
+        for step in &schema::MIGRATIONS[current as usize..target.max(current) as usize] {
+            match step {
+                schema::Step::Sql(sql) => tx.execute_batch(sql)?,
+                schema::Step::Code(run) => run(&tx)?,
+            }
+        }
+        tx.pragma_update(None, "user_version", target.max(current))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Opens a ledger at exactly `version`, for tests of upgrades.
+    pub fn open_at_version(path: &Path, version: i64) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::configure(&conn)?;
+        let mut store = Store { conn, path: path.into(), zone: TimeZone::UTC };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The zone whose local days the rollup uses.
+    pub fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Changes whenever another connection commits: the cheap "did anything change?" poll.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Raw access for tests and the few places that need SQL the store does not wrap.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn write_tx(&mut self) -> Result<Transaction<'_>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so concurrent writers wait on the
+        // busy timeout instead of failing on a lock upgrade.
+        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}

@@ -1,0 +1,192 @@
+//! Totals over a range, grouped by any dimensions. They come from the daily rollup
+//! whenever the range is whole local days of the ledger's zone; another zone or a
+//! range that cuts a day falls back to the records themselves, still exact.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::civil::Weekday;
+use jiff::tz::TimeZone;
+use rusqlite::{Row, params};
+
+use super::rollup::{DayCache, day_bounds_ms};
+use super::{Store, StoreError};
+use crate::core::Money;
+use crate::core::usage::{Dimension, TokenCounts, Totals, time_bucket};
+
+#[derive(Clone, Debug)]
+pub struct UsageQuery {
+    /// Inclusive start; `None` is the beginning of the ledger.
+    pub since: Option<Timestamp>,
+    /// Exclusive end; `None` is the end of the ledger.
+    pub until: Option<Timestamp>,
+    pub group_by: Vec<Dimension>,
+    pub zone: TimeZone,
+    pub week_start: Weekday,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageRow {
+    /// One value per `group_by` dimension, in the same order.
+    pub keys: Vec<String>,
+    pub totals: Totals,
+}
+
+const SUMS: &str = "SUM(requests), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write_5m),
+    SUM(cache_write_1h), SUM(reasoning), SUM(images), SUM(embedding_tokens), SUM(cost_nanos),
+    SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos)";
+
+fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
+    let n = |i: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0) as u64) };
+    let m = |i: usize| -> rusqlite::Result<Money> {
+        Ok(Money::from_nanos(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0)))
+    };
+    Ok(Totals {
+        requests: n(0)?,
+        tokens: TokenCounts {
+            input: n(1)?,
+            output: n(2)?,
+            cache_read: n(3)?,
+            cache_write_5m: n(4)?,
+            cache_write_1h: n(5)?,
+            reasoning: n(6)?,
+        },
+        images: n(7)?,
+        embedding_tokens: n(8)?,
+        cost: m(9)?,
+        unpriced: n(10)?,
+        billed: m(11)?,
+        revenue: m(12)?,
+    })
+}
+
+fn column(dim: Dimension) -> &'static str {
+    match dim {
+        Dimension::Provider => "provider",
+        Dimension::Model => "model",
+        Dimension::User => "user",
+        Dimension::Project => "project",
+        Dimension::Agent => "agent",
+        Dimension::Source => "source",
+        Dimension::Day | Dimension::Week | Dimension::Month => "day",
+    }
+}
+
+impl Store {
+    /// Grouped totals and the grand total for a query.
+    pub fn usage(&self, q: &UsageQuery) -> Result<(Vec<UsageRow>, Totals), StoreError> {
+        let groups = match self.rollup_days(q)? {
+            Some((first_day, end_day)) => self.usage_from_rollup(q, &first_day, &end_day)?,
+            None => self.usage_from_records(q)?,
+        };
+        let mut total = Totals::default();
+        let mut rows: Vec<UsageRow> = groups
+            .into_iter()
+            .map(|(keys, totals)| {
+                total.add(&totals);
+                UsageRow { keys, totals }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.keys.cmp(&b.keys));
+        Ok((rows, total))
+    }
+
+    /// The range as local days `[first, end)` when the rollup can answer it exactly.
+    fn rollup_days(&self, q: &UsageQuery) -> Result<Option<(String, String)>, StoreError> {
+        if q.zone.iana_name() != self.zone.iana_name() {
+            return Ok(None);
+        }
+        let day_of = |ts: Timestamp| -> Result<Option<String>, StoreError> {
+            let date = ts.to_zoned(self.zone.clone()).date();
+            let (start, _) = day_bounds_ms(&self.zone, date)?;
+            Ok((start == ts.as_millisecond()).then(|| date.to_string()))
+        };
+        let first = match q.since {
+            Some(ts) => day_of(ts)?,
+            None => Some(String::new()),
+        };
+        let end = match q.until {
+            Some(ts) => day_of(ts)?,
+            None => Some("9999-12-31~".into()),
+        };
+        Ok(first.zip(end))
+    }
+
+    fn usage_from_rollup(
+        &self,
+        q: &UsageQuery,
+        first_day: &str,
+        end_day: &str,
+    ) -> Result<HashMap<Vec<String>, Totals>, StoreError> {
+        let mut unique: Vec<&str> = Vec::new();
+        for c in q.group_by.iter().map(|d| column(*d)) {
+            if !unique.contains(&c) {
+                unique.push(c);
+            }
+        }
+        let select = unique.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let group = if unique.is_empty() { String::new() } else { format!("GROUP BY {}", unique.join(", ")) };
+        let sql = format!("SELECT {select}{SUMS} FROM usage_daily WHERE day >= ?1 AND day < ?2 {group}");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![first_day, end_day])?;
+        let mut groups: HashMap<Vec<String>, Totals> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let totals = totals_at(row, unique.len())?;
+            if totals.requests == 0 {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(q.group_by.len());
+            for dim in &q.group_by {
+                let i = unique.iter().position(|c| *c == column(*dim)).unwrap_or(0);
+                let value: String = row.get(i)?;
+                keys.push(if dim.is_time() {
+                    time_bucket(*dim, value.parse()?, q.week_start)
+                } else {
+                    value
+                });
+            }
+            groups.entry(keys).or_default().add(&totals);
+        }
+        Ok(groups)
+    }
+
+    fn usage_from_records(&self, q: &UsageQuery) -> Result<HashMap<Vec<String>, Totals>, StoreError> {
+        let start = q.since.map_or(i64::MIN, |t| t.as_millisecond());
+        let end = q.until.map_or(i64::MAX, |t| t.as_millisecond());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT ts_ms, provider, model, user, project, agent, source, 1, input, output, cache_read,
+                    cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
+                    cost_nanos IS NULL, billed_nanos, revenue_nanos
+             FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2",
+        )?;
+        let mut rows = stmt.query(params![start, end])?;
+        let mut days = DayCache::new(q.zone.clone());
+        let mut groups: HashMap<Vec<String>, Totals> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let totals = totals_at(row, 7)?;
+            let mut keys = Vec::with_capacity(q.group_by.len());
+            for dim in &q.group_by {
+                keys.push(match dim {
+                    Dimension::Day | Dimension::Week | Dimension::Month => {
+                        let day = days.day_of(row.get(0)?)?;
+                        time_bucket(*dim, day.parse()?, q.week_start)
+                    }
+                    other => row.get(dim_index(*other))?,
+                });
+            }
+            groups.entry(keys).or_default().add(&totals);
+        }
+        Ok(groups)
+    }
+}
+
+fn dim_index(dim: Dimension) -> usize {
+    match dim {
+        Dimension::Provider => 1,
+        Dimension::Model => 2,
+        Dimension::User => 3,
+        Dimension::Project => 4,
+        Dimension::Agent => 5,
+        _ => 6,
+    }
+}

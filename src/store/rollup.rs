@@ -1,0 +1,181 @@
+//! The per-day rollup: one row per local day × provider × model × user × project ×
+//! agent × source, kept in step with `usage` inside the same transaction. Days are
+//! local days in the ledger's zone (stored in `meta`), so "today" means the user's today.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+use crate::core::Money;
+use crate::core::usage::{TokenCounts, Totals};
+
+/// The grouping key of a rollup row.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub day: String,
+    pub dims: [String; 6],
+}
+
+/// Maps instants to local days, remembering the last day's bounds so that a run of
+/// records from one day costs one zone lookup, not one each.
+pub struct DayCache {
+    zone: TimeZone,
+    span: Option<(i64, i64, String)>,
+}
+
+impl DayCache {
+    pub fn new(zone: TimeZone) -> DayCache {
+        DayCache { zone, span: None }
+    }
+
+    pub fn day_of(&mut self, ts_ms: i64) -> Result<String, StoreError> {
+        if let Some((start, end, day)) = &self.span {
+            if (*start..*end).contains(&ts_ms) {
+                return Ok(day.clone());
+            }
+        }
+        let at = Timestamp::from_millisecond(ts_ms)?;
+        let date = at.to_zoned(self.zone.clone()).date();
+        let (start, end) = day_bounds_ms(&self.zone, date)?;
+        let day = date.to_string();
+        self.span = Some((start, end, day.clone()));
+        Ok(day)
+    }
+}
+
+/// `[start, end)` of a local day in unix milliseconds; DST days are 23 or 25 hours.
+pub fn day_bounds_ms(zone: &TimeZone, date: Date) -> Result<(i64, i64), StoreError> {
+    let start = date.to_zoned(zone.clone())?.timestamp().as_millisecond();
+    let next = date.tomorrow()?.to_zoned(zone.clone())?.timestamp().as_millisecond();
+    Ok((start, next))
+}
+
+/// The ledger's zone, chosen once (the system zone when the ledger is created).
+pub fn ledger_zone(conn: &Connection) -> Result<TimeZone, StoreError> {
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'zone'", [], |r| r.get(0))
+        .ok();
+    match stored {
+        Some(name) => Ok(TimeZone::get(&name)?),
+        None => {
+            let zone = TimeZone::system();
+            let name = zone.iana_name().unwrap_or("UTC").to_string();
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('zone', ?1)", [&name])?;
+            Ok(TimeZone::get(&name)?)
+        }
+    }
+}
+
+/// Adds `totals` under `key`, creating the row if needed.
+pub fn add(conn: &Connection, key: &Key, t: &Totals) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO usage_daily (day, provider, model, user, project, agent, source, requests,
+             input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
+             embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         ON CONFLICT DO UPDATE SET
+             requests = requests + excluded.requests,
+             input = input + excluded.input,
+             output = output + excluded.output,
+             cache_read = cache_read + excluded.cache_read,
+             cache_write_5m = cache_write_5m + excluded.cache_write_5m,
+             cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+             reasoning = reasoning + excluded.reasoning,
+             images = images + excluded.images,
+             embedding_tokens = embedding_tokens + excluded.embedding_tokens,
+             cost_nanos = cost_nanos + excluded.cost_nanos,
+             unpriced = unpriced + excluded.unpriced,
+             billed_nanos = billed_nanos + excluded.billed_nanos,
+             revenue_nanos = revenue_nanos + excluded.revenue_nanos",
+    )?;
+    let k = &key.dims;
+    let n = |v: u64| v as i64;
+    stmt.execute(params![
+        key.day,
+        k[0],
+        k[1],
+        k[2],
+        k[3],
+        k[4],
+        k[5],
+        n(t.requests),
+        n(t.tokens.input),
+        n(t.tokens.output),
+        n(t.tokens.cache_read),
+        n(t.tokens.cache_write_5m),
+        n(t.tokens.cache_write_1h),
+        n(t.tokens.reasoning),
+        n(t.images),
+        n(t.embedding_tokens),
+        t.cost.nanos(),
+        n(t.unpriced),
+        t.billed.nanos(),
+        t.revenue.nanos(),
+    ])?;
+    Ok(())
+}
+
+/// Recomputes the rollup rows of the given local days from `usage`.
+pub fn rebuild_days(conn: &Connection, days: &[String]) -> Result<(), StoreError> {
+    let zone = ledger_zone(conn)?;
+    for day in days {
+        let date: Date = day.parse()?;
+        let (start, end) = day_bounds_ms(&zone, date)?;
+        conn.execute("DELETE FROM usage_daily WHERE day = ?1", [day])?;
+        fold_range(conn, &zone, start, end)?;
+    }
+    Ok(())
+}
+
+/// Recomputes the whole rollup (a migration step, and a repair tool).
+pub fn rebuild_all(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
+    let zone = ledger_zone(conn)?;
+    conn.execute("DELETE FROM usage_daily", [])?;
+    fold_range(conn, &zone, i64::MIN, i64::MAX)
+}
+
+fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Result<(), StoreError> {
+    let mut days = DayCache::new(zone.clone());
+    let mut groups: HashMap<Key, Totals> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT ts_ms, provider, model, user, project, agent, source, input, output, cache_read,
+                cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
+                billed_nanos, revenue_nanos
+         FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms",
+    )?;
+    let mut rows = stmt.query(params![start, end])?;
+    while let Some(r) = rows.next()? {
+        let key = Key {
+            day: days.day_of(r.get(0)?)?,
+            dims: [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+        };
+        let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
+        let cost: Option<i64> = r.get(15)?;
+        let t = Totals {
+            requests: 1,
+            tokens: TokenCounts {
+                input: u(7)?,
+                output: u(8)?,
+                cache_read: u(9)?,
+                cache_write_5m: u(10)?,
+                cache_write_1h: u(11)?,
+                reasoning: u(12)?,
+            },
+            images: u(13)?,
+            embedding_tokens: u(14)?,
+            cost: Money::from_nanos(cost.unwrap_or(0)),
+            unpriced: u64::from(cost.is_none()),
+            billed: Money::from_nanos(r.get::<_, Option<i64>>(16)?.unwrap_or(0)),
+            revenue: Money::from_nanos(r.get::<_, Option<i64>>(17)?.unwrap_or(0)),
+        };
+        groups.entry(key).or_default().add(&t);
+    }
+    for (key, totals) in &groups {
+        add(conn, key, totals)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Writing usage: idempotent inserts that keep the rollup in step, and repricing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, Row, params};
+
+use super::rollup::{self, DayCache, Key};
+use super::{Store, StoreError};
+use crate::core::usage::{Cost, ImageUsage, TokenCounts, Totals, UsageRecord};
+use crate::core::{Money, PriceBook};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    pub id: i64,
+    /// False when the same call was already in the ledger: nothing was added.
+    pub new: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub inserted: u64,
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepriceOutcome {
+    pub examined: u64,
+    pub changed: u64,
+    pub still_unpriced: u64,
+}
+
+const INSERT_SQL: &str = "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
+        session, request_id, task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning,
+        images, image_size, image_quality, embedding_tokens, cost_kind, cost_nanos, price_version,
+        unpriced_reason, billed_nanos, revenue_nanos, metadata, created_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+        ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+    ON CONFLICT (dedupe_key) DO NOTHING";
+
+fn cost_columns(cost: &Cost) -> (&'static str, Option<i64>, Option<&str>, Option<&str>) {
+    match cost {
+        Cost::Priced { amount, price_version } => ("priced", Some(amount.nanos()), Some(price_version), None),
+        Cost::Reported { amount } => ("reported", Some(amount.nanos()), None, None),
+        Cost::Unpriced { reason } => ("unpriced", None, None, Some(reason)),
+    }
+}
+
+fn sql_count(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("count {n} is too large")))
+}
+
+/// Inserts one record; returns its row id if it was new.
+fn insert_one(conn: &Connection, r: &UsageRecord, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(INSERT_SQL)?;
+    let t = &r.tokens;
+    let (kind, nanos, version, reason) = cost_columns(&r.cost);
+    let metadata = (!r.metadata.is_empty()).then(|| serde_json::Value::Object(r.metadata.clone()).to_string());
+    let changed = stmt.execute(params![
+        &r.dedupe_key()[..],
+        r.at.as_millisecond(),
+        r.provider,
+        r.model,
+        r.user,
+        r.project,
+        r.agent,
+        r.source,
+        r.session,
+        r.request_id,
+        r.task,
+        sql_count(t.input)?,
+        sql_count(t.output)?,
+        sql_count(t.cache_read)?,
+        sql_count(t.cache_write_5m)?,
+        sql_count(t.cache_write_1h)?,
+        sql_count(t.reasoning)?,
+        sql_count(r.images.count)?,
+        r.images.size,
+        r.images.quality,
+        sql_count(r.embedding_tokens)?,
+        kind,
+        nanos,
+        version,
+        reason,
+        r.billed.map(Money::nanos),
+        r.revenue.map(Money::nanos),
+        metadata,
+        now_ms,
+    ])?;
+    Ok((changed == 1).then(|| conn.last_insert_rowid()))
+}
+
+fn rollup_key(days: &mut DayCache, r: &UsageRecord) -> Result<Key, StoreError> {
+    Ok(Key {
+        day: days.day_of(r.at.as_millisecond())?,
+        dims: [
+            r.provider.clone(),
+            r.model.clone(),
+            r.user.clone(),
+            r.project.clone(),
+            r.agent.clone(),
+            r.source.clone(),
+        ],
+    })
+}
+
+impl Store {
+    /// Records one call. Recording the same call again changes nothing and says so.
+    pub fn insert(&mut self, r: &UsageRecord) -> Result<Inserted, StoreError> {
+        let zone = self.zone.clone();
+        let tx = self.write_tx()?;
+        let outcome = match insert_one(&tx, r, Timestamp::now().as_millisecond())? {
+            Some(id) => {
+                let key = rollup_key(&mut DayCache::new(zone), r)?;
+                rollup::add(&tx, &key, &Totals::of(r))?;
+                Inserted { id, new: true }
+            }
+            None => {
+                let id = tx.query_row("SELECT id FROM usage WHERE dedupe_key = ?1", [&r.dedupe_key()[..]], |row| {
+                    row.get(0)
+                })?;
+                Inserted { id, new: false }
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Records many calls in one transaction: all of them or, on error, none.
+    pub fn insert_batch(&mut self, records: &[UsageRecord]) -> Result<BatchOutcome, StoreError> {
+        let mut days = DayCache::new(self.zone.clone());
+        let now = Timestamp::now().as_millisecond();
+        let tx = self.write_tx()?;
+        let mut groups: HashMap<Key, Totals> = HashMap::new();
+        let mut outcome = BatchOutcome::default();
+        for r in records {
+            if insert_one(&tx, r, now)?.is_some() {
+                outcome.inserted += 1;
+                groups.entry(rollup_key(&mut days, r)?).or_default().add(&Totals::of(r));
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        for (key, totals) in &groups {
+            rollup::add(&tx, key, totals)?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Prices again the records `wanted` picks, skipping costs a caller reported.
+    /// Totals follow: the rollup days touched are recomputed in the same transaction.
+    pub fn reprice(
+        &mut self,
+        book: &PriceBook,
+        wanted: impl Fn(&UsageRecord) -> bool,
+    ) -> Result<RepriceOutcome, StoreError> {
+        let mut days = DayCache::new(self.zone.clone());
+        let tx = self.write_tx()?;
+        let mut outcome = RepriceOutcome::default();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        {
+            let mut select = tx.prepare(&format!("SELECT {RECORD_COLUMNS} FROM usage WHERE cost_kind != 'reported'"))?;
+            let mut update = tx.prepare(
+                "UPDATE usage SET cost_kind = ?2, cost_nanos = ?3, price_version = ?4, unpriced_reason = ?5
+                 WHERE id = ?1",
+            )?;
+            let mut rows = select.query([])?;
+            while let Some(row) = rows.next()? {
+                let (id, record) = record_from_row(row)?;
+                if !wanted(&record) {
+                    continue;
+                }
+                outcome.examined += 1;
+                let cost = match book.price(&record) {
+                    Ok((amount, price_version)) => Cost::Priced { amount, price_version },
+                    Err(reason) => Cost::Unpriced { reason },
+                };
+                if cost.is_unpriced() {
+                    outcome.still_unpriced += 1;
+                }
+                if cost != record.cost {
+                    let (kind, nanos, version, reason) = cost_columns(&cost);
+                    update.execute(params![id, kind, nanos, version, reason])?;
+                    touched.insert(days.day_of(record.at.as_millisecond())?);
+                    outcome.changed += 1;
+                }
+            }
+        }
+        rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+}
+
+/// The columns `record_from_row` reads, in order.
+pub const RECORD_COLUMNS: &str = "id, ts_ms, provider, model, user, project, agent, source, session, request_id,
+    task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
+    image_quality, embedding_tokens, cost_kind, cost_nanos, price_version, unpriced_reason,
+    billed_nanos, revenue_nanos, metadata";
+
+pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
+    let count = |i: usize| -> Result<u64, StoreError> {
+        let v: i64 = row.get(i)?;
+        u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative count {v}")))
+    };
+    let kind: String = row.get(21)?;
+    let nanos: Option<i64> = row.get(22)?;
+    let cost = match (kind.as_str(), nanos) {
+        ("priced", Some(n)) => Cost::Priced {
+            amount: Money::from_nanos(n),
+            price_version: row.get::<_, Option<String>>(23)?.unwrap_or_default(),
+        },
+        ("reported", Some(n)) => Cost::Reported { amount: Money::from_nanos(n) },
+        ("unpriced", None) => Cost::Unpriced { reason: row.get::<_, Option<String>>(24)?.unwrap_or_default() },
+        (other, _) => return Err(StoreError::Corrupt(format!("cost kind {other}"))),
+    };
+    let metadata = match row.get::<_, Option<String>>(27)? {
+        Some(text) => match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(StoreError::Corrupt(format!("metadata {text}"))),
+        },
+        None => serde_json::Map::new(),
+    };
+    let record = UsageRecord {
+        at: Timestamp::from_millisecond(row.get(1)?)?,
+        provider: row.get(2)?,
+        model: row.get(3)?,
+        user: row.get(4)?,
+        project: row.get(5)?,
+        agent: row.get(6)?,
+        source: row.get(7)?,
+        session: row.get(8)?,
+        request_id: row.get(9)?,
+        task: row.get(10)?,
+        tokens: TokenCounts {
+            input: count(11)?,
+            output: count(12)?,
+            cache_read: count(13)?,
+            cache_write_5m: count(14)?,
+            cache_write_1h: count(15)?,
+            reasoning: count(16)?,
+        },
+        images: ImageUsage { count: count(17)?, size: row.get(18)?, quality: row.get(19)? },
+        embedding_tokens: count(20)?,
+        cost,
+        billed: row.get::<_, Option<i64>>(25)?.map(Money::from_nanos),
+        revenue: row.get::<_, Option<i64>>(26)?.map(Money::from_nanos),
+        metadata,
+    };
+    Ok((row.get(0)?, record))
+}

@@ -1,0 +1,226 @@
+//! The main window: a sidebar of views beside the current one, folding into a
+//! single pane on narrow screens.
+
+use std::rc::Rc;
+
+use relm4::adw::prelude::*;
+use relm4::gtk::{self, gio};
+use relm4::{Component, ComponentController, ComponentParts, ComponentSender, Controller, SimpleComponent, adw};
+
+use super::a11y;
+use super::history::{HistoryInput, HistoryView};
+use crate::config;
+use crate::i18n::gettext;
+use crate::store::Store;
+
+#[derive(Debug)]
+pub enum AppInput {
+    /// Show the view at this sidebar index.
+    Show(usize),
+    Search,
+    Reload,
+}
+
+/// A sidebar entry: its page name, title and icon.
+struct View {
+    name: &'static str,
+    title: String,
+    icon: &'static str,
+}
+
+pub struct App {
+    views: Vec<View>,
+    current: usize,
+    /// Set when a view was chosen, so a folded window turns to it.
+    navigate: std::cell::Cell<bool>,
+    history: Controller<HistoryView>,
+}
+
+pub struct AppWidgets {
+    leaflet: adw::Leaflet,
+    sidebar: gtk::ListBox,
+    stack: gtk::Stack,
+    title: adw::WindowTitle,
+}
+
+fn sidebar_row(view: &View) -> gtk::ListBoxRow {
+    let row = gtk::Box::builder().spacing(12).margin_top(6).margin_bottom(6).margin_start(6).build();
+    row.append(&gtk::Image::from_icon_name(view.icon));
+    row.append(&gtk::Label::new(Some(&view.title)));
+    let item = gtk::ListBoxRow::builder().child(&row).build();
+    item.set_widget_name(&format!("sidebar-{}", view.name));
+    item
+}
+
+fn main_menu() -> gio::Menu {
+    let menu = gio::Menu::new();
+    let section = gio::Menu::new();
+    section.append(Some(&gettext("_Keyboard Shortcuts")), Some("win.show-help-overlay"));
+    section.append(Some(&gettext("_About Tally")), Some("win.about"));
+    menu.append_section(None, &section);
+    menu
+}
+
+impl App {
+    fn add_actions(window: &adw::ApplicationWindow, sender: &ComponentSender<Self>) {
+        let action = |name: &str, msg: fn() -> AppInput| {
+            let a = gio::SimpleAction::new(name, None);
+            let s = sender.clone();
+            a.connect_activate(move |_, _| s.input(msg()));
+            window.add_action(&a);
+        };
+        let about = gio::SimpleAction::new("about", None);
+        let w = window.clone();
+        about.connect_activate(move |_, _| Self::show_about(&w));
+        window.add_action(&about);
+        action("search", || AppInput::Search);
+        action("reload", || AppInput::Reload);
+        action("view-history", || AppInput::Show(0));
+        if let Some(app) = relm4::main_adw_application().downcast_ref::<adw::Application>() {
+            app.set_accels_for_action("win.search", &["<Primary>f"]);
+            app.set_accels_for_action("win.reload", &["<Primary>r", "F5"]);
+            app.set_accels_for_action("win.view-history", &["<Primary>1"]);
+            app.set_accels_for_action("app.quit", &["<Primary>q"]);
+        }
+    }
+
+    fn show_about(window: &adw::ApplicationWindow) {
+        let about = adw::AboutWindow::builder()
+            .transient_for(window)
+            .application_name("Tally")
+            .application_icon(config::APP_ID)
+            .version(config::VERSION)
+            .developer_name(gettext("The Tally developers"))
+            .comments(gettext("Track what you spend on AI APIs and hold it to budgets."))
+            .website("https://github.com/tallyapp/tally")
+            .issue_url("https://github.com/tallyapp/tally/issues")
+            .license_type(gtk::License::Gpl30)
+            .translator_credits(gettext("translator-credits"))
+            .build();
+        about.present();
+    }
+}
+
+impl SimpleComponent for App {
+    type Init = Rc<Store>;
+    type Input = AppInput;
+    type Output = ();
+    type Root = adw::ApplicationWindow;
+    type Widgets = AppWidgets;
+
+    fn init_root() -> adw::ApplicationWindow {
+        adw::ApplicationWindow::builder()
+            .title("Tally")
+            .default_width(1100)
+            .default_height(700)
+            .width_request(360)
+            .height_request(360)
+            .icon_name(config::APP_ID)
+            .build()
+    }
+
+    fn init(store: Rc<Store>, window: adw::ApplicationWindow, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+        let history = HistoryView::builder().launch(store).detach();
+        let views = vec![View { name: "history", title: gettext("Usage history"), icon: "view-list-symbolic" }];
+
+        let sidebar = gtk::ListBox::builder().css_classes(["navigation-sidebar"]).vexpand(true).build();
+        a11y::set_label(&sidebar, &gettext("Views"));
+        for v in &views {
+            sidebar.append(&sidebar_row(v));
+        }
+        let s = sender.clone();
+        sidebar.connect_row_activated(move |_, row| s.input(AppInput::Show(row.index().max(0) as usize)));
+
+        let menu_button = gtk::MenuButton::builder()
+            .icon_name("open-menu-symbolic")
+            .menu_model(&main_menu())
+            .primary(true)
+            .tooltip_text(gettext("Main Menu"))
+            .build();
+        let sidebar_header = adw::HeaderBar::builder()
+            .title_widget(&adw::WindowTitle::new("Tally", ""))
+            .show_end_title_buttons(false)
+            .build();
+        sidebar_header.pack_end(&menu_button);
+        let sidebar_pane = gtk::Box::builder().orientation(gtk::Orientation::Vertical).width_request(200).build();
+        sidebar_pane.append(&sidebar_header);
+        sidebar_pane.append(&sidebar);
+
+        let title = adw::WindowTitle::new(&views[0].title, "");
+        let back = gtk::Button::builder().icon_name("go-previous-symbolic").tooltip_text(gettext("Back")).build();
+        a11y::set_label(&back, &gettext("Back to the view list"));
+        let reload = gtk::Button::builder()
+            .icon_name("view-refresh-symbolic")
+            .tooltip_text(gettext("Reload"))
+            .action_name("win.reload")
+            .build();
+        let content_header = adw::HeaderBar::builder().title_widget(&title).build();
+        content_header.pack_start(&back);
+        content_header.pack_end(&reload);
+
+        let stack = gtk::Stack::builder().vexpand(true).hexpand(true).build();
+        stack.add_named(history.widget(), Some(views[0].name));
+        let content_pane = gtk::Box::builder().orientation(gtk::Orientation::Vertical).hexpand(true).build();
+        content_pane.append(&content_header);
+        content_pane.append(&stack);
+
+        let leaflet = adw::Leaflet::builder().can_navigate_back(true).build();
+        leaflet.append(&sidebar_pane);
+        let separator = leaflet.append(&gtk::Separator::new(gtk::Orientation::Vertical));
+        separator.set_navigatable(false);
+        leaflet.append(&content_pane);
+        leaflet.set_visible_child(&content_pane);
+        let l = leaflet.clone();
+        back.connect_clicked(move |_| {
+            l.navigate(adw::NavigationDirection::Back);
+        });
+        // Folded, each pane has its own window buttons and the content a way back.
+        leaflet.bind_property("folded", &back, "visible").sync_create().build();
+        leaflet.bind_property("folded", &sidebar_header, "show-end-title-buttons").sync_create().build();
+        leaflet
+            .bind_property("folded", &content_header, "show-start-title-buttons")
+            .sync_create()
+            .build();
+
+        let h = history.sender().clone();
+        leaflet.connect_folded_notify(move |l| h.emit(HistoryInput::Compact(l.is_folded())));
+        history.emit(HistoryInput::Compact(leaflet.is_folded()));
+        window.set_content(Some(&leaflet));
+        Self::add_actions(&window, &sender);
+        if let Some(row) = sidebar.row_at_index(0) {
+            sidebar.select_row(Some(&row));
+        }
+
+        let model = App { views, current: 0, navigate: std::cell::Cell::new(false), history };
+        let widgets = AppWidgets { leaflet, sidebar, stack, title };
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: AppInput, _sender: ComponentSender<Self>) {
+        match msg {
+            AppInput::Show(i) if i < self.views.len() => {
+                self.current = i;
+                self.navigate.set(true);
+            }
+            AppInput::Show(_) => {}
+            AppInput::Search => {
+                self.current = 0;
+                self.navigate.set(true);
+                self.history.emit(HistoryInput::FocusSearch);
+            }
+            AppInput::Reload => self.history.emit(HistoryInput::LedgerChanged),
+        }
+    }
+
+    fn update_view(&self, widgets: &mut AppWidgets, _sender: ComponentSender<Self>) {
+        let view = &self.views[self.current];
+        widgets.stack.set_visible_child_name(view.name);
+        widgets.title.set_title(&view.title);
+        if let Some(row) = widgets.sidebar.row_at_index(self.current as i32) {
+            widgets.sidebar.select_row(Some(&row));
+        }
+        if self.navigate.take() && widgets.leaflet.is_folded() {
+            widgets.leaflet.navigate(adw::NavigationDirection::Forward);
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The Usage history view: every record, newest first, with filters.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
+use relm4::adw::prelude::*;
+use relm4::gtk::{self, glib};
+use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
+
+use super::a11y;
+use super::ledger_model::LedgerModel;
+use crate::core::Money;
+use crate::core::usage::Cost;
+use crate::i18n::{fill, gettext, ngettext};
+use crate::store::{HistoryFilter, HistoryRow, Store};
+
+/// How often the view asks SQLite whether another process wrote: well under a second.
+const POLL: Duration = Duration::from_millis(400);
+
+#[derive(Debug)]
+pub enum HistoryInput {
+    Search(String),
+    Model(u32),
+    Provider(u32),
+    Range(u32),
+    ClearFilters,
+    /// Another process (or this one) wrote to the ledger.
+    LedgerChanged,
+    FocusSearch,
+    /// A narrow window: keep only time, model and cost.
+    Compact(bool),
+}
+
+pub struct HistoryView {
+    store: Rc<Store>,
+    model: LedgerModel,
+    models: std::cell::RefCell<Vec<String>>,
+    providers: std::cell::RefCell<Vec<String>>,
+    /// Set while the menus are rebuilt, so their "selected" signals are ignored.
+    refilling: Rc<Cell<bool>>,
+    focus_search: Cell<bool>,
+    /// New models or providers may have arrived: rebuild the filter menus.
+    menus_stale: Cell<bool>,
+    /// "Clear Filters" was pressed: reset the controls too.
+    clear_controls: Cell<bool>,
+    compact: Cell<bool>,
+}
+
+pub struct HistoryWidgets {
+    search: gtk::SearchEntry,
+    model_menu: gtk::DropDown,
+    provider_menu: gtk::DropDown,
+    range_menu: gtk::DropDown,
+    stack: gtk::Stack,
+    count: gtk::Label,
+    /// Hidden in a narrow window.
+    secondary_columns: [gtk::ColumnViewColumn; 3],
+}
+
+fn range_names() -> Vec<String> {
+    vec![
+        gettext("All time"),
+        gettext("Today"),
+        gettext("Last 7 days"),
+        gettext("Last 30 days"),
+        gettext("This month"),
+        gettext("Last month"),
+    ]
+}
+
+/// `[since, until)` in unix milliseconds for a range preset, in the system zone.
+fn range_bounds(choice: u32, now: &Zoned) -> (Option<i64>, Option<i64>) {
+    let today = now.date();
+    let start_of = |d: jiff::civil::Date| d.to_zoned(now.time_zone().clone()).ok().map(|z| z.timestamp().as_millisecond());
+    let tomorrow = today.tomorrow().ok().and_then(start_of);
+    let first = today.first_of_month();
+    match choice {
+        1 => (start_of(today), tomorrow),
+        2 => (today.checked_sub(6.days()).ok().and_then(start_of), tomorrow),
+        3 => (today.checked_sub(29.days()).ok().and_then(start_of), tomorrow),
+        4 => (start_of(first), tomorrow),
+        5 => (first.checked_sub(1.month()).ok().and_then(start_of), start_of(first)),
+        _ => (None, None),
+    }
+}
+
+fn local_time(at: Timestamp) -> String {
+    at.to_zoned(TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+fn cost_text(row: &HistoryRow) -> String {
+    row.record.cost.amount().map_or_else(|| "—".to_string(), Money::display_detailed)
+}
+
+fn provider_text(row: &HistoryRow) -> String {
+    if row.record.provider.is_empty() { "—".into() } else { row.record.provider.clone() }
+}
+
+fn dims_text(row: &HistoryRow) -> String {
+    let r = &row.record;
+    let parts: Vec<&str> = [r.user.as_str(), r.project.as_str()].into_iter().filter(|s| !s.is_empty()).collect();
+    if parts.is_empty() { "—".into() } else { parts.join(" · ") }
+}
+
+type CellText = fn(&HistoryRow) -> String;
+
+/// A column of labels filled from each row, `width` pixels wide so that narrow
+/// windows scroll instead of squeezing every cell to an ellipsis.
+fn text_column(title: &str, width: i32, text: CellText, tooltip: Option<CellText>, numeric: bool) -> gtk::ColumnViewColumn {
+    let factory = gtk::SignalListItemFactory::new();
+    factory.connect_setup(move |_, item| {
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let label = gtk::Label::builder().xalign(if numeric { 1.0 } else { 0.0 }).ellipsize(gtk::pango::EllipsizeMode::End).build();
+        if numeric {
+            label.add_css_class("amount");
+            label.add_css_class("numeric");
+        }
+        item.set_child(Some(&label));
+    });
+    factory.connect_bind(move |_, item| {
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let (Some(label), Some(obj)) = (
+            item.child().and_downcast::<gtk::Label>(),
+            item.item().and_downcast::<glib::BoxedAnyObject>(),
+        ) else {
+            return;
+        };
+        let row = obj.borrow::<HistoryRow>();
+        label.set_text(&text(&row));
+        label.set_tooltip_text(tooltip.map(|t| t(&row)).as_deref());
+    });
+    gtk::ColumnViewColumn::builder().title(title).factory(&factory).resizable(true).fixed_width(width).build()
+}
+
+/// The model column: the name, and a badge when the record has no price.
+fn model_column() -> gtk::ColumnViewColumn {
+    let factory = gtk::SignalListItemFactory::new();
+    factory.connect_setup(|_, item| {
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let row = gtk::Box::new(gtk::Orientation::Horizontal, 6);
+        let name = gtk::Label::builder().xalign(0.0).ellipsize(gtk::pango::EllipsizeMode::Middle).build();
+        let badge = gtk::Label::new(Some(&gettext("Unpriced")));
+        badge.add_css_class("unpriced-badge");
+        row.append(&name);
+        row.append(&badge);
+        item.set_child(Some(&row));
+    });
+    factory.connect_bind(|_, item| {
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let (Some(row_box), Some(obj)) = (
+            item.child().and_downcast::<gtk::Box>(),
+            item.item().and_downcast::<glib::BoxedAnyObject>(),
+        ) else {
+            return;
+        };
+        let row = obj.borrow::<HistoryRow>();
+        let (Some(name), Some(badge)) = (
+            row_box.first_child().and_downcast::<gtk::Label>(),
+            row_box.last_child().and_downcast::<gtk::Label>(),
+        ) else {
+            return;
+        };
+        name.set_text(&row.record.model);
+        name.set_tooltip_text(Some(&row.record.model));
+        match &row.record.cost {
+            Cost::Unpriced { reason } => {
+                badge.set_visible(true);
+                badge.set_tooltip_text(Some(reason));
+            }
+            _ => badge.set_visible(false),
+        }
+    });
+    gtk::ColumnViewColumn::builder()
+        .title(gettext("Model"))
+        .factory(&factory)
+        .resizable(true)
+        .fixed_width(140)
+        .expand(true)
+        .build()
+}
+
+fn string_list(first: &str, values: &[String]) -> gtk::StringList {
+    let list = gtk::StringList::new(&[first]);
+    for v in values {
+        list.append(if v.is_empty() { "—" } else { v });
+    }
+    list
+}
+
+fn dropdown(items: &gtk::StringList, accessible: &str) -> gtk::DropDown {
+    let menu = gtk::DropDown::builder().model(items).tooltip_text(accessible).build();
+    a11y::set_label(&menu, accessible);
+    menu
+}
+
+impl HistoryView {
+    fn refill_menus(&self, widgets: &HistoryWidgets) {
+        let keep = |menu: &gtk::DropDown, old: &[String], new: &[String]| {
+            let chosen = (menu.selected() as usize).checked_sub(1).and_then(|i| old.get(i)).cloned();
+            chosen.and_then(|c| new.iter().position(|v| *v == c)).map_or(0, |i| i as u32 + 1)
+        };
+        let models = self.store.distinct_values("model").unwrap_or_default();
+        let providers = self.store.distinct_values("provider").unwrap_or_default();
+        if models == *self.models.borrow() && providers == *self.providers.borrow() {
+            return;
+        }
+        self.refilling.set(true);
+        let model_pick = keep(&widgets.model_menu, &self.models.borrow(), &models);
+        let provider_pick = keep(&widgets.provider_menu, &self.providers.borrow(), &providers);
+        widgets.model_menu.set_model(Some(&string_list(&gettext("All models"), &models)));
+        widgets.model_menu.set_selected(model_pick);
+        widgets.provider_menu.set_model(Some(&string_list(&gettext("All providers"), &providers)));
+        widgets.provider_menu.set_selected(provider_pick);
+        self.refilling.set(false);
+        self.models.replace(models);
+        self.providers.replace(providers);
+    }
+
+    fn update_filter(&self, change: impl FnOnce(&mut HistoryFilter)) {
+        let mut filter = self.model.filter();
+        change(&mut filter);
+        if filter != self.model.filter() {
+            self.model.set_filter(filter);
+        }
+    }
+}
+
+impl SimpleComponent for HistoryView {
+    type Init = Rc<Store>;
+    type Input = HistoryInput;
+    type Output = ();
+    type Root = gtk::Box;
+    type Widgets = HistoryWidgets;
+
+    fn init_root() -> gtk::Box {
+        gtk::Box::new(gtk::Orientation::Vertical, 0)
+    }
+
+    fn init(store: Rc<Store>, root: gtk::Box, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+        let model = LedgerModel::new(store.clone());
+        let refilling = Rc::new(Cell::new(false));
+
+        let search = gtk::SearchEntry::builder()
+            .placeholder_text(gettext("Search models, projects, users…"))
+            .hexpand(true)
+            .build();
+        search.set_widget_name("history-search");
+        a11y::set_label(&search, &gettext("Search the usage history"));
+        let s = sender.clone();
+        search.connect_search_changed(move |e| s.input(HistoryInput::Search(e.text().to_string())));
+
+        let model_menu = dropdown(&string_list(&gettext("All models"), &[]), &gettext("Filter by model"));
+        model_menu.set_widget_name("history-model");
+        let provider_menu = dropdown(&string_list(&gettext("All providers"), &[]), &gettext("Filter by provider"));
+        provider_menu.set_widget_name("history-provider");
+        let ranges: Vec<String> = range_names();
+        let range_refs: Vec<&str> = ranges.iter().map(String::as_str).collect();
+        let range_menu = dropdown(&gtk::StringList::new(&range_refs), &gettext("Filter by date"));
+        range_menu.set_widget_name("history-range");
+        for (menu, make) in [
+            (&model_menu, HistoryInput::Model as fn(u32) -> HistoryInput),
+            (&provider_menu, HistoryInput::Provider),
+            (&range_menu, HistoryInput::Range),
+        ] {
+            let (s, busy) = (sender.clone(), refilling.clone());
+            menu.connect_selected_notify(move |m| {
+                if !busy.get() {
+                    s.input(make(m.selected()));
+                }
+            });
+        }
+
+        let filters = gtk::FlowBox::builder()
+            .selection_mode(gtk::SelectionMode::None)
+            .max_children_per_line(3)
+            .min_children_per_line(1)
+            .column_spacing(6)
+            .row_spacing(6)
+            .homogeneous(true)
+            .build();
+        for w in [&model_menu, &provider_menu, &range_menu] {
+            filters.append(w);
+        }
+        let bar = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .spacing(6)
+            .margin_start(12)
+            .margin_end(12)
+            .margin_top(12)
+            .margin_bottom(6)
+            .build();
+        bar.append(&search);
+        bar.append(&filters);
+
+        let columns = gtk::ColumnView::builder()
+            .model(&gtk::NoSelection::new(Some(model.clone())))
+            .show_row_separators(true)
+            .reorderable(false)
+            .build();
+        columns.set_widget_name("history-list");
+        columns.add_css_class("history-list");
+        a11y::set_label(&columns, &gettext("Usage records"));
+        let time = text_column(&gettext("Time"), 130, |r| local_time(r.record.at), None, false);
+        let provider = text_column(&gettext("Provider"), 90, provider_text, None, false);
+        let dims = text_column(&gettext("User · Project"), 170, dims_text, None, false);
+        let tokens =
+            text_column(&gettext("Tokens"), 150, |r| tokens_summary(&r.record), Some(|r| token_details(&r.record)), true);
+        let cost = text_column(&gettext("Cost"), 90, cost_text, Some(cost_tooltip), true);
+        for column in [&time, &model_column(), &provider, &dims, &tokens, &cost] {
+            columns.append_column(column);
+        }
+        let scroller = gtk::ScrolledWindow::builder().child(&columns).vexpand(true).build();
+
+        let empty = adw::StatusPage::builder()
+            .icon_name("io.github.tallyapp.Tally-symbolic")
+            .title(gettext("No usage yet"))
+            .description(gettext(
+                "Record a call from any script and it appears here at once:\n\n<tt>tally record --model gpt-4o --input 1200 --output 300</tt>",
+            ))
+            .vexpand(true)
+            .build();
+        empty.set_widget_name("history-empty");
+        let copy = gtk::Button::builder()
+            .label(gettext("Copy Example Command"))
+            .halign(gtk::Align::Center)
+            .css_classes(["pill", "suggested-action"])
+            .build();
+        copy.connect_clicked(|b| b.clipboard().set_text("tally record --model gpt-4o --input 1200 --output 300"));
+        empty.set_child(Some(&copy));
+
+        let no_match = adw::StatusPage::builder()
+            .icon_name("edit-find-symbolic")
+            .title(gettext("No matching usage"))
+            .description(gettext("Nothing in the ledger matches these filters."))
+            .vexpand(true)
+            .build();
+        no_match.set_widget_name("history-no-match");
+        let clear = gtk::Button::builder()
+            .label(gettext("Clear Filters"))
+            .halign(gtk::Align::Center)
+            .css_classes(["pill"])
+            .build();
+        let s = sender.clone();
+        clear.connect_clicked(move |_| s.input(HistoryInput::ClearFilters));
+        no_match.set_child(Some(&clear));
+
+        let stack = gtk::Stack::builder().transition_type(gtk::StackTransitionType::Crossfade).build();
+        stack.set_widget_name("history-stack");
+        stack.add_named(&scroller, Some("list"));
+        stack.add_named(&empty, Some("empty"));
+        stack.add_named(&no_match, Some("no-match"));
+
+        let count = gtk::Label::builder()
+            .xalign(0.0)
+            .margin_start(12)
+            .margin_end(12)
+            .margin_top(6)
+            .margin_bottom(6)
+            .css_classes(["dim-label", "caption"])
+            .build();
+        count.set_widget_name("history-count");
+
+        root.append(&bar);
+        root.append(&stack);
+        root.append(&gtk::Separator::new(gtk::Orientation::Horizontal));
+        root.append(&count);
+
+        // Another process writing to the ledger bumps SQLite's data_version.
+        let last_version = Cell::new(store.data_version().unwrap_or(0));
+        let (poll_store, s) = (store.clone(), sender.clone());
+        glib::timeout_add_local(POLL, move || {
+            if let Ok(v) = poll_store.data_version() {
+                if v != last_version.replace(v) {
+                    s.input(HistoryInput::LedgerChanged);
+                }
+            }
+            glib::ControlFlow::Continue
+        });
+
+        let view = HistoryView {
+            store,
+            model,
+            models: Default::default(),
+            providers: Default::default(),
+            refilling,
+            focus_search: Cell::new(false),
+            menus_stale: Cell::new(false),
+            clear_controls: Cell::new(false),
+            compact: Cell::new(false),
+        };
+        let widgets =
+            HistoryWidgets { search, model_menu, provider_menu, range_menu, stack, count, secondary_columns: [provider, dims, tokens] };
+        view.refill_menus(&widgets);
+        view.show_state(&widgets);
+        ComponentParts { model: view, widgets }
+    }
+
+    fn update(&mut self, msg: HistoryInput, _sender: ComponentSender<Self>) {
+        match msg {
+            HistoryInput::Search(text) => {
+                self.update_filter(|f| f.text = Some(text).filter(|t| !t.trim().is_empty()));
+            }
+            HistoryInput::Model(i) => {
+                let chosen = (i as usize).checked_sub(1).and_then(|i| self.models.borrow().get(i).cloned());
+                self.update_filter(|f| f.model = chosen);
+            }
+            HistoryInput::Provider(i) => {
+                let chosen = (i as usize).checked_sub(1).and_then(|i| self.providers.borrow().get(i).cloned());
+                self.update_filter(|f| f.provider = chosen);
+            }
+            HistoryInput::Range(i) => {
+                let (since, until) = range_bounds(i, &Zoned::now());
+                self.update_filter(|f| {
+                    f.since_ms = since;
+                    f.until_ms = until;
+                });
+            }
+            HistoryInput::ClearFilters => {
+                self.model.set_filter(HistoryFilter::default());
+                self.clear_controls.set(true);
+            }
+            HistoryInput::LedgerChanged => {
+                self.model.reload();
+                self.menus_stale.set(true);
+            }
+            HistoryInput::FocusSearch => self.focus_search.set(true),
+            HistoryInput::Compact(on) => self.compact.set(on),
+        }
+    }
+
+    fn update_view(&self, widgets: &mut HistoryWidgets, _sender: ComponentSender<Self>) {
+        if self.menus_stale.take() {
+            self.refill_menus(widgets);
+        }
+        self.show_state(widgets);
+        if self.focus_search.take() {
+            widgets.search.grab_focus();
+        }
+    }
+}
+
+impl HistoryView {
+    /// Puts the controls, the page (list, empty ledger, no match) and the count in
+    /// line with the model.
+    fn show_state(&self, widgets: &HistoryWidgets) {
+        let filter = self.model.filter();
+        if self.clear_controls.take() {
+            // Their signals are ignored meanwhile: the filter is already clear.
+            self.refilling.set(true);
+            widgets.search.set_text("");
+            widgets.model_menu.set_selected(0);
+            widgets.provider_menu.set_selected(0);
+            widgets.range_menu.set_selected(0);
+            self.refilling.set(false);
+        }
+        for column in &widgets.secondary_columns {
+            column.set_visible(!self.compact.get());
+        }
+        let n = self.model.count();
+        let page = if n > 0 {
+            "list"
+        } else if filter == HistoryFilter::default() {
+            "empty"
+        } else {
+            "no-match"
+        };
+        widgets.stack.set_visible_child_name(page);
+        widgets.count.set_text(&fill(
+            &ngettext("{} record", "{} records", n),
+            &[&crate::core::money::group_thousands(u64::from(n))],
+        ));
+    }
+}
+
+fn cost_tooltip(row: &HistoryRow) -> String {
+    match &row.record.cost {
+        Cost::Priced { amount, price_version } => {
+            fill(&gettext("{} exactly, priced with {}"), &[&amount.to_decimal_string(), price_version])
+        }
+        Cost::Reported { amount } => fill(&gettext("{} as reported by the caller"), &[&amount.to_decimal_string()]),
+        Cost::Unpriced { reason } => fill(&gettext("No price: {}"), &[reason]),
+    }
+}
+
+/// The short form in the Tokens column: `12,000 in · 1,000 out`, or images, or embeddings.
+fn tokens_summary(r: &crate::core::UsageRecord) -> String {
+    let n = crate::core::money::group_thousands;
+    let t = &r.tokens;
+    let mut parts = Vec::new();
+    if t.prompt_total() > 0 || t.output > 0 {
+        parts.push(fill(&gettext("{} in · {} out"), &[&n(t.prompt_total()), &n(t.output)]));
+    }
+    if r.images.count > 0 {
+        parts.push(fill(&ngettext("{} image", "{} images", r.images.count as u32), &[&n(r.images.count)]));
+    }
+    if r.embedding_tokens > 0 {
+        parts.push(fill(&gettext("{} embedded"), &[&n(r.embedding_tokens)]));
+    }
+    if parts.is_empty() { "—".into() } else { parts.join(" · ") }
+}
+
+fn token_details(r: &crate::core::UsageRecord) -> String {
+    let t = &r.tokens;
+    let n = crate::core::money::group_thousands;
+    let mut lines = vec![
+        fill(&gettext("Input: {}"), &[&n(t.input)]),
+        fill(&gettext("Output: {}"), &[&n(t.output)]),
+    ];
+    if t.cache_read > 0 {
+        lines.push(fill(&gettext("Cache read: {}"), &[&n(t.cache_read)]));
+    }
+    if t.cache_write() > 0 {
+        lines.push(fill(&gettext("Cache write: {}"), &[&n(t.cache_write())]));
+    }
+    if t.reasoning > 0 {
+        lines.push(fill(&gettext("Reasoning: {}"), &[&n(t.reasoning)]));
+    }
+    if r.images.count > 0 {
+        lines.push(fill(&gettext("Images: {}"), &[&n(r.images.count)]));
+    }
+    if r.embedding_tokens > 0 {
+        lines.push(fill(&gettext("Embedded: {}"), &[&n(r.embedding_tokens)]));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,173 @@
+//! A `gio::ListModel` over the ledger, newest first, that loads rows in pages as the
+//! view asks for them and keeps only a few pages in memory. A million records
+//! scroll like a hundred: the view only ever asks for what is on screen.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use relm4::gtk::{gio, glib, prelude::*, subclass::prelude::*};
+
+use crate::store::{HistoryFilter, HistoryRow, Store};
+
+/// Rows per page, and pages kept: about 3,000 rows at most in memory.
+const PAGE: u32 = 200;
+const PAGES_KEPT: usize = 16;
+
+#[derive(Default)]
+pub struct State {
+    store: Option<Rc<Store>>,
+    filter: HistoryFilter,
+    count: u32,
+    pages: HashMap<u32, Vec<glib::BoxedAnyObject>>,
+    recent: VecDeque<u32>,
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct LedgerModel {
+        pub state: RefCell<State>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for LedgerModel {
+        const NAME: &'static str = "TallyLedgerModel";
+        type Type = super::LedgerModel;
+        type Interfaces = (gio::ListModel,);
+    }
+
+    impl ObjectImpl for LedgerModel {}
+
+    impl ListModelImpl for LedgerModel {
+        fn item_type(&self) -> glib::Type {
+            glib::BoxedAnyObject::static_type()
+        }
+
+        fn n_items(&self) -> u32 {
+            self.state.borrow().count
+        }
+
+        fn item(&self, position: u32) -> Option<glib::Object> {
+            self.state.borrow_mut().item(position).map(|o| o.upcast())
+        }
+    }
+}
+
+glib::wrapper! {
+    pub struct LedgerModel(ObjectSubclass<imp::LedgerModel>) @implements gio::ListModel;
+}
+
+impl State {
+    fn item(&mut self, position: u32) -> Option<glib::BoxedAnyObject> {
+        if position >= self.count {
+            return None;
+        }
+        let page = position / PAGE;
+        if !self.pages.contains_key(&page) {
+            let rows = self.load(page);
+            self.pages.insert(page, rows);
+            self.recent.push_back(page);
+            while self.recent.len() > PAGES_KEPT {
+                if let Some(old) = self.recent.pop_front() {
+                    self.pages.remove(&old);
+                }
+            }
+        }
+        self.pages.get(&page)?.get((position % PAGE) as usize).cloned()
+    }
+
+    /// Loads a page: by keyset after the page before it when that one is at hand
+    /// (the common case while scrolling), by offset after a jump.
+    fn load(&self, page: u32) -> Vec<glib::BoxedAnyObject> {
+        let Some(store) = &self.store else { return Vec::new() };
+        let previous_last = page
+            .checked_sub(1)
+            .and_then(|p| self.pages.get(&p))
+            .and_then(|rows| rows.last())
+            .map(|o| {
+                let row = o.borrow::<HistoryRow>();
+                (row.record.at.as_millisecond(), row.id)
+            });
+        let rows = match previous_last {
+            Some(after) => store.history_after(&self.filter, Some(after), PAGE as usize),
+            None if page == 0 => store.history_after(&self.filter, None, PAGE as usize),
+            None => store.history_at(&self.filter, u64::from(page * PAGE), PAGE as usize),
+        };
+        match rows {
+            Ok(rows) => rows.into_iter().map(glib::BoxedAnyObject::new).collect(),
+            Err(e) => {
+                tracing::warn!("cannot load usage history: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn first_id(&mut self) -> Option<i64> {
+        self.item(0).map(|o| o.borrow::<HistoryRow>().id)
+    }
+}
+
+impl Default for LedgerModel {
+    fn default() -> Self {
+        glib::Object::new()
+    }
+}
+
+impl LedgerModel {
+    pub fn new(store: Rc<Store>) -> LedgerModel {
+        let model = LedgerModel::default();
+        model.imp().state.borrow_mut().store = Some(store);
+        model.reload();
+        model
+    }
+
+    pub fn filter(&self) -> HistoryFilter {
+        self.imp().state.borrow().filter.clone()
+    }
+
+    /// Applies a new filter: everything is counted and paged again.
+    pub fn set_filter(&self, filter: HistoryFilter) {
+        self.imp().state.borrow_mut().filter = filter;
+        self.reload();
+    }
+
+    /// Re-reads the ledger after a change. When the change only added rows in
+    /// front (the usual case: new calls), the rows already shown stay put, so the
+    /// view does not jump or flicker.
+    pub fn reload(&self) {
+        let (old_count, old_first) = {
+            let mut s = self.imp().state.borrow_mut();
+            (s.count, if s.count > 0 { s.first_id() } else { None })
+        };
+        let new_count = {
+            let mut s = self.imp().state.borrow_mut();
+            let count = match &s.store {
+                Some(store) => store.history_count(&s.filter).unwrap_or_else(|e| {
+                    tracing::warn!("cannot count usage history: {e}");
+                    0
+                }),
+                None => 0,
+            };
+            s.count = u32::try_from(count).unwrap_or(u32::MAX);
+            s.pages.clear();
+            s.recent.clear();
+            s.count
+        };
+        let added = new_count.saturating_sub(old_count);
+        let shifted_first = {
+            let mut s = self.imp().state.borrow_mut();
+            s.item(added).map(|o| o.borrow::<HistoryRow>().id)
+        };
+        if old_count > 0 && added > 0 && shifted_first == old_first {
+            self.items_changed(0, 0, added);
+        } else if old_count != new_count || old_count > 0 {
+            self.items_changed(0, old_count, new_count);
+        }
+    }
+
+    pub fn count(&self) -> u32 {
+        self.imp().state.borrow().count
+    }
+}

@@ -1,0 +1,53 @@
+//! The desktop app: Relm4 + libadwaita over the same ledger as the CLI.
+
+mod a11y;
+mod app;
+mod history;
+mod ledger_model;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use relm4::gtk::{self, gio, prelude::*};
+use relm4::{RelmApp, adw};
+
+use crate::config;
+use crate::store::Store;
+
+/// Registers the compiled resources (style, shortcuts window, icons).
+fn register_resources() {
+    gio::resources_register_include!("tally.gresource").expect("the resource bundle is compiled into the binary");
+}
+
+/// Runs the app on the ledger at `db` (or the default one) until its window closes.
+pub fn run(db: Option<PathBuf>) -> ExitCode {
+    let app = adw::Application::new(Some(config::APP_ID), gio::ApplicationFlags::default());
+    launch(app, db)
+}
+
+/// Runs the app as `app`; tests pass one of their own to drive it.
+pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
+    register_resources();
+    let path = db.unwrap_or_else(config::default_db_path);
+    let store = match Store::open(&path) {
+        Ok(store) => Rc::new(store),
+        Err(e) => {
+            eprintln!("tally: cannot open the ledger {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    app.connect_startup(|_| {
+        if let Some(display) = gtk::gdk::Display::default() {
+            gtk::IconTheme::for_display(&display).add_resource_path("/io/github/tallyapp/Tally/icons");
+        }
+        gtk::Window::set_default_icon_name(config::APP_ID);
+    });
+    let quit = gio::SimpleAction::new("quit", None);
+    let a = app.clone();
+    quit.connect_activate(move |_, _| a.quit());
+    app.add_action(&quit);
+    // GTK must not read Tally's own command-line flags.
+    RelmApp::from_app(app).with_args(Vec::new()).run::<app::App>(store);
+    ExitCode::SUCCESS
+}
