@@ -65,19 +65,19 @@ pub struct SetArgs {
     #[arg(long, value_name = "MODE", default_value = "chat", value_parser = parse_mode)]
     mode: Mode,
     /// Dollars per million input tokens
-    #[arg(long, value_name = "USD", value_parser = args::usd)]
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     input: Option<Money>,
     /// Dollars per million output tokens
-    #[arg(long, value_name = "USD", value_parser = args::usd)]
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     output: Option<Money>,
     /// Dollars per million cached input tokens read
-    #[arg(long, value_name = "USD", value_parser = args::usd)]
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     cache_read: Option<Money>,
     /// Dollars per million tokens written to the cache (5 minutes)
-    #[arg(long, value_name = "USD", value_parser = args::usd)]
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     cache_write: Option<Money>,
     /// Dollars per million tokens written to the cache for 1 hour
-    #[arg(long = "cache-write-1h", value_name = "USD", value_parser = args::usd)]
+    #[arg(long = "cache-write-1h", value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     cache_write_1h: Option<Money>,
     /// Dollars per image, as SIZE/QUALITY=USD (e.g. 1024x1024/hd=0.08; * for any); repeatable
     #[arg(long = "image", value_name = "SIZE/QUALITY=USD", value_parser = image_price)]

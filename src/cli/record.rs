@@ -46,10 +46,10 @@ pub struct RecordArgs {
     #[arg(long, value_name = "TIME", value_parser = args::when)]
     pub at: Option<When>,
     /// What the call cost, when known (a gateway's figure); used instead of the price book
-    #[arg(long, value_name = "USD", value_parser = args::usd)]
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     pub cost: Option<Money>,
     /// What the call earned, for margins
-    #[arg(long, value_name = "USD", value_parser = args::usd)]
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     pub revenue: Option<Money>,
     /// Extra facts as KEY=VALUE (repeatable), e.g. --meta success=true
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = meta_pair)]

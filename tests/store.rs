@@ -1,0 +1,287 @@
+//! The ledger on real SQLite files: idempotence, migrations, rollups, concurrency.
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use jiff::Timestamp;
+use jiff::civil::Weekday;
+use jiff::tz::TimeZone;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tally::core::Money;
+use tally::core::usage::{Cost, Dimension, TokenCounts, Totals, UsageRecord, time_bucket};
+use tally::store::{Store, UsageQuery, schema};
+
+fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ledger.sqlite");
+    (dir, path)
+}
+
+fn random_record(rng: &mut StdRng, i: u64) -> UsageRecord {
+    const MODELS: [(&str, &str); 4] =
+        [("gpt-4o", "openai"), ("claude-sonnet-4-5", "anthropic"), ("gemini-2.5-pro", "google"), ("acme-x", "")];
+    let (model, provider) = MODELS[rng.random_range(0..MODELS.len())];
+    // 120 days from 2025-01-15, any second: crosses a DST change in most zones.
+    let at = Timestamp::from_second(1_736_899_200 + rng.random_range(0..120 * 86_400)).unwrap();
+    let mut r = UsageRecord::new(at, provider, model);
+    r.source = "test".into();
+    r.user = ["alice", "bob", ""][rng.random_range(0..3)].into();
+    r.project = ["web", "api", "data"][rng.random_range(0..3)].into();
+    r.agent = ["claude-code", "codex", ""][rng.random_range(0..3)].into();
+    r.request_id = Some(format!("req_{i}"));
+    r.tokens = TokenCounts {
+        input: rng.random_range(0..50_000),
+        output: rng.random_range(0..5_000),
+        cache_read: rng.random_range(0..100_000),
+        cache_write_5m: rng.random_range(0..10_000),
+        cache_write_1h: rng.random_range(0..1_000),
+        reasoning: 0,
+    };
+    r.cost = if provider.is_empty() {
+        Cost::Unpriced { reason: "unknown".into() }
+    } else {
+        Cost::Priced { amount: Money::from_nanos(rng.random_range(0..5_000_000_000)), price_version: "t".into() }
+    };
+    if rng.random_bool(0.1) {
+        r.revenue = Some(Money::from_nanos(rng.random_range(0..1_000_000_000)));
+    }
+    r
+}
+
+/// The reference: fold the records themselves, with the zone arithmetic done here.
+fn brute_force(records: &[UsageRecord], q: &UsageQuery) -> HashMap<Vec<String>, Totals> {
+    let mut out: HashMap<Vec<String>, Totals> = HashMap::new();
+    for r in records {
+        if q.since.is_some_and(|s| r.at < s) || q.until.is_some_and(|u| r.at >= u) {
+            continue;
+        }
+        let day = r.at.to_zoned(q.zone.clone()).date();
+        let keys = q
+            .group_by
+            .iter()
+            .map(|d| if d.is_time() { time_bucket(*d, day, q.week_start) } else { d.value_of(r).to_string() })
+            .collect();
+        out.entry(keys).or_default().add(&Totals::of(r));
+    }
+    out
+}
+
+fn query(zone: &TimeZone, group_by: &[Dimension], range: Option<(&str, &str)>) -> UsageQuery {
+    let at = |d: &str| d.parse::<jiff::civil::Date>().unwrap().to_zoned(zone.clone()).unwrap().timestamp();
+    UsageQuery {
+        since: range.map(|(s, _)| at(s)),
+        until: range.map(|(_, u)| at(u)),
+        group_by: group_by.to_vec(),
+        zone: zone.clone(),
+        week_start: Weekday::Monday,
+    }
+}
+
+fn assert_matches(store: &Store, records: &[UsageRecord], q: &UsageQuery) {
+    let (rows, total) = store.usage(q).expect("usage");
+    let got: HashMap<Vec<String>, Totals> = rows.into_iter().map(|r| (r.keys, r.totals)).collect();
+    let want = brute_force(records, q);
+    assert_eq!(got.len(), want.len(), "group count for {:?} in {:?}", q.group_by, q.zone.iana_name());
+    for (k, v) in &want {
+        assert_eq!(got.get(k), Some(v), "group {k:?} for {:?}", q.group_by);
+    }
+    let mut want_total = Totals::default();
+    want.values().for_each(|t| want_total.add(t));
+    assert_eq!(total, want_total);
+}
+
+#[test]
+fn inserting_the_same_record_twice_counts_once() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    let r = random_record(&mut rng, 1);
+    let first = store.insert(&r).unwrap();
+    let again = store.insert(&r).unwrap();
+    assert!(first.new && !again.new);
+    assert_eq!(first.id, again.id);
+    let batch = store.insert_batch(&[r.clone(), r.clone()]).unwrap();
+    assert_eq!((batch.inserted, batch.duplicates), (0, 2));
+    let (_, total) = store.usage(&query(store.zone(), &[], None)).unwrap();
+    assert_eq!(total.requests, 1);
+}
+
+#[test]
+fn the_ledger_is_wal_with_foreign_keys_and_a_busy_timeout() {
+    let (_d, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let c = store.connection();
+    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+    let busy: i64 = c.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
+    assert_eq!((mode.as_str(), fk), ("wal", 1));
+    assert!(busy >= 5_000, "busy timeout {busy} ms");
+}
+
+#[test]
+fn rollup_totals_equal_full_scan_totals_on_random_data() {
+    let (_d, path) = temp_db();
+    // A ledger in a zone with DST, so local days are 23 and 25 hours long too.
+    let store = Store::open(&path).unwrap();
+    store.connection().execute("UPDATE meta SET value = 'Europe/Berlin' WHERE key = 'zone'", []).unwrap();
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.zone().iana_name(), Some("Europe/Berlin"));
+    let mut rng = StdRng::seed_from_u64(7);
+    let records: Vec<UsageRecord> = (0..5_000).map(|i| random_record(&mut rng, i)).collect();
+    for chunk in records.chunks(700) {
+        store.insert_batch(chunk).unwrap();
+    }
+    // Duplicates from a second import change nothing.
+    assert_eq!(store.insert_batch(&records[..1_000]).unwrap().inserted, 0);
+
+    let ledger_zone = store.zone().clone();
+    let other = TimeZone::get("America/St_Johns").unwrap(); // UTC−3:30 with DST
+    let groupings: &[&[Dimension]] = &[
+        &[],
+        &[Dimension::Day],
+        &[Dimension::Day, Dimension::Model],
+        &[Dimension::Week, Dimension::Provider],
+        &[Dimension::Month, Dimension::User, Dimension::Project],
+        &[Dimension::Agent, Dimension::Source],
+        &[Dimension::Model, Dimension::Day, Dimension::Month],
+    ];
+    for zone in [&ledger_zone, &other] {
+        for g in groupings {
+            assert_matches(&store, &records, &query(zone, g, None));
+            assert_matches(&store, &records, &query(zone, g, Some(("2025-02-01", "2025-03-09"))));
+        }
+    }
+    // A range that cuts a day, answered from the records.
+    let mut q = query(&ledger_zone, &[Dimension::Day], None);
+    q.since = Some(Timestamp::from_second(1_738_000_123).unwrap());
+    q.until = Some(Timestamp::from_second(1_740_000_456).unwrap());
+    assert_matches(&store, &records, &q);
+}
+
+#[test]
+fn repricing_keeps_the_rollup_exact() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut records: Vec<UsageRecord> = (0..2_000).map(|i| random_record(&mut rng, i)).collect();
+    store.insert_batch(&records).unwrap();
+    let mut book = tally::core::PriceBook::new(tally::prices::shipped());
+    let spec = tally::core::price_file::PriceSpec {
+        provider: String::new(),
+        model: "acme-x".into(),
+        from: "2020-01-01".parse().unwrap(),
+        rates: tally::core::price_file::RateSpec {
+            input: Some("1".into()),
+            output: Some("2".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    book.add(spec.to_price(tally::core::pricing::Origin::User, "user").unwrap());
+    let is_acme = |r: &UsageRecord| r.model == "acme-x";
+    let outcome = store.reprice(&book, is_acme).unwrap();
+    let acme = records.iter().filter(|r| is_acme(r)).count() as u64;
+    assert_eq!(outcome.changed, acme);
+    assert_eq!(outcome.still_unpriced, 0);
+    for r in records.iter_mut().filter(|r| r.model == "acme-x") {
+        let (amount, price_version) = book.price(r).unwrap();
+        r.cost = Cost::Priced { amount, price_version };
+    }
+    for g in [&[][..], &[Dimension::Day, Dimension::Model][..]] {
+        assert_matches(&store, &records, &query(&store.zone().clone(), g, None));
+    }
+}
+
+#[test]
+fn migrations_upgrade_a_ledger_from_every_earlier_version() {
+    for from in 0..schema::VERSION {
+        let (_d, path) = temp_db();
+        let mut rng = StdRng::seed_from_u64(from as u64);
+        let records: Vec<UsageRecord> = (0..200).map(|i| random_record(&mut rng, i)).collect();
+        {
+            let mut old = Store::open_at_version(&path, from).unwrap();
+            assert_eq!(old.schema_version().unwrap(), from);
+            if from >= 3 {
+                old.insert_batch(&records).unwrap();
+            } else if from >= 1 {
+                // Before the rollup existed, rows were written to `usage` alone.
+                let c = old.connection();
+                for (i, r) in records.iter().enumerate() {
+                    let t = &r.tokens;
+                    let (kind, cost) = match r.cost.amount() {
+                        Some(m) => ("priced", Some(m.nanos())),
+                        None => ("unpriced", None),
+                    };
+                    c.execute(
+                        "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
+                            input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
+                            embedding_tokens, cost_kind, cost_nanos, revenue_nanos, created_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, 0, ?15, ?16, ?17, 0)",
+                        rusqlite::params![
+                            &r.dedupe_key()[..],
+                            r.at.as_millisecond(),
+                            r.provider,
+                            r.model,
+                            r.user,
+                            r.project,
+                            r.agent,
+                            r.source,
+                            t.input as i64,
+                            t.output as i64,
+                            t.cache_read as i64,
+                            t.cache_write_5m as i64,
+                            t.cache_write_1h as i64,
+                            t.reasoning as i64,
+                            kind,
+                            cost,
+                            r.revenue.map(Money::nanos),
+                        ],
+                    )
+                    .unwrap_or_else(|e| panic!("row {i} at version {from}: {e}"));
+                }
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::VERSION, "from {from}");
+        let expected = if from >= 1 { &records[..] } else { &[] };
+        assert_matches(&store, expected, &query(&store.zone().clone(), &[Dimension::Day, Dimension::Model], None));
+        assert!(store.stored_prices().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_ledger_from_a_newer_tally_is_refused_with_a_clear_error() {
+    let (_d, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let err = Store::open(&path).err().expect("refused").to_string();
+    assert!(err.contains("newer Tally") && err.contains("99"), "{err}");
+}
+
+#[test]
+fn four_processes_writing_at_once_lose_nothing() {
+    let (_d, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    let tally = env!("CARGO_BIN_EXE_tally");
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let script = format!(
+                "for i in $(seq 1 40); do \
+                   \"$TALLY\" record --model gpt-4o --input 10 --output 1 --request-id w{w}-$i >/dev/null || exit 1; \
+                   \"$TALLY\" record --model gpt-4o --input 10 --output 1 --request-id shared-$i >/dev/null || exit 1; \
+                 done"
+            );
+            Command::new("sh").arg("-c").arg(script).env("TALLY", tally).env("TALLY_DB", &path).spawn().unwrap()
+        })
+        .collect();
+    for mut w in workers {
+        assert!(w.wait().unwrap().success(), "a writer failed");
+    }
+    let store = Store::open(&path).unwrap();
+    let n: i64 = store.connection().query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 4 * 40 + 40, "each worker's own records plus the shared ones once");
+    let (_, total) = store.usage(&query(&store.zone().clone(), &[], None)).unwrap();
+    assert_eq!(total.requests, 200, "the rollup agrees");
+}
