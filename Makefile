@@ -18,7 +18,7 @@ build: deps
 	$(CARGO) build --release
 
 run: build
-	$(CARGO) run --release --quiet
+	$(CARGO) run --release --quiet --bin tally
 
 lint: deps
 	$(CARGO) fmt --check
@@ -34,6 +34,7 @@ bench: deps
 
 install: build
 	install -Dm755 target/release/tally $(DESTDIR)$(PREFIX)/bin/tally
+	install -Dm755 target/release/tally-app $(DESTDIR)$(PREFIX)/bin/tally-app
 	install -d $(DESTDIR)$(PREFIX)/share/applications $(DESTDIR)$(PREFIX)/share/metainfo
 	msgfmt --desktop --template data/$(APP_ID).desktop.in -d po -o $(DESTDIR)$(PREFIX)/share/applications/$(APP_ID).desktop
 	msgfmt --xml --template data/$(APP_ID).metainfo.xml.in -d po -o $(DESTDIR)$(PREFIX)/share/metainfo/$(APP_ID).metainfo.xml
@@ -47,7 +48,7 @@ install: build
 	-update-desktop-database -q $(DESTDIR)$(PREFIX)/share/applications 2>/dev/null
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/tally \
+	rm -f $(DESTDIR)$(PREFIX)/bin/tally $(DESTDIR)$(PREFIX)/bin/tally-app \
 		$(DESTDIR)$(PREFIX)/share/applications/$(APP_ID).desktop \
 		$(DESTDIR)$(PREFIX)/share/metainfo/$(APP_ID).metainfo.xml \
 		$(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/$(APP_ID).svg \

@@ -11,14 +11,26 @@ fn main() {
     println!("cargo:rerun-if-changed=po");
     println!("cargo:rerun-if-changed=data");
 
-    glib_build_tools::compile_resources(&["data/resources"], "data/resources/resources.gresource.xml", "tally.gresource");
+    glib_build_tools::compile_resources(
+        &["data/resources"],
+        "data/resources/resources.gresource.xml",
+        "tally.gresource",
+    );
 
     let locale = out.join("locale");
     compile_translations(&locale);
     println!("cargo:rustc-env=TALLY_BUILD_LOCALEDIR={}", locale.display());
 
-    merge("--desktop", &format!("data/{APP_ID}.desktop.in"), &out.join(format!("{APP_ID}.desktop")));
-    merge("--xml", &format!("data/{APP_ID}.metainfo.xml.in"), &out.join(format!("{APP_ID}.metainfo.xml")));
+    merge(
+        "--desktop",
+        &format!("data/{APP_ID}.desktop.in"),
+        &out.join(format!("{APP_ID}.desktop")),
+    );
+    merge(
+        "--xml",
+        &format!("data/{APP_ID}.metainfo.xml.in"),
+        &out.join(format!("{APP_ID}.metainfo.xml")),
+    );
 }
 
 fn languages() -> Vec<String> {
@@ -35,7 +47,9 @@ fn msgfmt(args: &[&str]) -> bool {
         Ok(status) if status.success() => true,
         Ok(status) => panic!("msgfmt {args:?} failed with {status}"),
         Err(e) => {
-            println!("cargo:warning=msgfmt not found ({e}): translations not built; run `make deps`");
+            println!(
+                "cargo:warning=msgfmt not found ({e}): translations not built; run `make deps`"
+            );
             false
         }
     }

@@ -1,1 +1,238 @@
-fn main() {}
+//! Ledger benchmarks with their targets. `cargo bench --bench ledger` (or `make bench`).
+//!
+//! - bulk insert through the store: at least 300,000 records/s
+//! - `tally record` as a whole process on a 1,000,000-record ledger: median ≤ 15 ms
+//! - `tally usage --group-by day --group-by model` on that ledger: median ≤ 50 ms
+//!
+//! Prints medians (and the spread) and the ratio to each target; exits non-zero
+//! when a target is missed, so a regression is seen.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tally::core::Money;
+use tally::core::usage::{Cost, TokenCounts, UsageRecord};
+use tally::store::Store;
+
+const LEDGER_RECORDS: u64 = 1_000_000;
+const BATCH: usize = 10_000;
+
+fn record(i: u64) -> UsageRecord {
+    const MODELS: [(&str, &str); 6] = [
+        ("claude-sonnet-4-5", "anthropic"),
+        ("claude-opus-4-1", "anthropic"),
+        ("gpt-4o", "openai"),
+        ("gpt-5", "openai"),
+        ("gemini-2.5-pro", "google"),
+        ("grok-4", "xai"),
+    ];
+    let (model, provider) = MODELS[(i % 6) as usize];
+    // A year of calls, one every ~31 s.
+    let at =
+        Timestamp::from_second(1_735_689_600 + (i as i64 * 31) % 31_536_000).unwrap_or_default();
+    let mut r = UsageRecord::new(at, provider, model);
+    r.source = "bench".into();
+    r.user = ["alice", "bob", "carol"][(i % 3) as usize].into();
+    r.project = ["web", "api", "data", "ml"][(i % 4) as usize].into();
+    r.agent = ["claude-code", "codex"][(i % 2) as usize].into();
+    r.request_id = Some(format!("req_{i:012}"));
+    r.tokens = TokenCounts {
+        input: 1_000 + i % 5_000,
+        output: 200 + i % 800,
+        cache_read: i % 20_000,
+        ..TokenCounts::default()
+    };
+    r.cost = Cost::Priced {
+        amount: Money::from_nanos(1_000_000 + (i % 9_000_000) as i64),
+        price_version: "bench".into(),
+    };
+    r
+}
+
+fn median(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
+    samples.sort();
+    (
+        samples[0],
+        samples[samples.len() / 2],
+        samples[samples.len() - 1],
+    )
+}
+
+fn fill(store: &mut Store, from: u64, count: u64) -> Duration {
+    let start = Instant::now();
+    let mut i = from;
+    while i < from + count {
+        let batch: Vec<UsageRecord> = (i..(i + BATCH as u64).min(from + count))
+            .map(record)
+            .collect();
+        store.insert_batch(&batch).expect("insert");
+        i += BATCH as u64;
+    }
+    start.elapsed()
+}
+
+fn report(name: &str, got: f64, target: f64, unit: &str, higher_is_better: bool) -> bool {
+    let ok = if higher_is_better {
+        got >= target
+    } else {
+        got <= target
+    };
+    let ratio = if higher_is_better {
+        got / target
+    } else {
+        target / got
+    };
+    println!(
+        "{name:<52} {got:>10.1} {unit:<10} target {} {target} {unit}  ({ratio:.2}× the target) {}",
+        if higher_is_better { "≥" } else { "≤" },
+        if ok { "ok" } else { "MISSED" }
+    );
+    ok
+}
+
+fn time_process(db: &Path, args: &[&str], runs: usize) -> (Duration, Duration, Duration) {
+    let tally = env!("CARGO_BIN_EXE_tally");
+    let samples = (0..runs)
+        .map(|n| {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("{n}", &n.to_string()))
+                .collect();
+            let start = Instant::now();
+            let out = Command::new(tally)
+                .arg("--db")
+                .arg(db)
+                .args(&args)
+                .output()
+                .expect("run tally");
+            let took = start.elapsed();
+            assert!(
+                out.status.success(),
+                "tally {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            took
+        })
+        .collect();
+    median(samples)
+}
+
+fn main() {
+    // `cargo bench --bench ledger -- insert` runs only the parts whose name contains "insert".
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut all_ok = true;
+    if wanted("insert") {
+        all_ok &= bench_insert(dir.path());
+    }
+    if wanted("record") || wanted("usage") {
+        all_ok &= bench_processes(dir.path(), &wanted);
+    }
+    std::process::exit(i32::from(!all_ok));
+}
+
+/// Bulk insert: five fresh ledgers of 200,000 records each.
+fn bench_insert(dir: &Path) -> bool {
+    let mut rates = Vec::new();
+    for run in 0..5 {
+        let path = dir.join(format!("bulk-{run}.sqlite"));
+        let mut store = Store::open(&path).expect("open");
+        let took = fill(&mut store, 0, 200_000);
+        rates.push(Duration::from_secs_f64(
+            1.0 / (200_000.0 / took.as_secs_f64()),
+        ));
+    }
+    let (best, mid, worst) = median(rates);
+    let per_sec = |d: Duration| 1.0 / d.as_secs_f64();
+    println!(
+        "bulk insert, 5 runs of 200,000: median {:.0}/s (best {:.0}/s, worst {:.0}/s)",
+        per_sec(mid),
+        per_sec(best),
+        per_sec(worst)
+    );
+    report(
+        "bulk insert through the store (median)",
+        per_sec(mid),
+        300_000.0,
+        "records/s",
+        true,
+    )
+}
+
+fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
+    let mut all_ok = true;
+
+    // A 1,000,000-record ledger for the whole-process figures. TALLY_BENCH_LEDGER
+    // keeps it at a path of your choice, and reuses it on the next run.
+    let path = std::env::var_os("TALLY_BENCH_LEDGER")
+        .map_or_else(|| dir.join("million.sqlite"), Into::into);
+    if !path.exists() {
+        let mut store = Store::open(&path).expect("open");
+        let took = fill(&mut store, 0, LEDGER_RECORDS);
+        println!(
+            "filled a {LEDGER_RECORDS}-record ledger in {:.1} s",
+            took.as_secs_f64()
+        );
+        store
+            .connection()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .expect("checkpoint");
+    }
+
+    if wanted("record") {
+        let (lo, mid, hi) = time_process(
+            &path,
+            &[
+                "record",
+                "--model",
+                "claude-sonnet-4-5",
+                "--input",
+                "1200",
+                "--output",
+                "300",
+                "--request-id",
+                "bench-{n}",
+            ],
+            51,
+        );
+        println!("tally record, 51 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})");
+        all_ok &= report(
+            "`tally record` on a 1M-record ledger (median)",
+            mid.as_secs_f64() * 1e3,
+            15.0,
+            "ms",
+            false,
+        );
+    }
+    if wanted("usage") {
+        let (lo, mid, hi) = time_process(
+            &path,
+            &[
+                "usage",
+                "--group-by",
+                "day",
+                "--group-by",
+                "model",
+                "--json",
+            ],
+            21,
+        );
+        println!(
+            "tally usage --group-by day --group-by model, 21 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})"
+        );
+        all_ok &= report(
+            "`tally usage` day × model on 1M records (median)",
+            mid.as_secs_f64() * 1e3,
+            50.0,
+            "ms",
+            false,
+        );
+    }
+    all_ok
+}

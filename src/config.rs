@@ -20,9 +20,11 @@ pub fn locale_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TALLY_LOCALEDIR") {
         return dir.into();
     }
-    let installed = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(|prefix| prefix.join("share/locale")));
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        exe.parent()?
+            .parent()
+            .map(|prefix| prefix.join("share/locale"))
+    });
     match installed {
         Some(dir) if dir.join("de/LC_MESSAGES/tally.mo").exists() => dir,
         _ => PathBuf::from(env!("TALLY_BUILD_LOCALEDIR")),

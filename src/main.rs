@@ -1,3 +1,5 @@
+//! `tally`: the command line, and with no command, the desktop app.
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,10 +12,11 @@ fn main() -> ExitCode {
         .init();
     tally::i18n::init();
     let cli = Cli::parse();
-    if cli.command.is_none() {
-        return tally::ui::run(cli.db);
-    }
-    match tally::cli::run(cli) {
+    let result = match cli.command {
+        None => tally::cli::open_app(cli.db.as_deref()),
+        Some(_) => tally::cli::run(cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tally: {e:#}");

@@ -20,11 +20,6 @@ pub fn shipped() -> Vec<ModelPrice> {
     }
 }
 
-/// The date the shipped prices were checked.
-pub fn shipped_version() -> String {
-    parse_book(SHIPPED).map(|(v, _)| v).unwrap_or_default()
-}
-
 /// Shipped prices with the ledger's imported and user prices on top.
 pub fn load(store: &Store) -> Result<PriceBook, StoreError> {
     let mut book = PriceBook::new(shipped());

@@ -20,8 +20,12 @@ impl Ledger {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tally"));
         c.arg("--db").arg(&self.db).args(args);
-        c.env("LANGUAGE", "en").env("LC_ALL", "C.UTF-8").env("TZ", "UTC");
-        c.env_remove("TALLY_USER").env_remove("TALLY_PROJECT").env_remove("TALLY_AGENT");
+        c.env("LANGUAGE", "en")
+            .env("LC_ALL", "C.UTF-8")
+            .env("TZ", "UTC");
+        c.env_remove("TALLY_USER")
+            .env_remove("TALLY_PROJECT")
+            .env_remove("TALLY_AGENT");
         c
     }
 
@@ -31,7 +35,11 @@ impl Ledger {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "tally {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tally {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
@@ -40,7 +48,9 @@ impl Ledger {
     }
 
     fn count(&self) -> u64 {
-        self.json(&["usage", "--json"])["total"]["requests"].as_u64().expect("requests")
+        self.json(&["usage", "--json"])["total"]["requests"]
+            .as_u64()
+            .expect("requests")
     }
 }
 
@@ -49,14 +59,33 @@ fn record_then_usage_shows_it_priced() {
     let l = Ledger::new();
     // gpt-4o: 10,000 prompt tokens of which 4,000 cached, 1,000 out = $0.03.
     let r = l.json(&[
-        "record", "--model", "gpt-4o", "--input", "10000", "--cache-read", "4000", "--output", "1000",
-        "--project", "website", "--at", "2025-09-01T10:00:00Z", "--json",
+        "record",
+        "--model",
+        "gpt-4o",
+        "--input",
+        "10000",
+        "--cache-read",
+        "4000",
+        "--output",
+        "1000",
+        "--project",
+        "website",
+        "--at",
+        "2025-09-01T10:00:00Z",
+        "--json",
     ]);
     assert_eq!(r["cost_usd"], "0.030000000");
     assert_eq!(r["provider"], "openai");
     assert_eq!(r["new"], true);
 
-    let u = l.json(&["usage", "--group-by", "day", "--group-by", "model", "--json"]);
+    let u = l.json(&[
+        "usage",
+        "--group-by",
+        "day",
+        "--group-by",
+        "model",
+        "--json",
+    ]);
     let row = &u["rows"][0];
     assert_eq!(row["day"], "2025-09-01");
     assert_eq!(row["model"], "gpt-4o");
@@ -75,29 +104,77 @@ fn record_then_usage_shows_it_priced() {
 fn usage_json_has_every_documented_field() {
     let l = Ledger::new();
     l.ok(&[
-        "record", "--model", "claude-sonnet-4-5", "--input", "100", "--output", "50", "--cache-read", "10",
-        "--cache-write", "20", "--cache-write-1h", "30", "--at", "2025-09-02T00:30:00Z",
+        "record",
+        "--model",
+        "claude-sonnet-4-5",
+        "--input",
+        "100",
+        "--output",
+        "50",
+        "--cache-read",
+        "10",
+        "--cache-write",
+        "20",
+        "--cache-write-1h",
+        "30",
+        "--at",
+        "2025-09-02T00:30:00Z",
     ]);
-    l.ok(&["record", "--model", "o4-mini", "--input", "100", "--output", "50", "--reasoning", "40", "--at", "2025-09-02T01:00:00Z"]);
+    l.ok(&[
+        "record",
+        "--model",
+        "o4-mini",
+        "--input",
+        "100",
+        "--output",
+        "50",
+        "--reasoning",
+        "40",
+        "--at",
+        "2025-09-02T01:00:00Z",
+    ]);
     let u = l.json(&["usage", "--group-by", "provider", "--json"]);
     let total = &u["total"];
     for field in [
-        "requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-        "cache_write_1h_tokens", "reasoning_tokens", "cost_usd", "unpriced",
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cache_write_1h_tokens",
+        "reasoning_tokens",
+        "cost_usd",
+        "unpriced",
     ] {
         assert!(total.get(field).is_some(), "total lacks {field}");
     }
     assert_eq!(total["cache_write_tokens"], 50, "5m + 1h");
     assert_eq!(total["cache_write_1h_tokens"], 30);
     assert_eq!(total["reasoning_tokens"], 40);
-    let providers: Vec<&str> = u["rows"].as_array().unwrap().iter().map(|r| r["provider"].as_str().unwrap()).collect();
+    let providers: Vec<&str> = u["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["provider"].as_str().unwrap())
+        .collect();
     assert_eq!(providers, ["anthropic", "openai"]);
 }
 
 #[test]
 fn recording_the_same_request_twice_counts_once() {
     let l = Ledger::new();
-    let args = ["record", "--model", "gpt-4o-mini", "--input", "10", "--output", "5", "--request-id", "req_abc", "--json"];
+    let args = [
+        "record",
+        "--model",
+        "gpt-4o-mini",
+        "--input",
+        "10",
+        "--output",
+        "5",
+        "--request-id",
+        "req_abc",
+        "--json",
+    ];
     let first = l.json(&args);
     let second = l.json(&args);
     assert_eq!(first["new"], true);
@@ -111,7 +188,9 @@ fn recording_the_same_request_twice_counts_once() {
 #[test]
 fn an_unknown_model_is_recorded_unpriced_and_repriced_when_a_price_arrives() {
     let l = Ledger::new();
-    let r = l.json(&["record", "--model", "acme-1", "--input", "1000000", "--output", "0", "--json"]);
+    let r = l.json(&[
+        "record", "--model", "acme-1", "--input", "1000000", "--output", "0", "--json",
+    ]);
     assert_eq!(r["unpriced"], true);
     assert_eq!(r["cost_usd"], Value::Null, "unpriced is not $0");
     let u = l.json(&["usage", "--json"]);
@@ -120,45 +199,107 @@ fn an_unknown_model_is_recorded_unpriced_and_repriced_when_a_price_arrives() {
     let listed = l.json(&["prices", "list", "--unpriced", "--json"]);
     assert_eq!(listed["unpriced"][0]["model"], "acme-1");
 
-    l.ok(&["prices", "set", "acme-1", "--input", "2.5", "--output", "10"]);
+    l.ok(&[
+        "prices", "set", "acme-1", "--input", "2.5", "--output", "10",
+    ]);
     let u = l.json(&["usage", "--json"]);
     assert_eq!(u["total"]["unpriced"], 0);
-    assert_eq!(u["total"]["cost_usd"], "2.500000000", "1M input tokens at $2.50/M");
+    assert_eq!(
+        u["total"]["cost_usd"], "2.500000000",
+        "1M input tokens at $2.50/M"
+    );
 }
 
 #[test]
 fn a_users_price_reprices_history_and_totals() {
     let l = Ledger::new();
-    l.ok(&["record", "--model", "gpt-4o", "--input", "1000000", "--output", "0", "--at", "2025-09-01T00:00:00Z"]);
-    assert_eq!(l.json(&["usage", "--json"])["total"]["cost_usd"], "2.500000000");
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--input",
+        "1000000",
+        "--output",
+        "0",
+        "--at",
+        "2025-09-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "2.500000000"
+    );
     l.ok(&["prices", "set", "gpt-4o", "--input", "1", "--output", "4"]);
-    assert_eq!(l.json(&["usage", "--json"])["total"]["cost_usd"], "1.000000000");
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "1.000000000"
+    );
     l.ok(&["prices", "remove", "gpt-4o"]);
-    assert_eq!(l.json(&["usage", "--json"])["total"]["cost_usd"], "2.500000000");
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "2.500000000"
+    );
 }
 
 #[test]
 fn reported_costs_are_kept_as_given() {
     let l = Ledger::new();
-    let r = l.json(&["record", "--model", "gpt-4o", "--input", "10", "--output", "10", "--cost", "0.5", "--json"]);
+    let r = l.json(&[
+        "record", "--model", "gpt-4o", "--input", "10", "--output", "10", "--cost", "0.5", "--json",
+    ]);
     assert_eq!(r["cost_usd"], "0.500000000");
     assert_eq!(r["price_version"], "reported");
     l.ok(&["prices", "set", "gpt-4o", "--input", "1", "--output", "1"]);
-    assert_eq!(l.json(&["usage", "--json"])["total"]["cost_usd"], "0.500000000");
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "0.500000000"
+    );
 }
 
 #[test]
 fn days_follow_the_requested_zone() {
     let l = Ledger::new();
     // 23:30 UTC on 1 Sept is already 2 Sept in Berlin.
-    l.ok(&["record", "--model", "gpt-4o", "--input", "10", "--output", "1", "--at", "2025-09-01T23:30:00Z"]);
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--input",
+        "10",
+        "--output",
+        "1",
+        "--at",
+        "2025-09-01T23:30:00Z",
+    ]);
     let utc = l.json(&["usage", "--group-by", "day", "--json"]);
     assert_eq!(utc["rows"][0]["day"], "2025-09-01");
-    let berlin = l.json(&["usage", "--group-by", "day", "--tz", "Europe/Berlin", "--json"]);
+    let berlin = l.json(&[
+        "usage",
+        "--group-by",
+        "day",
+        "--tz",
+        "Europe/Berlin",
+        "--json",
+    ]);
     assert_eq!(berlin["rows"][0]["day"], "2025-09-02");
-    let inside = l.json(&["usage", "--since", "2025-09-02", "--until", "2025-09-02", "--tz", "Europe/Berlin", "--json"]);
+    let inside = l.json(&[
+        "usage",
+        "--since",
+        "2025-09-02",
+        "--until",
+        "2025-09-02",
+        "--tz",
+        "Europe/Berlin",
+        "--json",
+    ]);
     assert_eq!(inside["total"]["requests"], 1);
-    let outside = l.json(&["usage", "--since", "2025-09-02", "--until", "2025-09-02", "--json"]);
+    let outside = l.json(&[
+        "usage",
+        "--since",
+        "2025-09-02",
+        "--until",
+        "2025-09-02",
+        "--json",
+    ]);
     assert_eq!(outside["total"]["requests"], 0);
 }
 
@@ -167,29 +308,94 @@ fn assert_rejected(l: &Ledger, args: &[&str], mentions: &str) {
     let out = l.run(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{args:?} should fail");
-    assert!(err.contains(mentions), "{args:?}: error should mention {mentions:?}: {err}");
+    assert!(
+        err.contains(mentions),
+        "{args:?}: error should mention {mentions:?}: {err}"
+    );
     assert_eq!(l.count(), before, "{args:?} must not write");
 }
 
 #[test]
 fn bad_input_is_named_and_nothing_is_written() {
     let l = Ledger::new();
-    l.ok(&["record", "--model", "gpt-4o", "--input", "1", "--output", "1"]);
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--input", "-5"], "--input");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--input", "-5"], "negative");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--output", "lots"], "--output");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--at", "2025-02-30"], "--at");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--at", "yesterday"], "not a date");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--output", "5", "--reasoning", "9"], "--reasoning");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--input", "5", "--cache-read", "9"], "--cache-read");
+    l.ok(&[
+        "record", "--model", "gpt-4o", "--input", "1", "--output", "1",
+    ]);
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--input", "-5"],
+        "--input",
+    );
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--input", "-5"],
+        "negative",
+    );
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--output", "lots"],
+        "--output",
+    );
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--at", "2025-02-30"],
+        "--at",
+    );
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--at", "yesterday"],
+        "not a date",
+    );
+    assert_rejected(
+        &l,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--output",
+            "5",
+            "--reasoning",
+            "9",
+        ],
+        "--reasoning",
+    );
+    assert_rejected(
+        &l,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--input",
+            "5",
+            "--cache-read",
+            "9",
+        ],
+        "--cache-read",
+    );
     assert_rejected(&l, &["record", "--model", "", "--input", "5"], "--model");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--cost", "-1"], "negative");
-    assert_rejected(&l, &["record", "--model", "gpt-4o", "--cost", "0.0000000001"], "decimal places");
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--cost", "-1"],
+        "negative",
+    );
+    assert_rejected(
+        &l,
+        &["record", "--model", "gpt-4o", "--cost", "0.0000000001"],
+        "decimal places",
+    );
     assert_rejected(&l, &["record", "--model", "gpt-4o", "--wat", "1"], "--wat");
-    assert_rejected(&l, &["record", "--model", "dall-e-3", "--image-size", "1024x1024"], "--images");
+    assert_rejected(
+        &l,
+        &["record", "--model", "dall-e-3", "--image-size", "1024x1024"],
+        "--images",
+    );
     assert_rejected(&l, &["usage", "--group-by", "colour"], "colour");
     assert_rejected(&l, &["usage", "--tz", "Mars/Olympus"], "Mars/Olympus");
-    assert_rejected(&l, &["usage", "--since", "2025-09-02", "--until", "2025-09-01"], "--until");
+    assert_rejected(
+        &l,
+        &["usage", "--since", "2025-09-02", "--until", "2025-09-01"],
+        "--until",
+    );
     assert_rejected(&l, &["prices", "set", "x", "--input", "abc"], "--input");
 }
 
@@ -197,7 +403,14 @@ fn bad_input_is_named_and_nothing_is_written() {
 fn calc_cost_prices_without_recording() {
     let l = Ledger::new();
     let v = l.json(&[
-        "calc-cost", "--model", "claude-sonnet-4-5", "--input", "200001", "--output", "1000", "--json",
+        "calc-cost",
+        "--model",
+        "claude-sonnet-4-5",
+        "--input",
+        "200001",
+        "--output",
+        "1000",
+        "--json",
     ]);
     assert_eq!(v["cost_usd"], "1.222506000", "long-context tier");
     assert_eq!(l.count(), 0);
@@ -219,8 +432,13 @@ fn prices_show_and_list() {
 }
 
 fn shared_litellm() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/litellm_model_prices.json");
-    assert!(path.exists(), "the LiteLLM snapshot is expected at {}", path.display());
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/litellm_model_prices.json");
+    assert!(
+        path.exists(),
+        "the LiteLLM snapshot is expected at {}",
+        path.display()
+    );
     path
 }
 
@@ -230,8 +448,25 @@ fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
     let raw: serde_json::Map<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let l = Ledger::new();
-    l.ok(&["record", "--model", "magistral-medium-latest", "--provider", "mistral", "--input", "1000000", "--output", "0"]);
-    let v = l.json(&["prices", "import", file.to_str().unwrap(), "--from", "2020-01-01", "--json"]);
+    l.ok(&[
+        "record",
+        "--model",
+        "magistral-medium-latest",
+        "--provider",
+        "mistral",
+        "--input",
+        "1000000",
+        "--output",
+        "0",
+    ]);
+    let v = l.json(&[
+        "prices",
+        "import",
+        file.to_str().unwrap(),
+        "--from",
+        "2020-01-01",
+        "--json",
+    ]);
     let imported = v["imported"].as_u64().unwrap();
     let skipped = v["skipped"].as_array().unwrap();
     assert!(imported > 2_500, "imported {imported}");
@@ -240,33 +475,64 @@ fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
     }
     // Every entry is accounted for: imported (sized image entries fold into their
     // model, so they count through it) or skipped with a reason.
-    let priceable_modes = ["chat", "completion", "responses", "embedding", "image_generation"];
-    let skipped_names: std::collections::HashSet<&str> = skipped.iter().map(|s| s["entry"].as_str().unwrap()).collect();
+    let priceable_modes = [
+        "chat",
+        "completion",
+        "responses",
+        "embedding",
+        "image_generation",
+    ];
+    let skipped_names: std::collections::HashSet<&str> = skipped
+        .iter()
+        .map(|s| s["entry"].as_str().unwrap())
+        .collect();
     for (name, entry) in &raw {
         if name == "sample_spec" {
             continue;
         }
         let mode = entry.get("mode").and_then(Value::as_str).unwrap_or("");
         if !priceable_modes.contains(&mode) {
-            assert!(skipped_names.contains(name.as_str()), "{name} ({mode}) neither imported nor skipped");
+            assert!(
+                skipped_names.contains(name.as_str()),
+                "{name} ({mode}) neither imported nor skipped"
+            );
         }
     }
     // Zero-priced entries are not imported as free.
     let zero = raw
         .iter()
-        .find(|(_, e)| e.get("mode").and_then(Value::as_str) == Some("chat") && e.get("input_cost_per_token") == Some(&serde_json::json!(0)))
+        .find(|(_, e)| {
+            e.get("mode").and_then(Value::as_str) == Some("chat")
+                && e.get("input_cost_per_token") == Some(&serde_json::json!(0))
+        })
         .map(|(k, _)| k.as_str())
         .expect("the snapshot has a zero-priced chat entry");
     assert!(skipped_names.contains(zero), "{zero} should be skipped");
-    assert_eq!(v["repriced"], 1, "the unpriced Mistral record got its price");
-    assert_eq!(l.json(&["usage", "--json"])["total"]["cost_usd"], "1.500000000");
+    assert_eq!(
+        v["repriced"], 1,
+        "the unpriced Mistral record got its price"
+    );
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "1.500000000"
+    );
 
     // Imported prices carry the file's long-context tiers and image sizes.
     let pro = l.json(&["prices", "show", "gemini/gemini-3.1-pro-preview", "--json"]);
     assert_eq!(pro["in_force"]["long_context"][0]["above"], 200000);
-    let img = l.json(&["prices", "show", "gpt-image-1", "--provider", "openai", "--json"]);
+    let img = l.json(&[
+        "prices",
+        "show",
+        "gpt-image-1",
+        "--provider",
+        "openai",
+        "--json",
+    ]);
     let sizes = img["history"].as_array().unwrap().iter().any(|h| {
-        h["images"].as_array().is_some_and(|i| i.iter().any(|p| p["size"] == "1024x1536" && p["quality"] == "high"))
+        h["images"].as_array().is_some_and(|i| {
+            i.iter()
+                .any(|p| p["size"] == "1024x1536" && p["quality"] == "high")
+        })
     });
     assert!(sizes, "gpt-image-1 sized prices imported: {img}");
 }
@@ -281,12 +547,19 @@ fn the_cli_speaks_german_under_a_german_locale() {
         .output()
         .expect("run tally");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Keine Nutzung in diesem Zeitraum"), "expected German, got: {text}");
+    assert!(
+        text.contains("Keine Nutzung in diesem Zeitraum"),
+        "expected German, got: {text}"
+    );
     let out = l
         .cmd(&["record", "--model", "gpt-4o", "--input", "-1"])
         .env("LC_ALL", "de_DE.UTF-8")
         .env("LANGUAGE", "de")
         .output()
         .expect("run tally");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nicht negativ"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nicht negativ"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

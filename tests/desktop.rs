@@ -16,7 +16,11 @@ fn run(program: &str, args: &[&str]) -> String {
         .current_dir(root())
         .output()
         .unwrap_or_else(|e| panic!("{program} is needed (make deps installs it): {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
     text
 }
@@ -26,11 +30,25 @@ fn the_desktop_entry_validates_and_is_translated() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(format!("{APP_ID}.desktop"));
     let template = format!("data/{APP_ID}.desktop.in");
-    run("msgfmt", &["--desktop", "--template", &template, "-d", "po", "-o", out.to_str().unwrap()]);
+    run(
+        "msgfmt",
+        &[
+            "--desktop",
+            "--template",
+            &template,
+            "-d",
+            "po",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
     run("desktop-file-validate", &[out.to_str().unwrap()]);
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("Exec=tally"), "{text}");
-    assert!(text.contains("Comment[de]="), "German comment merged: {text}");
+    assert!(
+        text.contains("Comment[de]="),
+        "German comment merged: {text}"
+    );
 }
 
 #[test]
@@ -38,8 +56,22 @@ fn the_metainfo_validates_and_is_translated() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join(format!("{APP_ID}.metainfo.xml"));
     let template = format!("data/{APP_ID}.metainfo.xml.in");
-    run("msgfmt", &["--xml", "--template", &template, "-d", "po", "-o", out.to_str().unwrap()]);
-    run("appstreamcli", &["validate", "--no-net", "--pedantic", out.to_str().unwrap()]);
+    run(
+        "msgfmt",
+        &[
+            "--xml",
+            "--template",
+            &template,
+            "-d",
+            "po",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    run(
+        "appstreamcli",
+        &["validate", "--no-net", "--pedantic", out.to_str().unwrap()],
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("xml:lang=\"de\""), "German text merged");
 }
@@ -50,7 +82,8 @@ fn the_icons_are_svg_and_named_for_the_app() {
         format!("data/icons/hicolor/scalable/apps/{APP_ID}.svg"),
         format!("data/icons/hicolor/symbolic/apps/{APP_ID}-symbolic.svg"),
     ] {
-        let text = std::fs::read_to_string(root().join(&path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let text =
+            std::fs::read_to_string(root().join(&path)).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert!(text.trim_start().starts_with("<svg"), "{path} is an SVG");
     }
 }

@@ -7,7 +7,13 @@ use tally::core::Money;
 
 /// Adds two non-negative decimal strings with nine decimals, digit by digit.
 fn add_decimal(a: &str, b: &str) -> String {
-    let digits = |s: &str| s.replace('.', "").bytes().rev().map(|c| c - b'0').collect::<Vec<u8>>();
+    let digits = |s: &str| {
+        s.replace('.', "")
+            .bytes()
+            .rev()
+            .map(|c| c - b'0')
+            .collect::<Vec<u8>>()
+    };
     let (x, y) = (digits(a), digits(b));
     let mut out = Vec::new();
     let mut carry = 0;
@@ -25,7 +31,11 @@ fn add_decimal(a: &str, b: &str) -> String {
     let mut s: String = out.iter().rev().map(|d| (b'0' + d) as char).collect();
     s.insert(s.len() - 9, '.');
     let trimmed = s.trim_start_matches('0');
-    if trimmed.starts_with('.') { format!("0{trimmed}") } else { trimmed.to_string() }
+    if trimmed.starts_with('.') {
+        format!("0{trimmed}")
+    } else {
+        trimmed.to_string()
+    }
 }
 
 #[test]
@@ -36,7 +46,11 @@ fn a_million_amounts_sum_exactly() {
     let mut float = 0f64;
     for _ in 0..1_000_000 {
         // A call's cost: up to $3, to the nano-dollar.
-        let text = format!("{}.{:09}", rng.random_range(0..3), rng.random_range(0..1_000_000_000u32));
+        let text = format!(
+            "{}.{:09}",
+            rng.random_range(0..3),
+            rng.random_range(0..1_000_000_000u32)
+        );
         let m = Money::parse_usd(&text).expect("parses");
         total += m;
         float += text.parse::<f64>().expect("float");
@@ -44,7 +58,11 @@ fn a_million_amounts_sum_exactly() {
     }
     assert_eq!(total.to_decimal_string(), reference);
     // Why Money exists: the same sum in f64 has already drifted off the nano-dollar.
-    assert_ne!(format!("{float:.9}"), reference, "f64 happened to be exact; the test data is too kind");
+    assert_ne!(
+        format!("{float:.9}"),
+        reference,
+        "f64 happened to be exact; the test data is too kind"
+    );
 }
 
 #[test]

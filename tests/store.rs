@@ -19,8 +19,12 @@ fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn random_record(rng: &mut StdRng, i: u64) -> UsageRecord {
-    const MODELS: [(&str, &str); 4] =
-        [("gpt-4o", "openai"), ("claude-sonnet-4-5", "anthropic"), ("gemini-2.5-pro", "google"), ("acme-x", "")];
+    const MODELS: [(&str, &str); 4] = [
+        ("gpt-4o", "openai"),
+        ("claude-sonnet-4-5", "anthropic"),
+        ("gemini-2.5-pro", "google"),
+        ("acme-x", ""),
+    ];
     let (model, provider) = MODELS[rng.random_range(0..MODELS.len())];
     // 120 days from 2025-01-15, any second: crosses a DST change in most zones.
     let at = Timestamp::from_second(1_736_899_200 + rng.random_range(0..120 * 86_400)).unwrap();
@@ -39,9 +43,14 @@ fn random_record(rng: &mut StdRng, i: u64) -> UsageRecord {
         reasoning: 0,
     };
     r.cost = if provider.is_empty() {
-        Cost::Unpriced { reason: "unknown".into() }
+        Cost::Unpriced {
+            reason: "unknown".into(),
+        }
     } else {
-        Cost::Priced { amount: Money::from_nanos(rng.random_range(0..5_000_000_000)), price_version: "t".into() }
+        Cost::Priced {
+            amount: Money::from_nanos(rng.random_range(0..5_000_000_000)),
+            price_version: "t".into(),
+        }
     };
     if rng.random_bool(0.1) {
         r.revenue = Some(Money::from_nanos(rng.random_range(0..1_000_000_000)));
@@ -60,7 +69,13 @@ fn brute_force(records: &[UsageRecord], q: &UsageQuery) -> HashMap<Vec<String>, 
         let keys = q
             .group_by
             .iter()
-            .map(|d| if d.is_time() { time_bucket(*d, day, q.week_start) } else { d.value_of(r).to_string() })
+            .map(|d| {
+                if d.is_time() {
+                    time_bucket(*d, day, q.week_start)
+                } else {
+                    d.value_of(r).to_string()
+                }
+            })
             .collect();
         out.entry(keys).or_default().add(&Totals::of(r));
     }
@@ -68,7 +83,13 @@ fn brute_force(records: &[UsageRecord], q: &UsageQuery) -> HashMap<Vec<String>, 
 }
 
 fn query(zone: &TimeZone, group_by: &[Dimension], range: Option<(&str, &str)>) -> UsageQuery {
-    let at = |d: &str| d.parse::<jiff::civil::Date>().unwrap().to_zoned(zone.clone()).unwrap().timestamp();
+    let at = |d: &str| {
+        d.parse::<jiff::civil::Date>()
+            .unwrap()
+            .to_zoned(zone.clone())
+            .unwrap()
+            .timestamp()
+    };
     UsageQuery {
         since: range.map(|(s, _)| at(s)),
         until: range.map(|(_, u)| at(u)),
@@ -82,7 +103,13 @@ fn assert_matches(store: &Store, records: &[UsageRecord], q: &UsageQuery) {
     let (rows, total) = store.usage(q).expect("usage");
     let got: HashMap<Vec<String>, Totals> = rows.into_iter().map(|r| (r.keys, r.totals)).collect();
     let want = brute_force(records, q);
-    assert_eq!(got.len(), want.len(), "group count for {:?} in {:?}", q.group_by, q.zone.iana_name());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "group count for {:?} in {:?}",
+        q.group_by,
+        q.zone.iana_name()
+    );
     for (k, v) in &want {
         assert_eq!(got.get(k), Some(v), "group {k:?} for {:?}", q.group_by);
     }
@@ -112,9 +139,15 @@ fn the_ledger_is_wal_with_foreign_keys_and_a_busy_timeout() {
     let (_d, path) = temp_db();
     let store = Store::open(&path).unwrap();
     let c = store.connection();
-    let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-    let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
-    let busy: i64 = c.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    let fk: i64 = c
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .unwrap();
+    let busy: i64 = c
+        .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+        .unwrap();
     assert_eq!((mode.as_str(), fk), ("wal", 1));
     assert!(busy >= 5_000, "busy timeout {busy} ms");
 }
@@ -124,7 +157,13 @@ fn rollup_totals_equal_full_scan_totals_on_random_data() {
     let (_d, path) = temp_db();
     // A ledger in a zone with DST, so local days are 23 and 25 hours long too.
     let store = Store::open(&path).unwrap();
-    store.connection().execute("UPDATE meta SET value = 'Europe/Berlin' WHERE key = 'zone'", []).unwrap();
+    store
+        .connection()
+        .execute(
+            "UPDATE meta SET value = 'Europe/Berlin' WHERE key = 'zone'",
+            [],
+        )
+        .unwrap();
     drop(store);
     let mut store = Store::open(&path).unwrap();
     assert_eq!(store.zone().iana_name(), Some("Europe/Berlin"));
@@ -150,7 +189,11 @@ fn rollup_totals_equal_full_scan_totals_on_random_data() {
     for zone in [&ledger_zone, &other] {
         for g in groupings {
             assert_matches(&store, &records, &query(zone, g, None));
-            assert_matches(&store, &records, &query(zone, g, Some(("2025-02-01", "2025-03-09"))));
+            assert_matches(
+                &store,
+                &records,
+                &query(zone, g, Some(("2025-02-01", "2025-03-09"))),
+            );
         }
     }
     // A range that cuts a day, answered from the records.
@@ -179,7 +222,10 @@ fn repricing_keeps_the_rollup_exact() {
         },
         ..Default::default()
     };
-    book.add(spec.to_price(tally::core::pricing::Origin::User, "user").unwrap());
+    book.add(
+        spec.to_price(tally::core::pricing::Origin::User, "user")
+            .unwrap(),
+    );
     let is_acme = |r: &UsageRecord| r.model == "acme-x";
     let outcome = store.reprice(&book, is_acme).unwrap();
     let acme = records.iter().filter(|r| is_acme(r)).count() as u64;
@@ -187,7 +233,10 @@ fn repricing_keeps_the_rollup_exact() {
     assert_eq!(outcome.still_unpriced, 0);
     for r in records.iter_mut().filter(|r| r.model == "acme-x") {
         let (amount, price_version) = book.price(r).unwrap();
-        r.cost = Cost::Priced { amount, price_version };
+        r.cost = Cost::Priced {
+            amount,
+            price_version,
+        };
     }
     for g in [&[][..], &[Dimension::Day, Dimension::Model][..]] {
         assert_matches(&store, &records, &query(&store.zone().clone(), g, None));
@@ -244,9 +293,21 @@ fn migrations_upgrade_a_ledger_from_every_earlier_version() {
             }
         }
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), schema::VERSION, "from {from}");
+        assert_eq!(
+            store.schema_version().unwrap(),
+            schema::VERSION,
+            "from {from}"
+        );
         let expected = if from >= 1 { &records[..] } else { &[] };
-        assert_matches(&store, expected, &query(&store.zone().clone(), &[Dimension::Day, Dimension::Model], None));
+        assert_matches(
+            &store,
+            expected,
+            &query(
+                &store.zone().clone(),
+                &[Dimension::Day, Dimension::Model],
+                None,
+            ),
+        );
         assert!(store.stored_prices().unwrap().is_empty());
     }
 }
@@ -255,7 +316,10 @@ fn migrations_upgrade_a_ledger_from_every_earlier_version() {
 fn a_ledger_from_a_newer_tally_is_refused_with_a_clear_error() {
     let (_d, path) = temp_db();
     drop(Store::open(&path).unwrap());
-    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
     let err = Store::open(&path).err().expect("refused").to_string();
     assert!(err.contains("newer Tally") && err.contains("99"), "{err}");
 }
@@ -280,8 +344,17 @@ fn four_processes_writing_at_once_lose_nothing() {
         assert!(w.wait().unwrap().success(), "a writer failed");
     }
     let store = Store::open(&path).unwrap();
-    let n: i64 = store.connection().query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0)).unwrap();
-    assert_eq!(n, 4 * 40 + 40, "each worker's own records plus the shared ones once");
-    let (_, total) = store.usage(&query(&store.zone().clone(), &[], None)).unwrap();
+    let n: i64 = store
+        .connection()
+        .query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n,
+        4 * 40 + 40,
+        "each worker's own records plus the shared ones once"
+    );
+    let (_, total) = store
+        .usage(&query(&store.zone().clone(), &[], None))
+        .unwrap();
     assert_eq!(total.requests, 200, "the rollup agrees");
 }

@@ -8,11 +8,11 @@ use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use relm4::adw;
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, gio, glib};
-use relm4::adw;
-use tally::core::usage::{Cost, TokenCounts, UsageRecord};
 use tally::core::Money;
+use tally::core::usage::{Cost, TokenCounts, UsageRecord};
 use tally::store::Store;
 
 const SCENARIOS: &[&str] = &["empty", "seeded", "narrow-dark"];
@@ -39,7 +39,10 @@ fn main() {
             failed += 1;
         }
     }
-    println!("\ntest result: {}. {passed} passed; {failed} failed; 0 ignored", if failed == 0 { "ok" } else { "FAILED" });
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
     println!("{passed} passed, {failed} failed");
     std::process::exit(i32::from(failed > 0));
 }
@@ -57,19 +60,26 @@ fn record(i: u64, model: &str, provider: &str, project: &str) -> UsageRecord {
     r.project = project.into();
     r.user = "alice".into();
     r.request_id = Some(format!("req_{i}"));
-    r.tokens = TokenCounts { input: 1_000 + i, output: 200, ..TokenCounts::default() };
-    r.cost = Cost::Priced { amount: Money::from_nanos(1_234_000 * (i as i64 + 1)), price_version: "test".into() };
+    r.tokens = TokenCounts {
+        input: 1_000 + i,
+        output: 200,
+        ..TokenCounts::default()
+    };
+    r.cost = Cost::Priced {
+        amount: Money::from_nanos(1_234_000 * (i as i64 + 1)),
+        price_version: "test".into(),
+    };
     r
 }
 
-/// Depth-first search for a widget by its name.
-fn find(root: &gtk::Widget, name: &str) -> Option<gtk::Widget> {
-    if root.widget_name() == name {
+/// Depth-first search for the first widget that `wanted` accepts.
+fn find_where(root: &gtk::Widget, wanted: &dyn Fn(&gtk::Widget) -> bool) -> Option<gtk::Widget> {
+    if wanted(root) {
         return Some(root.clone());
     }
     let mut child = root.first_child();
     while let Some(c) = child {
-        if let Some(found) = find(&c, name) {
+        if let Some(found) = find_where(&c, wanted) {
             return Some(found);
         }
         child = c.next_sibling();
@@ -77,18 +87,8 @@ fn find(root: &gtk::Widget, name: &str) -> Option<gtk::Widget> {
     None
 }
 
-fn find_button(root: &gtk::Widget) -> Option<gtk::Button> {
-    if let Some(b) = root.downcast_ref::<gtk::Button>() {
-        return Some(b.clone());
-    }
-    let mut child = root.first_child();
-    while let Some(c) = child {
-        if let Some(found) = find_button(&c) {
-            return Some(found);
-        }
-        child = c.next_sibling();
-    }
-    None
+fn find(root: &gtk::Widget, name: &str) -> Option<gtk::Widget> {
+    find_where(root, &|w| w.widget_name() == name)
 }
 
 struct Check {
@@ -111,17 +111,30 @@ impl Check {
     }
 
     fn rows(&self) -> u32 {
-        let view = self.widget("history-list").downcast::<gtk::ColumnView>().expect("a column view");
+        let view = self
+            .widget("history-list")
+            .downcast::<gtk::ColumnView>()
+            .expect("a column view");
         view.model().map_or(0, |m| m.n_items())
     }
 
     fn page(&self) -> String {
-        let stack = self.widget("history-stack").downcast::<gtk::Stack>().expect("a stack");
-        stack.visible_child_name().map(|s| s.to_string()).unwrap_or_default()
+        let stack = self
+            .widget("history-stack")
+            .downcast::<gtk::Stack>()
+            .expect("a stack");
+        stack
+            .visible_child_name()
+            .map(|s| s.to_string())
+            .unwrap_or_default()
     }
 
     fn count_label(&self) -> String {
-        self.widget("history-count").downcast::<gtk::Label>().expect("a label").text().to_string()
+        self.widget("history-count")
+            .downcast::<gtk::Label>()
+            .expect("a label")
+            .text()
+            .to_string()
     }
 }
 
@@ -143,8 +156,20 @@ async fn wait_for(limit: Duration, done: impl Fn() -> bool) -> Option<Duration> 
 
 fn screenshot(name: &str) {
     let path = artifacts().join(format!("ui-{name}.png"));
-    let ok = Command::new("import").args(["-window", "root"]).arg(&path).status().is_ok_and(|s| s.success());
-    eprintln!("  screenshot {}: {}", path.display(), if ok { "saved" } else { "FAILED (is imagemagick installed?)" });
+    let ok = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&path)
+        .status()
+        .is_ok_and(|s| s.success());
+    eprintln!(
+        "  screenshot {}: {}",
+        path.display(),
+        if ok {
+            "saved"
+        } else {
+            "FAILED (is imagemagick installed?)"
+        }
+    );
 }
 
 fn run_scenario(name: &str) -> i32 {
@@ -153,19 +178,34 @@ fn run_scenario(name: &str) -> i32 {
     {
         let mut store = Store::open(&db).expect("open ledger");
         if name != "empty" {
-            let mut records: Vec<UsageRecord> = (0..250).map(|i| record(i, "claude-sonnet-4-5", "anthropic", "website")).collect();
-            records.extend((250..262).map(|i| record(i, "gpt-4o", "openai", "=HYPERLINK(\"x\") a very long project name that does not fit")));
+            let mut records: Vec<UsageRecord> = (0..250)
+                .map(|i| record(i, "claude-sonnet-4-5", "anthropic", "website"))
+                .collect();
+            records.extend((250..262).map(|i| {
+                record(
+                    i,
+                    "gpt-4o",
+                    "openai",
+                    "=HYPERLINK(\"x\") a very long project name that does not fit",
+                )
+            }));
             store.insert_batch(&records).expect("seed");
         }
     }
     let failures = Rc::new(Cell::new(0));
-    let app = adw::Application::new(Some("io.github.tallyapp.Tally.Test"), gio::ApplicationFlags::NON_UNIQUE);
+    let app = adw::Application::new(
+        Some("io.github.tallyapp.Tally.Test"),
+        gio::ApplicationFlags::NON_UNIQUE,
+    );
     if name == "narrow-dark" {
-        app.connect_startup(|_| adw::StyleManager::default().set_color_scheme(adw::ColorScheme::ForceDark));
+        app.connect_startup(|_| {
+            adw::StyleManager::default().set_color_scheme(adw::ColorScheme::ForceDark)
+        });
     }
     let (f, scenario, db_path) = (failures.clone(), name.to_string(), db.clone());
     app.connect_activate(move |app| {
-        let (f, scenario, app, db_path) = (f.clone(), scenario.clone(), app.clone(), db_path.clone());
+        let (f, scenario, app, db_path) =
+            (f.clone(), scenario.clone(), app.clone(), db_path.clone());
         glib::MainContext::default().spawn_local(async move {
             pause(300).await;
             let Some(window) = app.windows().into_iter().next() else {
@@ -178,7 +218,10 @@ fn run_scenario(name: &str) -> i32 {
                 window.set_default_size(360, 640);
                 pause(300).await;
             }
-            let check = Check { window: window.clone().upcast(), failures: f.clone() };
+            let check = Check {
+                window: window.clone().upcast(),
+                failures: f.clone(),
+            };
             drive(&scenario, &check, &db_path).await;
             app.quit();
         });
@@ -191,7 +234,10 @@ fn run_scenario(name: &str) -> i32 {
 async fn drive(scenario: &str, check: &Check, db: &Path) {
     match scenario {
         "empty" => {
-            check.expect(check.page() == "empty", "an empty ledger shows the how-to-start page");
+            check.expect(
+                check.page() == "empty",
+                "an empty ledger shows the how-to-start page",
+            );
             check.expect(check.rows() == 0, "no rows");
             check.expect(check.count_label() == "0 records", "count says 0 records");
             pause(300).await;
@@ -199,23 +245,47 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         }
         "seeded" => {
             check.expect(check.page() == "list", "a seeded ledger shows the list");
-            check.expect(check.rows() == 262, &format!("all 262 rows are there (saw {})", check.rows()));
-            check.expect(check.count_label() == "262 records", &format!("count label ({})", check.count_label()));
+            check.expect(
+                check.rows() == 262,
+                &format!("all 262 rows are there (saw {})", check.rows()),
+            );
+            check.expect(
+                check.count_label() == "262 records",
+                &format!("count label ({})", check.count_label()),
+            );
             pause(300).await;
             screenshot("seeded");
 
-            let search = check.widget("history-search").downcast::<gtk::SearchEntry>().expect("search entry");
+            let search = check
+                .widget("history-search")
+                .downcast::<gtk::SearchEntry>()
+                .expect("search entry");
             search.set_text("gpt");
             let filtered = wait_for(Duration::from_secs(2), || check.rows() == 12).await;
-            check.expect(filtered.is_some(), &format!("searching “gpt” leaves the 12 gpt-4o rows (saw {})", check.rows()));
+            check.expect(
+                filtered.is_some(),
+                &format!(
+                    "searching “gpt” leaves the 12 gpt-4o rows (saw {})",
+                    check.rows()
+                ),
+            );
             pause(200).await;
             screenshot("seeded-search");
 
             search.set_text("no such thing");
             let none = wait_for(Duration::from_secs(2), || check.page() == "no-match").await;
-            check.expect(none.is_some(), &format!("a search with no match says so (page {}, {} rows)", check.page(), check.rows()));
-            let clear = check.widget("history-no-match");
-            let button = clear.last_child().and_then(|w| find_button(&w));
+            check.expect(
+                none.is_some(),
+                &format!(
+                    "a search with no match says so (page {}, {} rows)",
+                    check.page(),
+                    check.rows()
+                ),
+            );
+            let page = check.widget("history-no-match");
+            let button =
+                find_where(&page, &|w| w.is::<gtk::Button>()).and_downcast::<gtk::Button>();
+            check.expect(button.is_some(), "the no-match page offers “Clear Filters”");
             if let Some(b) = button {
                 b.emit_clicked();
             }
@@ -223,16 +293,27 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             check.expect(cleared.is_some(), "“Clear Filters” brings every row back");
             check.expect(search.text().is_empty(), "and empties the search field");
 
-            let provider = check.widget("history-provider").downcast::<gtk::DropDown>().expect("provider menu");
+            let provider = check
+                .widget("history-provider")
+                .downcast::<gtk::DropDown>()
+                .expect("provider menu");
             provider.set_selected(1); // anthropic (sorted first)
             let by_provider = wait_for(Duration::from_secs(2), || check.rows() == 250).await;
-            check.expect(by_provider.is_some(), &format!("filtering by provider anthropic leaves 250 (saw {})", check.rows()));
+            check.expect(
+                by_provider.is_some(),
+                &format!(
+                    "filtering by provider anthropic leaves 250 (saw {})",
+                    check.rows()
+                ),
+            );
             provider.set_selected(0);
             wait_for(Duration::from_secs(2), || check.rows() == 262).await;
 
             // Another process writes; the view follows within a second.
             let status = Command::new(env!("CARGO_BIN_EXE_tally"))
-                .args(["record", "--model", "gpt-4o", "--input", "100", "--output", "10", "--db"])
+                .args([
+                    "record", "--model", "gpt-4o", "--input", "100", "--output", "10", "--db",
+                ])
                 .arg(db)
                 .status()
                 .expect("run tally record");
@@ -247,7 +328,10 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             let shown = |name: &str| find(&check.window, name).is_some_and(|w| w.is_mapped());
             check.expect(shown("history-list"), "at 360 px the history is shown");
             check.expect(!shown("sidebar-history"), "the sidebar is folded away");
-            check.expect(check.window.width() <= 400, &format!("the window is narrow ({} px)", check.window.width()));
+            check.expect(
+                check.window.width() <= 400,
+                &format!("the window is narrow ({} px)", check.window.width()),
+            );
             pause(300).await;
             screenshot("narrow-dark");
         }

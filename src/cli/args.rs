@@ -29,7 +29,12 @@ pub fn usd(text: &str) -> Result<Money, String> {
 
 /// An IANA time zone name such as `Europe/Berlin`.
 pub fn zone(text: &str) -> Result<TimeZone, String> {
-    TimeZone::get(text).map_err(|_| fill(&gettext("“{}” is not a time zone (e.g. Europe/Berlin)"), &[text]))
+    TimeZone::get(text).map_err(|_| {
+        fill(
+            &gettext("“{}” is not a time zone (e.g. Europe/Berlin)"),
+            &[text],
+        )
+    })
 }
 
 /// A point in time as given on the command line: an RFC 3339 instant
@@ -55,7 +60,9 @@ pub fn when(text: &str) -> Result<When, String> {
         return Ok(When::Day(d));
     }
     Err(fill(
-        &gettext("“{}” is not a date or time (use 2025-09-01, 2025-09-01T10:00 or 2025-09-01T10:00:00Z)"),
+        &gettext(
+            "“{}” is not a date or time (use 2025-09-01, 2025-09-01T10:00 or 2025-09-01T10:00:00Z)",
+        ),
         &[text],
     ))
 }
@@ -65,8 +72,14 @@ impl When {
     pub fn start(&self, zone: &TimeZone) -> Result<Timestamp, String> {
         match self {
             When::Instant(ts) => Ok(*ts),
-            When::Local(dt) => dt.to_zoned(zone.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string()),
-            When::Day(d) => d.to_zoned(zone.clone()).map(|z| z.timestamp()).map_err(|e| e.to_string()),
+            When::Local(dt) => dt
+                .to_zoned(zone.clone())
+                .map(|z| z.timestamp())
+                .map_err(|e| e.to_string()),
+            When::Day(d) => d
+                .to_zoned(zone.clone())
+                .map(|z| z.timestamp())
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -100,8 +113,18 @@ mod tests {
         assert_eq!(d.start(&utc).unwrap().to_string(), "2025-09-01T00:00:00Z");
         assert_eq!(d.end(&utc).unwrap().to_string(), "2025-09-02T00:00:00Z");
         let berlin = TimeZone::get("Europe/Berlin").unwrap();
-        assert_eq!(d.start(&berlin).unwrap().to_string(), "2025-08-31T22:00:00Z");
-        assert_eq!(when("2025-09-01T10:00:00Z").unwrap().end(&berlin).unwrap().to_string(), "2025-09-01T10:00:00Z");
+        assert_eq!(
+            d.start(&berlin).unwrap().to_string(),
+            "2025-08-31T22:00:00Z"
+        );
+        assert_eq!(
+            when("2025-09-01T10:00:00Z")
+                .unwrap()
+                .end(&berlin)
+                .unwrap()
+                .to_string(),
+            "2025-09-01T10:00:00Z"
+        );
         assert!(when("2025-13-01").is_err());
         assert!(when("yesterday-ish").is_err());
     }

@@ -41,7 +41,9 @@ pub fn run(store: &Store, a: CalcArgs) -> anyhow::Result<()> {
         return print_json(&cost_json(&record));
     }
     match &record.cost {
-        Cost::Unpriced { reason } => anyhow::bail!(fill(&gettext("Cannot price this call: {}"), &[reason])),
+        Cost::Unpriced { reason } => {
+            anyhow::bail!(fill(&gettext("Cannot price this call: {}"), &[reason]))
+        }
         cost => println!("{}", cost.amount().unwrap_or_default().display()),
     }
     Ok(())

@@ -87,13 +87,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         anyhow::bail!("no command given");
     };
     let path = cli.db.clone().unwrap_or_else(config::default_db_path);
-    let open = || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
+    let open =
+        || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
     match command {
         Command::Record(a) => record::run(&mut open()?, a),
         Command::Usage(a) => usage::run(&open()?, a),
         Command::Prices(c) => prices::run(&mut open()?, c),
         Command::CalcCost(a) => calc::run(&open()?, a),
     }
+}
+
+/// Replaces this process with the desktop app, `tally-app`, installed beside it.
+pub fn open_app(db: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot find the tally program")?;
+    let app = exe.with_file_name("tally-app");
+    let mut command = std::process::Command::new(&app);
+    if let Some(db) = db {
+        command.arg("--db").arg(db);
+    }
+    let error = command.exec();
+    Err(error).with_context(|| format!("cannot start the app {}", app.display()))
 }
 
 /// Prints a value as pretty JSON followed by a newline.

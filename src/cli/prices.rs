@@ -115,12 +115,20 @@ fn parse_mode(text: &str) -> Result<Mode, String> {
         "chat" => Ok(Mode::Chat),
         "embedding" => Ok(Mode::Embedding),
         "image" => Ok(Mode::Image),
-        other => Err(fill(&gettext("“{}” is not a mode (chat, embedding or image)"), &[other])),
+        other => Err(fill(
+            &gettext("“{}” is not a mode (chat, embedding or image)"),
+            &[other],
+        )),
     }
 }
 
 fn image_price(text: &str) -> Result<ImageSpec, String> {
-    let bad = || fill(&gettext("“{}” is not SIZE/QUALITY=USD (e.g. 1024x1024/hd=0.08)"), &[text]);
+    let bad = || {
+        fill(
+            &gettext("“{}” is not SIZE/QUALITY=USD (e.g. 1024x1024/hd=0.08)"),
+            &[text],
+        )
+    };
     let (what, price) = text.split_once('=').ok_or_else(bad)?;
     let (size, quality) = what.split_once('/').unwrap_or((what, "*"));
     let price = args::usd(price)?;
@@ -169,7 +177,10 @@ fn in_force(book: &PriceBook) -> Vec<&ModelPrice> {
     for e in book.entries() {
         let key = (e.provider.clone(), e.model.clone());
         if seen.insert(key.clone()) {
-            let resolved = Resolved { provider: key.0, model: key.1 };
+            let resolved = Resolved {
+                provider: key.0,
+                model: key.1,
+            };
             if let Some(p) = book.price_at(&resolved, now) {
                 out.push(p);
             }
@@ -188,13 +199,18 @@ fn price_json(p: &ModelPrice) -> serde_json::Value {
 
 fn list(store: &Store, a: ListArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
-    let wanted = a.provider.as_deref().map(crate::core::pricing::normalize_provider);
+    let wanted = a
+        .provider
+        .as_deref()
+        .map(crate::core::pricing::normalize_provider);
     let entries: Vec<&ModelPrice> = in_force(&book)
         .into_iter()
         .filter(|e| wanted.as_ref().is_none_or(|p| &e.provider == p))
         .collect();
     if a.json {
-        return print_json(&json!({ "prices": entries.iter().map(|p| price_json(p)).collect::<Vec<_>>() }));
+        return print_json(
+            &json!({ "prices": entries.iter().map(|p| price_json(p)).collect::<Vec<_>>() }),
+        );
     }
     let mut table = Table::new(vec![
         (gettext("Provider"), false),
@@ -232,8 +248,9 @@ fn list_unpriced(store: &Store, json_out: bool) -> anyhow::Result<()> {
         "SELECT provider, model, COUNT(*), MAX(unpriced_reason) FROM usage
          WHERE cost_kind = 'unpriced' GROUP BY provider, model ORDER BY COUNT(*) DESC",
     )?;
-    let rows: Vec<(String, String, i64, Option<String>)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(String, String, i64, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
     if json_out {
         let items: Vec<_> = rows
             .iter()
@@ -245,19 +262,35 @@ fn list_unpriced(store: &Store, json_out: bool) -> anyhow::Result<()> {
         println!("{}", gettext("Every record in the ledger has a price."));
         return Ok(());
     }
-    let mut table =
-        Table::new(vec![(gettext("Provider"), false), (gettext("Model"), false), (gettext("Records"), true)]);
+    let mut table = Table::new(vec![
+        (gettext("Provider"), false),
+        (gettext("Model"), false),
+        (gettext("Records"), true),
+    ]);
     for (p, m, n, _) in &rows {
-        table.row(vec![if p.is_empty() { "—".into() } else { p.clone() }, m.clone(), thousands(*n as u64)]);
+        table.row(vec![
+            if p.is_empty() {
+                "—".into()
+            } else {
+                p.clone()
+            },
+            m.clone(),
+            thousands(*n as u64),
+        ]);
     }
     print!("{}", table.render());
-    println!("{}", gettext("Add a price with: tally prices set MODEL --input USD --output USD"));
+    println!(
+        "{}",
+        gettext("Add a price with: tally prices set MODEL --input USD --output USD")
+    );
     Ok(())
 }
 
 fn show(store: &Store, a: ShowArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
-    let resolved = book.resolve(a.provider.as_deref().unwrap_or(""), &a.model).map_err(anyhow::Error::msg)?;
+    let resolved = book
+        .resolve(a.provider.as_deref().unwrap_or(""), &a.model)
+        .map_err(anyhow::Error::msg)?;
     let mut entries: Vec<&ModelPrice> = book
         .entries()
         .iter()
@@ -275,15 +308,36 @@ fn show(store: &Store, a: ShowArgs) -> anyhow::Result<()> {
     }
     println!("{} · {}", resolved.provider, resolved.model);
     for e in entries {
-        let marker = if current.is_some_and(|c| std::ptr::eq(c, e)) { "▶" } else { " " };
-        println!("{marker} {} {} ({})", gettext("from"), e.effective_from, e.version);
+        let marker = if current.is_some_and(|c| std::ptr::eq(c, e)) {
+            "▶"
+        } else {
+            " "
+        };
+        println!(
+            "{marker} {} {} ({})",
+            gettext("from"),
+            e.effective_from,
+            e.version
+        );
         print_rates("    ", &e.rates);
         for tier in &e.long_context {
-            println!("    {}", fill(&gettext("above {} prompt tokens:"), &[&thousands(tier.above_tokens)]));
+            println!(
+                "    {}",
+                fill(
+                    &gettext("above {} prompt tokens:"),
+                    &[&thousands(tier.above_tokens)]
+                )
+            );
             print_rates("      ", &tier.rates);
         }
         for i in &e.images {
-            println!("    {} {} {}: {}", gettext("image"), i.size, i.quality, i.price.display());
+            println!(
+                "    {} {} {}: {}",
+                gettext("image"),
+                i.size,
+                i.quality,
+                i.price.display()
+            );
         }
     }
     Ok(())
@@ -315,7 +369,10 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
     let provider = match &a.provider {
         Some(p) => crate::core::pricing::normalize_provider(p),
-        None => book.resolve("", &a.model).map(|r| r.provider).unwrap_or_default(),
+        None => book
+            .resolve("", &a.model)
+            .map(|r| r.provider)
+            .unwrap_or_default(),
     };
     let text = |m: Option<Money>| m.map(|v| v.to_decimal_string());
     let spec = PriceSpec {
@@ -323,7 +380,11 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
         model: a.model.trim().to_lowercase(),
         mode: a.mode,
         from: match &a.from {
-            Some(w) => w.start(&TimeZone::UTC).map_err(anyhow::Error::msg)?.to_zoned(TimeZone::UTC).date(),
+            Some(w) => w
+                .start(&TimeZone::UTC)
+                .map_err(anyhow::Error::msg)?
+                .to_zoned(TimeZone::UTC)
+                .date(),
             None => Date::constant(1970, 1, 1),
         },
         rates: RateSpec {
@@ -341,13 +402,22 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
     let price = spec.to_price(Origin::User, &version)?;
     store.save_prices(Origin::User, &[spec.clone()], &version)?;
     let book = prices::load(store)?;
-    let key = Resolved { provider: price.provider.clone(), model: price.model.clone() };
+    let key = Resolved {
+        provider: price.provider.clone(),
+        model: price.model.clone(),
+    };
     let changed = reprice_model(store, &book, &key)?;
     if a.json {
         return print_json(&json!({"price": price_json(&price), "repriced": changed}));
     }
-    println!("{}", fill(&gettext("Saved your price for {}."), &[&price.model]));
-    println!("{}", fill(&gettext("Repriced {} records."), &[&thousands(changed)]));
+    println!(
+        "{}",
+        fill(&gettext("Saved your price for {}."), &[&price.model])
+    );
+    println!(
+        "{}",
+        fill(&gettext("Repriced {} records."), &[&thousands(changed)])
+    );
     Ok(())
 }
 
@@ -355,28 +425,48 @@ fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
     let provider = match &a.provider {
         Some(p) => crate::core::pricing::normalize_provider(p),
-        None => book.resolve("", &a.model).map(|r| r.provider).unwrap_or_default(),
+        None => book
+            .resolve("", &a.model)
+            .map(|r| r.provider)
+            .unwrap_or_default(),
     };
     let model = a.model.trim().to_lowercase();
     let removed = store.remove_user_prices(&provider, &model)?;
     if removed == 0 {
-        bail!(fill(&gettext("You have no price of your own for {}."), &[&model]));
+        bail!(fill(
+            &gettext("You have no price of your own for {}."),
+            &[&model]
+        ));
     }
     let book = prices::load(store)?;
-    let changed = store.reprice(&book, |r| r.model.eq_ignore_ascii_case(&model))?.changed;
-    println!("{}", fill(&gettext("Removed your price for {}."), &[&model]));
-    println!("{}", fill(&gettext("Repriced {} records."), &[&thousands(changed)]));
+    let changed = store
+        .reprice(&book, |r| r.model.eq_ignore_ascii_case(&model))?
+        .changed;
+    println!(
+        "{}",
+        fill(&gettext("Removed your price for {}."), &[&model])
+    );
+    println!(
+        "{}",
+        fill(&gettext("Repriced {} records."), &[&thousands(changed)])
+    );
     Ok(())
 }
 
 fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?;
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
     let from = match &a.from {
-        Some(w) => w.start(&TimeZone::UTC).map_err(anyhow::Error::msg)?.to_zoned(TimeZone::UTC).date(),
+        Some(w) => w
+            .start(&TimeZone::UTC)
+            .map_err(anyhow::Error::msg)?
+            .to_zoned(TimeZone::UTC)
+            .date(),
         None => today(),
     };
     let version = format!("litellm {from}");
-    let result = parse_litellm(&text, &version, from).with_context(|| format!("{}", a.file.display()))?;
+    let result =
+        parse_litellm(&text, &version, from).with_context(|| format!("{}", a.file.display()))?;
     let specs: Vec<PriceSpec> = result.prices.iter().map(PriceSpec::from_price).collect();
     store.save_prices(Origin::Imported, &specs, &version)?;
     let book = prices::load(store)?;
@@ -401,15 +491,29 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
             "still_unpriced": outcome.still_unpriced,
         }));
     }
-    let modes: Vec<String> = by_mode.iter().map(|(m, n)| format!("{m} {}", thousands(*n))).collect();
+    let modes: Vec<String> = by_mode
+        .iter()
+        .map(|(m, n)| format!("{m} {}", thousands(*n)))
+        .collect();
     println!(
         "{}",
         fill(
             &gettext("Imported {} prices ({}) from {}, in force from {}."),
-            &[&thousands(result.prices.len() as u64), &modes.join(", "), &a.file.display().to_string(), &from.to_string()]
+            &[
+                &thousands(result.prices.len() as u64),
+                &modes.join(", "),
+                &a.file.display().to_string(),
+                &from.to_string()
+            ]
         )
     );
-    println!("{}", fill(&gettext("Skipped {} entries:"), &[&thousands(result.skipped.len() as u64)]));
+    println!(
+        "{}",
+        fill(
+            &gettext("Skipped {} entries:"),
+            &[&thousands(result.skipped.len() as u64)]
+        )
+    );
     let mut sorted: Vec<(&str, u64)> = reasons.into_iter().collect();
     sorted.sort_by(|a, b| b.1.cmp(&a.1));
     for (why, n) in sorted {
@@ -422,10 +526,13 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
     }
     println!(
         "{}",
-        fill(&gettext("Repriced {} records; {} still have no price."), &[
-            &thousands(outcome.changed),
-            &thousands(outcome.still_unpriced)
-        ])
+        fill(
+            &gettext("Repriced {} records; {} still have no price."),
+            &[
+                &thousands(outcome.changed),
+                &thousands(outcome.still_unpriced)
+            ]
+        )
     );
     Ok(())
 }

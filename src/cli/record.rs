@@ -101,7 +101,9 @@ pub fn build_record(
     if input_includes_cache(&provider) && t.cache_read > 0 {
         if t.cache_read > t.input {
             bail!(fill(
-                &gettext("--cache-read ({}) cannot exceed --input ({}): this provider counts cached tokens inside input"),
+                &gettext(
+                    "--cache-read ({}) cannot exceed --input ({}): this provider counts cached tokens inside input"
+                ),
                 &[&t.cache_read.to_string(), &t.input.to_string()]
             ));
         }
@@ -116,10 +118,17 @@ pub fn build_record(
     let mut record = UsageRecord::new(at, &provider, model);
     record.tokens = tokens;
     record.embedding_tokens = t.embedding;
-    record.images = ImageUsage { count: t.images, size: t.image_size.clone(), quality: t.image_quality.clone() };
+    record.images = ImageUsage {
+        count: t.images,
+        size: t.image_size.clone(),
+        quality: t.image_quality.clone(),
+    };
     record.validate()?;
     record.cost = match book.price(&record) {
-        Ok((amount, price_version)) => Cost::Priced { amount, price_version },
+        Ok((amount, price_version)) => Cost::Priced {
+            amount,
+            price_version,
+        },
         Err(reason) => Cost::Unpriced { reason },
     };
     Ok(record)
@@ -184,7 +193,10 @@ pub fn run(store: &mut Store, a: RecordArgs) -> anyhow::Result<()> {
         other => other.amount().unwrap_or_default().display(),
     };
     if outcome.new {
-        println!("{}", fill(&gettext("Recorded {} call: {}"), &[&record.model, &cost]));
+        println!(
+            "{}",
+            fill(&gettext("Recorded {} call: {}"), &[&record.model, &cost])
+        );
     } else {
         println!(
             "{}",
@@ -198,7 +210,9 @@ pub fn run(store: &mut Store, a: RecordArgs) -> anyhow::Result<()> {
         eprintln!(
             "{}",
             fill(
-                &gettext("Tally has no price for {}. Add one with: tally prices set {} --input USD --output USD"),
+                &gettext(
+                    "Tally has no price for {}. Add one with: tally prices set {} --input USD --output USD"
+                ),
                 &[&record.model, &record.model]
             )
         );

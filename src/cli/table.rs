@@ -10,7 +10,11 @@ impl Table {
     /// `columns`: (header, right-aligned).
     pub fn new(columns: Vec<(String, bool)>) -> Table {
         let (headers, right) = columns.into_iter().unzip();
-        Table { headers, right, rows: Vec::new() }
+        Table {
+            headers,
+            right,
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -19,8 +23,14 @@ impl Table {
 
     pub fn render(&self) -> String {
         let width = |i: usize| {
-            let cells = self.rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count()));
-            cells.chain([self.headers[i].chars().count()]).max().unwrap_or(0)
+            let cells = self
+                .rows
+                .iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()));
+            cells
+                .chain([self.headers[i].chars().count()])
+                .max()
+                .unwrap_or(0)
         };
         let widths: Vec<usize> = (0..self.headers.len()).map(width).collect();
         let line = |cells: &[String]| {
@@ -29,14 +39,20 @@ impl Table {
                 .enumerate()
                 .map(|(i, c)| {
                     let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
-                    if self.right[i] { format!("{pad}{c}") } else { format!("{c}{pad}") }
+                    if self.right[i] {
+                        format!("{pad}{c}")
+                    } else {
+                        format!("{c}{pad}")
+                    }
                 })
                 .collect();
             padded.join("  ").trim_end().to_string()
         };
         let mut out = line(&self.headers);
         out.push('\n');
-        out.push_str(&line(&widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>()));
+        out.push_str(&line(
+            &widths.iter().map(|w| "─".repeat(*w)).collect::<Vec<_>>(),
+        ));
         out.push('\n');
         for r in &self.rows {
             out.push_str(&line(r));

@@ -1,12 +1,14 @@
 //! `tally usage`: totals by time and dimension. Its JSON is a documented contract.
 
+use std::io::Write;
+
 use clap::Args;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 
 use super::args::{self, When};
-use super::print_json;
 use super::table::{Table, thousands};
 use crate::core::usage::{Dimension, Totals};
 use crate::i18n::{gettext, ngettext};
@@ -31,26 +33,59 @@ pub struct UsageArgs {
     pub json: bool,
 }
 
-fn totals_json(t: &Totals) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("requests".into(), json!(t.requests));
-    m.insert("input_tokens".into(), json!(t.tokens.input));
-    m.insert("output_tokens".into(), json!(t.tokens.output));
-    m.insert("cache_read_tokens".into(), json!(t.tokens.cache_read));
-    m.insert("cache_write_tokens".into(), json!(t.tokens.cache_write()));
-    m.insert("cache_write_1h_tokens".into(), json!(t.tokens.cache_write_1h));
-    m.insert("reasoning_tokens".into(), json!(t.tokens.reasoning));
-    m.insert("embedding_tokens".into(), json!(t.embedding_tokens));
-    m.insert("images".into(), json!(t.images));
-    m.insert("cost_usd".into(), json!(t.cost.to_decimal_string()));
-    m.insert("unpriced".into(), json!(t.unpriced));
-    m
+/// One row of the JSON contract: its dimensions, then the totals. Serialized
+/// directly (no intermediate `Value`): a year by day × model is thousands of rows.
+struct RowJson<'a> {
+    dims: &'a [Dimension],
+    keys: &'a [String],
+    totals: &'a Totals,
+}
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.totals;
+        let mut m = s.serialize_map(Some(self.dims.len() + 11))?;
+        for (dim, key) in self.dims.iter().zip(self.keys) {
+            m.serialize_entry(dim.name(), key)?;
+        }
+        m.serialize_entry("requests", &t.requests)?;
+        m.serialize_entry("input_tokens", &t.tokens.input)?;
+        m.serialize_entry("output_tokens", &t.tokens.output)?;
+        m.serialize_entry("cache_read_tokens", &t.tokens.cache_read)?;
+        m.serialize_entry("cache_write_tokens", &t.tokens.cache_write())?;
+        m.serialize_entry("cache_write_1h_tokens", &t.tokens.cache_write_1h)?;
+        m.serialize_entry("reasoning_tokens", &t.tokens.reasoning)?;
+        m.serialize_entry("embedding_tokens", &t.embedding_tokens)?;
+        m.serialize_entry("images", &t.images)?;
+        m.serialize_entry("cost_usd", &t.cost)?;
+        m.serialize_entry("unpriced", &t.unpriced)?;
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct UsageJson<'a> {
+    zone: &'a str,
+    since: Option<String>,
+    until: Option<String>,
+    rows: Vec<RowJson<'a>>,
+    total: RowJson<'a>,
 }
 
 pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
     let zone = a.tz.unwrap_or_else(TimeZone::system);
-    let since = a.since.as_ref().map(|w| w.start(&zone)).transpose().map_err(anyhow::Error::msg)?;
-    let until = a.until.as_ref().map(|w| w.end(&zone)).transpose().map_err(anyhow::Error::msg)?;
+    let since = a
+        .since
+        .as_ref()
+        .map(|w| w.start(&zone))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let until = a
+        .until
+        .as_ref()
+        .map(|w| w.end(&zone))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     if let (Some(s), Some(u)) = (since, until) {
         if u <= s {
             anyhow::bail!(gettext("--until must be after --since"));
@@ -58,32 +93,47 @@ pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
     }
     let mut group_by = a.group_by.clone();
     group_by.dedup();
-    let query = UsageQuery { since, until, group_by: group_by.clone(), zone: zone.clone(), week_start: Weekday::Monday };
+    let query = UsageQuery {
+        since,
+        until,
+        group_by: group_by.clone(),
+        zone: zone.clone(),
+        week_start: Weekday::Monday,
+    };
     let (rows, total) = store.usage(&query)?;
 
     if a.json {
-        let rows: Vec<Value> = rows
-            .iter()
-            .map(|r| {
-                let mut m = Map::new();
-                for (dim, key) in group_by.iter().zip(&r.keys) {
-                    m.insert(dim.name().into(), json!(key));
-                }
-                m.extend(totals_json(&r.totals));
-                Value::Object(m)
-            })
-            .collect();
-        return print_json(&json!({
-            "zone": zone.iana_name().unwrap_or("UTC"),
-            "since": since.map(|t| t.to_string()),
-            "until": until.map(|t| t.to_string()),
-            "rows": rows,
-            "total": totals_json(&total),
-        }));
+        let doc = UsageJson {
+            zone: zone.iana_name().unwrap_or("UTC"),
+            since: since.map(|t| t.to_string()),
+            until: until.map(|t| t.to_string()),
+            rows: rows
+                .iter()
+                .map(|r| RowJson {
+                    dims: &group_by,
+                    keys: &r.keys,
+                    totals: &r.totals,
+                })
+                .collect(),
+            total: RowJson {
+                dims: &[],
+                keys: &[],
+                totals: &total,
+            },
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
     }
 
     if total.requests == 0 {
-        println!("{}", gettext("No usage in this range. Record some with: tally record --model MODEL --input N --output N"));
+        println!(
+            "{}",
+            gettext(
+                "No usage in this range. Record some with: tally record --model MODEL --input N --output N"
+            )
+        );
         return Ok(());
     }
     let mut columns: Vec<(String, bool)> = group_by.iter().map(|d| (heading(*d), false)).collect();
@@ -113,7 +163,17 @@ pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
         c
     };
     for r in &rows {
-        let keys = r.keys.iter().map(|k| if k.is_empty() { "—".to_string() } else { k.clone() }).collect();
+        let keys = r
+            .keys
+            .iter()
+            .map(|k| {
+                if k.is_empty() {
+                    "—".to_string()
+                } else {
+                    k.clone()
+                }
+            })
+            .collect();
         table.row(cells(keys, &r.totals));
     }
     if !group_by.is_empty() {

@@ -247,7 +247,10 @@ mod tests {
         assert_eq!(Money::parse_usd("-1.5").unwrap().nanos(), -1_500_000_000);
         assert_eq!(Money::parse_usd(".5").unwrap().nanos(), 500_000_000);
         assert_eq!(Money::parse_usd("3e-06").unwrap().nanos(), 3_000);
-        assert_eq!(Money::parse_usd("1.250000000000").unwrap().nanos(), 1_250_000_000);
+        assert_eq!(
+            Money::parse_usd("1.250000000000").unwrap().nanos(),
+            1_250_000_000
+        );
     }
 
     #[test]
@@ -259,16 +262,33 @@ mod tests {
         for bad in ["", "abc", "1.2.3", "$5", "1,000", "--1", "1e", "."] {
             assert!(Money::parse_usd(bad).is_err(), "{bad} should not parse");
         }
-        assert!(matches!(Money::parse_usd("1e30"), Err(MoneyError::TooLarge(_))));
+        assert!(matches!(
+            Money::parse_usd("1e30"),
+            Err(MoneyError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn decimal_string_round_trips() {
-        for nanos in [0, 1, -1, 25_000, 999_999_999, 1_000_000_000, -123_456_789_012, i64::MAX] {
+        for nanos in [
+            0,
+            1,
+            -1,
+            25_000,
+            999_999_999,
+            1_000_000_000,
+            -123_456_789_012,
+            i64::MAX,
+        ] {
             let m = Money::from_nanos(nanos);
             assert_eq!(Money::parse_usd(&m.to_decimal_string()).unwrap(), m);
         }
-        assert_eq!(Money::parse_usd(&Money::from_nanos(i64::MIN).to_decimal_string()).unwrap().nanos(), i64::MIN);
+        assert_eq!(
+            Money::parse_usd(&Money::from_nanos(i64::MIN).to_decimal_string())
+                .unwrap()
+                .nanos(),
+            i64::MIN
+        );
         assert_eq!(Money::from_nanos(25_000).to_decimal_string(), "0.000025000");
         assert_eq!(Money::from_nanos(-5).to_decimal_string(), "-0.000000005");
     }
@@ -296,9 +316,15 @@ mod tests {
     #[test]
     fn detailed_display_keeps_four_decimals_for_single_calls() {
         assert_eq!(Money::from_nanos(92_512_000).display_detailed(), "$0.0925");
-        assert_eq!(Money::from_nanos(1_234_567_890).display_detailed(), "$1.2346");
+        assert_eq!(
+            Money::from_nanos(1_234_567_890).display_detailed(),
+            "$1.2346"
+        );
         assert_eq!(Money::from_nanos(25_000).display_detailed(), "$0.000025");
-        assert_eq!(Money::from_nanos(12_345_000_000).display_detailed(), "$12.35");
+        assert_eq!(
+            Money::from_nanos(12_345_000_000).display_detailed(),
+            "$12.35"
+        );
         assert_eq!(Money::ZERO.display_detailed(), "$0.00");
     }
 
@@ -307,6 +333,9 @@ mod tests {
         assert_eq!(Money::from_ratio(15, 10).nanos(), 2);
         assert_eq!(Money::from_ratio(14, 10).nanos(), 1);
         assert_eq!(Money::from_ratio(-15, 10).nanos(), -2);
-        assert_eq!(Money::from_ratio(3_000_000_000 * 7, 1_000_000).nanos(), 21_000);
+        assert_eq!(
+            Money::from_ratio(3_000_000_000 * 7, 1_000_000).nanos(),
+            21_000
+        );
     }
 }

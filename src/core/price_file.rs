@@ -94,14 +94,26 @@ pub enum PriceFileError {
     #[error("not a price file: {0}")]
     Json(#[from] serde_json::Error),
     #[error("{model}: {field} “{value}” is not a price in dollars")]
-    BadRate { model: String, field: &'static str, value: String },
+    BadRate {
+        model: String,
+        field: &'static str,
+        value: String,
+    },
     #[error(transparent)]
     Invalid(#[from] PriceError),
 }
 
-fn rate(model: &str, field: &'static str, value: &Option<String>) -> Result<Option<Rate>, PriceFileError> {
+fn rate(
+    model: &str,
+    field: &'static str,
+    value: &Option<String>,
+) -> Result<Option<Rate>, PriceFileError> {
     let Some(text) = value else { return Ok(None) };
-    let bad = || PriceFileError::BadRate { model: model.into(), field, value: text.clone() };
+    let bad = || PriceFileError::BadRate {
+        model: model.into(),
+        field,
+        value: text.clone(),
+    };
     let nanos = parse_scaled(text, 9).map_err(|_| bad())?;
     Rate::try_from(nanos).map(Some).map_err(|_| bad())
 }
@@ -143,7 +155,12 @@ impl PriceSpec {
         let long_context = self
             .long_context
             .iter()
-            .map(|t| Ok(Tier { above_tokens: t.above, rates: t.rates.to_rates(model)? }))
+            .map(|t| {
+                Ok(Tier {
+                    above_tokens: t.above,
+                    rates: t.rates.to_rates(model)?,
+                })
+            })
             .collect::<Result<Vec<_>, PriceFileError>>()?;
         let images = self
             .images
@@ -190,7 +207,10 @@ impl PriceSpec {
             long_context: p
                 .long_context
                 .iter()
-                .map(|t| TierSpec { above: t.above_tokens, rates: RateSpec::from_rates(&t.rates) })
+                .map(|t| TierSpec {
+                    above: t.above_tokens,
+                    rates: RateSpec::from_rates(&t.rates),
+                })
                 .collect(),
             images: p
                 .images
@@ -241,14 +261,18 @@ fn litellm_rate(v: &Value) -> Result<Option<Rate>, String> {
             let text = n.to_string();
             let scaled = parse_scaled(&text, PER_TOKEN_TO_RATE_SCALE)
                 .map_err(|_| format!("price {text} is finer than Tally's precision"))?;
-            Rate::try_from(scaled).map(Some).map_err(|_| format!("price {text} is too large"))
+            Rate::try_from(scaled)
+                .map(Some)
+                .map_err(|_| format!("price {text} is too large"))
         }
         other => Err(format!("price {other} is not a number")),
     }
 }
 
 fn field_rate(obj: &serde_json::Map<String, Value>, key: &str) -> Result<Option<Rate>, String> {
-    obj.get(key).map_or(Ok(None), |v| litellm_rate(v).map_err(|e| format!("{key}: {e}")))
+    obj.get(key).map_or(Ok(None), |v| {
+        litellm_rate(v).map_err(|e| format!("{key}: {e}"))
+    })
 }
 
 /// `hd/1024-x-1024/dall-e-3` → (`hd`, `1024x1024`, `dall-e-3`); `256-x-256/dall-e-2` → (`standard`, …).
@@ -256,14 +280,21 @@ fn sized_image_key(name: &str) -> Option<(String, String, String)> {
     let parts: Vec<&str> = name.split('/').collect();
     let is_size = |s: &str| {
         let s = normalize_image_size(s);
-        s.split_once('x')
-            .is_some_and(|(w, h)| !w.is_empty() && !h.is_empty() && (w.to_owned() + h).bytes().all(|b| b.is_ascii_digit()))
+        s.split_once('x').is_some_and(|(w, h)| {
+            !w.is_empty() && !h.is_empty() && (w.to_owned() + h).bytes().all(|b| b.is_ascii_digit())
+        })
     };
     match parts.as_slice() {
-        [size, model] if is_size(size) => Some(("standard".into(), normalize_image_size(size), (*model).into())),
-        [quality, size, model] if is_size(size) => {
-            Some((quality.to_lowercase(), normalize_image_size(size), (*model).into()))
-        }
+        [size, model] if is_size(size) => Some((
+            "standard".into(),
+            normalize_image_size(size),
+            (*model).into(),
+        )),
+        [quality, size, model] if is_size(size) => Some((
+            quality.to_lowercase(),
+            normalize_image_size(size),
+            (*model).into(),
+        )),
         _ => None,
     }
 }
@@ -297,7 +328,9 @@ fn mode_of(v: &serde_json::Map<String, Value>) -> Result<Mode, String> {
         Some("chat" | "completion" | "responses") => Ok(Mode::Chat),
         Some("embedding") => Ok(Mode::Embedding),
         Some("image_generation") => Ok(Mode::Image),
-        Some(other) => Err(format!("mode “{other}” is not priced by Tally (chat, embedding and image only)")),
+        Some(other) => Err(format!(
+            "mode “{other}” is not priced by Tally (chat, embedding and image only)"
+        )),
         None => Err("no mode".into()),
     }
 }
@@ -318,14 +351,19 @@ fn read_rates(obj: &serde_json::Map<String, Value>, draft: &mut Draft) -> Result
         else {
             continue;
         };
-        let Ok(thousands) = k.parse::<u64>() else { continue };
+        let Ok(thousands) = k.parse::<u64>() else {
+            continue;
+        };
         let suffix = format!("above_{k}k_tokens");
         let tier = Rates {
             input: field_rate(obj, key)?,
             output: field_rate(obj, &format!("output_cost_per_token_{suffix}"))?,
             cache_read: field_rate(obj, &format!("cache_read_input_token_cost_{suffix}"))?,
             cache_write_5m: field_rate(obj, &format!("cache_creation_input_token_cost_{suffix}"))?,
-            cache_write_1h: field_rate(obj, &format!("cache_creation_input_token_cost_above_1hr_{suffix}"))?,
+            cache_write_1h: field_rate(
+                obj,
+                &format!("cache_creation_input_token_cost_above_1hr_{suffix}"),
+            )?,
             reasoning: None,
         };
         draft.tiers.insert(thousands * 1000, tier);
@@ -347,7 +385,11 @@ fn all_zero(r: &Rates) -> bool {
 
 /// Reads a LiteLLM price file. Every chat, embedding and image entry that carries
 /// a real price becomes an entry; everything else is listed with its reason.
-pub fn parse_litellm(text: &str, version: &str, from: Date) -> Result<LiteLlmImport, PriceFileError> {
+pub fn parse_litellm(
+    text: &str,
+    version: &str,
+    from: Date,
+) -> Result<LiteLlmImport, PriceFileError> {
     let root: serde_json::Map<String, Value> = serde_json::from_str(text)?;
     let mut out = LiteLlmImport::default();
     let mut drafts: Vec<Draft> = Vec::new();
@@ -370,7 +412,8 @@ pub fn parse_litellm(text: &str, version: &str, from: Date) -> Result<LiteLlmImp
             }
         };
         let Some(raw_provider) = obj.get("litellm_provider").and_then(Value::as_str) else {
-            out.skipped.push((key.clone(), "no litellm_provider".into()));
+            out.skipped
+                .push((key.clone(), "no litellm_provider".into()));
             continue;
         };
         let provider = normalize_provider(raw_provider);
@@ -399,16 +442,25 @@ pub fn parse_litellm(text: &str, version: &str, from: Date) -> Result<LiteLlmImp
                         provider.clone(),
                         model.to_lowercase(),
                         quality.clone(),
-                        ImagePrice { size, quality, price },
+                        ImagePrice {
+                            size,
+                            quality,
+                            price,
+                        },
                     )),
-                    None => out.skipped.push((key.clone(), "no per-image or per-pixel price".into())),
+                    None => out
+                        .skipped
+                        .push((key.clone(), "no per-image or per-pixel price".into())),
                 }
                 continue;
             }
         }
 
         if index.contains_key(&(provider.clone(), name.clone())) {
-            out.skipped.push((key.clone(), format!("duplicate of another entry for {provider} {name}")));
+            out.skipped.push((
+                key.clone(),
+                format!("duplicate of another entry for {provider} {name}"),
+            ));
             continue;
         }
         let mut draft = Draft {
@@ -450,7 +502,10 @@ pub fn parse_litellm(text: &str, version: &str, from: Date) -> Result<LiteLlmImp
         let mode = d.mode.unwrap_or(Mode::Chat);
         let has_images = !d.images.is_empty();
         if all_zero(&d.rates) && !(mode == Mode::Image && has_images) {
-            out.skipped.push((d.key, "every rate is zero: LiteLLM writes 0 for unknown or free prices".into()));
+            out.skipped.push((
+                d.key,
+                "every rate is zero: LiteLLM writes 0 for unknown or free prices".into(),
+            ));
             continue;
         }
         let default_quality = d
@@ -466,7 +521,14 @@ pub fn parse_litellm(text: &str, version: &str, from: Date) -> Result<LiteLlmImp
             mode,
             effective_from: from,
             rates: d.rates,
-            long_context: d.tiers.into_iter().map(|(above_tokens, rates)| Tier { above_tokens, rates }).collect(),
+            long_context: d
+                .tiers
+                .into_iter()
+                .map(|(above_tokens, rates)| Tier {
+                    above_tokens,
+                    rates,
+                })
+                .collect(),
             images: d.images,
             default_image_quality: default_quality,
             max_input_tokens: d.max_input,

@@ -99,19 +99,35 @@ impl ModelPrice {
     /// and a long-context tier without cache rates scales the base ones.
     pub fn complete(mut self) -> Result<ModelPrice, PriceError> {
         let model = self.model.clone();
-        let all_rates = std::iter::once(&self.rates).chain(self.long_context.iter().map(|t| &t.rates));
+        let all_rates =
+            std::iter::once(&self.rates).chain(self.long_context.iter().map(|t| &t.rates));
         for r in all_rates {
-            let values = [r.input, r.output, r.cache_read, r.cache_write_5m, r.cache_write_1h, r.reasoning];
-            if values.iter().flatten().any(|v| *v < 0) || self.images.iter().any(|i| i.price < Money::ZERO) {
+            let values = [
+                r.input,
+                r.output,
+                r.cache_read,
+                r.cache_write_5m,
+                r.cache_write_1h,
+                r.reasoning,
+            ];
+            if values.iter().flatten().any(|v| *v < 0)
+                || self.images.iter().any(|i| i.price < Money::ZERO)
+            {
                 return Err(PriceError::Negative { model });
             }
         }
         match self.mode {
             Mode::Chat if self.rates.input.is_none() || self.rates.output.is_none() => {
-                return Err(PriceError::MissingRates { model, mode: self.mode });
+                return Err(PriceError::MissingRates {
+                    model,
+                    mode: self.mode,
+                });
             }
             Mode::Embedding if self.rates.input.is_none() => {
-                return Err(PriceError::MissingRates { model, mode: self.mode });
+                return Err(PriceError::MissingRates {
+                    model,
+                    mode: self.mode,
+                });
             }
             Mode::Image if self.images.is_empty() && self.rates.input.is_none() => {
                 return Err(PriceError::NoImagePrice { model });
@@ -141,8 +157,12 @@ fn fill_rules(r: &mut Rates, anthropic: bool, base: Option<&Rates>) {
     if let Some(b) = base.filter(|b| b.input.is_some_and(|i| i > 0)) {
         let (num, den) = (input, b.input.unwrap_or(1));
         r.cache_read = r.cache_read.or(b.cache_read.map(|v| scale(v, num, den)));
-        r.cache_write_5m = r.cache_write_5m.or(b.cache_write_5m.map(|v| scale(v, num, den)));
-        r.cache_write_1h = r.cache_write_1h.or(b.cache_write_1h.map(|v| scale(v, num, den)));
+        r.cache_write_5m = r
+            .cache_write_5m
+            .or(b.cache_write_5m.map(|v| scale(v, num, den)));
+        r.cache_write_1h = r
+            .cache_write_1h
+            .or(b.cache_write_1h.map(|v| scale(v, num, den)));
         if r.output.is_none() {
             r.output = b.output.map(|v| scale(v, num, den));
         }
@@ -232,7 +252,10 @@ impl PriceBook {
         let index = self.entries.len();
         let names = std::iter::once(entry.model.clone()).chain(entry.aliases.iter().cloned());
         for name in names {
-            let slot = self.by_name.entry((entry.provider.clone(), name.clone())).or_default();
+            let slot = self
+                .by_name
+                .entry((entry.provider.clone(), name.clone()))
+                .or_default();
             if !slot.contains(&index) {
                 slot.push(index);
             }
@@ -248,10 +271,6 @@ impl PriceBook {
         &self.entries
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Finds the model a name means, with the explicit rules only: a known provider
     /// prefix is split off, names and aliases match exactly (case aside), and an
     /// Anthropic dated id falls back to its family. No prefix guessing.
@@ -265,12 +284,18 @@ impl PriceBook {
         }
         for name in &candidates {
             let found = match &provider {
-                Some(p) => self.by_name.contains_key(&(p.clone(), name.clone())).then(|| p.clone()),
+                Some(p) => self
+                    .by_name
+                    .contains_key(&(p.clone(), name.clone()))
+                    .then(|| p.clone()),
                 None => self.only_provider(name)?,
             };
             if let Some(p) = found {
                 let index = self.by_name[&(p.clone(), name.clone())][0];
-                return Ok(Resolved { provider: p, model: self.entries[index].model.clone() });
+                return Ok(Resolved {
+                    provider: p,
+                    model: self.entries[index].model.clone(),
+                });
             }
         }
         Err(match provider {
@@ -280,11 +305,16 @@ impl PriceBook {
     }
 
     fn only_provider(&self, name: &str) -> Result<Option<String>, String> {
-        let Some(providers) = self.providers_of.get(name) else { return Ok(None) };
+        let Some(providers) = self.providers_of.get(name) else {
+            return Ok(None);
+        };
         if providers.len() == 1 {
             return Ok(Some(providers[0].clone()));
         }
-        let makers: Vec<&String> = providers.iter().filter(|p| MAKERS.contains(&p.as_str())).collect();
+        let makers: Vec<&String> = providers
+            .iter()
+            .filter(|p| MAKERS.contains(&p.as_str()))
+            .collect();
         match makers.as_slice() {
             [one] => Ok(Some((*one).clone())),
             _ => Err(format!(
@@ -300,7 +330,9 @@ impl PriceBook {
     /// known price takes that first price: the nearest truth there is.
     pub fn price_at(&self, resolved: &Resolved, at: Timestamp) -> Option<&ModelPrice> {
         let day = at.to_zoned(jiff::tz::TimeZone::UTC).date();
-        let indices = self.by_name.get(&(resolved.provider.clone(), resolved.model.clone()))?;
+        let indices = self
+            .by_name
+            .get(&(resolved.provider.clone(), resolved.model.clone()))?;
         let entries: Vec<&ModelPrice> = indices.iter().map(|&i| &self.entries[i]).collect();
         let latest_in_force = |user: bool| {
             entries
@@ -311,7 +343,12 @@ impl PriceBook {
         };
         latest_in_force(true)
             .or_else(|| latest_in_force(false))
-            .or_else(|| entries.iter().min_by_key(|e| (e.effective_from, std::cmp::Reverse(e.origin))).copied())
+            .or_else(|| {
+                entries
+                    .iter()
+                    .min_by_key(|e| (e.effective_from, std::cmp::Reverse(e.origin)))
+                    .copied()
+            })
     }
 
     /// Prices a record, or says why it cannot be priced.
@@ -358,7 +395,10 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         (visible_output, output),
         (t.reasoning.min(t.output), reasoning),
     ];
-    let scaled: i128 = terms.iter().map(|&(n, rate)| i128::from(n) * i128::from(rate)).sum();
+    let scaled: i128 = terms
+        .iter()
+        .map(|&(n, rate)| i128::from(n) * i128::from(rate))
+        .sum();
     let mut cost = Money::from_ratio(scaled, TOKENS_PER_RATE);
     if record.images.count > 0 {
         cost += image_price(entry, record)?.times(record.images.count);
@@ -368,7 +408,11 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
 
 /// Image sizes are written many ways: `1024x1024`, `1024-x-1024`, `1024×1024`.
 pub fn normalize_image_size(size: &str) -> String {
-    size.trim().to_lowercase().replace("-x-", "x").replace('×', "x").replace(' ', "")
+    size.trim()
+        .to_lowercase()
+        .replace("-x-", "x")
+        .replace('×', "x")
+        .replace(' ', "")
 }
 
 const DEFAULT_IMAGE_SIZE: &str = "1024x1024";
@@ -377,17 +421,30 @@ fn image_price(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String
     let size = normalize_image_size(record.images.size.as_deref().unwrap_or(DEFAULT_IMAGE_SIZE));
     let quality = match &record.images.quality {
         Some(q) => q.trim().to_lowercase(),
-        None => entry.default_image_quality.clone().unwrap_or_else(|| "*".into()),
+        None => entry
+            .default_image_quality
+            .clone()
+            .unwrap_or_else(|| "*".into()),
     };
     let fits = |want: &str, have: &str| have == "*" || want == "*" || want == have;
-    let matching: Vec<&ImagePrice> =
-        entry.images.iter().filter(|p| fits(&size, &p.size) && fits(&quality, &p.quality)).collect();
+    let matching: Vec<&ImagePrice> = entry
+        .images
+        .iter()
+        .filter(|p| fits(&size, &p.size) && fits(&quality, &p.quality))
+        .collect();
     match matching.as_slice() {
-        [] => Err(format!("no image price for “{}” at size {size}, quality {quality}", entry.model)),
+        [] => Err(format!(
+            "no image price for “{}” at size {size}, quality {quality}",
+            entry.model
+        )),
         [first, rest @ ..] if rest.iter().all(|p| p.price == first.price) => Ok(first.price),
         several => {
             let qualities: Vec<&str> = several.iter().map(|p| p.quality.as_str()).collect();
-            Err(format!("“{}” prices images by quality: give one of {}", entry.model, qualities.join(", ")))
+            Err(format!(
+                "“{}” prices images by quality: give one of {}",
+                entry.model,
+                qualities.join(", ")
+            ))
         }
     }
 }

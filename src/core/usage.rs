@@ -51,7 +51,14 @@ impl TokenCounts {
     /// From Anthropic-style counts (additive buckets). The cache write total and its
     /// 5m/1h split can disagree (a 0/0 split beside a non-zero total): the write count
     /// is max(total, split sum), the 1h part is billed at the 1h rate, the rest at 5m.
-    pub fn from_anthropic(input: u64, output: u64, cache_read: u64, write_total: u64, split_5m: u64, split_1h: u64) -> TokenCounts {
+    pub fn from_anthropic(
+        input: u64,
+        output: u64,
+        cache_read: u64,
+        write_total: u64,
+        split_5m: u64,
+        split_1h: u64,
+    ) -> TokenCounts {
         let writes = write_total.max(split_5m + split_1h);
         TokenCounts {
             input,
@@ -77,7 +84,10 @@ pub struct ImageUsage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cost {
     /// Computed from the price book; `price_version` names the price that applied.
-    Priced { amount: Money, price_version: String },
+    Priced {
+        amount: Money,
+        price_version: String,
+    },
     /// Given by the caller (a gateway that knows the charge); never repriced.
     Reported { amount: Money },
     /// No price is known: the usage counts, the money does not, and it is shown.
@@ -124,7 +134,9 @@ pub struct UsageRecord {
 pub enum UsageError {
     #[error("the model name is empty")]
     EmptyModel,
-    #[error("reasoning tokens ({reasoning}) cannot exceed output tokens ({output}): output includes reasoning")]
+    #[error(
+        "reasoning tokens ({reasoning}) cannot exceed output tokens ({output}): output includes reasoning"
+    )]
     ReasoningExceedsOutput { reasoning: u64, output: u64 },
     #[error("an image size or quality was given without an image count")]
     ImageDetailsWithoutCount,
@@ -190,7 +202,13 @@ impl UsageRecord {
             None => {
                 field("content");
                 field(&self.at.as_nanosecond().to_string());
-                for s in [&self.provider, &self.model, &self.user, &self.project, &self.agent] {
+                for s in [
+                    &self.provider,
+                    &self.model,
+                    &self.user,
+                    &self.project,
+                    &self.agent,
+                ] {
                     field(s);
                 }
                 for s in [&self.session, &self.task] {
@@ -329,16 +347,23 @@ impl Dimension {
 impl std::str::FromStr for Dimension {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Dimension::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| {
-            let names: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
-            format!("“{s}” is not a dimension (one of {})", names.join(", "))
-        })
+        Dimension::ALL
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+                format!("“{s}” is not a dimension (one of {})", names.join(", "))
+            })
     }
 }
 
 /// The bucket a local day falls in: itself, the week that holds it (named by its
 /// first day, weeks starting on `week_start`), or its month (`YYYY-MM`).
-pub fn time_bucket(dim: Dimension, day: jiff::civil::Date, week_start: jiff::civil::Weekday) -> String {
+pub fn time_bucket(
+    dim: Dimension,
+    day: jiff::civil::Date,
+    week_start: jiff::civil::Weekday,
+) -> String {
     match dim {
         Dimension::Week => {
             let back = i64::from(day.weekday().since(week_start));
@@ -388,7 +413,10 @@ mod tests {
     #[test]
     fn openai_counts_split_cached_out_of_input() {
         let t = TokenCounts::from_openai(10_000, 4_000, 1_000, 600);
-        assert_eq!((t.input, t.cache_read, t.output, t.reasoning), (6_000, 4_000, 1_000, 600));
+        assert_eq!(
+            (t.input, t.cache_read, t.output, t.reasoning),
+            (6_000, 4_000, 1_000, 600)
+        );
         assert_eq!(t.prompt_total(), 10_000);
         let odd = TokenCounts::from_openai(100, 150, 10, 20);
         assert_eq!((odd.input, odd.cache_read, odd.reasoning), (0, 100, 10));
@@ -397,13 +425,22 @@ mod tests {
     #[test]
     fn anthropic_cache_write_split_takes_the_larger_count() {
         let zero_split = TokenCounts::from_anthropic(10, 5, 0, 1_000, 0, 0);
-        assert_eq!((zero_split.cache_write_5m, zero_split.cache_write_1h), (1_000, 0));
+        assert_eq!(
+            (zero_split.cache_write_5m, zero_split.cache_write_1h),
+            (1_000, 0)
+        );
         let split = TokenCounts::from_anthropic(10, 5, 0, 1_000, 300, 700);
         assert_eq!((split.cache_write_5m, split.cache_write_1h), (300, 700));
         let short_total = TokenCounts::from_anthropic(10, 5, 0, 500, 300, 700);
-        assert_eq!((short_total.cache_write_5m, short_total.cache_write_1h), (300, 700));
+        assert_eq!(
+            (short_total.cache_write_5m, short_total.cache_write_1h),
+            (300, 700)
+        );
         let long_total = TokenCounts::from_anthropic(10, 5, 0, 1_200, 300, 700);
-        assert_eq!((long_total.cache_write_5m, long_total.cache_write_1h), (500, 700));
+        assert_eq!(
+            (long_total.cache_write_5m, long_total.cache_write_1h),
+            (500, 700)
+        );
     }
 
     #[test]
@@ -412,8 +449,14 @@ mod tests {
         let monday = jiff::civil::Weekday::Monday;
         assert_eq!(time_bucket(Dimension::Day, d, monday), "2025-09-03");
         assert_eq!(time_bucket(Dimension::Week, d, monday), "2025-09-01");
-        assert_eq!(time_bucket(Dimension::Week, d, jiff::civil::Weekday::Sunday), "2025-08-31");
-        assert_eq!(time_bucket(Dimension::Week, "2025-09-01".parse().unwrap(), monday), "2025-09-01");
+        assert_eq!(
+            time_bucket(Dimension::Week, d, jiff::civil::Weekday::Sunday),
+            "2025-08-31"
+        );
+        assert_eq!(
+            time_bucket(Dimension::Week, "2025-09-01".parse().unwrap(), monday),
+            "2025-09-01"
+        );
         assert_eq!(time_bucket(Dimension::Month, d, monday), "2025-09");
     }
 
@@ -423,7 +466,10 @@ mod tests {
         r.tokens.reasoning = 50;
         assert_eq!(
             r.validate(),
-            Err(UsageError::ReasoningExceedsOutput { reasoning: 50, output: 20 })
+            Err(UsageError::ReasoningExceedsOutput {
+                reasoning: 50,
+                output: 20
+            })
         );
         let mut r = record();
         r.model = " ".into();

@@ -31,10 +31,23 @@ impl HistoryFilter {
     fn where_clause(&self) -> (String, Vec<Value>) {
         let mut terms = Vec::new();
         let mut args: Vec<Value> = Vec::new();
-        if let Some(text) = self.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        if let Some(text) = self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let pattern = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
             let cols = ["model", "provider", "user", "project", "agent", "task"];
-            let any: Vec<String> = cols.iter().map(|c| format!("{c} LIKE ?{} ESCAPE '\\'", args.len() + 1)).collect();
+            let any: Vec<String> = cols
+                .iter()
+                .map(|c| format!("{c} LIKE ?{} ESCAPE '\\'", args.len() + 1))
+                .collect();
             terms.push(format!("({})", any.join(" OR ")));
             args.push(Value::Text(pattern));
         }
@@ -54,7 +67,11 @@ impl HistoryFilter {
             terms.push(format!("ts_ms < ?{}", args.len() + 1));
             args.push(Value::Integer(until));
         }
-        let clause = if terms.is_empty() { String::new() } else { format!("WHERE {}", terms.join(" AND ")) };
+        let clause = if terms.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", terms.join(" AND "))
+        };
         (clause, args)
     }
 }
@@ -63,7 +80,10 @@ impl Store {
     pub fn history_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
         let (clause, args) = filter.where_clause();
         let sql = format!("SELECT COUNT(*) FROM usage {clause}");
-        let n: i64 = self.conn.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
         Ok(n as u64)
     }
 
@@ -78,16 +98,27 @@ impl Store {
         let mut clause = clause;
         if let Some((ts, id)) = after {
             let joiner = if clause.is_empty() { "WHERE" } else { " AND" };
-            clause.push_str(&format!("{joiner} (ts_ms, id) < (?{}, ?{})", args.len() + 1, args.len() + 2));
+            clause.push_str(&format!(
+                "{joiner} (ts_ms, id) < (?{}, ?{})",
+                args.len() + 1,
+                args.len() + 2
+            ));
             args.push(Value::Integer(ts));
             args.push(Value::Integer(id));
         }
-        let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms DESC, id DESC LIMIT {limit}");
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms DESC, id DESC LIMIT {limit}"
+        );
         self.fetch(&sql, args)
     }
 
     /// Up to `limit` rows newest first, skipping `offset` (for jumps far into the list).
-    pub fn history_at(&self, filter: &HistoryFilter, offset: u64, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+    pub fn history_at(
+        &self,
+        filter: &HistoryFilter,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
         let (clause, args) = filter.where_clause();
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
@@ -109,7 +140,10 @@ impl Store {
     /// One record by its id.
     pub fn record(&self, id: i64) -> Result<Option<UsageRecord>, StoreError> {
         let sql = format!("SELECT {RECORD_COLUMNS} FROM usage WHERE id = ?1");
-        Ok(self.fetch(&sql, vec![Value::Integer(id)])?.pop().map(|row| row.record))
+        Ok(self
+            .fetch(&sql, vec![Value::Integer(id)])?
+            .pop()
+            .map(|row| row.record))
     }
 
     /// The distinct values of `model` or `provider`, for filter menus.
@@ -121,7 +155,9 @@ impl Store {
         };
         let sql = format!("SELECT DISTINCT {column} FROM usage_daily ORDER BY {column}");
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let values = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let values = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
         Ok(values)
     }
 }

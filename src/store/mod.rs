@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use history::{HistoryFilter, HistoryPage, HistoryRow};
 pub use prices::StoredPrice;
@@ -27,11 +27,18 @@ pub enum StoreError {
     #[error("time error: {0}")]
     Time(#[from] jiff::Error),
     #[error("cannot create the ledger folder {path}: {source}")]
-    Folder { path: PathBuf, source: std::io::Error },
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "the ledger {path} was written by a newer Tally (schema version {found}, this one knows {known}); update Tally"
     )]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("the ledger holds an invalid value: {0}")]
     Corrupt(String),
 }
@@ -48,22 +55,21 @@ impl Store {
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.into(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.into(),
+                source,
+            })?;
         }
         let conn = Connection::open(path)?;
         Self::configure(&conn)?;
-        let mut store = Store { conn, path: path.into(), zone: TimeZone::UTC };
+        let mut store = Store {
+            conn,
+            path: path.into(),
+            zone: TimeZone::UTC,
+        };
         store.migrate(schema::VERSION)?;
         store.zone = rollup::ledger_zone(&store.conn)?;
         Ok(store)
-    }
-
-    /// Opens an existing ledger for reading only (the UI's paging connection).
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        let zone = rollup::ledger_zone(&conn)?;
-        Ok(Store { conn, path: path.into(), zone })
     }
 
     fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -72,16 +78,26 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A bigger page cache (allocated only as used) keeps bulk inserts and the
+        // dedupe index off the disk; SQLite's default is 2 MiB.
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         Ok(())
     }
 
     /// Applies migrations up to `target`. Public for the upgrade tests, which build
     /// ledgers at every earlier version.
     pub fn migrate(&mut self, target: i64) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if current > schema::VERSION {
-            return Err(StoreError::TooNew { path: self.path.clone(), found: current, known: schema::VERSION });
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: current,
+                known: schema::VERSION,
+            });
         }
         for step in &schema::MIGRATIONS[current as usize..target.max(current) as usize] {
             match step {
@@ -98,13 +114,13 @@ impl Store {
     pub fn open_at_version(path: &Path, version: i64) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
         Self::configure(&conn)?;
-        let mut store = Store { conn, path: path.into(), zone: TimeZone::UTC };
+        let mut store = Store {
+            conn,
+            path: path.into(),
+            zone: TimeZone::UTC,
+        };
         store.migrate(version)?;
         Ok(store)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The zone whose local days the rollup uses.
@@ -113,12 +129,16 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
     /// Changes whenever another connection commits: the cheap "did anything change?" poll.
     pub fn data_version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Raw access for tests and the few places that need SQL the store does not wrap.
@@ -129,6 +149,8 @@ impl Store {
     fn write_tx(&mut self) -> Result<Transaction<'_>, StoreError> {
         // IMMEDIATE takes the write lock up front, so concurrent writers wait on the
         // busy timeout instead of failing on a lock upgrade.
-        Ok(self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 }

@@ -23,7 +23,12 @@ fn origin_name(origin: Origin) -> &'static str {
 
 impl Store {
     /// Saves prices (replacing any of the same origin, model and date) in one transaction.
-    pub fn save_prices(&mut self, origin: Origin, specs: &[PriceSpec], version: &str) -> Result<(), StoreError> {
+    pub fn save_prices(
+        &mut self,
+        origin: Origin,
+        specs: &[PriceSpec],
+        version: &str,
+    ) -> Result<(), StoreError> {
         let now = Timestamp::now().as_millisecond();
         let tx = self.write_tx()?;
         {
@@ -34,7 +39,8 @@ impl Store {
                  DO UPDATE SET spec = excluded.spec, version = excluded.version, created_ms = excluded.created_ms",
             )?;
             for spec in specs {
-                let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let json =
+                    serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 stmt.execute(params![
                     origin_name(origin),
                     spec.provider,
@@ -59,16 +65,22 @@ impl Store {
     }
 
     pub fn stored_prices(&self) -> Result<Vec<StoredPrice>, StoreError> {
-        let mut stmt = self.conn.prepare("SELECT origin, spec, version FROM prices ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT origin, spec, version FROM prices ORDER BY id")?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let origin: String = row.get(0)?;
             let text: String = row.get(1)?;
-            let spec: PriceSpec =
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("price {text}: {e}")))?;
+            let spec: PriceSpec = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("price {text}: {e}")))?;
             out.push(StoredPrice {
-                origin: if origin == "user" { Origin::User } else { Origin::Imported },
+                origin: if origin == "user" {
+                    Origin::User
+                } else {
+                    Origin::Imported
+                },
                 spec,
                 version: row.get(2)?,
             });

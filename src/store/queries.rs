@@ -37,9 +37,13 @@ const SUMS: &str = "SUM(requests), SUM(input), SUM(output), SUM(cache_read), SUM
     SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos)";
 
 fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
-    let n = |i: usize| -> rusqlite::Result<u64> { Ok(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0) as u64) };
+    let n = |i: usize| -> rusqlite::Result<u64> {
+        Ok(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0) as u64)
+    };
     let m = |i: usize| -> rusqlite::Result<Money> {
-        Ok(Money::from_nanos(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0)))
+        Ok(Money::from_nanos(
+            row.get::<_, Option<i64>>(first + i)?.unwrap_or(0),
+        ))
     };
     Ok(Totals {
         requests: n(0)?,
@@ -125,8 +129,13 @@ impl Store {
             }
         }
         let select = unique.iter().map(|c| format!("{c}, ")).collect::<String>();
-        let group = if unique.is_empty() { String::new() } else { format!("GROUP BY {}", unique.join(", ")) };
-        let sql = format!("SELECT {select}{SUMS} FROM usage_daily WHERE day >= ?1 AND day < ?2 {group}");
+        let group = if unique.is_empty() {
+            String::new()
+        } else {
+            format!("GROUP BY {}", unique.join(", "))
+        };
+        let sql =
+            format!("SELECT {select}{SUMS} FROM usage_daily WHERE day >= ?1 AND day < ?2 {group}");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![first_day, end_day])?;
         let mut groups: HashMap<Vec<String>, Totals> = HashMap::new();
@@ -150,7 +159,10 @@ impl Store {
         Ok(groups)
     }
 
-    fn usage_from_records(&self, q: &UsageQuery) -> Result<HashMap<Vec<String>, Totals>, StoreError> {
+    fn usage_from_records(
+        &self,
+        q: &UsageQuery,
+    ) -> Result<HashMap<Vec<String>, Totals>, StoreError> {
         let start = q.since.map_or(i64::MIN, |t| t.as_millisecond());
         let end = q.until.map_or(i64::MAX, |t| t.as_millisecond());
         let mut stmt = self.conn.prepare_cached(

@@ -3,6 +3,7 @@
 //! local days in the ledger's zone (stored in `meta`), so "today" means the user's today.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -24,7 +25,7 @@ pub struct Key {
 /// records from one day costs one zone lookup, not one each.
 pub struct DayCache {
     zone: TimeZone,
-    span: Option<(i64, i64, String)>,
+    span: Option<(i64, i64, Rc<str>)>,
 }
 
 impl DayCache {
@@ -32,7 +33,7 @@ impl DayCache {
         DayCache { zone, span: None }
     }
 
-    pub fn day_of(&mut self, ts_ms: i64) -> Result<String, StoreError> {
+    pub fn day_of(&mut self, ts_ms: i64) -> Result<Rc<str>, StoreError> {
         if let Some((start, end, day)) = &self.span {
             if (*start..*end).contains(&ts_ms) {
                 return Ok(day.clone());
@@ -41,7 +42,7 @@ impl DayCache {
         let at = Timestamp::from_millisecond(ts_ms)?;
         let date = at.to_zoned(self.zone.clone()).date();
         let (start, end) = day_bounds_ms(&self.zone, date)?;
-        let day = date.to_string();
+        let day: Rc<str> = date.to_string().into();
         self.span = Some((start, end, day.clone()));
         Ok(day)
     }
@@ -50,28 +51,38 @@ impl DayCache {
 /// `[start, end)` of a local day in unix milliseconds; DST days are 23 or 25 hours.
 pub fn day_bounds_ms(zone: &TimeZone, date: Date) -> Result<(i64, i64), StoreError> {
     let start = date.to_zoned(zone.clone())?.timestamp().as_millisecond();
-    let next = date.tomorrow()?.to_zoned(zone.clone())?.timestamp().as_millisecond();
+    let next = date
+        .tomorrow()?
+        .to_zoned(zone.clone())?
+        .timestamp()
+        .as_millisecond();
     Ok((start, next))
 }
 
 /// The ledger's zone, chosen once (the system zone when the ledger is created).
 pub fn ledger_zone(conn: &Connection) -> Result<TimeZone, StoreError> {
     let stored: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'zone'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'zone'", [], |r| {
+            r.get(0)
+        })
         .ok();
     match stored {
         Some(name) => Ok(TimeZone::get(&name)?),
         None => {
             let zone = TimeZone::system();
             let name = zone.iana_name().unwrap_or("UTC").to_string();
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('zone', ?1)", [&name])?;
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('zone', ?1)",
+                [&name],
+            )?;
             Ok(TimeZone::get(&name)?)
         }
     }
 }
 
-/// Adds `totals` under `key`, creating the row if needed.
-pub fn add(conn: &Connection, key: &Key, t: &Totals) -> Result<(), StoreError> {
+/// Adds `totals` to the row of `day` × `dims` (provider, model, user, project,
+/// agent, source), creating it if needed.
+pub fn add(conn: &Connection, day: &str, dims: [&str; 6], t: &Totals) -> Result<(), StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO usage_daily (day, provider, model, user, project, agent, source, requests,
              input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
@@ -92,10 +103,10 @@ pub fn add(conn: &Connection, key: &Key, t: &Totals) -> Result<(), StoreError> {
              billed_nanos = billed_nanos + excluded.billed_nanos,
              revenue_nanos = revenue_nanos + excluded.revenue_nanos",
     )?;
-    let k = &key.dims;
+    let k = dims;
     let n = |v: u64| v as i64;
     stmt.execute(params![
-        key.day,
+        day,
         k[0],
         k[1],
         k[2],
@@ -150,8 +161,15 @@ fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Resul
     let mut rows = stmt.query(params![start, end])?;
     while let Some(r) = rows.next()? {
         let key = Key {
-            day: days.day_of(r.get(0)?)?,
-            dims: [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+            day: days.day_of(r.get(0)?)?.to_string(),
+            dims: [
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ],
         };
         let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
         let cost: Option<i64> = r.get(15)?;
@@ -175,7 +193,13 @@ fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Resul
         groups.entry(key).or_default().add(&t);
     }
     for (key, totals) in &groups {
-        add(conn, key, totals)?;
+        let d = &key.dims;
+        add(
+            conn,
+            &key.day,
+            [&d[0], &d[1], &d[2], &d[3], &d[4], &d[5]],
+            totals,
+        )?;
     }
     Ok(())
 }

@@ -49,7 +49,6 @@ pub const MIGRATIONS: &[Step] = &[
              CHECK ((cost_kind = 'unpriced') = (cost_nanos IS NULL))
          );
          CREATE INDEX usage_by_time ON usage (ts_ms, id);
-         CREATE INDEX usage_by_model ON usage (model, ts_ms);
          CREATE INDEX usage_unpriced ON usage (cost_kind) WHERE cost_kind = 'unpriced';",
     ),
     Step::Sql(

@@ -1,11 +1,12 @@
 //! Writing usage: idempotent inserts that keep the rollup in step, and repricing.
 
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{CachedStatement, Connection, Row, params};
 
-use super::rollup::{self, DayCache, Key};
+use super::rollup::{self, DayCache};
 use super::{Store, StoreError};
 use crate::core::usage::{Cost, ImageUsage, TokenCounts, Totals, UsageRecord};
 use crate::core::{Money, PriceBook};
@@ -40,7 +41,10 @@ const INSERT_SQL: &str = "INSERT INTO usage (dedupe_key, ts_ms, provider, model,
 
 fn cost_columns(cost: &Cost) -> (&'static str, Option<i64>, Option<&str>, Option<&str>) {
     match cost {
-        Cost::Priced { amount, price_version } => ("priced", Some(amount.nanos()), Some(price_version), None),
+        Cost::Priced {
+            amount,
+            price_version,
+        } => ("priced", Some(amount.nanos()), Some(price_version), None),
         Cost::Reported { amount } => ("reported", Some(amount.nanos()), None, None),
         Cost::Unpriced { reason } => ("unpriced", None, None, Some(reason)),
     }
@@ -50,12 +54,17 @@ fn sql_count(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("count {n} is too large")))
 }
 
-/// Inserts one record; returns its row id if it was new.
-fn insert_one(conn: &Connection, r: &UsageRecord, now_ms: i64) -> Result<Option<i64>, StoreError> {
-    let mut stmt = conn.prepare_cached(INSERT_SQL)?;
+/// Inserts one record with the prepared `INSERT_SQL`; returns its row id if it was new.
+fn insert_one(
+    stmt: &mut CachedStatement,
+    conn: &Connection,
+    r: &UsageRecord,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
     let t = &r.tokens;
     let (kind, nanos, version, reason) = cost_columns(&r.cost);
-    let metadata = (!r.metadata.is_empty()).then(|| serde_json::Value::Object(r.metadata.clone()).to_string());
+    let metadata =
+        (!r.metadata.is_empty()).then(|| serde_json::Value::Object(r.metadata.clone()).to_string());
     let changed = stmt.execute(params![
         &r.dedupe_key()[..],
         r.at.as_millisecond(),
@@ -90,18 +99,23 @@ fn insert_one(conn: &Connection, r: &UsageRecord, now_ms: i64) -> Result<Option<
     Ok((changed == 1).then(|| conn.last_insert_rowid()))
 }
 
-fn rollup_key(days: &mut DayCache, r: &UsageRecord) -> Result<Key, StoreError> {
-    Ok(Key {
-        day: days.day_of(r.at.as_millisecond())?,
-        dims: [
-            r.provider.clone(),
-            r.model.clone(),
-            r.user.clone(),
-            r.project.clone(),
-            r.agent.clone(),
-            r.source.clone(),
+/// The rollup row a record belongs to, borrowed from the record.
+fn rollup_key<'a>(
+    days: &mut DayCache,
+    r: &'a UsageRecord,
+) -> Result<(Rc<str>, [&'a str; 6]), StoreError> {
+    let day = days.day_of(r.at.as_millisecond())?;
+    Ok((
+        day,
+        [
+            &r.provider,
+            &r.model,
+            &r.user,
+            &r.project,
+            &r.agent,
+            &r.source,
         ],
-    })
+    ))
 }
 
 impl Store {
@@ -109,16 +123,24 @@ impl Store {
     pub fn insert(&mut self, r: &UsageRecord) -> Result<Inserted, StoreError> {
         let zone = self.zone.clone();
         let tx = self.write_tx()?;
-        let outcome = match insert_one(&tx, r, Timestamp::now().as_millisecond())? {
+        let inserted = insert_one(
+            &mut tx.prepare_cached(INSERT_SQL)?,
+            &tx,
+            r,
+            Timestamp::now().as_millisecond(),
+        )?;
+        let outcome = match inserted {
             Some(id) => {
-                let key = rollup_key(&mut DayCache::new(zone), r)?;
-                rollup::add(&tx, &key, &Totals::of(r))?;
+                let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
+                rollup::add(&tx, &day, dims, &Totals::of(r))?;
                 Inserted { id, new: true }
             }
             None => {
-                let id = tx.query_row("SELECT id FROM usage WHERE dedupe_key = ?1", [&r.dedupe_key()[..]], |row| {
-                    row.get(0)
-                })?;
+                let id = tx.query_row(
+                    "SELECT id FROM usage WHERE dedupe_key = ?1",
+                    [&r.dedupe_key()[..]],
+                    |row| row.get(0),
+                )?;
                 Inserted { id, new: false }
             }
         };
@@ -131,18 +153,22 @@ impl Store {
         let mut days = DayCache::new(self.zone.clone());
         let now = Timestamp::now().as_millisecond();
         let tx = self.write_tx()?;
-        let mut groups: HashMap<Key, Totals> = HashMap::new();
+        let mut groups: HashMap<(Rc<str>, [&str; 6]), Totals> = HashMap::new();
         let mut outcome = BatchOutcome::default();
-        for r in records {
-            if insert_one(&tx, r, now)?.is_some() {
-                outcome.inserted += 1;
-                groups.entry(rollup_key(&mut days, r)?).or_default().add(&Totals::of(r));
-            } else {
-                outcome.duplicates += 1;
+        {
+            let mut stmt = tx.prepare_cached(INSERT_SQL)?;
+            for r in records {
+                if insert_one(&mut stmt, &tx, r, now)?.is_some() {
+                    outcome.inserted += 1;
+                    let key = rollup_key(&mut days, r)?;
+                    groups.entry(key).or_default().add(&Totals::of(r));
+                } else {
+                    outcome.duplicates += 1;
+                }
             }
         }
-        for (key, totals) in &groups {
-            rollup::add(&tx, key, totals)?;
+        for ((day, dims), totals) in &groups {
+            rollup::add(&tx, day, *dims, totals)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -160,7 +186,9 @@ impl Store {
         let mut outcome = RepriceOutcome::default();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         {
-            let mut select = tx.prepare(&format!("SELECT {RECORD_COLUMNS} FROM usage WHERE cost_kind != 'reported'"))?;
+            let mut select = tx.prepare(&format!(
+                "SELECT {RECORD_COLUMNS} FROM usage WHERE cost_kind != 'reported'"
+            ))?;
             let mut update = tx.prepare(
                 "UPDATE usage SET cost_kind = ?2, cost_nanos = ?3, price_version = ?4, unpriced_reason = ?5
                  WHERE id = ?1",
@@ -173,7 +201,10 @@ impl Store {
                 }
                 outcome.examined += 1;
                 let cost = match book.price(&record) {
-                    Ok((amount, price_version)) => Cost::Priced { amount, price_version },
+                    Ok((amount, price_version)) => Cost::Priced {
+                        amount,
+                        price_version,
+                    },
                     Err(reason) => Cost::Unpriced { reason },
                 };
                 if cost.is_unpriced() {
@@ -182,7 +213,7 @@ impl Store {
                 if cost != record.cost {
                     let (kind, nanos, version, reason) = cost_columns(&cost);
                     update.execute(params![id, kind, nanos, version, reason])?;
-                    touched.insert(days.day_of(record.at.as_millisecond())?);
+                    touched.insert(days.day_of(record.at.as_millisecond())?.to_string());
                     outcome.changed += 1;
                 }
             }
@@ -194,7 +225,8 @@ impl Store {
 }
 
 /// The columns `record_from_row` reads, in order.
-pub const RECORD_COLUMNS: &str = "id, ts_ms, provider, model, user, project, agent, source, session, request_id,
+pub const RECORD_COLUMNS: &str =
+    "id, ts_ms, provider, model, user, project, agent, source, session, request_id,
     task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
     image_quality, embedding_tokens, cost_kind, cost_nanos, price_version, unpriced_reason,
     billed_nanos, revenue_nanos, metadata";
@@ -211,8 +243,12 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
             amount: Money::from_nanos(n),
             price_version: row.get::<_, Option<String>>(23)?.unwrap_or_default(),
         },
-        ("reported", Some(n)) => Cost::Reported { amount: Money::from_nanos(n) },
-        ("unpriced", None) => Cost::Unpriced { reason: row.get::<_, Option<String>>(24)?.unwrap_or_default() },
+        ("reported", Some(n)) => Cost::Reported {
+            amount: Money::from_nanos(n),
+        },
+        ("unpriced", None) => Cost::Unpriced {
+            reason: row.get::<_, Option<String>>(24)?.unwrap_or_default(),
+        },
         (other, _) => return Err(StoreError::Corrupt(format!("cost kind {other}"))),
     };
     let metadata = match row.get::<_, Option<String>>(27)? {
@@ -241,7 +277,11 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
             cache_write_1h: count(15)?,
             reasoning: count(16)?,
         },
-        images: ImageUsage { count: count(17)?, size: row.get(18)?, quality: row.get(19)? },
+        images: ImageUsage {
+            count: count(17)?,
+            size: row.get(18)?,
+            quality: row.get(19)?,
+        },
         embedding_tokens: count(20)?,
         cost,
         billed: row.get::<_, Option<i64>>(25)?.map(Money::from_nanos),

@@ -5,7 +5,10 @@ use std::rc::Rc;
 
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, gio};
-use relm4::{Component, ComponentController, ComponentParts, ComponentSender, Controller, SimpleComponent, adw};
+use relm4::{
+    Component, ComponentController, ComponentParts, ComponentSender, Controller, SimpleComponent,
+    adw,
+};
 
 use super::a11y;
 use super::history::{HistoryInput, HistoryView};
@@ -44,7 +47,12 @@ pub struct AppWidgets {
 }
 
 fn sidebar_row(view: &View) -> gtk::ListBoxRow {
-    let row = gtk::Box::builder().spacing(12).margin_top(6).margin_bottom(6).margin_start(6).build();
+    let row = gtk::Box::builder()
+        .spacing(12)
+        .margin_top(6)
+        .margin_bottom(6)
+        .margin_start(6)
+        .build();
     row.append(&gtk::Image::from_icon_name(view.icon));
     row.append(&gtk::Label::new(Some(&view.title)));
     let item = gtk::ListBoxRow::builder().child(&row).build();
@@ -55,7 +63,10 @@ fn sidebar_row(view: &View) -> gtk::ListBoxRow {
 fn main_menu() -> gio::Menu {
     let menu = gio::Menu::new();
     let section = gio::Menu::new();
-    section.append(Some(&gettext("_Keyboard Shortcuts")), Some("win.show-help-overlay"));
+    section.append(
+        Some(&gettext("_Keyboard Shortcuts")),
+        Some("win.show-help-overlay"),
+    );
     section.append(Some(&gettext("_About Tally")), Some("win.about"));
     menu.append_section(None, &section);
     menu
@@ -91,7 +102,9 @@ impl App {
             .application_icon(config::APP_ID)
             .version(config::VERSION)
             .developer_name(gettext("The Tally developers"))
-            .comments(gettext("Track what you spend on AI APIs and hold it to budgets."))
+            .comments(gettext(
+                "Track what you spend on AI APIs and hold it to budgets.",
+            ))
             .website("https://github.com/tallyapp/tally")
             .issue_url("https://github.com/tallyapp/tally/issues")
             .license_type(gtk::License::Gpl30)
@@ -119,17 +132,30 @@ impl SimpleComponent for App {
             .build()
     }
 
-    fn init(store: Rc<Store>, window: adw::ApplicationWindow, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+    fn init(
+        store: Rc<Store>,
+        window: adw::ApplicationWindow,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
         let history = HistoryView::builder().launch(store).detach();
-        let views = vec![View { name: "history", title: gettext("Usage history"), icon: "view-list-symbolic" }];
+        let views = vec![View {
+            name: "history",
+            title: gettext("Usage history"),
+            icon: "view-list-symbolic",
+        }];
 
-        let sidebar = gtk::ListBox::builder().css_classes(["navigation-sidebar"]).vexpand(true).build();
+        let sidebar = gtk::ListBox::builder()
+            .css_classes(["navigation-sidebar"])
+            .vexpand(true)
+            .build();
         a11y::set_label(&sidebar, &gettext("Views"));
         for v in &views {
             sidebar.append(&sidebar_row(v));
         }
         let s = sender.clone();
-        sidebar.connect_row_activated(move |_, row| s.input(AppInput::Show(row.index().max(0) as usize)));
+        sidebar.connect_row_activated(move |_, row| {
+            s.input(AppInput::Show(row.index().max(0) as usize))
+        });
 
         let menu_button = gtk::MenuButton::builder()
             .icon_name("open-menu-symbolic")
@@ -142,12 +168,18 @@ impl SimpleComponent for App {
             .show_end_title_buttons(false)
             .build();
         sidebar_header.pack_end(&menu_button);
-        let sidebar_pane = gtk::Box::builder().orientation(gtk::Orientation::Vertical).width_request(200).build();
+        let sidebar_pane = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .width_request(200)
+            .build();
         sidebar_pane.append(&sidebar_header);
         sidebar_pane.append(&sidebar);
 
         let title = adw::WindowTitle::new(&views[0].title, "");
-        let back = gtk::Button::builder().icon_name("go-previous-symbolic").tooltip_text(gettext("Back")).build();
+        let back = gtk::Button::builder()
+            .icon_name("go-previous-symbolic")
+            .tooltip_text(gettext("Back"))
+            .build();
         a11y::set_label(&back, &gettext("Back to the view list"));
         let reload = gtk::Button::builder()
             .icon_name("view-refresh-symbolic")
@@ -160,7 +192,10 @@ impl SimpleComponent for App {
 
         let stack = gtk::Stack::builder().vexpand(true).hexpand(true).build();
         stack.add_named(history.widget(), Some(views[0].name));
-        let content_pane = gtk::Box::builder().orientation(gtk::Orientation::Vertical).hexpand(true).build();
+        let content_pane = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .hexpand(true)
+            .build();
         content_pane.append(&content_header);
         content_pane.append(&stack);
 
@@ -175,8 +210,14 @@ impl SimpleComponent for App {
             l.navigate(adw::NavigationDirection::Back);
         });
         // Folded, each pane has its own window buttons and the content a way back.
-        leaflet.bind_property("folded", &back, "visible").sync_create().build();
-        leaflet.bind_property("folded", &sidebar_header, "show-end-title-buttons").sync_create().build();
+        leaflet
+            .bind_property("folded", &back, "visible")
+            .sync_create()
+            .build();
+        leaflet
+            .bind_property("folded", &sidebar_header, "show-end-title-buttons")
+            .sync_create()
+            .build();
         leaflet
             .bind_property("folded", &content_header, "show-start-title-buttons")
             .sync_create()
@@ -191,8 +232,18 @@ impl SimpleComponent for App {
             sidebar.select_row(Some(&row));
         }
 
-        let model = App { views, current: 0, navigate: std::cell::Cell::new(false), history };
-        let widgets = AppWidgets { leaflet, sidebar, stack, title };
+        let model = App {
+            views,
+            current: 0,
+            navigate: std::cell::Cell::new(false),
+            history,
+        };
+        let widgets = AppWidgets {
+            leaflet,
+            sidebar,
+            stack,
+            title,
+        };
         ComponentParts { model, widgets }
     }
 

@@ -74,46 +74,86 @@ fn range_names() -> Vec<String> {
 /// `[since, until)` in unix milliseconds for a range preset, in the system zone.
 fn range_bounds(choice: u32, now: &Zoned) -> (Option<i64>, Option<i64>) {
     let today = now.date();
-    let start_of = |d: jiff::civil::Date| d.to_zoned(now.time_zone().clone()).ok().map(|z| z.timestamp().as_millisecond());
+    let start_of = |d: jiff::civil::Date| {
+        d.to_zoned(now.time_zone().clone())
+            .ok()
+            .map(|z| z.timestamp().as_millisecond())
+    };
     let tomorrow = today.tomorrow().ok().and_then(start_of);
     let first = today.first_of_month();
     match choice {
         1 => (start_of(today), tomorrow),
-        2 => (today.checked_sub(6.days()).ok().and_then(start_of), tomorrow),
-        3 => (today.checked_sub(29.days()).ok().and_then(start_of), tomorrow),
+        2 => (
+            today.checked_sub(6.days()).ok().and_then(start_of),
+            tomorrow,
+        ),
+        3 => (
+            today.checked_sub(29.days()).ok().and_then(start_of),
+            tomorrow,
+        ),
         4 => (start_of(first), tomorrow),
-        5 => (first.checked_sub(1.month()).ok().and_then(start_of), start_of(first)),
+        5 => (
+            first.checked_sub(1.month()).ok().and_then(start_of),
+            start_of(first),
+        ),
         _ => (None, None),
     }
 }
 
 fn local_time(at: Timestamp) -> String {
-    at.to_zoned(TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string()
+    at.to_zoned(TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 fn cost_text(row: &HistoryRow) -> String {
-    row.record.cost.amount().map_or_else(|| "—".to_string(), Money::display_detailed)
+    row.record
+        .cost
+        .amount()
+        .map_or_else(|| "—".to_string(), Money::display_detailed)
 }
 
 fn provider_text(row: &HistoryRow) -> String {
-    if row.record.provider.is_empty() { "—".into() } else { row.record.provider.clone() }
+    if row.record.provider.is_empty() {
+        "—".into()
+    } else {
+        row.record.provider.clone()
+    }
 }
 
 fn dims_text(row: &HistoryRow) -> String {
     let r = &row.record;
-    let parts: Vec<&str> = [r.user.as_str(), r.project.as_str()].into_iter().filter(|s| !s.is_empty()).collect();
-    if parts.is_empty() { "—".into() } else { parts.join(" · ") }
+    let parts: Vec<&str> = [r.user.as_str(), r.project.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(" · ")
+    }
 }
 
 type CellText = fn(&HistoryRow) -> String;
 
 /// A column of labels filled from each row, `width` pixels wide so that narrow
 /// windows scroll instead of squeezing every cell to an ellipsis.
-fn text_column(title: &str, width: i32, text: CellText, tooltip: Option<CellText>, numeric: bool) -> gtk::ColumnViewColumn {
+fn text_column(
+    title: &str,
+    width: i32,
+    text: CellText,
+    tooltip: Option<CellText>,
+    numeric: bool,
+) -> gtk::ColumnViewColumn {
     let factory = gtk::SignalListItemFactory::new();
     factory.connect_setup(move |_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
-        let label = gtk::Label::builder().xalign(if numeric { 1.0 } else { 0.0 }).ellipsize(gtk::pango::EllipsizeMode::End).build();
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
+            return;
+        };
+        let label = gtk::Label::builder()
+            .xalign(if numeric { 1.0 } else { 0.0 })
+            .ellipsize(gtk::pango::EllipsizeMode::End)
+            .build();
         if numeric {
             label.add_css_class("amount");
             label.add_css_class("numeric");
@@ -121,7 +161,9 @@ fn text_column(title: &str, width: i32, text: CellText, tooltip: Option<CellText
         item.set_child(Some(&label));
     });
     factory.connect_bind(move |_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
+            return;
+        };
         let (Some(label), Some(obj)) = (
             item.child().and_downcast::<gtk::Label>(),
             item.item().and_downcast::<glib::BoxedAnyObject>(),
@@ -132,16 +174,26 @@ fn text_column(title: &str, width: i32, text: CellText, tooltip: Option<CellText
         label.set_text(&text(&row));
         label.set_tooltip_text(tooltip.map(|t| t(&row)).as_deref());
     });
-    gtk::ColumnViewColumn::builder().title(title).factory(&factory).resizable(true).fixed_width(width).build()
+    gtk::ColumnViewColumn::builder()
+        .title(title)
+        .factory(&factory)
+        .resizable(true)
+        .fixed_width(width)
+        .build()
 }
 
 /// The model column: the name, and a badge when the record has no price.
 fn model_column() -> gtk::ColumnViewColumn {
     let factory = gtk::SignalListItemFactory::new();
     factory.connect_setup(|_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
+            return;
+        };
         let row = gtk::Box::new(gtk::Orientation::Horizontal, 6);
-        let name = gtk::Label::builder().xalign(0.0).ellipsize(gtk::pango::EllipsizeMode::Middle).build();
+        let name = gtk::Label::builder()
+            .xalign(0.0)
+            .ellipsize(gtk::pango::EllipsizeMode::Middle)
+            .build();
         let badge = gtk::Label::new(Some(&gettext("Unpriced")));
         badge.add_css_class("unpriced-badge");
         row.append(&name);
@@ -149,7 +201,9 @@ fn model_column() -> gtk::ColumnViewColumn {
         item.set_child(Some(&row));
     });
     factory.connect_bind(|_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
+            return;
+        };
         let (Some(row_box), Some(obj)) = (
             item.child().and_downcast::<gtk::Box>(),
             item.item().and_downcast::<glib::BoxedAnyObject>(),
@@ -191,7 +245,10 @@ fn string_list(first: &str, values: &[String]) -> gtk::StringList {
 }
 
 fn dropdown(items: &gtk::StringList, accessible: &str) -> gtk::DropDown {
-    let menu = gtk::DropDown::builder().model(items).tooltip_text(accessible).build();
+    let menu = gtk::DropDown::builder()
+        .model(items)
+        .tooltip_text(accessible)
+        .build();
     a11y::set_label(&menu, accessible);
     menu
 }
@@ -199,8 +256,13 @@ fn dropdown(items: &gtk::StringList, accessible: &str) -> gtk::DropDown {
 impl HistoryView {
     fn refill_menus(&self, widgets: &HistoryWidgets) {
         let keep = |menu: &gtk::DropDown, old: &[String], new: &[String]| {
-            let chosen = (menu.selected() as usize).checked_sub(1).and_then(|i| old.get(i)).cloned();
-            chosen.and_then(|c| new.iter().position(|v| *v == c)).map_or(0, |i| i as u32 + 1)
+            let chosen = (menu.selected() as usize)
+                .checked_sub(1)
+                .and_then(|i| old.get(i))
+                .cloned();
+            chosen
+                .and_then(|c| new.iter().position(|v| *v == c))
+                .map_or(0, |i| i as u32 + 1)
         };
         let models = self.store.distinct_values("model").unwrap_or_default();
         let providers = self.store.distinct_values("provider").unwrap_or_default();
@@ -210,9 +272,13 @@ impl HistoryView {
         self.refilling.set(true);
         let model_pick = keep(&widgets.model_menu, &self.models.borrow(), &models);
         let provider_pick = keep(&widgets.provider_menu, &self.providers.borrow(), &providers);
-        widgets.model_menu.set_model(Some(&string_list(&gettext("All models"), &models)));
+        widgets
+            .model_menu
+            .set_model(Some(&string_list(&gettext("All models"), &models)));
         widgets.model_menu.set_selected(model_pick);
-        widgets.provider_menu.set_model(Some(&string_list(&gettext("All providers"), &providers)));
+        widgets
+            .provider_menu
+            .set_model(Some(&string_list(&gettext("All providers"), &providers)));
         widgets.provider_menu.set_selected(provider_pick);
         self.refilling.set(false);
         self.models.replace(models);
@@ -239,7 +305,11 @@ impl SimpleComponent for HistoryView {
         gtk::Box::new(gtk::Orientation::Vertical, 0)
     }
 
-    fn init(store: Rc<Store>, root: gtk::Box, sender: ComponentSender<Self>) -> ComponentParts<Self> {
+    fn init(
+        store: Rc<Store>,
+        root: gtk::Box,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
         let model = LedgerModel::new(store.clone());
         let refilling = Rc::new(Cell::new(false));
 
@@ -252,13 +322,22 @@ impl SimpleComponent for HistoryView {
         let s = sender.clone();
         search.connect_search_changed(move |e| s.input(HistoryInput::Search(e.text().to_string())));
 
-        let model_menu = dropdown(&string_list(&gettext("All models"), &[]), &gettext("Filter by model"));
+        let model_menu = dropdown(
+            &string_list(&gettext("All models"), &[]),
+            &gettext("Filter by model"),
+        );
         model_menu.set_widget_name("history-model");
-        let provider_menu = dropdown(&string_list(&gettext("All providers"), &[]), &gettext("Filter by provider"));
+        let provider_menu = dropdown(
+            &string_list(&gettext("All providers"), &[]),
+            &gettext("Filter by provider"),
+        );
         provider_menu.set_widget_name("history-provider");
         let ranges: Vec<String> = range_names();
         let range_refs: Vec<&str> = ranges.iter().map(String::as_str).collect();
-        let range_menu = dropdown(&gtk::StringList::new(&range_refs), &gettext("Filter by date"));
+        let range_menu = dropdown(
+            &gtk::StringList::new(&range_refs),
+            &gettext("Filter by date"),
+        );
         range_menu.set_widget_name("history-range");
         for (menu, make) in [
             (&model_menu, HistoryInput::Model as fn(u32) -> HistoryInput),
@@ -303,16 +382,30 @@ impl SimpleComponent for HistoryView {
         columns.set_widget_name("history-list");
         columns.add_css_class("history-list");
         a11y::set_label(&columns, &gettext("Usage records"));
-        let time = text_column(&gettext("Time"), 130, |r| local_time(r.record.at), None, false);
+        let time = text_column(
+            &gettext("Time"),
+            130,
+            |r| local_time(r.record.at),
+            None,
+            false,
+        );
         let provider = text_column(&gettext("Provider"), 90, provider_text, None, false);
         let dims = text_column(&gettext("User · Project"), 170, dims_text, None, false);
-        let tokens =
-            text_column(&gettext("Tokens"), 150, |r| tokens_summary(&r.record), Some(|r| token_details(&r.record)), true);
+        let tokens = text_column(
+            &gettext("Tokens"),
+            150,
+            |r| tokens_summary(&r.record),
+            Some(|r| token_details(&r.record)),
+            true,
+        );
         let cost = text_column(&gettext("Cost"), 90, cost_text, Some(cost_tooltip), true);
         for column in [&time, &model_column(), &provider, &dims, &tokens, &cost] {
             columns.append_column(column);
         }
-        let scroller = gtk::ScrolledWindow::builder().child(&columns).vexpand(true).build();
+        let scroller = gtk::ScrolledWindow::builder()
+            .child(&columns)
+            .vexpand(true)
+            .build();
 
         let empty = adw::StatusPage::builder()
             .icon_name("io.github.tallyapp.Tally-symbolic")
@@ -328,7 +421,10 @@ impl SimpleComponent for HistoryView {
             .halign(gtk::Align::Center)
             .css_classes(["pill", "suggested-action"])
             .build();
-        copy.connect_clicked(|b| b.clipboard().set_text("tally record --model gpt-4o --input 1200 --output 300"));
+        copy.connect_clicked(|b| {
+            b.clipboard()
+                .set_text("tally record --model gpt-4o --input 1200 --output 300")
+        });
         empty.set_child(Some(&copy));
 
         let no_match = adw::StatusPage::builder()
@@ -347,7 +443,9 @@ impl SimpleComponent for HistoryView {
         clear.connect_clicked(move |_| s.input(HistoryInput::ClearFilters));
         no_match.set_child(Some(&clear));
 
-        let stack = gtk::Stack::builder().transition_type(gtk::StackTransitionType::Crossfade).build();
+        let stack = gtk::Stack::builder()
+            .transition_type(gtk::StackTransitionType::Crossfade)
+            .build();
         stack.set_widget_name("history-stack");
         stack.add_named(&scroller, Some("list"));
         stack.add_named(&empty, Some("empty"));
@@ -391,11 +489,21 @@ impl SimpleComponent for HistoryView {
             clear_controls: Cell::new(false),
             compact: Cell::new(false),
         };
-        let widgets =
-            HistoryWidgets { search, model_menu, provider_menu, range_menu, stack, count, secondary_columns: [provider, dims, tokens] };
+        let widgets = HistoryWidgets {
+            search,
+            model_menu,
+            provider_menu,
+            range_menu,
+            stack,
+            count,
+            secondary_columns: [provider, dims, tokens],
+        };
         view.refill_menus(&widgets);
         view.show_state(&widgets);
-        ComponentParts { model: view, widgets }
+        ComponentParts {
+            model: view,
+            widgets,
+        }
     }
 
     fn update(&mut self, msg: HistoryInput, _sender: ComponentSender<Self>) {
@@ -404,11 +512,15 @@ impl SimpleComponent for HistoryView {
                 self.update_filter(|f| f.text = Some(text).filter(|t| !t.trim().is_empty()));
             }
             HistoryInput::Model(i) => {
-                let chosen = (i as usize).checked_sub(1).and_then(|i| self.models.borrow().get(i).cloned());
+                let chosen = (i as usize)
+                    .checked_sub(1)
+                    .and_then(|i| self.models.borrow().get(i).cloned());
                 self.update_filter(|f| f.model = chosen);
             }
             HistoryInput::Provider(i) => {
-                let chosen = (i as usize).checked_sub(1).and_then(|i| self.providers.borrow().get(i).cloned());
+                let chosen = (i as usize)
+                    .checked_sub(1)
+                    .and_then(|i| self.providers.borrow().get(i).cloned());
                 self.update_filter(|f| f.provider = chosen);
             }
             HistoryInput::Range(i) => {
@@ -477,10 +589,17 @@ impl HistoryView {
 
 fn cost_tooltip(row: &HistoryRow) -> String {
     match &row.record.cost {
-        Cost::Priced { amount, price_version } => {
-            fill(&gettext("{} exactly, priced with {}"), &[&amount.to_decimal_string(), price_version])
-        }
-        Cost::Reported { amount } => fill(&gettext("{} as reported by the caller"), &[&amount.to_decimal_string()]),
+        Cost::Priced {
+            amount,
+            price_version,
+        } => fill(
+            &gettext("{} exactly, priced with {}"),
+            &[&amount.to_decimal_string(), price_version],
+        ),
+        Cost::Reported { amount } => fill(
+            &gettext("{} as reported by the caller"),
+            &[&amount.to_decimal_string()],
+        ),
         Cost::Unpriced { reason } => fill(&gettext("No price: {}"), &[reason]),
     }
 }
@@ -491,15 +610,25 @@ fn tokens_summary(r: &crate::core::UsageRecord) -> String {
     let t = &r.tokens;
     let mut parts = Vec::new();
     if t.prompt_total() > 0 || t.output > 0 {
-        parts.push(fill(&gettext("{} in · {} out"), &[&n(t.prompt_total()), &n(t.output)]));
+        parts.push(fill(
+            &gettext("{} in · {} out"),
+            &[&n(t.prompt_total()), &n(t.output)],
+        ));
     }
     if r.images.count > 0 {
-        parts.push(fill(&ngettext("{} image", "{} images", r.images.count as u32), &[&n(r.images.count)]));
+        parts.push(fill(
+            &ngettext("{} image", "{} images", r.images.count as u32),
+            &[&n(r.images.count)],
+        ));
     }
     if r.embedding_tokens > 0 {
         parts.push(fill(&gettext("{} embedded"), &[&n(r.embedding_tokens)]));
     }
-    if parts.is_empty() { "—".into() } else { parts.join(" · ") }
+    if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(" · ")
+    }
 }
 
 fn token_details(r: &crate::core::UsageRecord) -> String {

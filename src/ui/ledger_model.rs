@@ -75,13 +75,18 @@ impl State {
                 }
             }
         }
-        self.pages.get(&page)?.get((position % PAGE) as usize).cloned()
+        self.pages
+            .get(&page)?
+            .get((position % PAGE) as usize)
+            .cloned()
     }
 
     /// Loads a page: by keyset after the page before it when that one is at hand
     /// (the common case while scrolling), by offset after a jump.
     fn load(&self, page: u32) -> Vec<glib::BoxedAnyObject> {
-        let Some(store) = &self.store else { return Vec::new() };
+        let Some(store) = &self.store else {
+            return Vec::new();
+        };
         let previous_last = page
             .checked_sub(1)
             .and_then(|p| self.pages.get(&p))

@@ -17,7 +17,8 @@ use crate::store::Store;
 
 /// Registers the compiled resources (style, shortcuts window, icons).
 fn register_resources() {
-    gio::resources_register_include!("tally.gresource").expect("the resource bundle is compiled into the binary");
+    gio::resources_register_include!("tally.gresource")
+        .expect("the resource bundle is compiled into the binary");
 }
 
 /// Runs the app on the ledger at `db` (or the default one) until its window closes.
@@ -39,7 +40,8 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     };
     app.connect_startup(|_| {
         if let Some(display) = gtk::gdk::Display::default() {
-            gtk::IconTheme::for_display(&display).add_resource_path("/io/github/tallyapp/Tally/icons");
+            gtk::IconTheme::for_display(&display)
+                .add_resource_path("/io/github/tallyapp/Tally/icons");
         }
         gtk::Window::set_default_icon_name(config::APP_ID);
     });
@@ -48,6 +50,8 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     quit.connect_activate(move |_, _| a.quit());
     app.add_action(&quit);
     // GTK must not read Tally's own command-line flags.
-    RelmApp::from_app(app).with_args(Vec::new()).run::<app::App>(store);
+    RelmApp::from_app(app)
+        .with_args(Vec::new())
+        .run::<app::App>(store);
     ExitCode::SUCCESS
 }

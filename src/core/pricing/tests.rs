@@ -5,7 +5,8 @@ use crate::core::price_file::{PriceSpec, RateSpec, parse_book};
 use crate::core::usage::{ImageUsage, TokenCounts};
 
 fn book() -> PriceBook {
-    let (_, prices) = parse_book(include_str!("../../../data/prices/prices.json")).expect("shipped book parses");
+    let (_, prices) =
+        parse_book(include_str!("../../../data/prices/prices.json")).expect("shipped book parses");
     PriceBook::new(prices)
 }
 
@@ -20,7 +21,9 @@ fn usd(text: &str) -> Money {
 }
 
 fn cost(book: &PriceBook, r: &UsageRecord) -> Money {
-    book.price(r).unwrap_or_else(|e| panic!("{}: {e}", r.model)).0
+    book.price(r)
+        .unwrap_or_else(|e| panic!("{}: {e}", r.model))
+        .0
 }
 
 const NOV_2025: &str = "2025-11-01T12:00:00Z";
@@ -37,7 +40,10 @@ fn anthropic_cache_reads_and_both_write_lifetimes() {
         reasoning: 0,
     };
     // 1000×3 + 500×15 + 10000×0.30 + 2000×3.75 + 3000×6 = 3000+7500+3000+7500+18000 = 39000 µ$ = $0.039
-    assert_eq!(cost(&book(), &rec("claude-sonnet-4-5", NOV_2025, t)), usd("0.039"));
+    assert_eq!(
+        cost(&book(), &rec("claude-sonnet-4-5", NOV_2025, t)),
+        usd("0.039")
+    );
 }
 
 #[test]
@@ -46,7 +52,11 @@ fn anthropic_cache_rates_follow_from_input_when_a_file_omits_them() {
         provider: "anthropic".into(),
         model: "claude-test".into(),
         from: "2025-01-01".parse().unwrap(),
-        rates: RateSpec { input: Some("2".into()), output: Some("10".into()), ..RateSpec::default() },
+        rates: RateSpec {
+            input: Some("2".into()),
+            output: Some("10".into()),
+            ..RateSpec::default()
+        },
         ..PriceSpec::default()
     };
     let p = spec.to_price(Origin::Imported, "t").unwrap();
@@ -66,7 +76,11 @@ fn openai_input_includes_cached_tokens() {
 #[test]
 fn reasoning_is_part_of_output_and_billed_at_the_output_rate() {
     // o4-mini: $4.40 out. 5,000 output tokens of which 4,000 reasoning: 5000×4.40 = $0.022, not more.
-    let t = TokenCounts { output: 5_000, reasoning: 4_000, ..TokenCounts::default() };
+    let t = TokenCounts {
+        output: 5_000,
+        reasoning: 4_000,
+        ..TokenCounts::default()
+    };
     assert_eq!(cost(&book(), &rec("o4-mini", NOV_2025, t)), usd("0.022"));
 }
 
@@ -85,7 +99,11 @@ fn a_separate_reasoning_rate_applies_only_to_the_reasoning_part() {
         ..PriceSpec::default()
     };
     let b = PriceBook::new(vec![spec.to_price(Origin::User, "t").unwrap()]);
-    let t = TokenCounts { output: 5_000, reasoning: 4_000, ..TokenCounts::default() };
+    let t = TokenCounts {
+        output: 5_000,
+        reasoning: 4_000,
+        ..TokenCounts::default()
+    };
     // 1000×4 + 4000×3.5 = 4000 + 14000 = 18000 µ$
     assert_eq!(cost(&b, &rec("thinker", NOV_2025, t)), usd("0.018"));
 }
@@ -93,7 +111,17 @@ fn a_separate_reasoning_rate_applies_only_to_the_reasoning_part() {
 #[test]
 fn long_context_tier_starts_above_200000_prompt_tokens_and_reprices_everything() {
     let b = book();
-    let at = |input| rec("claude-sonnet-4-5", NOV_2025, TokenCounts { input, output: 1_000, ..TokenCounts::default() });
+    let at = |input| {
+        rec(
+            "claude-sonnet-4-5",
+            NOV_2025,
+            TokenCounts {
+                input,
+                output: 1_000,
+                ..TokenCounts::default()
+            },
+        )
+    };
     // 200,000 is not above the threshold: 200000×3 + 1000×15 = 615000 µ$
     assert_eq!(cost(&b, &at(200_000)), usd("0.615"));
     // 200,001 is: every token at $6 / $22.50. 200001×6 + 1000×22.5 = 1200006 + 22500
@@ -112,17 +140,30 @@ fn long_context_threshold_counts_cache_reads_and_writes() {
     };
     // prompt = 200,001 → tier: 100000×6 + 90000×0.60 + 10000×7.50 + 1×12
     //        = 600000 + 54000 + 75000 + 12 = 729012 µ$
-    assert_eq!(cost(&book(), &rec("claude-sonnet-4-5", NOV_2025, t)), usd("0.729012"));
+    assert_eq!(
+        cost(&book(), &rec("claude-sonnet-4-5", NOV_2025, t)),
+        usd("0.729012")
+    );
 }
 
 #[test]
 fn openai_272k_tier() {
     let b = book();
-    let t = |input| TokenCounts { input, output: 100, ..TokenCounts::default() };
+    let t = |input| TokenCounts {
+        input,
+        output: 100,
+        ..TokenCounts::default()
+    };
     // gpt-5.4: 272000×2.50 + 100×15 = 680000 + 1500
-    assert_eq!(cost(&b, &rec("gpt-5.4", "2026-06-01T00:00:00Z", t(272_000))), usd("0.6815"));
+    assert_eq!(
+        cost(&b, &rec("gpt-5.4", "2026-06-01T00:00:00Z", t(272_000))),
+        usd("0.6815")
+    );
     // 272001×5 + 100×22.50 = 1360005 + 2250
-    assert_eq!(cost(&b, &rec("gpt-5.4", "2026-06-01T00:00:00Z", t(272_001))), usd("1.362255"));
+    assert_eq!(
+        cost(&b, &rec("gpt-5.4", "2026-06-01T00:00:00Z", t(272_001))),
+        usd("1.362255")
+    );
 }
 
 #[test]
@@ -130,22 +171,54 @@ fn images_are_priced_by_size_and_quality() {
     let b = book();
     let image = |model: &str, count, size: Option<&str>, quality: Option<&str>| {
         let mut r = rec(model, NOV_2025, TokenCounts::default());
-        r.images = ImageUsage { count, size: size.map(Into::into), quality: quality.map(Into::into) };
+        r.images = ImageUsage {
+            count,
+            size: size.map(Into::into),
+            quality: quality.map(Into::into),
+        };
         r
     };
-    assert_eq!(cost(&b, &image("dall-e-3", 2, Some("1024x1792"), Some("hd"))), usd("0.24"));
+    assert_eq!(
+        cost(&b, &image("dall-e-3", 2, Some("1024x1792"), Some("hd"))),
+        usd("0.24")
+    );
     assert_eq!(cost(&b, &image("dall-e-3", 1, None, None)), usd("0.04"));
-    assert_eq!(cost(&b, &image("gpt-image-1", 3, Some("1536x1024"), Some("high"))), usd("0.75"));
-    assert_eq!(cost(&b, &image("gpt-image-1", 1, Some("1024-x-1024"), None)), usd("0.042"));
-    assert_eq!(cost(&b, &image("dall-e-2", 5, Some("256x256"), None)), usd("0.08"));
-    let err = b.price(&image("dall-e-3", 1, Some("640x480"), None)).unwrap_err();
+    assert_eq!(
+        cost(
+            &b,
+            &image("gpt-image-1", 3, Some("1536x1024"), Some("high"))
+        ),
+        usd("0.75")
+    );
+    assert_eq!(
+        cost(&b, &image("gpt-image-1", 1, Some("1024-x-1024"), None)),
+        usd("0.042")
+    );
+    assert_eq!(
+        cost(&b, &image("dall-e-2", 5, Some("256x256"), None)),
+        usd("0.08")
+    );
+    let err = b
+        .price(&image("dall-e-3", 1, Some("640x480"), None))
+        .unwrap_err();
     assert!(err.contains("640x480"), "{err}");
 }
 
 #[test]
 fn image_prompt_tokens_bill_at_the_input_rate_beside_the_images() {
-    let mut r = rec("gpt-image-1", NOV_2025, TokenCounts { input: 1_000, ..TokenCounts::default() });
-    r.images = ImageUsage { count: 1, size: None, quality: Some("low".into()) };
+    let mut r = rec(
+        "gpt-image-1",
+        NOV_2025,
+        TokenCounts {
+            input: 1_000,
+            ..TokenCounts::default()
+        },
+    );
+    r.images = ImageUsage {
+        count: 1,
+        size: None,
+        quality: Some("low".into()),
+    };
     // 1000×$5/M = $0.005, plus $0.011
     assert_eq!(cost(&book(), &r), usd("0.016"));
 }
@@ -160,8 +233,21 @@ fn embeddings_bill_input_tokens_only() {
 #[test]
 fn unknown_models_are_unpriced_never_zero_and_never_a_prefix_match() {
     let b = book();
-    for model in ["gpt-4o-mini-foo", "claude-sonnet-4-5-experimental", "gpt-4", "gpt-4o-2099-01-01", "mystery"] {
-        let err = b.price(&rec(model, NOV_2025, TokenCounts { input: 10, ..TokenCounts::default() }));
+    for model in [
+        "gpt-4o-mini-foo",
+        "claude-sonnet-4-5-experimental",
+        "gpt-4",
+        "gpt-4o-2099-01-01",
+        "mystery",
+    ] {
+        let err = b.price(&rec(
+            model,
+            NOV_2025,
+            TokenCounts {
+                input: 10,
+                ..TokenCounts::default()
+            },
+        ));
         assert!(err.is_err(), "{model} must stay unpriced, got {err:?}");
     }
 }
@@ -172,22 +258,56 @@ fn dated_ids_resolve_only_by_the_explicit_rules() {
     let resolve = |p: &str, m: &str| b.resolve(p, m).map(|r| (r.provider, r.model));
     let pair = |p: &str, m: &str| Ok((p.to_string(), m.to_string()));
     // Anthropic dated ids are their family: listed or not.
-    assert_eq!(resolve("", "claude-sonnet-4-20250514"), pair("anthropic", "claude-sonnet-4"));
-    assert_eq!(resolve("", "claude-haiku-4-5-20991231"), pair("anthropic", "claude-haiku-4-5"));
-    assert_eq!(resolve("", "anthropic/claude-sonnet-4-5-20250929"), pair("anthropic", "claude-sonnet-4-5"));
-    assert_eq!(resolve("", "CLAUDE-OPUS-4-1"), pair("anthropic", "claude-opus-4-1"));
+    assert_eq!(
+        resolve("", "claude-sonnet-4-20250514"),
+        pair("anthropic", "claude-sonnet-4")
+    );
+    assert_eq!(
+        resolve("", "claude-haiku-4-5-20991231"),
+        pair("anthropic", "claude-haiku-4-5")
+    );
+    assert_eq!(
+        resolve("", "anthropic/claude-sonnet-4-5-20250929"),
+        pair("anthropic", "claude-sonnet-4-5")
+    );
+    assert_eq!(
+        resolve("", "CLAUDE-OPUS-4-1"),
+        pair("anthropic", "claude-opus-4-1")
+    );
     // OpenAI dated ids can have their own price: gpt-4o-2024-05-13 is not gpt-4o.
-    assert_eq!(resolve("", "gpt-4o-2024-05-13"), pair("openai", "gpt-4o-2024-05-13"));
+    assert_eq!(
+        resolve("", "gpt-4o-2024-05-13"),
+        pair("openai", "gpt-4o-2024-05-13")
+    );
     assert_eq!(resolve("", "gpt-4o-2024-08-06"), pair("openai", "gpt-4o"));
-    assert_eq!(resolve("", "gemini/gemini-2.5-pro"), pair("google", "gemini-2.5-pro"));
-    assert_eq!(resolve("gemini", "gemini-2.5-pro"), pair("google", "gemini-2.5-pro"));
+    assert_eq!(
+        resolve("", "gemini/gemini-2.5-pro"),
+        pair("google", "gemini-2.5-pro")
+    );
+    assert_eq!(
+        resolve("gemini", "gemini-2.5-pro"),
+        pair("google", "gemini-2.5-pro")
+    );
     assert_eq!(
         resolve("", "meta-llama/llama-4-scout-17b-16e-instruct"),
         pair("groq", "meta-llama/llama-4-scout-17b-16e-instruct")
     );
-    assert!(resolve("openai", "claude-sonnet-4-5").is_err(), "a provider that does not sell it");
+    assert!(
+        resolve("openai", "claude-sonnet-4-5").is_err(),
+        "a provider that does not sell it"
+    );
     assert_eq!(
-        cost(&b, &rec("gpt-4o-2024-05-13", NOV_2025, TokenCounts { input: 1_000_000, ..TokenCounts::default() })),
+        cost(
+            &b,
+            &rec(
+                "gpt-4o-2024-05-13",
+                NOV_2025,
+                TokenCounts {
+                    input: 1_000_000,
+                    ..TokenCounts::default()
+                }
+            )
+        ),
         usd("5")
     );
 }
@@ -195,7 +315,10 @@ fn dated_ids_resolve_only_by_the_explicit_rules() {
 #[test]
 fn the_price_in_force_on_the_records_day_applies() {
     let b = book();
-    let t = TokenCounts { input: 1_000_000, ..TokenCounts::default() };
+    let t = TokenCounts {
+        input: 1_000_000,
+        ..TokenCounts::default()
+    };
     // o3 launched at $10 and dropped to $2 on 2025-06-10.
     assert_eq!(cost(&b, &rec("o3", "2025-06-09T23:59:59Z", t)), usd("10"));
     assert_eq!(cost(&b, &rec("o3", "2025-06-10T00:00:00Z", t)), usd("2"));
@@ -213,16 +336,31 @@ fn a_users_price_beats_shipped_and_imported_ones() {
             provider: "openai".into(),
             model: "gpt-4o".into(),
             from: from.parse().unwrap(),
-            rates: RateSpec { input: Some(input.into()), output: Some("1".into()), ..RateSpec::default() },
+            rates: RateSpec {
+                input: Some(input.into()),
+                output: Some("1".into()),
+                ..RateSpec::default()
+            },
             ..PriceSpec::default()
         }
         .to_price(origin, &format!("{origin:?}"))
         .unwrap()
     };
     b.add(spec(Origin::Imported, "7", "2025-10-01"));
-    let t = TokenCounts { input: 1_000_000, ..TokenCounts::default() };
-    assert_eq!(cost(&b, &rec("gpt-4o", "2025-09-30T00:00:00Z", t)), usd("2.5"), "shipped before the import's date");
-    assert_eq!(cost(&b, &rec("gpt-4o", NOV_2025, t)), usd("7"), "imported from its date");
+    let t = TokenCounts {
+        input: 1_000_000,
+        ..TokenCounts::default()
+    };
+    assert_eq!(
+        cost(&b, &rec("gpt-4o", "2025-09-30T00:00:00Z", t)),
+        usd("2.5"),
+        "shipped before the import's date"
+    );
+    assert_eq!(
+        cost(&b, &rec("gpt-4o", NOV_2025, t)),
+        usd("7"),
+        "imported from its date"
+    );
     b.add(spec(Origin::User, "1.5", "2020-01-01"));
     assert_eq!(cost(&b, &rec("gpt-4o", NOV_2025, t)), usd("1.5"));
     assert_eq!(b.price(&rec("gpt-4o", NOV_2025, t)).unwrap().1, "User");
@@ -232,10 +370,19 @@ fn a_users_price_beats_shipped_and_imported_ones() {
 fn the_shipped_book_covers_every_provider_the_brief_names() {
     let b = book();
     for provider in ["openai", "anthropic", "google", "mistral", "groq", "xai"] {
-        let n = b.entries().iter().filter(|e| e.provider == provider).count();
+        let n = b
+            .entries()
+            .iter()
+            .filter(|e| e.provider == provider)
+            .count();
         assert!(n >= 3, "{provider}: {n} models");
     }
     for mode in [Mode::Chat, Mode::Embedding, Mode::Image] {
-        assert!(b.entries().iter().any(|e| e.mode == mode && e.provider == "openai"), "{mode:?}");
+        assert!(
+            b.entries()
+                .iter()
+                .any(|e| e.mode == mode && e.provider == "openai"),
+            "{mode:?}"
+        );
     }
 }
