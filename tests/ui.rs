@@ -223,12 +223,58 @@ fn run_scenario(name: &str) -> i32 {
                 failures: f.clone(),
             };
             drive(&scenario, &check, &db_path).await;
+            if scenario == "seeded" {
+                windows_open_from_the_menu(&window, &check).await;
+            }
             app.quit();
         });
     });
     tally::ui::launch(app, Some(db));
     drop(dir);
     i32::from(failures.get() > 0)
+}
+
+/// The about window and the shortcuts window open from their actions, and the
+/// search shortcut's action puts the focus in the search field.
+async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
+    // Dialogs are toplevels of their own, not necessarily the application's windows.
+    let toplevels = || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .filter_map(|w| w.downcast::<gtk::Window>().ok())
+    };
+    let has = |t: glib::Type| toplevels().any(|w| w.type_().is_a(t) && w.is_visible());
+    let _ = WidgetExt::activate_action(window, "win.about", None);
+    pause(300).await;
+    check.expect(
+        has(adw::AboutWindow::static_type()),
+        "“About Tally” opens the about window",
+    );
+    screenshot("about");
+    for w in toplevels() {
+        if w.type_().is_a(adw::AboutWindow::static_type()) {
+            w.close();
+        }
+    }
+    let _ = WidgetExt::activate_action(window, "win.show-help-overlay", None);
+    pause(300).await;
+    check.expect(
+        has(gtk::ShortcutsWindow::static_type()),
+        "the shortcuts window opens",
+    );
+    screenshot("shortcuts");
+    for w in toplevels() {
+        if w.type_().is_a(gtk::ShortcutsWindow::static_type()) {
+            w.close();
+        }
+    }
+    pause(100).await;
+    let _ = WidgetExt::activate_action(window, "win.search", None);
+    pause(200).await;
+    let search = check.widget("history-search");
+    let focused =
+        GtkWindowExt::focus(window).is_some_and(|f| f == search || f.is_ancestor(&search));
+    check.expect(focused, "Ctrl+F puts the focus in the search field");
 }
 
 async fn drive(scenario: &str, check: &Check, db: &Path) {

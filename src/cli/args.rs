@@ -51,10 +51,10 @@ pub fn when(text: &str) -> Result<When, String> {
     if let Ok(ts) = t.parse::<Timestamp>() {
         return Ok(When::Instant(ts));
     }
-    if let Ok(dt) = t.parse::<DateTime>() {
-        if t.len() > 10 {
-            return Ok(When::Local(dt));
-        }
+    if let Ok(dt) = t.parse::<DateTime>()
+        && t.len() > 10
+    {
+        return Ok(When::Local(dt));
     }
     if let Ok(d) = t.parse::<Date>() {
         return Ok(When::Day(d));

@@ -400,7 +400,7 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
     };
     let version = format!("user {}", today());
     let price = spec.to_price(Origin::User, &version)?;
-    store.save_prices(Origin::User, &[spec.clone()], &version)?;
+    store.save_prices(Origin::User, std::slice::from_ref(&spec), &version)?;
     let book = prices::load(store)?;
     let key = Resolved {
         provider: price.provider.clone(),
@@ -515,7 +515,7 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
         )
     );
     let mut sorted: Vec<(&str, u64)> = reasons.into_iter().collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1));
+    sorted.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     for (why, n) in sorted {
         println!("  {:>6}  {why}", thousands(n));
     }

@@ -86,10 +86,10 @@ pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
         .map(|w| w.end(&zone))
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if u <= s {
-            anyhow::bail!(gettext("--until must be after --since"));
-        }
+    if let (Some(s), Some(u)) = (since, until)
+        && u <= s
+    {
+        anyhow::bail!(gettext("--until must be after --since"));
     }
     let mut group_by = a.group_by.clone();
     group_by.dedup();

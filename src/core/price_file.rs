@@ -423,37 +423,37 @@ pub fn parse_litellm(
             .unwrap_or(key)
             .to_lowercase();
 
-        if mode == Mode::Image {
-            if let Some((quality, size, model)) = sized_image_key(&name) {
-                let per_image = field_rate(obj, "output_cost_per_image")
-                    .ok()
-                    .flatten()
-                    .or(field_rate(obj, "input_cost_per_image").ok().flatten())
-                    .map(|r| Money::from_ratio(i128::from(r), 1_000_000))
-                    .filter(|m| !m.is_zero());
-                let per_pixel = ["input_cost_per_pixel", "output_cost_per_pixel"]
-                    .iter()
-                    .filter_map(|k| obj.get(*k).and_then(Value::as_f64))
-                    .find(|v| *v > 0.0)
-                    .and_then(|v| per_pixel_image_price(v, &size));
-                match per_image.or(per_pixel) {
-                    Some(price) => sized.push((
-                        key.clone(),
-                        provider.clone(),
-                        model.to_lowercase(),
-                        quality.clone(),
-                        ImagePrice {
-                            size,
-                            quality,
-                            price,
-                        },
-                    )),
-                    None => out
-                        .skipped
-                        .push((key.clone(), "no per-image or per-pixel price".into())),
-                }
-                continue;
+        if mode == Mode::Image
+            && let Some((quality, size, model)) = sized_image_key(&name)
+        {
+            let per_image = field_rate(obj, "output_cost_per_image")
+                .ok()
+                .flatten()
+                .or(field_rate(obj, "input_cost_per_image").ok().flatten())
+                .map(|r| Money::from_ratio(i128::from(r), 1_000_000))
+                .filter(|m| !m.is_zero());
+            let per_pixel = ["input_cost_per_pixel", "output_cost_per_pixel"]
+                .iter()
+                .filter_map(|k| obj.get(*k).and_then(Value::as_f64))
+                .find(|v| *v > 0.0)
+                .and_then(|v| per_pixel_image_price(v, &size));
+            match per_image.or(per_pixel) {
+                Some(price) => sized.push((
+                    key.clone(),
+                    provider.clone(),
+                    model.to_lowercase(),
+                    quality.clone(),
+                    ImagePrice {
+                        size,
+                        quality,
+                        price,
+                    },
+                )),
+                None => out
+                    .skipped
+                    .push((key.clone(), "no per-image or per-pixel price".into())),
             }
+            continue;
         }
 
         if index.contains_key(&(provider.clone(), name.clone())) {

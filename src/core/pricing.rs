@@ -211,12 +211,11 @@ pub fn normalize_provider(provider: &str) -> String {
 /// (`google`, `gemini-2.5-pro`). Only the prefixes above; `meta-llama/…` stays whole.
 pub fn split_provider_prefix(model: &str) -> (Option<String>, String) {
     let m = model.trim().to_lowercase();
-    if let Some((head, rest)) = m.split_once('/') {
-        if let Some((_, provider)) = PROVIDER_PREFIXES.iter().find(|(from, _)| *from == head) {
-            if !rest.is_empty() {
-                return (Some((*provider).to_string()), rest.to_string());
-            }
-        }
+    if let Some((head, rest)) = m.split_once('/')
+        && let Some((_, provider)) = PROVIDER_PREFIXES.iter().find(|(from, _)| *from == head)
+        && !rest.is_empty()
+    {
+        return (Some((*provider).to_string()), rest.to_string());
     }
     (None, m)
 }

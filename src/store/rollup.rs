@@ -34,10 +34,10 @@ impl DayCache {
     }
 
     pub fn day_of(&mut self, ts_ms: i64) -> Result<Rc<str>, StoreError> {
-        if let Some((start, end, day)) = &self.span {
-            if (*start..*end).contains(&ts_ms) {
-                return Ok(day.clone());
-            }
+        if let Some((start, end, day)) = &self.span
+            && (*start..*end).contains(&ts_ms)
+        {
+            return Ok(day.clone());
         }
         let at = Timestamp::from_millisecond(ts_ms)?;
         let date = at.to_zoned(self.zone.clone()).date();

@@ -470,10 +470,10 @@ impl SimpleComponent for HistoryView {
         let last_version = Cell::new(store.data_version().unwrap_or(0));
         let (poll_store, s) = (store.clone(), sender.clone());
         glib::timeout_add_local(POLL, move || {
-            if let Ok(v) = poll_store.data_version() {
-                if v != last_version.replace(v) {
-                    s.input(HistoryInput::LedgerChanged);
-                }
+            if let Ok(v) = poll_store.data_version()
+                && v != last_version.replace(v)
+            {
+                s.input(HistoryInput::LedgerChanged);
             }
             glib::ControlFlow::Continue
         });

@@ -30,6 +30,9 @@ pub fn run(db: Option<PathBuf>) -> ExitCode {
 /// Runs the app as `app`; tests pass one of their own to drive it.
 pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     register_resources();
+    // Style, the shortcuts window and icons come from here, whatever the app id
+    // (tests run under an id of their own).
+    app.set_resource_base_path(Some("/io/github/tallyapp/Tally"));
     let path = db.unwrap_or_else(config::default_db_path);
     let store = match Store::open(&path) {
         Ok(store) => Rc::new(store),
