@@ -37,6 +37,7 @@ install: build
 	install -Dm755 target/release/tally-app $(DESTDIR)$(PREFIX)/bin/tally-app
 	install -d $(DESTDIR)$(PREFIX)/share/applications $(DESTDIR)$(PREFIX)/share/metainfo
 	msgfmt --desktop --template data/$(APP_ID).desktop.in -d po -o $(DESTDIR)$(PREFIX)/share/applications/$(APP_ID).desktop
+	sed -i "s|^Exec=tally|Exec=$(PREFIX)/bin/tally|" $(DESTDIR)$(PREFIX)/share/applications/$(APP_ID).desktop
 	msgfmt --xml --template data/$(APP_ID).metainfo.xml.in -d po -o $(DESTDIR)$(PREFIX)/share/metainfo/$(APP_ID).metainfo.xml
 	install -Dm644 data/icons/hicolor/scalable/apps/$(APP_ID).svg $(DESTDIR)$(PREFIX)/share/icons/hicolor/scalable/apps/$(APP_ID).svg
 	install -Dm644 data/icons/hicolor/symbolic/apps/$(APP_ID)-symbolic.svg $(DESTDIR)$(PREFIX)/share/icons/hicolor/symbolic/apps/$(APP_ID)-symbolic.svg

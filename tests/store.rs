@@ -358,3 +358,99 @@ fn four_processes_writing_at_once_lose_nothing() {
         .unwrap();
     assert_eq!(total.requests, 200, "the rollup agrees");
 }
+
+#[test]
+fn history_counts_and_pages_agree_with_the_records() {
+    use tally::store::HistoryFilter;
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let records: Vec<UsageRecord> = (0..3_000).map(|i| random_record(&mut rng, i)).collect();
+    store.insert_batch(&records).unwrap();
+    let zone = store.zone().clone();
+    let day_start = |d: &str| {
+        d.parse::<jiff::civil::Date>()
+            .unwrap()
+            .to_zoned(zone.clone())
+            .unwrap()
+            .timestamp()
+            .as_millisecond()
+    };
+    let filters = [
+        HistoryFilter::default(),
+        HistoryFilter {
+            model: Some("gpt-4o".into()),
+            ..Default::default()
+        },
+        HistoryFilter {
+            provider: Some("anthropic".into()),
+            ..Default::default()
+        },
+        HistoryFilter {
+            since_ms: Some(day_start("2025-02-01")),
+            until_ms: Some(day_start("2025-03-01")),
+            ..Default::default()
+        },
+        // Not on day boundaries: counted from the records.
+        HistoryFilter {
+            since_ms: Some(1_738_000_123_456),
+            until_ms: Some(1_740_000_000_001),
+            ..Default::default()
+        },
+        HistoryFilter {
+            text: Some("CLAUDE".into()),
+            ..Default::default()
+        },
+        HistoryFilter {
+            text: Some("web".into()),
+            provider: Some("openai".into()),
+            ..Default::default()
+        },
+    ];
+    for f in &filters {
+        let want: Vec<&UsageRecord> = records
+            .iter()
+            .filter(|r| {
+                let ms = r.at.as_millisecond();
+                let text = f.text.as_deref().map(str::to_lowercase);
+                f.model.as_ref().is_none_or(|m| &r.model == m)
+                    && f.provider.as_ref().is_none_or(|p| &r.provider == p)
+                    && f.since_ms.is_none_or(|s| ms >= s)
+                    && f.until_ms.is_none_or(|u| ms < u)
+                    && text.is_none_or(|t| {
+                        [&r.model, &r.provider, &r.user, &r.project, &r.agent]
+                            .iter()
+                            .any(|v| v.to_lowercase().contains(&t))
+                    })
+            })
+            .collect();
+        assert_eq!(store.history_count(f).unwrap(), want.len() as u64, "{f:?}");
+        // Paging by keyset walks every matching record once, newest first.
+        let mut seen = 0;
+        let mut after = None;
+        let mut last_ts = i64::MAX;
+        loop {
+            let page = store.history_after(f, after, 250).unwrap();
+            let Some(tail) = page.last() else { break };
+            for row in &page {
+                assert!(row.record.at.as_millisecond() <= last_ts, "newest first");
+                last_ts = row.record.at.as_millisecond();
+            }
+            after = Some((tail.record.at.as_millisecond(), tail.id));
+            seen += page.len();
+        }
+        assert_eq!(seen, want.len(), "{f:?}");
+        if want.len() > 500 {
+            let by_offset = store.history_at(f, 250, 250).unwrap();
+            let by_key = store
+                .history_after(f, after_first_page(&store, f), 250)
+                .unwrap();
+            assert_eq!(by_offset, by_key, "offset and keyset pages agree");
+        }
+    }
+}
+
+fn after_first_page(store: &Store, f: &tally::store::HistoryFilter) -> Option<(i64, i64)> {
+    let first = store.history_after(f, None, 250).unwrap();
+    first.last().map(|r| (r.record.at.as_millisecond(), r.id))
+}

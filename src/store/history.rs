@@ -28,15 +28,17 @@ pub struct HistoryRow {
 pub type HistoryPage = Option<(i64, i64)>;
 
 impl HistoryFilter {
-    fn where_clause(&self) -> (String, Vec<Value>) {
-        let mut terms = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        if let Some(text) = self
-            .text
+    fn search_text(&self) -> Option<&str> {
+        self.text
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-        {
+    }
+
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut terms = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(text) = self.search_text() {
             let pattern = format!(
                 "%{}%",
                 text.replace('\\', "\\\\")
@@ -77,7 +79,14 @@ impl HistoryFilter {
 }
 
 impl Store {
+    /// How many records match. Without a text search this comes from the daily
+    /// rollup (milliseconds on any ledger); a text search counts the records.
     pub fn history_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
+        if filter.search_text().is_none() {
+            if let Some(n) = self.count_from_rollup(filter)? {
+                return Ok(n);
+            }
+        }
         let (clause, args) = filter.where_clause();
         let sql = format!("SELECT COUNT(*) FROM usage {clause}");
         let n: i64 = self
@@ -85,6 +94,27 @@ impl Store {
             .prepare_cached(&sql)?
             .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
         Ok(n as u64)
+    }
+
+    fn count_from_rollup(&self, filter: &HistoryFilter) -> Result<Option<u64>, StoreError> {
+        let Some((first, end)) = self.rollup_range(filter.since_ms, filter.until_ms)? else {
+            return Ok(None);
+        };
+        let mut sql = String::from(
+            "SELECT COALESCE(SUM(requests), 0) FROM usage_daily WHERE day >= ?1 AND day < ?2",
+        );
+        let mut args = vec![Value::Text(first), Value::Text(end)];
+        for (column, value) in [("model", &filter.model), ("provider", &filter.provider)] {
+            if let Some(v) = value {
+                args.push(Value::Text(v.clone()));
+                sql.push_str(&format!(" AND {column} = ?{}", args.len()));
+            }
+        }
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+        Ok(Some(n as u64))
     }
 
     /// Up to `limit` rows newest first, starting after `after` (keyset paging: cheap at any depth).

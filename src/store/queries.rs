@@ -32,6 +32,9 @@ pub struct UsageRow {
     pub totals: Totals,
 }
 
+/// Sorts after every `YYYY-MM-DD`: the open end of a range of days.
+pub(super) const LAST_DAY: &str = "9999-12-31~";
+
 const SUMS: &str = "SUM(requests), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write_5m),
     SUM(cache_write_1h), SUM(reasoning), SUM(images), SUM(embedding_tokens), SUM(cost_nanos),
     SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos)";
@@ -95,25 +98,41 @@ impl Store {
         Ok((rows, total))
     }
 
-    /// The range as local days `[first, end)` when the rollup can answer it exactly.
+    /// The local day (ledger zone) that starts exactly at `ts_ms`, if one does.
+    pub(super) fn day_starting_at(&self, ts_ms: i64) -> Result<Option<String>, StoreError> {
+        let date = Timestamp::from_millisecond(ts_ms)?
+            .to_zoned(self.zone.clone())
+            .date();
+        let (start, _) = day_bounds_ms(&self.zone, date)?;
+        Ok((start == ts_ms).then(|| date.to_string()))
+    }
+
+    /// `[since, until)` as local days `[first, end)` when both fall on day starts in
+    /// the ledger's zone: then the rollup answers exactly.
+    pub(super) fn rollup_range(
+        &self,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let first = match since_ms {
+            Some(ms) => self.day_starting_at(ms)?,
+            None => Some(String::new()),
+        };
+        let end = match until_ms {
+            Some(ms) => self.day_starting_at(ms)?,
+            None => Some(LAST_DAY.into()),
+        };
+        Ok(first.zip(end))
+    }
+
     fn rollup_days(&self, q: &UsageQuery) -> Result<Option<(String, String)>, StoreError> {
         if q.zone.iana_name() != self.zone.iana_name() {
             return Ok(None);
         }
-        let day_of = |ts: Timestamp| -> Result<Option<String>, StoreError> {
-            let date = ts.to_zoned(self.zone.clone()).date();
-            let (start, _) = day_bounds_ms(&self.zone, date)?;
-            Ok((start == ts.as_millisecond()).then(|| date.to_string()))
-        };
-        let first = match q.since {
-            Some(ts) => day_of(ts)?,
-            None => Some(String::new()),
-        };
-        let end = match q.until {
-            Some(ts) => day_of(ts)?,
-            None => Some("9999-12-31~".into()),
-        };
-        Ok(first.zip(end))
+        self.rollup_range(
+            q.since.map(|t| t.as_millisecond()),
+            q.until.map(|t| t.as_millisecond()),
+        )
     }
 
     fn usage_from_rollup(
