@@ -82,10 +82,10 @@ impl Store {
     /// How many records match. Without a text search this comes from the daily
     /// rollup (milliseconds on any ledger); a text search counts the records.
     pub fn history_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
-        if filter.search_text().is_none() {
-            if let Some(n) = self.count_from_rollup(filter)? {
-                return Ok(n);
-            }
+        if filter.search_text().is_none()
+            && let Some(n) = self.count_from_rollup(filter)?
+        {
+            return Ok(n);
         }
         let (clause, args) = filter.where_clause();
         let sql = format!("SELECT COUNT(*) FROM usage {clause}");
