@@ -9,3 +9,13 @@ pub mod i18n;
 pub mod prices;
 pub mod store;
 pub mod ui;
+
+/// What both programs do first: log to stderr (filtered by `RUST_LOG`) and bind
+/// the translations.
+pub fn init_process() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    i18n::init();
+}

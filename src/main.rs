@@ -6,11 +6,7 @@ use clap::Parser;
 use tally::cli::Cli;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
-    tally::i18n::init();
+    tally::init_process();
     let cli = Cli::parse();
     let result = match cli.command {
         None => tally::cli::open_app(cli.db.as_deref()),

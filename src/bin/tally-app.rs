@@ -5,11 +5,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
-    tally::i18n::init();
+    tally::init_process();
     let db = std::env::args_os()
         .skip_while(|a| a != "--db")
         .nth(1)

@@ -359,6 +359,18 @@ fn print_rates(indent: &str, r: &crate::core::pricing::Rates) {
     }
 }
 
+/// The provider a user's price is for: the one given, else the model's own when
+/// the book knows it, else none (the model is unknown everywhere).
+fn provider_for(book: &PriceBook, given: Option<&str>, model: &str) -> String {
+    match given {
+        Some(p) => crate::core::pricing::normalize_provider(p),
+        None => book
+            .resolve("", model)
+            .map(|r| r.provider)
+            .unwrap_or_default(),
+    }
+}
+
 /// Reprices the records whose model resolves, under the new book, to `key`.
 fn reprice_model(store: &mut Store, book: &PriceBook, key: &Resolved) -> anyhow::Result<u64> {
     let matches = |r: &UsageRecord| book.resolve(&r.provider, &r.model).is_ok_and(|x| &x == key);
@@ -367,13 +379,7 @@ fn reprice_model(store: &mut Store, book: &PriceBook, key: &Resolved) -> anyhow:
 
 fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
-    let provider = match &a.provider {
-        Some(p) => crate::core::pricing::normalize_provider(p),
-        None => book
-            .resolve("", &a.model)
-            .map(|r| r.provider)
-            .unwrap_or_default(),
-    };
+    let provider = provider_for(&book, a.provider.as_deref(), &a.model);
     let text = |m: Option<Money>| m.map(|v| v.to_decimal_string());
     let spec = PriceSpec {
         provider: provider.clone(),
@@ -423,13 +429,7 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
 
 fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
-    let provider = match &a.provider {
-        Some(p) => crate::core::pricing::normalize_provider(p),
-        None => book
-            .resolve("", &a.model)
-            .map(|r| r.provider)
-            .unwrap_or_default(),
-    };
+    let provider = provider_for(&book, a.provider.as_deref(), &a.model);
     let model = a.model.trim().to_lowercase();
     let removed = store.remove_user_prices(&provider, &model)?;
     if removed == 0 {

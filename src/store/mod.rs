@@ -60,14 +60,7 @@ impl Store {
                 source,
             })?;
         }
-        let conn = Connection::open(path)?;
-        Self::configure(&conn)?;
-        let mut store = Store {
-            conn,
-            path: path.into(),
-            zone: TimeZone::UTC,
-        };
-        store.migrate(schema::VERSION)?;
+        let mut store = Self::open_at_version(path, schema::VERSION)?;
         store.zone = rollup::ledger_zone(&store.conn)?;
         Ok(store)
     }

@@ -67,16 +67,9 @@ fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
     })
 }
 
+/// The rollup column that holds a dimension; week and month are folded from days.
 fn column(dim: Dimension) -> &'static str {
-    match dim {
-        Dimension::Provider => "provider",
-        Dimension::Model => "model",
-        Dimension::User => "user",
-        Dimension::Project => "project",
-        Dimension::Agent => "agent",
-        Dimension::Source => "source",
-        Dimension::Day | Dimension::Week | Dimension::Month => "day",
-    }
+    if dim.is_time() { "day" } else { dim.name() }
 }
 
 impl Store {
