@@ -25,9 +25,10 @@ lint: deps
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
 
 # The UI tests need a display and a session bus: both are started here, private
-# to this run, and stopped when it ends.
+# to this run, and stopped when it ends. Benchmarks are built by the lint step and
+# run by `make bench`, in release.
 test: lint
-	tools/with-display.sh $(CARGO) test --all-targets
+	tools/with-display.sh $(CARGO) test --lib --bins --tests
 
 bench: deps
 	$(CARGO) bench --bench ledger

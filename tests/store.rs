@@ -425,6 +425,18 @@ fn history_counts_and_pages_agree_with_the_records() {
             })
             .collect();
         assert_eq!(store.history_count(f).unwrap(), want.len() as u64, "{f:?}");
+        // Narrowed to the days that hold matches, it finds the same records.
+        let narrowed = store.narrow(f).unwrap();
+        assert_eq!(
+            store.history_count(&narrowed).unwrap(),
+            want.len() as u64,
+            "narrowed {f:?}"
+        );
+        assert_eq!(
+            store.history_after(&narrowed, None, 5_000).unwrap(),
+            store.history_after(f, None, 5_000).unwrap(),
+            "narrowed pages for {f:?}"
+        );
         // Paging by keyset walks every matching record once, newest first.
         let mut seen = 0;
         let mut after = None;

@@ -2,13 +2,14 @@
 
 use rusqlite::types::Value;
 
+use super::rollup::day_bounds_ms;
 use super::write::{RECORD_COLUMNS, record_from_row};
 use super::{Store, StoreError};
 use crate::core::UsageRecord;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HistoryFilter {
-    /// Matches any part of model, provider, user, project, agent or task (case aside).
+    /// Matches any part of model, provider, user, project or agent (case aside).
     pub text: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
@@ -24,6 +25,9 @@ pub struct HistoryRow {
     pub record: UsageRecord,
 }
 
+/// The columns a text search looks in: the ones the history shows.
+const SEARCHED: [&str; 5] = ["model", "provider", "user", "project", "agent"];
+
 /// Where a page starts: after the row with this (time, id), in newest-first order.
 pub type HistoryPage = Option<(i64, i64)>;
 
@@ -35,9 +39,9 @@ impl HistoryFilter {
             .filter(|t| !t.is_empty())
     }
 
-    fn where_clause(&self) -> (String, Vec<Value>) {
+    /// Conditions on the dimensions, which `usage` and the rollup both carry.
+    fn dimension_terms(&self, args: &mut Vec<Value>) -> Vec<String> {
         let mut terms = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
         if let Some(text) = self.search_text() {
             let pattern = format!(
                 "%{}%",
@@ -45,29 +49,33 @@ impl HistoryFilter {
                     .replace('%', "\\%")
                     .replace('_', "\\_")
             );
-            let cols = ["model", "provider", "user", "project", "agent", "task"];
-            let any: Vec<String> = cols
+            args.push(Value::Text(pattern));
+            let n = args.len();
+            let any: Vec<String> = SEARCHED
                 .iter()
-                .map(|c| format!("{c} LIKE ?{} ESCAPE '\\'", args.len() + 1))
+                .map(|c| format!("{c} LIKE ?{n} ESCAPE '\\'"))
                 .collect();
             terms.push(format!("({})", any.join(" OR ")));
-            args.push(Value::Text(pattern));
         }
-        if let Some(model) = &self.model {
-            terms.push(format!("model = ?{}", args.len() + 1));
-            args.push(Value::Text(model.clone()));
+        for (column, value) in [("model", &self.model), ("provider", &self.provider)] {
+            if let Some(v) = value {
+                args.push(Value::Text(v.clone()));
+                terms.push(format!("{column} = ?{}", args.len()));
+            }
         }
-        if let Some(provider) = &self.provider {
-            terms.push(format!("provider = ?{}", args.len() + 1));
-            args.push(Value::Text(provider.clone()));
-        }
+        terms
+    }
+
+    fn where_clause(&self) -> (String, Vec<Value>) {
+        let mut args: Vec<Value> = Vec::new();
+        let mut terms = self.dimension_terms(&mut args);
         if let Some(since) = self.since_ms {
-            terms.push(format!("ts_ms >= ?{}", args.len() + 1));
             args.push(Value::Integer(since));
+            terms.push(format!("ts_ms >= ?{}", args.len()));
         }
         if let Some(until) = self.until_ms {
-            terms.push(format!("ts_ms < ?{}", args.len() + 1));
             args.push(Value::Integer(until));
+            terms.push(format!("ts_ms < ?{}", args.len()));
         }
         let clause = if terms.is_empty() {
             String::new()
@@ -79,13 +87,22 @@ impl HistoryFilter {
 }
 
 impl Store {
-    /// How many records match. Without a text search this comes from the daily
-    /// rollup (milliseconds on any ledger); a text search counts the records.
+    /// How many records match: from the daily rollup (milliseconds on any ledger)
+    /// when the range falls on whole days, else by counting the records.
     pub fn history_count(&self, filter: &HistoryFilter) -> Result<u64, StoreError> {
-        if filter.search_text().is_none()
-            && let Some(n) = self.count_from_rollup(filter)?
-        {
-            return Ok(n);
+        if let Some((first, end)) = self.rollup_range(filter.since_ms, filter.until_ms)? {
+            let mut args = vec![Value::Text(first), Value::Text(end)];
+            let mut sql = String::from(
+                "SELECT COALESCE(SUM(requests), 0) FROM usage_daily WHERE day >= ?1 AND day < ?2",
+            );
+            for term in filter.dimension_terms(&mut args) {
+                sql.push_str(&format!(" AND {term}"));
+            }
+            let n: i64 = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+            return Ok(n as u64);
         }
         let (clause, args) = filter.where_clause();
         let sql = format!("SELECT COUNT(*) FROM usage {clause}");
@@ -96,25 +113,37 @@ impl Store {
         Ok(n as u64)
     }
 
-    fn count_from_rollup(&self, filter: &HistoryFilter) -> Result<Option<u64>, StoreError> {
-        let Some((first, end)) = self.rollup_range(filter.since_ms, filter.until_ms)? else {
-            return Ok(None);
-        };
-        let mut sql = String::from(
-            "SELECT COALESCE(SUM(requests), 0) FROM usage_daily WHERE day >= ?1 AND day < ?2",
-        );
-        let mut args = vec![Value::Text(first), Value::Text(end)];
-        for (column, value) in [("model", &filter.model), ("provider", &filter.provider)] {
-            if let Some(v) = value {
-                args.push(Value::Text(v.clone()));
-                sql.push_str(&format!(" AND {column} = ?{}", args.len()));
-            }
+    /// The same filter with its time range shrunk to the days where matching
+    /// records exist (from the rollup), so that paging a rare model or search
+    /// term scans those days, not the whole ledger. Nothing matching gives an
+    /// empty range.
+    pub fn narrow(&self, filter: &HistoryFilter) -> Result<HistoryFilter, StoreError> {
+        let mut args = Vec::new();
+        let terms = filter.dimension_terms(&mut args);
+        if terms.is_empty() {
+            return Ok(filter.clone());
         }
-        let n: i64 = self
+        let sql = format!(
+            "SELECT MIN(day), MAX(day) FROM usage_daily WHERE {}",
+            terms.join(" AND ")
+        );
+        let (first, last): (Option<String>, Option<String>) = self
             .conn
             .prepare_cached(&sql)?
-            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
-        Ok(Some(n as u64))
+            .query_row(rusqlite::params_from_iter(args), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let mut narrowed = filter.clone();
+        let (Some(first), Some(last)) = (first, last) else {
+            narrowed.since_ms = Some(0);
+            narrowed.until_ms = Some(0);
+            return Ok(narrowed);
+        };
+        let (start, _) = day_bounds_ms(&self.zone, first.parse()?)?;
+        let (_, end) = day_bounds_ms(&self.zone, last.parse()?)?;
+        narrowed.since_ms = Some(filter.since_ms.map_or(start, |s| s.max(start)));
+        narrowed.until_ms = Some(filter.until_ms.map_or(end, |u| u.min(end)));
+        Ok(narrowed)
     }
 
     /// Up to `limit` rows newest first, starting after `after` (keyset paging: cheap at any depth).

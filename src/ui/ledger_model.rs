@@ -17,7 +17,10 @@ const PAGES_KEPT: usize = 16;
 #[derive(Default)]
 pub struct State {
     store: Option<Rc<Store>>,
+    /// The filter as the user set it.
     filter: HistoryFilter,
+    /// The same, narrowed to the days that hold matches: what the queries use.
+    effective: HistoryFilter,
     count: u32,
     pages: HashMap<u32, Vec<glib::BoxedAnyObject>>,
     recent: VecDeque<u32>,
@@ -96,9 +99,9 @@ impl State {
                 (row.record.at.as_millisecond(), row.id)
             });
         let rows = match previous_last {
-            Some(after) => store.history_after(&self.filter, Some(after), PAGE as usize),
-            None if page == 0 => store.history_after(&self.filter, None, PAGE as usize),
-            None => store.history_at(&self.filter, u64::from(page * PAGE), PAGE as usize),
+            Some(after) => store.history_after(&self.effective, Some(after), PAGE as usize),
+            None if page == 0 => store.history_after(&self.effective, None, PAGE as usize),
+            None => store.history_at(&self.effective, u64::from(page * PAGE), PAGE as usize),
         };
         match rows {
             Ok(rows) => rows.into_iter().map(glib::BoxedAnyObject::new).collect(),
@@ -148,11 +151,20 @@ impl LedgerModel {
         };
         let new_count = {
             let mut s = self.imp().state.borrow_mut();
-            let count = match &s.store {
-                Some(store) => store.history_count(&s.filter).unwrap_or_else(|e| {
+            let counted = s.store.as_ref().map(|store| {
+                let effective = store.narrow(&s.filter)?;
+                let count = store.history_count(&effective)?;
+                Ok::<_, crate::store::StoreError>((effective, count))
+            });
+            let count = match counted {
+                Some(Ok((effective, count))) => {
+                    s.effective = effective;
+                    count
+                }
+                Some(Err(e)) => {
                     tracing::warn!("cannot count usage history: {e}");
                     0
-                }),
+                }
                 None => 0,
             };
             s.count = u32::try_from(count).unwrap_or(u32::MAX);
