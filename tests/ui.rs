@@ -15,7 +15,7 @@ use tally::core::Money;
 use tally::core::usage::{Cost, TokenCounts, UsageRecord};
 use tally::store::Store;
 
-const SCENARIOS: &[&str] = &["empty", "seeded", "narrow-dark"];
+const SCENARIOS: &[&str] = &["empty", "seeded", "narrow-dark", "newer-ledger"];
 
 fn main() {
     if let Ok(name) = std::env::var("TALLY_UI_SCENARIO") {
@@ -192,6 +192,12 @@ fn run_scenario(name: &str) -> i32 {
             store.insert_batch(&records).expect("seed");
         }
     }
+    if name == "newer-ledger" {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+    }
     let failures = Rc::new(Cell::new(0));
     let app = adw::Application::new(
         Some("io.github.tallyapp.Tally.Test"),
@@ -208,6 +214,11 @@ fn run_scenario(name: &str) -> i32 {
             (f.clone(), scenario.clone(), app.clone(), db_path.clone());
         glib::MainContext::default().spawn_local(async move {
             pause(300).await;
+            if scenario == "newer-ledger" {
+                newer_ledger_is_explained(&f).await;
+                app.quit();
+                return;
+            }
             let Some(window) = app.windows().into_iter().next() else {
                 eprintln!("  FAILED: no window");
                 f.set(1);
@@ -229,9 +240,35 @@ fn run_scenario(name: &str) -> i32 {
             app.quit();
         });
     });
-    tally::ui::launch(app, Some(db));
+    let code = tally::ui::launch(app, Some(db));
+    if name == "newer-ledger" && code != std::process::ExitCode::FAILURE {
+        eprintln!("  FAILED: a ledger that cannot be opened ends the app with a failure status");
+        failures.set(failures.get() + 1);
+    }
     drop(dir);
     i32::from(failures.get() > 0)
+}
+
+/// A ledger written by a newer Tally is not touched; the app says so in a window,
+/// since from the desktop menu there is no terminal to read.
+async fn newer_ledger_is_explained(failures: &Rc<Cell<u32>>) {
+    let dialog = gtk::Window::list_toplevels()
+        .into_iter()
+        .filter_map(|w| w.downcast::<adw::MessageDialog>().ok())
+        .find(|w| w.is_visible());
+    let body = dialog
+        .as_ref()
+        .map(|d| d.body().to_string())
+        .unwrap_or_default();
+    let ok = body.contains("newer Tally") && body.contains("99");
+    eprintln!(
+        "  {}: the app explains it cannot open a newer ledger ({body:?})",
+        if ok { "ok" } else { "FAILED" }
+    );
+    if !ok {
+        failures.set(failures.get() + 1);
+    }
+    screenshot("newer-ledger");
 }
 
 /// The about window and the shortcuts window open from their actions, and the

@@ -9,16 +9,35 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use relm4::gtk::{self, gio, prelude::*};
+use relm4::adw::prelude::*;
+use relm4::gtk::{self, gio};
 use relm4::{RelmApp, adw};
 
 use crate::config;
+use crate::i18n::gettext;
 use crate::store::Store;
 
 /// Registers the compiled resources (style, shortcuts window, icons).
 fn register_resources() {
     gio::resources_register_include!("tally.gresource")
         .expect("the resource bundle is compiled into the binary");
+}
+
+/// Started from the desktop menu there is no terminal to read: say what went wrong
+/// in a window, then quit.
+fn show_fatal(app: &adw::Application, heading: &str, body: &str) {
+    let (heading, body) = (heading.to_string(), body.to_string());
+    app.connect_activate(move |app| {
+        let dialog = adw::MessageDialog::builder()
+            .heading(&heading)
+            .body(&body)
+            .application(app)
+            .build();
+        dialog.add_response("close", &gettext("_Close"));
+        dialog.connect_response(None, |d, _| d.close());
+        dialog.present();
+    });
+    app.run_with_args::<&str>(&[]);
 }
 
 /// Runs the app on the ledger at `db` (or the default one) until its window closes.
@@ -37,7 +56,14 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     let store = match Store::open(&path) {
         Ok(store) => Rc::new(store),
         Err(e) => {
-            eprintln!("tally: cannot open the ledger {}: {e}", path.display());
+            let shown = path.display().to_string();
+            let detail = if e.to_string().contains(&shown) {
+                e.to_string()
+            } else {
+                format!("{shown}: {e}")
+            };
+            eprintln!("tally: cannot open the ledger {detail}");
+            show_fatal(&app, &gettext("Tally Cannot Open Its Ledger"), &detail);
             return ExitCode::FAILURE;
         }
     };
