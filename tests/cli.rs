@@ -498,6 +498,23 @@ fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
             );
         }
     }
+    // Every chat or embedding entry with a real price was taken, whatever float
+    // noise its numbers carry (`1.0000000000000001e-7`).
+    let priced = |e: &Value, k: &str| e.get(k).and_then(Value::as_f64).is_some_and(|v| v > 0.0);
+    for s in skipped {
+        let name = s["entry"].as_str().unwrap();
+        let entry = &raw[name];
+        let mode = entry.get("mode").and_then(Value::as_str).unwrap_or("");
+        let chat = matches!(mode, "chat" | "completion" | "responses")
+            && priced(entry, "input_cost_per_token")
+            && priced(entry, "output_cost_per_token");
+        let embedding = mode == "embedding" && priced(entry, "input_cost_per_token");
+        let reason = s["reason"].as_str().unwrap();
+        assert!(
+            !(chat || embedding) || reason.starts_with("duplicate"),
+            "{name} was priceable: {reason}"
+        );
+    }
     // Zero-priced entries are not imported as free.
     let zero = raw
         .iter()

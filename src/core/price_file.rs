@@ -253,14 +253,25 @@ pub struct LiteLlmImport {
 const PER_TOKEN_TO_RATE_SCALE: u32 = 15; // $/token → nano-$ per million tokens
 
 /// LiteLLM states prices as float dollars per token. Its shortest decimal form is
-/// the number as written in the file, so it converts exactly.
+/// the number as written in the file, so it converts exactly. Some entries were
+/// written from float arithmetic (`1.0000000000000001e-7` for $0.10/M) or are
+/// repeating decimals (8/7 dollars per million); those are rounded to Tally's unit,
+/// 10^-15 dollars per token, which recovers the decimal meant and is at most half a
+/// millionth of a cent per million tokens away.
 fn litellm_rate(v: &Value) -> Result<Option<Rate>, String> {
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => {
             let text = n.to_string();
             let scaled = parse_scaled(&text, PER_TOKEN_TO_RATE_SCALE)
-                .map_err(|_| format!("price {text} is finer than Tally's precision"))?;
+                .or_else(|_| {
+                    let units = n
+                        .as_f64()
+                        .map(|v| (v * 1e15).round())
+                        .filter(|u| u.is_finite());
+                    units.map(|u| u as i128).ok_or(())
+                })
+                .map_err(|_| format!("price {text} is not a finite number"))?;
             Rate::try_from(scaled)
                 .map(Some)
                 .map_err(|_| format!("price {text} is too large"))
@@ -541,4 +552,21 @@ pub fn parse_litellm(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_noise_in_litellm_prices_is_read_as_the_decimal_meant() {
+        let rate = |text: &str| litellm_rate(&serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(rate("3e-06"), Some(3_000_000_000));
+        assert_eq!(rate("1.0000000000000001e-7"), Some(100_000_000)); // $0.10 / M
+        assert_eq!(rate("0.000015000020000000002"), Some(15_000_020_000));
+        assert_eq!(rate("8.900000000000001e-7"), Some(890_000_000));
+        assert_eq!(rate("1.1428571428571428e-6"), Some(1_142_857_143)); // 8/7 $ per M, rounded
+        assert_eq!(rate("0"), Some(0));
+        assert!(litellm_rate(&serde_json::json!("cheap")).is_err());
+    }
 }
