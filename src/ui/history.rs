@@ -26,6 +26,9 @@ pub enum HistoryInput {
     Model(u32),
     Provider(u32),
     Range(u32),
+    /// The first and last day of a range picked on the calendars.
+    CustomRange(jiff::civil::Date, jiff::civil::Date),
+    CustomRangeClosed,
     ClearFilters,
     /// Another process (or this one) wrote to the ledger.
     LedgerChanged,
@@ -47,6 +50,18 @@ pub struct HistoryView {
     /// "Clear Filters" was pressed: reset the controls too.
     clear_controls: Cell<bool>,
     compact: Cell<bool>,
+    range: RangeState,
+}
+
+/// The date menu's state between messages and the view update.
+#[derive(Default)]
+struct RangeState {
+    /// The entry in force (a preset, or `CUSTOM_RANGE` once days were applied).
+    chosen: Cell<u32>,
+    custom: std::cell::RefCell<Option<(jiff::civil::Date, jiff::civil::Date)>>,
+    show_calendars: Cell<bool>,
+    /// The calendars closed: the menu shows the range in force again.
+    closed: Cell<bool>,
 }
 
 pub struct HistoryWidgets {
@@ -54,6 +69,8 @@ pub struct HistoryWidgets {
     model_menu: gtk::DropDown,
     provider_menu: gtk::DropDown,
     range_menu: gtk::DropDown,
+    range_names: gtk::StringList,
+    range_popover: gtk::Popover,
     stack: gtk::Stack,
     count: gtk::Label,
     /// Hidden in a narrow window.
@@ -68,7 +85,110 @@ fn range_names() -> Vec<String> {
         gettext("Last 30 days"),
         gettext("This month"),
         gettext("Last month"),
+        gettext("Custom range…"),
     ]
+}
+
+/// The range menu's last entry, which opens the calendars.
+const CUSTOM_RANGE: u32 = 6;
+
+fn to_glib_date(d: jiff::civil::Date) -> Option<glib::DateTime> {
+    glib::DateTime::from_local(
+        i32::from(d.year()),
+        i32::from(d.month()),
+        i32::from(d.day()),
+        0,
+        0,
+        0.0,
+    )
+    .ok()
+}
+
+fn from_glib_date(d: &glib::DateTime) -> Option<jiff::civil::Date> {
+    jiff::civil::Date::new(
+        i16::try_from(d.year()).ok()?,
+        i8::try_from(d.month()).ok()?,
+        i8::try_from(d.day_of_month()).ok()?,
+    )
+    .ok()
+}
+
+/// `[first, last]` as `[since, until)` in unix milliseconds, in the system zone.
+fn day_range_bounds(
+    first: jiff::civil::Date,
+    last: jiff::civil::Date,
+) -> (Option<i64>, Option<i64>) {
+    let zone = TimeZone::system();
+    let start_of = |d: jiff::civil::Date| {
+        d.to_zoned(zone.clone())
+            .ok()
+            .map(|z| z.timestamp().as_millisecond())
+    };
+    let (first, last) = if first <= last {
+        (first, last)
+    } else {
+        (last, first)
+    };
+    (start_of(first), last.tomorrow().ok().and_then(start_of))
+}
+
+/// A popover with two calendars for a range of days of the user's choosing.
+fn custom_range_popover(
+    anchor: &gtk::DropDown,
+    sender: &ComponentSender<HistoryView>,
+) -> gtk::Popover {
+    let today = Zoned::now().date();
+    let calendar = |name: &str, day: jiff::civil::Date| {
+        let c = gtk::Calendar::new();
+        c.set_widget_name(name);
+        if let Some(d) = to_glib_date(day) {
+            c.select_day(&d);
+        }
+        c
+    };
+    let from = calendar(
+        "history-range-from",
+        today.checked_sub(29.days()).unwrap_or(today),
+    );
+    let to = calendar("history-range-to", today);
+    let column = |title: String, c: &gtk::Calendar| {
+        let b = gtk::Box::new(gtk::Orientation::Vertical, 6);
+        let label = gtk::Label::builder()
+            .label(title)
+            .xalign(0.0)
+            .css_classes(["heading"])
+            .build();
+        b.append(&label);
+        b.append(c);
+        a11y::set_label(c, &label.text());
+        b
+    };
+    let calendars = gtk::Box::new(gtk::Orientation::Horizontal, 12);
+    calendars.append(&column(gettext("From"), &from));
+    calendars.append(&column(gettext("To"), &to));
+    let apply = gtk::Button::builder()
+        .label(gettext("_Apply"))
+        .use_underline(true)
+        .halign(gtk::Align::End)
+        .css_classes(["suggested-action"])
+        .build();
+    apply.set_widget_name("history-range-apply");
+    let content = gtk::Box::new(gtk::Orientation::Vertical, 12);
+    content.append(&calendars);
+    content.append(&apply);
+    let popover = gtk::Popover::builder().child(&content).build();
+    popover.set_parent(anchor);
+    let (s, p) = (sender.clone(), popover.clone());
+    apply.connect_clicked(move |_| {
+        let days = from_glib_date(&from.date()).zip(from_glib_date(&to.date()));
+        if let Some((first, last)) = days {
+            s.input(HistoryInput::CustomRange(first, last));
+        }
+        p.popdown();
+    });
+    let s = sender.clone();
+    popover.connect_closed(move |_| s.input(HistoryInput::CustomRangeClosed));
+    popover
 }
 
 /// `[since, until)` in unix milliseconds for a range preset, in the system zone.
@@ -334,11 +454,10 @@ impl SimpleComponent for HistoryView {
         provider_menu.set_widget_name("history-provider");
         let ranges: Vec<String> = range_names();
         let range_refs: Vec<&str> = ranges.iter().map(String::as_str).collect();
-        let range_menu = dropdown(
-            &gtk::StringList::new(&range_refs),
-            &gettext("Filter by date"),
-        );
+        let range_names = gtk::StringList::new(&range_refs);
+        let range_menu = dropdown(&range_names, &gettext("Filter by date"));
         range_menu.set_widget_name("history-range");
+        let range_popover = custom_range_popover(&range_menu, &sender);
         for (menu, make) in [
             (&model_menu, HistoryInput::Model as fn(u32) -> HistoryInput),
             (&provider_menu, HistoryInput::Provider),
@@ -488,12 +607,15 @@ impl SimpleComponent for HistoryView {
             menus_stale: Cell::new(false),
             clear_controls: Cell::new(false),
             compact: Cell::new(false),
+            range: RangeState::default(),
         };
         let widgets = HistoryWidgets {
             search,
             model_menu,
             provider_menu,
             range_menu,
+            range_names,
+            range_popover,
             stack,
             count,
             secondary_columns: [provider, dims, tokens],
@@ -523,13 +645,25 @@ impl SimpleComponent for HistoryView {
                     .and_then(|i| self.providers.borrow().get(i).cloned());
                 self.update_filter(|f| f.provider = chosen);
             }
+            HistoryInput::Range(CUSTOM_RANGE) => self.range.show_calendars.set(true),
             HistoryInput::Range(i) => {
+                self.range.chosen.set(i);
                 let (since, until) = range_bounds(i, &Zoned::now());
                 self.update_filter(|f| {
                     f.since_ms = since;
                     f.until_ms = until;
                 });
             }
+            HistoryInput::CustomRange(first, last) => {
+                self.range.chosen.set(CUSTOM_RANGE);
+                self.range.custom.replace(Some((first, last)));
+                let (since, until) = day_range_bounds(first, last);
+                self.update_filter(|f| {
+                    f.since_ms = since;
+                    f.until_ms = until;
+                });
+            }
+            HistoryInput::CustomRangeClosed => self.range.closed.set(true),
             HistoryInput::ClearFilters => {
                 self.model.set_filter(HistoryFilter::default());
                 self.clear_controls.set(true);
@@ -547,6 +681,7 @@ impl SimpleComponent for HistoryView {
         if self.menus_stale.take() {
             self.refill_menus(widgets);
         }
+        self.show_range(widgets);
         self.show_state(widgets);
         if self.focus_search.take() {
             widgets.search.grab_focus();
@@ -555,6 +690,33 @@ impl SimpleComponent for HistoryView {
 }
 
 impl HistoryView {
+    /// Opens the calendars when asked, and keeps the date menu on the range in force:
+    /// the custom entry names the days it covers.
+    fn show_range(&self, widgets: &HistoryWidgets) {
+        if self.range.show_calendars.take() {
+            widgets.range_popover.popup();
+            return;
+        }
+        let custom_label = match *self.range.custom.borrow() {
+            Some((first, last)) => format!("{first} – {last}"),
+            None => gettext("Custom range…"),
+        };
+        let current = widgets
+            .range_names
+            .string(CUSTOM_RANGE)
+            .map(|s| s.to_string());
+        self.refilling.set(true);
+        if current.as_deref() != Some(custom_label.as_str()) {
+            widgets
+                .range_names
+                .splice(CUSTOM_RANGE, 1, &[custom_label.as_str()]);
+        }
+        if self.range.closed.take() || widgets.range_menu.selected() != self.range.chosen.get() {
+            widgets.range_menu.set_selected(self.range.chosen.get());
+        }
+        self.refilling.set(false);
+    }
+
     /// Puts the controls, the page (list, empty ledger, no match) and the count in
     /// line with the model.
     fn show_state(&self, widgets: &HistoryWidgets) {
@@ -566,6 +728,8 @@ impl HistoryView {
             widgets.model_menu.set_selected(0);
             widgets.provider_menu.set_selected(0);
             widgets.range_menu.set_selected(0);
+            self.range.chosen.set(0);
+            self.range.custom.replace(None);
             self.refilling.set(false);
         }
         for column in &widgets.secondary_columns {
