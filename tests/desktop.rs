@@ -25,25 +25,26 @@ fn run(program: &str, args: &[&str]) -> String {
     text
 }
 
-#[test]
-fn the_desktop_entry_validates_and_is_translated() {
+/// Merges the translations into `data/<file>.in` as `make install` does, checks
+/// the result with `validator`, and returns its text.
+fn merge_and_validate(kind: &str, file: &str, validator: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join(format!("{APP_ID}.desktop"));
-    let template = format!("data/{APP_ID}.desktop.in");
+    let out = dir.path().join(file);
+    let out = out.to_str().unwrap();
+    let template = format!("data/{file}.in");
     run(
         "msgfmt",
-        &[
-            "--desktop",
-            "--template",
-            &template,
-            "-d",
-            "po",
-            "-o",
-            out.to_str().unwrap(),
-        ],
+        &[kind, "--template", &template, "-d", "po", "-o", out],
     );
-    run("desktop-file-validate", &[out.to_str().unwrap()]);
-    let text = std::fs::read_to_string(&out).unwrap();
+    let (program, args) = validator.split_first().unwrap();
+    run(program, &[args, &[out]].concat());
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn the_desktop_entry_validates_and_is_translated() {
+    let file = format!("{APP_ID}.desktop");
+    let text = merge_and_validate("--desktop", &file, &["desktop-file-validate"]);
     assert!(text.contains("Exec=tally"), "{text}");
     assert!(
         text.contains("Comment[de]="),
@@ -53,26 +54,9 @@ fn the_desktop_entry_validates_and_is_translated() {
 
 #[test]
 fn the_metainfo_validates_and_is_translated() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join(format!("{APP_ID}.metainfo.xml"));
-    let template = format!("data/{APP_ID}.metainfo.xml.in");
-    run(
-        "msgfmt",
-        &[
-            "--xml",
-            "--template",
-            &template,
-            "-d",
-            "po",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    );
-    run(
-        "appstreamcli",
-        &["validate", "--no-net", "--pedantic", out.to_str().unwrap()],
-    );
-    let text = std::fs::read_to_string(&out).unwrap();
+    let file = format!("{APP_ID}.metainfo.xml");
+    let validator = ["appstreamcli", "validate", "--no-net", "--pedantic"];
+    let text = merge_and_validate("--xml", &file, &validator);
     assert!(text.contains("xml:lang=\"de\""), "German text merged");
 }
 
