@@ -113,7 +113,7 @@ fn from_glib_date(d: &glib::DateTime) -> Option<jiff::civil::Date> {
     .ok()
 }
 
-/// `[first, last]` as `[since, until)` in unix milliseconds, in the system zone.
+/// The days `[first, last]` as `[since, until)` in unix milliseconds, in the system zone.
 fn day_range_bounds(
     first: jiff::civil::Date,
     last: jiff::civil::Date,
@@ -138,6 +138,8 @@ fn custom_range_popover(
     sender: &ComponentSender<HistoryView>,
 ) -> gtk::Popover {
     let today = Zoned::now().date();
+    // The calendars start on the last 30 days.
+    let (first, last) = preset_days(3, today).unwrap_or((today, today));
     let calendar = |name: &str, day: jiff::civil::Date| {
         let c = gtk::Calendar::new();
         c.set_widget_name(name);
@@ -146,11 +148,8 @@ fn custom_range_popover(
         }
         c
     };
-    let from = calendar(
-        "history-range-from",
-        today.checked_sub(29.days()).unwrap_or(today),
-    );
-    let to = calendar("history-range-to", today);
+    let from = calendar("history-range-from", first);
+    let to = calendar("history-range-to", last);
     let column = |title: String, c: &gtk::Calendar| {
         let b = gtk::Box::new(gtk::Orientation::Vertical, 6);
         let label = gtk::Label::builder()
@@ -191,32 +190,22 @@ fn custom_range_popover(
     popover
 }
 
-/// `[since, until)` in unix milliseconds for a range preset, in the system zone.
-fn range_bounds(choice: u32, now: &Zoned) -> (Option<i64>, Option<i64>) {
-    let today = now.date();
-    let start_of = |d: jiff::civil::Date| {
-        d.to_zoned(now.time_zone().clone())
-            .ok()
-            .map(|z| z.timestamp().as_millisecond())
-    };
-    let tomorrow = today.tomorrow().ok().and_then(start_of);
-    let first = today.first_of_month();
+/// The first and last day of a range preset (none for "All time").
+fn preset_days(
+    choice: u32,
+    today: jiff::civil::Date,
+) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
+    let first_of_month = today.first_of_month();
     match choice {
-        1 => (start_of(today), tomorrow),
-        2 => (
-            today.checked_sub(6.days()).ok().and_then(start_of),
-            tomorrow,
-        ),
-        3 => (
-            today.checked_sub(29.days()).ok().and_then(start_of),
-            tomorrow,
-        ),
-        4 => (start_of(first), tomorrow),
-        5 => (
-            first.checked_sub(1.month()).ok().and_then(start_of),
-            start_of(first),
-        ),
-        _ => (None, None),
+        1 => Some((today, today)),
+        2 => Some((today.checked_sub(6.days()).ok()?, today)),
+        3 => Some((today.checked_sub(29.days()).ok()?, today)),
+        4 => Some((first_of_month, today)),
+        5 => Some((
+            first_of_month.checked_sub(1.month()).ok()?,
+            first_of_month.yesterday().ok()?,
+        )),
+        _ => None,
     }
 }
 
@@ -648,7 +637,9 @@ impl SimpleComponent for HistoryView {
             HistoryInput::Range(CUSTOM_RANGE) => self.range.show_calendars.set(true),
             HistoryInput::Range(i) => {
                 self.range.chosen.set(i);
-                let (since, until) = range_bounds(i, &Zoned::now());
+                let days = preset_days(i, Zoned::now().date());
+                let (since, until) =
+                    days.map_or((None, None), |(first, last)| day_range_bounds(first, last));
                 self.update_filter(|f| {
                     f.since_ms = since;
                     f.until_ms = until;
@@ -818,4 +809,24 @@ fn token_details(r: &crate::core::UsageRecord) -> String {
         lines.push(fill(&gettext("Embedded: {}"), &[&n(r.embedding_tokens)]));
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_cover_whole_days() {
+        let d = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
+        let today = d("2026-03-15");
+        assert_eq!(preset_days(0, today), None);
+        assert_eq!(preset_days(1, today), Some((today, today)));
+        assert_eq!(preset_days(2, today), Some((d("2026-03-09"), today)));
+        assert_eq!(preset_days(3, today), Some((d("2026-02-14"), today)));
+        assert_eq!(preset_days(4, today), Some((d("2026-03-01"), today)));
+        assert_eq!(
+            preset_days(5, today),
+            Some((d("2026-02-01"), d("2026-02-28")))
+        );
+    }
 }
