@@ -7,15 +7,26 @@ use jiff::{Timestamp, ToSpan};
 use crate::core::Money;
 use crate::i18n::{fill, gettext};
 
+/// More tokens or images than any single call has had by many orders of magnitude.
+const MAX_COUNT: u64 = 1_000_000_000_000;
+
 /// A token or image count: a whole number, zero or more.
 pub fn count(text: &str) -> Result<u64, String> {
     if text.trim_start().starts_with('-') {
         return Err(gettext("counts cannot be negative"));
     }
-    text.trim()
+    let n = text
+        .trim()
         .replace('_', "")
         .parse::<u64>()
-        .map_err(|_| fill(&gettext("“{}” is not a whole number"), &[text]))
+        .map_err(|_| fill(&gettext("“{}” is not a whole number"), &[text]))?;
+    if n > MAX_COUNT {
+        return Err(fill(
+            &gettext("“{}” is more than one call can use"),
+            &[text],
+        ));
+    }
+    Ok(n)
 }
 
 /// A dollar amount: plain decimal, at most nine decimal places.
@@ -104,6 +115,12 @@ mod tests {
         assert_eq!(count("1_000"), Ok(1000));
         assert!(count("-5").unwrap_err().contains("negative"));
         assert!(count("ten").is_err());
+        assert!(count("1000000000000").is_ok());
+        assert!(
+            count("18446744073709551615")
+                .unwrap_err()
+                .contains("more than")
+        );
     }
 
     #[test]

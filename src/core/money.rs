@@ -43,16 +43,19 @@ impl Money {
         self.0.checked_add(other.0).map(Money)
     }
 
-    /// `self × n`, for a count of items at a unit price.
-    pub fn times(self, n: u64) -> Money {
+    /// `self × n`, for a count of items at a unit price; `None` past ±9.2 billion dollars.
+    pub fn checked_times(self, n: u64) -> Option<Money> {
         let product = i128::from(self.0) * i128::from(n);
-        Money(i64::try_from(product).expect("money overflow"))
+        i64::try_from(product).ok().map(Money)
     }
 
-    /// Rounds `numerator / denominator` nano-dollars half away from zero.
-    /// Pricing sums `tokens × rate` exactly in i128 and divides once, here.
-    pub fn from_ratio(numerator: i128, denominator: i128) -> Money {
-        assert!(denominator > 0, "denominator must be positive");
+    /// Rounds `numerator / denominator` nano-dollars half away from zero; `None`
+    /// past ±9.2 billion dollars. Pricing sums `tokens × rate` exactly in i128 and
+    /// divides once, here.
+    pub fn checked_from_ratio(numerator: i128, denominator: i128) -> Option<Money> {
+        if denominator <= 0 {
+            return None;
+        }
         let quotient = numerator / denominator;
         let remainder = numerator % denominator;
         let rounded = if 2 * remainder.abs() >= denominator {
@@ -60,7 +63,12 @@ impl Money {
         } else {
             quotient
         };
-        Money(i64::try_from(rounded).expect("money overflow"))
+        i64::try_from(rounded).ok().map(Money)
+    }
+
+    /// As `checked_from_ratio`, for amounts known to be in range (prices, not totals).
+    pub fn from_ratio(numerator: i128, denominator: i128) -> Money {
+        Self::checked_from_ratio(numerator, denominator).expect("money overflow")
     }
 
     /// Parses a plain decimal dollar amount such as `12`, `-0.5` or `0.000025`.

@@ -398,9 +398,13 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         .iter()
         .map(|&(n, rate)| i128::from(n) * i128::from(rate))
         .sum();
-    let mut cost = Money::from_ratio(scaled, TOKENS_PER_RATE);
+    let too_large = || "the cost is too large to record (over $9.2 billion)".to_string();
+    let mut cost = Money::checked_from_ratio(scaled, TOKENS_PER_RATE).ok_or_else(too_large)?;
     if record.images.count > 0 {
-        cost += image_price(entry, record)?.times(record.images.count);
+        let images = image_price(entry, record)?
+            .checked_times(record.images.count)
+            .ok_or_else(too_large)?;
+        cost = cost.checked_add(images).ok_or_else(too_large)?;
     }
     Ok(cost)
 }

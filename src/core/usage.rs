@@ -140,6 +140,8 @@ pub enum UsageError {
     ReasoningExceedsOutput { reasoning: u64, output: u64 },
     #[error("an image size or quality was given without an image count")]
     ImageDetailsWithoutCount,
+    #[error("a count of {0} is beyond what the ledger can hold")]
+    CountTooLarge(u64),
 }
 
 impl UsageRecord {
@@ -177,6 +179,19 @@ impl UsageRecord {
                 reasoning: self.tokens.reasoning,
                 output: self.tokens.output,
             });
+        }
+        let t = &self.tokens;
+        let counts = [
+            t.input,
+            t.output,
+            t.cache_read,
+            t.cache_write_5m,
+            t.cache_write_1h,
+            self.images.count,
+            self.embedding_tokens,
+        ];
+        if let Some(&n) = counts.iter().find(|&&n| i64::try_from(n).is_err()) {
+            return Err(UsageError::CountTooLarge(n));
         }
         if self.images.count == 0 && (self.images.size.is_some() || self.images.quality.is_some()) {
             return Err(UsageError::ImageDetailsWithoutCount);
