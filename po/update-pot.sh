@@ -12,6 +12,12 @@ xgettext --from-code=UTF-8 --language=C --keyword=gettext --keyword=ngettext:1,2
     -o po/tally.pot $rust_files 2>&1 | grep -v "unterminated" >&2 || true
 xgettext --from-code=UTF-8 --join-existing --add-comments=Translators -o po/tally.pot $other_files
 sed -i 's/charset=CHARSET/charset=UTF-8/' po/tally.pot
+# The --help texts live in doc comments, which xgettext cannot see; the program
+# lists them itself.
+help_pot=$(mktemp)
+TALLY_WRITE_HELP_POT="$help_pot" cargo test --quiet --test cli_help every_help_text >/dev/null
+msgcat --use-first -o po/tally.pot po/tally.pot "$help_pot"
+rm -f "$help_pot"
 for lang in $(grep -v '^#' po/LINGUAS); do
     msgmerge --quiet --update --backup=none --no-fuzzy-matching "po/$lang.po" po/tally.pot
 done

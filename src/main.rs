@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use tally::cli::Cli;
 
 fn main() -> ExitCode {
     tally::init_process();
-    let cli = Cli::parse();
+    let matches = tally::cli::help::localized().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         None => tally::cli::open_app(cli.db.as_deref()),
         Some(_) => tally::cli::run(cli),

@@ -2,6 +2,7 @@
 
 mod args;
 mod calc;
+pub mod help;
 mod prices;
 mod record;
 mod table;
