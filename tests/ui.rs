@@ -465,8 +465,12 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         }
         "narrow-dark" => {
             let shown = |name: &str| find(&check.window, name).is_some_and(|w| w.is_mapped());
+            let folded = wait_for(Duration::from_secs(3), || {
+                shown("history-list") && !shown("sidebar-history")
+            })
+            .await;
             check.expect(shown("history-list"), "at 360 px the history is shown");
-            check.expect(!shown("sidebar-history"), "the sidebar is folded away");
+            check.expect(folded.is_some(), "the sidebar is folded away");
             check.expect(
                 check.window.width() <= 400,
                 &format!("the window is narrow ({} px)", check.window.width()),

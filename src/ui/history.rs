@@ -4,18 +4,19 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan, Zoned};
+use jiff::Zoned;
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, glib};
 use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
 
 use super::a11y;
+use super::date_range::{
+    CUSTOM_RANGE, custom_range_popover, day_range_bounds, preset_days, range_names,
+};
+use super::history_columns::append_columns;
 use super::ledger_model::LedgerModel;
-use crate::core::Money;
-use crate::core::usage::Cost;
 use crate::i18n::{fill, gettext, ngettext};
-use crate::store::{HistoryFilter, HistoryRow, Store};
+use crate::store::{HistoryFilter, Store};
 
 /// How often the view asks SQLite whether another process wrote: well under a second.
 const POLL: Duration = Duration::from_millis(400);
@@ -75,274 +76,6 @@ pub struct HistoryWidgets {
     count: gtk::Label,
     /// Hidden in a narrow window.
     secondary_columns: [gtk::ColumnViewColumn; 3],
-}
-
-fn range_names() -> Vec<String> {
-    vec![
-        gettext("All time"),
-        gettext("Today"),
-        gettext("Last 7 days"),
-        gettext("Last 30 days"),
-        gettext("This month"),
-        gettext("Last month"),
-        gettext("Custom range…"),
-    ]
-}
-
-/// The range menu's last entry, which opens the calendars.
-const CUSTOM_RANGE: u32 = 6;
-
-fn to_glib_date(d: jiff::civil::Date) -> Option<glib::DateTime> {
-    glib::DateTime::from_local(
-        i32::from(d.year()),
-        i32::from(d.month()),
-        i32::from(d.day()),
-        0,
-        0,
-        0.0,
-    )
-    .ok()
-}
-
-fn from_glib_date(d: &glib::DateTime) -> Option<jiff::civil::Date> {
-    jiff::civil::Date::new(
-        i16::try_from(d.year()).ok()?,
-        i8::try_from(d.month()).ok()?,
-        i8::try_from(d.day_of_month()).ok()?,
-    )
-    .ok()
-}
-
-/// The days `[first, last]` as `[since, until)` in unix milliseconds, in the system zone.
-fn day_range_bounds(
-    first: jiff::civil::Date,
-    last: jiff::civil::Date,
-) -> (Option<i64>, Option<i64>) {
-    let zone = TimeZone::system();
-    let start_of = |d: jiff::civil::Date| {
-        d.to_zoned(zone.clone())
-            .ok()
-            .map(|z| z.timestamp().as_millisecond())
-    };
-    let (first, last) = if first <= last {
-        (first, last)
-    } else {
-        (last, first)
-    };
-    (start_of(first), last.tomorrow().ok().and_then(start_of))
-}
-
-/// A popover with two calendars for a range of days of the user's choosing.
-fn custom_range_popover(
-    anchor: &gtk::DropDown,
-    sender: &ComponentSender<HistoryView>,
-) -> gtk::Popover {
-    let today = Zoned::now().date();
-    // The calendars start on the last 30 days.
-    let (first, last) = preset_days(3, today).unwrap_or((today, today));
-    let calendar = |name: &str, day: jiff::civil::Date| {
-        let c = gtk::Calendar::new();
-        c.set_widget_name(name);
-        if let Some(d) = to_glib_date(day) {
-            c.select_day(&d);
-        }
-        c
-    };
-    let from = calendar("history-range-from", first);
-    let to = calendar("history-range-to", last);
-    let column = |title: String, c: &gtk::Calendar| {
-        let b = gtk::Box::new(gtk::Orientation::Vertical, 6);
-        let label = gtk::Label::builder()
-            .label(title)
-            .xalign(0.0)
-            .css_classes(["heading"])
-            .build();
-        b.append(&label);
-        b.append(c);
-        a11y::set_label(c, &label.text());
-        b
-    };
-    let calendars = gtk::Box::new(gtk::Orientation::Horizontal, 12);
-    calendars.append(&column(gettext("From"), &from));
-    calendars.append(&column(gettext("To"), &to));
-    let apply = gtk::Button::builder()
-        .label(gettext("_Apply"))
-        .use_underline(true)
-        .halign(gtk::Align::End)
-        .css_classes(["suggested-action"])
-        .build();
-    apply.set_widget_name("history-range-apply");
-    let content = gtk::Box::new(gtk::Orientation::Vertical, 12);
-    content.append(&calendars);
-    content.append(&apply);
-    let popover = gtk::Popover::builder().child(&content).build();
-    popover.set_parent(anchor);
-    let (s, p) = (sender.clone(), popover.clone());
-    apply.connect_clicked(move |_| {
-        let days = from_glib_date(&from.date()).zip(from_glib_date(&to.date()));
-        if let Some((first, last)) = days {
-            s.input(HistoryInput::CustomRange(first, last));
-        }
-        p.popdown();
-    });
-    let s = sender.clone();
-    popover.connect_closed(move |_| s.input(HistoryInput::CustomRangeClosed));
-    popover
-}
-
-/// The first and last day of a range preset (none for "All time").
-fn preset_days(
-    choice: u32,
-    today: jiff::civil::Date,
-) -> Option<(jiff::civil::Date, jiff::civil::Date)> {
-    let first_of_month = today.first_of_month();
-    match choice {
-        1 => Some((today, today)),
-        2 => Some((today.checked_sub(6.days()).ok()?, today)),
-        3 => Some((today.checked_sub(29.days()).ok()?, today)),
-        4 => Some((first_of_month, today)),
-        5 => Some((
-            first_of_month.checked_sub(1.month()).ok()?,
-            first_of_month.yesterday().ok()?,
-        )),
-        _ => None,
-    }
-}
-
-fn local_time(at: Timestamp) -> String {
-    at.to_zoned(TimeZone::system())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-fn cost_text(row: &HistoryRow) -> String {
-    row.record
-        .cost
-        .amount()
-        .map_or_else(|| "—".to_string(), Money::display_detailed)
-}
-
-fn provider_text(row: &HistoryRow) -> String {
-    if row.record.provider.is_empty() {
-        "—".into()
-    } else {
-        row.record.provider.clone()
-    }
-}
-
-fn dims_text(row: &HistoryRow) -> String {
-    let r = &row.record;
-    let parts: Vec<&str> = [r.user.as_str(), r.project.as_str()]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect();
-    if parts.is_empty() {
-        "—".into()
-    } else {
-        parts.join(" · ")
-    }
-}
-
-type CellText = fn(&HistoryRow) -> String;
-
-/// A column of labels filled from each row, `width` pixels wide so that narrow
-/// windows scroll instead of squeezing every cell to an ellipsis.
-fn text_column(
-    title: &str,
-    width: i32,
-    text: CellText,
-    tooltip: Option<CellText>,
-    numeric: bool,
-) -> gtk::ColumnViewColumn {
-    let factory = gtk::SignalListItemFactory::new();
-    factory.connect_setup(move |_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
-            return;
-        };
-        let label = gtk::Label::builder()
-            .xalign(if numeric { 1.0 } else { 0.0 })
-            .ellipsize(gtk::pango::EllipsizeMode::End)
-            .build();
-        if numeric {
-            label.add_css_class("amount");
-            label.add_css_class("numeric");
-        }
-        item.set_child(Some(&label));
-    });
-    factory.connect_bind(move |_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
-            return;
-        };
-        let (Some(label), Some(obj)) = (
-            item.child().and_downcast::<gtk::Label>(),
-            item.item().and_downcast::<glib::BoxedAnyObject>(),
-        ) else {
-            return;
-        };
-        let row = obj.borrow::<HistoryRow>();
-        label.set_text(&text(&row));
-        label.set_tooltip_text(tooltip.map(|t| t(&row)).as_deref());
-    });
-    gtk::ColumnViewColumn::builder()
-        .title(title)
-        .factory(&factory)
-        .resizable(true)
-        .fixed_width(width)
-        .build()
-}
-
-/// The model column: the name, and a badge when the record has no price.
-fn model_column() -> gtk::ColumnViewColumn {
-    let factory = gtk::SignalListItemFactory::new();
-    factory.connect_setup(|_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
-            return;
-        };
-        let row = gtk::Box::new(gtk::Orientation::Horizontal, 6);
-        let name = gtk::Label::builder()
-            .xalign(0.0)
-            .ellipsize(gtk::pango::EllipsizeMode::Middle)
-            .build();
-        let badge = gtk::Label::new(Some(&gettext("Unpriced")));
-        badge.add_css_class("unpriced-badge");
-        row.append(&name);
-        row.append(&badge);
-        item.set_child(Some(&row));
-    });
-    factory.connect_bind(|_, item| {
-        let Some(item) = item.downcast_ref::<gtk::ListItem>() else {
-            return;
-        };
-        let (Some(row_box), Some(obj)) = (
-            item.child().and_downcast::<gtk::Box>(),
-            item.item().and_downcast::<glib::BoxedAnyObject>(),
-        ) else {
-            return;
-        };
-        let row = obj.borrow::<HistoryRow>();
-        let (Some(name), Some(badge)) = (
-            row_box.first_child().and_downcast::<gtk::Label>(),
-            row_box.last_child().and_downcast::<gtk::Label>(),
-        ) else {
-            return;
-        };
-        name.set_text(&row.record.model);
-        name.set_tooltip_text(Some(&row.record.model));
-        match &row.record.cost {
-            Cost::Unpriced { reason } => {
-                badge.set_visible(true);
-                badge.set_tooltip_text(Some(reason));
-            }
-            _ => badge.set_visible(false),
-        }
-    });
-    gtk::ColumnViewColumn::builder()
-        .title(gettext("Model"))
-        .factory(&factory)
-        .resizable(true)
-        .fixed_width(140)
-        .expand(true)
-        .build()
 }
 
 fn string_list(first: &str, values: &[String]) -> gtk::StringList {
@@ -446,7 +179,12 @@ impl SimpleComponent for HistoryView {
         let range_names = gtk::StringList::new(&range_refs);
         let range_menu = dropdown(&range_names, &gettext("Filter by date"));
         range_menu.set_widget_name("history-range");
-        let range_popover = custom_range_popover(&range_menu, &sender);
+        let (apply, closed) = (sender.clone(), sender.clone());
+        let range_popover = custom_range_popover(
+            &range_menu,
+            move |first, last| apply.input(HistoryInput::CustomRange(first, last)),
+            move || closed.input(HistoryInput::CustomRangeClosed),
+        );
         for (menu, make) in [
             (&model_menu, HistoryInput::Model as fn(u32) -> HistoryInput),
             (&provider_menu, HistoryInput::Provider),
@@ -490,26 +228,7 @@ impl SimpleComponent for HistoryView {
         columns.set_widget_name("history-list");
         columns.add_css_class("history-list");
         a11y::set_label(&columns, &gettext("Usage records"));
-        let time = text_column(
-            &gettext("Time"),
-            130,
-            |r| local_time(r.record.at),
-            None,
-            false,
-        );
-        let provider = text_column(&gettext("Provider"), 90, provider_text, None, false);
-        let dims = text_column(&gettext("User · Project"), 170, dims_text, None, false);
-        let tokens = text_column(
-            &gettext("Tokens"),
-            150,
-            |r| tokens_summary(&r.record),
-            Some(|r| token_details(&r.record)),
-            true,
-        );
-        let cost = text_column(&gettext("Cost"), 90, cost_text, Some(cost_tooltip), true);
-        for column in [&time, &model_column(), &provider, &dims, &tokens, &cost] {
-            columns.append_column(column);
-        }
+        let secondary_columns = append_columns(&columns);
         let scroller = gtk::ScrolledWindow::builder()
             .child(&columns)
             .vexpand(true)
@@ -607,7 +326,7 @@ impl SimpleComponent for HistoryView {
             range_popover,
             stack,
             count,
-            secondary_columns: [provider, dims, tokens],
+            secondary_columns,
         };
         view.refill_menus(&widgets);
         view.show_state(&widgets);
@@ -739,94 +458,5 @@ impl HistoryView {
             &ngettext("{} record", "{} records", n),
             &[&crate::core::money::group_thousands(u64::from(n))],
         ));
-    }
-}
-
-fn cost_tooltip(row: &HistoryRow) -> String {
-    match &row.record.cost {
-        Cost::Priced {
-            amount,
-            price_version,
-        } => fill(
-            &gettext("{} exactly, priced with {}"),
-            &[&amount.to_decimal_string(), price_version],
-        ),
-        Cost::Reported { amount } => fill(
-            &gettext("{} as reported by the caller"),
-            &[&amount.to_decimal_string()],
-        ),
-        Cost::Unpriced { reason } => fill(&gettext("No price: {}"), &[reason]),
-    }
-}
-
-/// The short form in the Tokens column: `12,000 in · 1,000 out`, or images, or embeddings.
-fn tokens_summary(r: &crate::core::UsageRecord) -> String {
-    let n = crate::core::money::group_thousands;
-    let t = &r.tokens;
-    let mut parts = Vec::new();
-    if t.prompt_total() > 0 || t.output > 0 {
-        parts.push(fill(
-            &gettext("{} in · {} out"),
-            &[&n(t.prompt_total()), &n(t.output)],
-        ));
-    }
-    if r.images.count > 0 {
-        parts.push(fill(
-            &ngettext("{} image", "{} images", r.images.count as u32),
-            &[&n(r.images.count)],
-        ));
-    }
-    if r.embedding_tokens > 0 {
-        parts.push(fill(&gettext("{} embedded"), &[&n(r.embedding_tokens)]));
-    }
-    if parts.is_empty() {
-        "—".into()
-    } else {
-        parts.join(" · ")
-    }
-}
-
-fn token_details(r: &crate::core::UsageRecord) -> String {
-    let t = &r.tokens;
-    let n = crate::core::money::group_thousands;
-    let mut lines = vec![
-        fill(&gettext("Input: {}"), &[&n(t.input)]),
-        fill(&gettext("Output: {}"), &[&n(t.output)]),
-    ];
-    if t.cache_read > 0 {
-        lines.push(fill(&gettext("Cache read: {}"), &[&n(t.cache_read)]));
-    }
-    if t.cache_write() > 0 {
-        lines.push(fill(&gettext("Cache write: {}"), &[&n(t.cache_write())]));
-    }
-    if t.reasoning > 0 {
-        lines.push(fill(&gettext("Reasoning: {}"), &[&n(t.reasoning)]));
-    }
-    if r.images.count > 0 {
-        lines.push(fill(&gettext("Images: {}"), &[&n(r.images.count)]));
-    }
-    if r.embedding_tokens > 0 {
-        lines.push(fill(&gettext("Embedded: {}"), &[&n(r.embedding_tokens)]));
-    }
-    lines.join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn presets_cover_whole_days() {
-        let d = |s: &str| s.parse::<jiff::civil::Date>().unwrap();
-        let today = d("2026-03-15");
-        assert_eq!(preset_days(0, today), None);
-        assert_eq!(preset_days(1, today), Some((today, today)));
-        assert_eq!(preset_days(2, today), Some((d("2026-03-09"), today)));
-        assert_eq!(preset_days(3, today), Some((d("2026-02-14"), today)));
-        assert_eq!(preset_days(4, today), Some((d("2026-03-01"), today)));
-        assert_eq!(
-            preset_days(5, today),
-            Some((d("2026-02-01"), d("2026-02-28")))
-        );
     }
 }

@@ -2,7 +2,9 @@
 
 mod a11y;
 mod app;
+mod date_range;
 mod history;
+mod history_columns;
 mod ledger_model;
 
 use std::path::PathBuf;
