@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod i18n;
+pub mod ingest;
 pub mod prices;
 pub mod store;
 pub mod ui;

@@ -3,6 +3,7 @@
 mod args;
 mod calc;
 pub mod help;
+mod import;
 mod prices;
 mod record;
 mod table;
@@ -44,6 +45,9 @@ pub enum Command {
     Prices(prices::PricesCommand),
     /// Work out what a call would cost, without recording it
     CalcCost(calc::CalcArgs),
+    /// Bring in usage that agents logged
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 /// Token and image counts, shared by `record` and `calc-cost`.
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(a) => usage::run(&open()?, a),
         Command::Prices(c) => prices::run(&mut open()?, c),
         Command::CalcCost(a) => calc::run(&open()?, a),
+        Command::Import(c) => import::run(&mut open()?, c),
     }
 }
 

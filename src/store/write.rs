@@ -22,6 +22,8 @@ pub struct Inserted {
 pub struct BatchOutcome {
     pub inserted: u64,
     pub duplicates: u64,
+    /// Records already there with fewer tokens, replaced (`insert_batch_keep_largest`).
+    pub updated: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -99,6 +101,45 @@ fn insert_one(
     Ok((changed == 1).then(|| conn.last_insert_rowid()))
 }
 
+/// Replaces the stored record with `r`'s key when `r` has more tokens; returns the
+/// replaced record's time, or `None` when the stored one stands.
+fn replace_if_larger(conn: &Connection, r: &UsageRecord) -> Result<Option<i64>, StoreError> {
+    let (id, ts, total): (i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT id, ts_ms, input + output + cache_read + cache_write_5m + cache_write_1h
+         FROM usage WHERE dedupe_key = ?1",
+        )?
+        .query_row([&r.dedupe_key()[..]], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+    if r.tokens.total() <= total as u64 {
+        return Ok(None);
+    }
+    let t = &r.tokens;
+    let (kind, nanos, version, reason) = cost_columns(&r.cost);
+    conn.prepare_cached(
+        "UPDATE usage SET ts_ms = ?2, input = ?3, output = ?4, cache_read = ?5, cache_write_5m = ?6,
+             cache_write_1h = ?7, reasoning = ?8, cost_kind = ?9, cost_nanos = ?10, price_version = ?11,
+             unpriced_reason = ?12
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        r.at.as_millisecond(),
+        sql_count(t.input)?,
+        sql_count(t.output)?,
+        sql_count(t.cache_read)?,
+        sql_count(t.cache_write_5m)?,
+        sql_count(t.cache_write_1h)?,
+        sql_count(t.reasoning)?,
+        kind,
+        nanos,
+        version,
+        reason,
+    ])?;
+    Ok(Some(ts))
+}
+
 /// The rollup row a record belongs to, borrowed from the record.
 fn rollup_key<'a>(
     days: &mut DayCache,
@@ -150,10 +191,29 @@ impl Store {
 
     /// Records many calls in one transaction: all of them or, on error, none.
     pub fn insert_batch(&mut self, records: &[UsageRecord]) -> Result<BatchOutcome, StoreError> {
+        self.insert_many(records, false)
+    }
+
+    /// As `insert_batch`, but a call already recorded with fewer tokens (an
+    /// earlier snapshot of a streaming message) is replaced by the larger one, so
+    /// importing a log again while it grows never under-counts.
+    pub fn insert_batch_keep_largest(
+        &mut self,
+        records: &[UsageRecord],
+    ) -> Result<BatchOutcome, StoreError> {
+        self.insert_many(records, true)
+    }
+
+    fn insert_many(
+        &mut self,
+        records: &[UsageRecord],
+        keep_largest: bool,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
         let now = Timestamp::now().as_millisecond();
         let tx = self.write_tx()?;
         let mut groups: HashMap<(Rc<str>, [&str; 6]), Totals> = HashMap::new();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcome = BatchOutcome::default();
         {
             let mut stmt = tx.prepare_cached(INSERT_SQL)?;
@@ -162,6 +222,10 @@ impl Store {
                     outcome.inserted += 1;
                     let key = rollup_key(&mut days, r)?;
                     groups.entry(key).or_default().add(&Totals::of(r));
+                } else if keep_largest && let Some(old_ts) = replace_if_larger(&tx, r)? {
+                    outcome.updated += 1;
+                    touched.insert(days.day_of(old_ts)?.to_string());
+                    touched.insert(days.day_of(r.at.as_millisecond())?.to_string());
                 } else {
                     outcome.duplicates += 1;
                 }
@@ -170,6 +234,8 @@ impl Store {
         for ((day, dims), totals) in &groups {
             rollup::add(&tx, day, *dims, totals)?;
         }
+        // Replaced records changed their days' totals: those days are counted again.
+        rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
         tx.commit()?;
         Ok(outcome)
     }

@@ -1,0 +1,132 @@
+//! `tally import`: bring in usage that agents logged.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::print_json;
+use super::table::thousands;
+use crate::i18n::{fill, gettext};
+use crate::ingest::{self, ImportReport, SkipReason, claude_code};
+use crate::prices;
+use crate::store::Store;
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Claude Code's local logs (~/.claude/projects, ~/.config/claude/projects, CLAUDE_CONFIG_DIR)
+    ClaudeCode(ImportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Folders to read instead of the usual places
+    dirs: Vec<PathBuf>,
+    /// Read and count, but write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// List every line that could not be read, not just the first ten
+    #[arg(long)]
+    explain: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn reason_text(reason: SkipReason) -> String {
+    match reason {
+        SkipReason::DuplicateBlock => gettext("repeated content blocks of a counted message"),
+        SkipReason::StreamingSnapshot => gettext("streaming snapshots (the largest counts)"),
+        SkipReason::SidechainReplay => gettext("subagent replays of counted messages"),
+        SkipReason::ResumedCopy => gettext("lines copied by resumed sessions"),
+        SkipReason::Synthetic => gettext("synthetic messages (not billed)"),
+        SkipReason::ApiError => gettext("API errors (not billed)"),
+        SkipReason::Malformed => gettext("lines that could not be read"),
+        SkipReason::IncompleteLine => gettext("last lines still being written (read next time)"),
+    }
+}
+
+pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
+    let ImportCommand::ClaudeCode(a) = command;
+    let dirs = if a.dirs.is_empty() {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let found = claude_code::default_dirs(
+            std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
+            home.as_deref(),
+        );
+        if found.is_empty() {
+            anyhow::bail!(gettext(
+                "No Claude Code logs found in ~/.claude/projects or ~/.config/claude/projects. Name a folder: tally import claude-code DIR"
+            ));
+        }
+        found
+    } else {
+        if let Some(missing) = a.dirs.iter().find(|d| !d.is_dir()) {
+            anyhow::bail!(fill(
+                &gettext("{} is not a folder"),
+                &[&missing.display().to_string()]
+            ));
+        }
+        a.dirs.clone()
+    };
+    let book = prices::load(store)?;
+    let report = ingest::import_claude_code(store, &book, &dirs, a.dry_run)?;
+    if a.json {
+        return print_json(&serde_json::to_value(&report)?);
+    }
+    print_report(&report, a.dry_run, a.explain);
+    Ok(())
+}
+
+fn print_report(r: &ImportReport, dry_run: bool, explain: bool) {
+    let n = thousands;
+    let summary = if dry_run {
+        gettext("Read {} files ({} lines): {} calls would be recorded (dry run, nothing written).")
+    } else {
+        gettext("Read {} files ({} lines): {} new records, {} updated, {} already in the ledger.")
+    };
+    println!(
+        "{}",
+        fill(
+            &summary,
+            &[
+                &n(r.files),
+                &n(r.lines),
+                &n(r.new),
+                &n(r.updated),
+                &n(r.already_imported)
+            ]
+        )
+    );
+    if r.unpriced > 0 {
+        println!(
+            "{}",
+            fill(
+                &gettext("{} records have no price: see tally prices list --unpriced"),
+                &[&n(r.unpriced)]
+            )
+        );
+    }
+    if !r.skipped.is_empty() {
+        println!("{}", gettext("Lines not counted on their own:"));
+        for (reason, count) in &r.skipped {
+            println!("  {:>8}  {}", n(*count), reason_text(*reason));
+        }
+    }
+    let shown = if explain {
+        r.errors.len()
+    } else {
+        r.errors.len().min(10)
+    };
+    for e in &r.errors[..shown] {
+        eprintln!("{e}");
+    }
+    if shown < r.errors.len() {
+        eprintln!(
+            "{}",
+            fill(
+                &gettext("… and {} more: see --explain"),
+                &[&n((r.errors.len() - shown) as u64)]
+            )
+        );
+    }
+}

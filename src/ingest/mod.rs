@@ -1,0 +1,175 @@
+//! Bringing usage in from where agents and providers write it. Each source turns
+//! its files into `UsageRecord`s; this module reads the files, prices the records
+//! and stores them, and explains every line it did not count.
+
+pub mod claude_code;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::core::PriceBook;
+use crate::core::usage::{Cost, UsageRecord};
+use crate::store::{Store, StoreError};
+
+/// Why a line did not become a record of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Another content block of a message already counted, with the same usage.
+    DuplicateBlock,
+    /// An earlier or later snapshot of a streaming message; the largest counts.
+    StreamingSnapshot,
+    /// A subagent's replay of a message its parent already counted.
+    SidechainReplay,
+    /// A line a resumed session copied from an earlier file.
+    ResumedCopy,
+    /// Claude Code's own placeholder messages, which are not billed.
+    Synthetic,
+    /// An API error reported as a message; nothing was billed.
+    ApiError,
+    /// A line that could not be read; the error names the file and line.
+    Malformed,
+    /// A last line still being written; it is read once it is complete.
+    IncompleteLine,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub files: u64,
+    pub lines: u64,
+    /// Records new to the ledger.
+    pub new: u64,
+    /// Records the ledger had with fewer tokens (an earlier snapshot), now updated.
+    pub updated: u64,
+    /// Records the ledger already had.
+    pub already_imported: u64,
+    pub unpriced: u64,
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// `file:line: what is wrong`, for every line or file that could not be read.
+    pub errors: Vec<String>,
+}
+
+/// The `.jsonl` files under `dirs`, subfolders included, in a stable order.
+pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.to_vec();
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                errors.push(format!("{}: {e}", dir.display()));
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The complete lines of a file, numbered from 1; a last line without its newline
+/// is left for the next import (it may still be being written).
+fn complete_lines(text: &str) -> (Vec<(u64, &str)>, bool) {
+    let mut lines: Vec<(u64, &str)> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l))
+        .collect();
+    let incomplete = lines.pop().is_some_and(|(_, last)| !last.trim().is_empty());
+    lines.retain(|(_, l)| !l.trim().is_empty());
+    (lines, incomplete)
+}
+
+/// Imports Claude Code logs from `dirs`: every call once, priced, stored (unless
+/// `dry_run`). Unreadable files and lines are reported and skipped; the rest is stored.
+pub fn import_claude_code(
+    store: &mut Store,
+    book: &PriceBook,
+    dirs: &[PathBuf],
+    dry_run: bool,
+) -> Result<ImportReport, StoreError> {
+    let mut report = ImportReport::default();
+    let files = jsonl_files(dirs, &mut report.errors);
+    let mut collector = claude_code::Collector::default();
+    for (n, path) in files.iter().enumerate() {
+        let text = match std::fs::read(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => {
+                report.errors.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        report.files += 1;
+        let (lines, incomplete) = complete_lines(&text);
+        if incomplete {
+            collector.skip(SkipReason::IncompleteLine);
+        }
+        for (number, line) in lines {
+            report.lines += 1;
+            match claude_code::parse_line(line) {
+                Ok(claude_code::Line::Usage(entry)) => collector.add(*entry, n),
+                Ok(claude_code::Line::Skipped(reason)) => collector.skip(reason),
+                Ok(claude_code::Line::Other) => {}
+                Err(why) => {
+                    collector.skip(SkipReason::Malformed);
+                    report
+                        .errors
+                        .push(format!("{}:{number}: {why}", display(path)));
+                }
+            }
+        }
+    }
+    let (mut records, skipped) = collector.finish();
+    report.skipped = skipped;
+    price_all(book, &mut records);
+    report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
+    if dry_run {
+        report.new = records.len() as u64;
+        return Ok(report);
+    }
+    let outcome = store.insert_batch_keep_largest(&records)?;
+    report.new = outcome.inserted;
+    report.updated = outcome.updated;
+    report.already_imported = outcome.duplicates;
+    Ok(report)
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn price_all(book: &PriceBook, records: &mut [UsageRecord]) {
+    for r in records {
+        r.cost = match book.price(r) {
+            Ok((amount, price_version)) => Cost::Priced {
+                amount,
+                price_version,
+            },
+            Err(reason) => Cost::Unpriced { reason },
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complete_lines;
+
+    #[test]
+    fn a_last_line_without_its_newline_waits() {
+        let (lines, incomplete) = complete_lines("a\n\nb\nc");
+        assert_eq!(lines, vec![(1, "a"), (3, "b")]);
+        assert!(incomplete);
+        let (lines, incomplete) = complete_lines("a\nb\n");
+        assert_eq!(lines, vec![(1, "a"), (2, "b")]);
+        assert!(!incomplete);
+    }
+}

@@ -1,0 +1,282 @@
+//! `tally import claude-code` on real log files written here, the way Claude Code
+//! writes them: content blocks, snapshots, replays, resumed copies and bad lines.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Line<'a> {
+    msg: &'a str,
+    req: &'a str,
+    output: u64,
+    project: &'a str,
+    at: &'a str,
+    extra: &'a str,
+}
+
+impl Line<'_> {
+    fn text(&self) -> String {
+        format!(
+            r#"{{"parentUuid":null,"isSidechain":false,"type":"assistant","timestamp":"{at}","sessionId":"s","version":"2.0.1","cwd":"{project}","requestId":"{req}","message":{{"id":"{msg}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"hi"}}],"usage":{{"input_tokens":10,"output_tokens":{output},"cache_read_input_tokens":100,"cache_creation_input_tokens":30,"cache_creation":{{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}},"service_tier":"standard"}}}}{extra}}}"#,
+            at = self.at,
+            project = self.project,
+            req = self.req,
+            msg = self.msg,
+            output = self.output,
+            extra = self.extra,
+        )
+    }
+}
+
+fn line<'a>(msg: &'a str, req: &'a str, output: u64) -> Line<'a> {
+    Line {
+        msg,
+        req,
+        output,
+        project: "/home/ada/web",
+        at: "2025-09-01T10:00:00.000Z",
+        extra: "",
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    logs: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ledger.sqlite");
+        let logs = dir.path().join("projects");
+        Setup {
+            _dir: dir,
+            db,
+            logs,
+        }
+    }
+
+    fn tally(&self, args: &[&str]) -> (Value, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("LANGUAGE", "en")
+            .env("LC_ALL", "C.UTF-8")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "tally {args:?}: {stderr}");
+        (serde_json::from_slice(&out.stdout).expect("JSON"), stderr)
+    }
+
+    fn import(&self) -> Value {
+        self.tally(&[
+            "import",
+            "claude-code",
+            self.logs.to_str().unwrap(),
+            "--json",
+        ])
+        .0
+    }
+
+    fn total(&self) -> Value {
+        self.tally(&["usage", "--json"]).0["total"].clone()
+    }
+}
+
+#[test]
+fn every_call_counts_once_and_every_skipped_line_is_explained() {
+    let s = Setup::new();
+    let session = s.logs.join("-home-ada-web/s1.jsonl");
+    let mut text = String::new();
+    for l in [
+        line("msg_1", "req_1", 5),  // first content block
+        line("msg_1", "req_1", 5),  // second block, same usage
+        line("msg_1", "req_1", 50), // final snapshot
+        line("msg_2", "req_2", 7),
+    ] {
+        text.push_str(&l.text());
+        text.push('\n');
+    }
+    text.push_str(
+        &Line {
+            extra: r#","isApiErrorMessage":true"#,
+            ..line("msg_e", "req_e", 1)
+        }
+        .text(),
+    );
+    text.push('\n');
+    text.push_str(
+        &line("msg_s", "req_s", 1)
+            .text()
+            .replace("claude-sonnet-4-5-20250929", "<synthetic>"),
+    );
+    text.push('\n');
+    text.push_str("{\"type\":\"assistant\",\"timestamp\":\n"); // a crash mid-write
+    text.push_str(r#"{"type":"user","message":{"role":"user","content":"hi"}}"#);
+    text.push('\n');
+    append(&session, &text);
+    // A subagent replays msg_2 under another request id; a resumed session copies msg_1.
+    let replay = Line {
+        extra: r#","isSidechain":true"#,
+        ..line("msg_2", "req_9", 7)
+    };
+    append(
+        &s.logs.join("-home-ada-web/s1/subagents/agent-1.jsonl"),
+        &format!("{}\n", replay.text()),
+    );
+    append(
+        &s.logs.join("-home-ada-web/s2.jsonl"),
+        &format!("{}\n", line("msg_1", "req_1", 50).text()),
+    );
+
+    let r = s.import();
+    assert_eq!(r["files"], 3);
+    assert_eq!(r["new"], 2, "{r}");
+    let skipped = &r["skipped"];
+    assert_eq!(skipped["duplicate_block"], 1);
+    assert_eq!(skipped["streaming_snapshot"], 1);
+    assert_eq!(skipped["resumed_copy"], 1);
+    assert_eq!(skipped["sidechain_replay"], 1);
+    assert_eq!(skipped["api_error"], 1);
+    assert_eq!(skipped["synthetic"], 1);
+    assert_eq!(skipped["malformed"], 1);
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    let error = errors[0].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("{}:7: not JSON", session.display())),
+        "{error}"
+    );
+
+    let total = s.total();
+    assert_eq!(total["requests"], 2);
+    assert_eq!(
+        total["output_tokens"], 57,
+        "the largest snapshot of msg_1 (50) and msg_2 (7)"
+    );
+    // Per call: 10×$3 + out×$15 + 100×$0.30 + 10×$3.75 (5m) + 20×$6 (1h), per million.
+    // msg_1: 30 + 750 + 30 + 37.5 + 120 = 967.5 µ$; msg_2: 30 + 105 + 30 + 37.5 + 120 = 322.5 µ$.
+    assert_eq!(total["cost_usd"], "0.001290000");
+    let by_project = s
+        .tally(&[
+            "usage",
+            "--group-by",
+            "project",
+            "--group-by",
+            "agent",
+            "--json",
+        ])
+        .0;
+    assert_eq!(by_project["rows"][0]["project"], "/home/ada/web");
+    assert_eq!(by_project["rows"][0]["agent"], "claude-code");
+
+    // Again: nothing new, nothing counted twice.
+    let again = s.import();
+    assert_eq!(
+        (again["new"].as_u64(), again["already_imported"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(s.total()["requests"], 2);
+}
+
+#[test]
+fn a_log_that_grows_is_followed_without_under_or_double_counting() {
+    let s = Setup::new();
+    let file = s.logs.join("-home-ada-api/s.jsonl");
+    let project = "/home/ada/api";
+    append(
+        &file,
+        &format!(
+            "{}\n",
+            Line {
+                project,
+                ..line("msg_1", "req_1", 10)
+            }
+            .text()
+        ),
+    );
+    // The last line is still being written.
+    let half = Line {
+        project,
+        ..line("msg_2", "req_2", 5)
+    }
+    .text();
+    append(&file, &half[..40]);
+    let first = s.import();
+    assert_eq!(first["new"], 1);
+    assert_eq!(first["skipped"]["incomplete_line"], 1);
+
+    // Claude Code finishes the line, and writes a bigger snapshot of msg_1.
+    append(&file, &format!("{}\n", &half[40..]));
+    append(
+        &file,
+        &format!(
+            "{}\n",
+            Line {
+                project,
+                ..line("msg_1", "req_1", 80)
+            }
+            .text()
+        ),
+    );
+    let second = s.import();
+    assert_eq!(
+        (second["new"].as_u64(), second["updated"].as_u64()),
+        (Some(1), Some(1)),
+        "{second}"
+    );
+    let total = s.total();
+    assert_eq!(total["requests"], 2);
+    assert_eq!(total["output_tokens"], 85);
+    let by_day = s.tally(&["usage", "--group-by", "day", "--json"]).0;
+    assert_eq!(
+        by_day["rows"][0]["output_tokens"], 85,
+        "the daily rollup follows the update"
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing_and_bad_folders_are_named() {
+    let s = Setup::new();
+    append(
+        &s.logs.join("p/s.jsonl"),
+        &format!("{}\n", line("msg_1", "req_1", 10).text()),
+    );
+    let r = s
+        .tally(&[
+            "import",
+            "claude-code",
+            s.logs.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+        ])
+        .0;
+    assert_eq!(r["new"], 1);
+    assert_eq!(s.total()["requests"], 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("--db")
+        .arg(&s.db)
+        .args(["import", "claude-code", "/no/such/folder"])
+        .env("LANGUAGE", "en")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/folder"));
+}
