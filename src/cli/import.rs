@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use super::print_json;
 use super::table::thousands;
 use crate::i18n::{fill, gettext};
-use crate::ingest::{self, ImportReport, SkipReason, claude_code};
+use crate::ingest::{self, Agent, ImportReport, SkipReason, claude_code, codex};
 use crate::prices;
 use crate::store::Store;
 
@@ -15,6 +15,8 @@ use crate::store::Store;
 pub enum ImportCommand {
     /// Claude Code's local logs (~/.claude/projects, ~/.config/claude/projects, CLAUDE_CONFIG_DIR)
     ClaudeCode(ImportArgs),
+    /// Codex CLI's session logs (~/.codex/sessions and archived_sessions, CODEX_HOME)
+    Codex(ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -38,6 +40,8 @@ fn reason_text(reason: SkipReason) -> String {
         SkipReason::StreamingSnapshot => gettext("streaming snapshots (the largest counts)"),
         SkipReason::SidechainReplay => gettext("subagent replays of counted messages"),
         SkipReason::ResumedCopy => gettext("lines copied by resumed sessions"),
+        SkipReason::ArchivedCopy => gettext("archived copies of sessions already read"),
+        SkipReason::ReEmitted => gettext("token counts repeated without new usage"),
         SkipReason::Synthetic => gettext("synthetic messages (not billed)"),
         SkipReason::ApiError => gettext("API errors (not billed)"),
         SkipReason::Malformed => gettext("lines that could not be read"),
@@ -46,19 +50,33 @@ fn reason_text(reason: SkipReason) -> String {
 }
 
 pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
-    let ImportCommand::ClaudeCode(a) = command;
-    let dirs = if a.dirs.is_empty() {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let found = claude_code::default_dirs(
-            std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
-            home.as_deref(),
-        );
-        if found.is_empty() {
-            anyhow::bail!(gettext(
-                "No Claude Code logs found in ~/.claude/projects or ~/.config/claude/projects. Name a folder: tally import claude-code DIR"
-            ));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let (agent, a, usual) = match command {
+        ImportCommand::ClaudeCode(a) => {
+            let found = claude_code::default_dirs(
+                std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
+                home.as_deref(),
+            );
+            (Agent::ClaudeCode, a, found)
         }
-        found
+        ImportCommand::Codex(a) => {
+            let found =
+                codex::default_dirs(std::env::var("CODEX_HOME").ok().as_deref(), home.as_deref());
+            (Agent::Codex, a, found)
+        }
+    };
+    let dirs = if a.dirs.is_empty() {
+        if usual.is_empty() {
+            anyhow::bail!(match agent {
+                Agent::ClaudeCode => gettext(
+                    "No Claude Code logs found in ~/.claude/projects or ~/.config/claude/projects. Name a folder: tally import claude-code DIR"
+                ),
+                Agent::Codex => gettext(
+                    "No Codex logs found in ~/.codex/sessions or ~/.codex/archived_sessions. Name a folder: tally import codex DIR"
+                ),
+            });
+        }
+        usual
     } else {
         if let Some(missing) = a.dirs.iter().find(|d| !d.is_dir()) {
             anyhow::bail!(fill(
@@ -69,7 +87,7 @@ pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
         a.dirs.clone()
     };
     let book = prices::load(store)?;
-    let report = ingest::import_claude_code(store, &book, &dirs, a.dry_run)?;
+    let report = ingest::import_logs(store, &book, agent, &dirs, a.dry_run)?;
     if a.json {
         return print_json(&serde_json::to_value(&report)?);
     }

@@ -169,7 +169,7 @@ pub struct Collector {
     calls: HashMap<(String, String), (Entry, usize)>,
     /// Lines without ids: kept as they are (the store's content key dedupes them).
     anonymous: Vec<Entry>,
-    pub skipped: BTreeMap<SkipReason, u64>,
+    skipped: BTreeMap<SkipReason, u64>,
 }
 
 impl Collector {
@@ -199,10 +199,6 @@ impl Collector {
                 }
             }
         }
-    }
-
-    pub fn skip(&mut self, reason: SkipReason) {
-        *self.skipped.entry(reason).or_default() += 1;
     }
 
     /// The calls, once each. A sidechain line whose message also appears, under

@@ -3,8 +3,9 @@
 //! and stores them, and explains every line it did not count.
 
 pub mod claude_code;
+pub mod codex;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -25,6 +26,10 @@ pub enum SkipReason {
     SidechainReplay,
     /// A line a resumed session copied from an earlier file.
     ResumedCopy,
+    /// Codex: the same session in `archived_sessions/` as in `sessions/`.
+    ArchivedCopy,
+    /// Codex: a token count that did not advance the session's total.
+    ReEmitted,
     /// Claude Code's own placeholder messages, which are not billed.
     Synthetic,
     /// An API error reported as a message; nothing was billed.
@@ -89,17 +94,27 @@ fn complete_lines(text: &str) -> (Vec<(u64, &str)>, bool) {
     (lines, incomplete)
 }
 
-/// Imports Claude Code logs from `dirs`: every call once, priced, stored (unless
+/// The agents whose local logs Tally reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+}
+
+/// Imports an agent's logs from `dirs`: every call once, priced, stored (unless
 /// `dry_run`). Unreadable files and lines are reported and skipped; the rest is stored.
-pub fn import_claude_code(
+pub fn import_logs(
     store: &mut Store,
     book: &PriceBook,
+    agent: Agent,
     dirs: &[PathBuf],
     dry_run: bool,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let files = jsonl_files(dirs, &mut report.errors);
-    let mut collector = claude_code::Collector::default();
+    let mut claude = claude_code::Collector::default();
+    let mut codex_records = Vec::new();
+    let mut codex_seen = HashSet::new();
     for (n, path) in files.iter().enumerate() {
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -110,26 +125,56 @@ pub fn import_claude_code(
         };
         report.files += 1;
         let (lines, incomplete) = complete_lines(&text);
+        report.lines += lines.len() as u64;
         if incomplete {
-            collector.skip(SkipReason::IncompleteLine);
+            skip(SkipReason::IncompleteLine, &mut report);
         }
-        for (number, line) in lines {
-            report.lines += 1;
-            match claude_code::parse_line(line) {
-                Ok(claude_code::Line::Usage(entry)) => collector.add(*entry, n),
-                Ok(claude_code::Line::Skipped(reason)) => collector.skip(reason),
-                Ok(claude_code::Line::Other) => {}
-                Err(why) => {
-                    collector.skip(SkipReason::Malformed);
+        match agent {
+            Agent::ClaudeCode => {
+                for (number, line) in lines {
+                    match claude_code::parse_line(line) {
+                        Ok(claude_code::Line::Usage(entry)) => claude.add(*entry, n),
+                        Ok(claude_code::Line::Skipped(reason)) => skip(reason, &mut report),
+                        Ok(claude_code::Line::Other) => {}
+                        Err(why) => {
+                            skip(SkipReason::Malformed, &mut report);
+                            report
+                                .errors
+                                .push(format!("{}:{number}: {why}", display(path)));
+                        }
+                    }
+                }
+            }
+            Agent::Codex => {
+                let session = codex::read_session(&lines, &codex::session_from_file_name(path));
+                for reason in session.skipped {
+                    skip(reason, &mut report);
+                }
+                for (number, why) in session.errors {
                     report
                         .errors
                         .push(format!("{}:{number}: {why}", display(path)));
                 }
+                for record in session.records {
+                    if codex_seen.insert(record.request_id.clone()) {
+                        codex_records.push(record);
+                    } else {
+                        skip(SkipReason::ArchivedCopy, &mut report);
+                    }
+                }
             }
         }
     }
-    let (mut records, skipped) = collector.finish();
-    report.skipped = skipped;
+    let mut records = match agent {
+        Agent::ClaudeCode => {
+            let (records, skipped) = claude.finish();
+            for (reason, count) in skipped {
+                *report.skipped.entry(reason).or_default() += count;
+            }
+            records
+        }
+        Agent::Codex => codex_records,
+    };
     price_all(book, &mut records);
     report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
     if dry_run {
@@ -141,6 +186,10 @@ pub fn import_claude_code(
     report.updated = outcome.updated;
     report.already_imported = outcome.duplicates;
     Ok(report)
+}
+
+fn skip(reason: SkipReason, report: &mut ImportReport) {
+    *report.skipped.entry(reason).or_default() += 1;
 }
 
 fn display(path: &Path) -> String {

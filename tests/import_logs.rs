@@ -1,5 +1,6 @@
-//! `tally import claude-code` on real log files written here, the way Claude Code
-//! writes them: content blocks, snapshots, replays, resumed copies and bad lines.
+//! `tally import claude-code` and `tally import codex` on real log files written
+//! here the way the agents write them: content blocks, snapshots, replays, resumed
+//! and archived copies, re-emitted counts and bad lines.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -93,6 +94,12 @@ impl Setup {
             "--json",
         ])
         .0
+    }
+
+    fn import_codex(&self, dirs: &[&Path]) -> Value {
+        let mut args = vec!["import", "codex", "--json"];
+        args.extend(dirs.iter().map(|d| d.to_str().unwrap()));
+        self.tally(&args).0
     }
 
     fn total(&self) -> Value {
@@ -279,4 +286,59 @@ fn dry_run_writes_nothing_and_bad_folders_are_named() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/folder"));
+}
+
+fn token_count(at: &str, input: u64, cached: u64, output: u64, reasoning: u64) -> String {
+    format!(
+        r#"{{"timestamp":"{at}","type":"event_msg","payload":{{"type":"token_count","info":{{"total_token_usage":{{"input_tokens":{input},"cached_input_tokens":{cached},"output_tokens":{output},"reasoning_output_tokens":{reasoning},"total_tokens":{}}},"last_token_usage":{{"input_tokens":0}}}},"rate_limits":null}}}}"#,
+        input + output
+    ) + "\n"
+}
+
+#[test]
+fn codex_sessions_count_each_call_once_across_archived_copies() {
+    let s = Setup::new();
+    let home = s.logs.join("codex");
+    let name = "rollout-2025-09-01T10-00-00-5f2b1c3d-1111-2222-3333-444455556666.jsonl";
+    let live = home.join("sessions/2025/09/01").join(name);
+    let mut text = String::new();
+    text.push_str(r#"{"timestamp":"2025-09-01T10:00:00Z","type":"session_meta","payload":{"id":"5f2b1c3d-1111-2222-3333-444455556666","cwd":"/home/ada/api"}}"#);
+    text.push('\n');
+    text.push_str(r#"{"timestamp":"2025-09-01T10:00:01Z","type":"turn_context","payload":{"model":"gpt-5-codex","cwd":"/home/ada/api"}}"#);
+    text.push('\n');
+    text.push_str(&token_count("2025-09-01T10:00:02Z", 1_000, 200, 100, 40));
+    text.push_str(&token_count("2025-09-01T10:00:03Z", 1_000, 200, 100, 40)); // re-emitted
+    text.push_str(&token_count("2025-09-01T10:00:04Z", 3_000, 1_200, 150, 40));
+    append(&live, &text);
+    append(&home.join("archived_sessions").join(name), &text);
+
+    let sessions = home.join("sessions");
+    let archived = home.join("archived_sessions");
+    let r = s.import_codex(&[&sessions, &archived]);
+    assert_eq!(r["new"], 2, "{r}");
+    assert_eq!(r["skipped"]["re_emitted"], 2, "once in each copy");
+    assert_eq!(r["skipped"]["archived_copy"], 2);
+    let total = s.total();
+    // gpt-5-codex, $1.25 in / $0.125 cached / $10 out per million:
+    // call 1: 800×1.25 + 200×0.125 + 100×10 = 2,025 µ$; call 2: 1,000×1.25 + 1,000×0.125 + 50×10 = 1,875 µ$.
+    assert_eq!(total["cost_usd"], "0.003900000");
+    assert_eq!(total["input_tokens"], 1_800);
+    assert_eq!(total["cache_read_tokens"], 1_200);
+    assert_eq!(total["reasoning_tokens"], 40);
+
+    assert_eq!(
+        s.import_codex(&[&sessions, &archived])["new"],
+        0,
+        "nothing new"
+    );
+    append(
+        &live,
+        &token_count("2025-09-01T10:05:00Z", 4_000, 1_200, 200, 40),
+    );
+    assert_eq!(
+        s.import_codex(&[&sessions, &archived])["new"],
+        1,
+        "only the new call"
+    );
+    assert_eq!(s.total()["requests"], 3);
 }
