@@ -580,3 +580,74 @@ fn the_cli_speaks_german_under_a_german_locale() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn reprice_brings_old_costs_to_the_current_book_and_dry_run_changes_nothing() {
+    let l = Ledger::new();
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--input",
+        "1000000",
+        "--output",
+        "0",
+        "--at",
+        "2025-09-01T00:00:00Z",
+    ]);
+    l.ok(&[
+        "record",
+        "--model",
+        "o3",
+        "--input",
+        "1000000",
+        "--output",
+        "0",
+        "--at",
+        "2025-09-02T00:00:00Z",
+    ]);
+    // As if an older Tally had priced gpt-4o at $5/M.
+    let c = rusqlite::Connection::open(&l.db).unwrap();
+    c.execute("UPDATE usage SET cost_nanos = 5000000000, price_version = 'shipped 2024-01-01' WHERE model = 'gpt-4o'", [])
+        .unwrap();
+    c.execute(
+        "UPDATE usage_daily SET cost_nanos = 5000000000 WHERE model = 'gpt-4o'",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "7.000000000"
+    );
+
+    let preview = l.json(&["reprice", "--dry-run", "--json"]);
+    assert_eq!(
+        (preview["examined"].as_u64(), preview["changed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (
+            preview["before_usd"].as_str(),
+            preview["after_usd"].as_str()
+        ),
+        (Some("7.000000000"), Some("4.500000000"))
+    );
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "7.000000000",
+        "a dry run writes nothing"
+    );
+
+    let only_o3 = l.json(&["reprice", "--model", "o3", "--json"]);
+    assert_eq!(only_o3["changed"], 0);
+    let done = l.json(&["reprice", "--since", "2025-09-01", "--json"]);
+    assert_eq!(done["changed"], 1);
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "4.500000000",
+        "totals follow"
+    );
+    let by_day = l.json(&["usage", "--group-by", "day", "--json"]);
+    assert_eq!(by_day["rows"][0]["cost_usd"], "2.500000000");
+}

@@ -6,6 +6,7 @@ pub mod help;
 mod import;
 mod prices;
 mod record;
+mod reprice;
 mod table;
 mod usage;
 
@@ -48,6 +49,8 @@ pub enum Command {
     /// Bring in usage that agents logged
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Cost the ledger again with the prices known now, each record at its own date
+    Reprice(reprice::RepriceArgs),
 }
 
 /// Token and image counts, shared by `record` and `calc-cost`.
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prices(c) => prices::run(&mut open()?, c),
         Command::CalcCost(a) => calc::run(&open()?, a),
         Command::Import(c) => import::run(&mut open()?, c),
+        Command::Reprice(a) => reprice::run(&mut open()?, a),
     }
 }
 

@@ -31,6 +31,11 @@ pub struct RepriceOutcome {
     pub examined: u64,
     pub changed: u64,
     pub still_unpriced: u64,
+    /// Records that had no price and now have one.
+    pub newly_priced: u64,
+    /// The examined records' cost before and after (unpriced ones count nothing).
+    pub before: Money,
+    pub after: Money,
 }
 
 const INSERT_SQL: &str = "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
@@ -247,6 +252,16 @@ impl Store {
         book: &PriceBook,
         wanted: impl Fn(&UsageRecord) -> bool,
     ) -> Result<RepriceOutcome, StoreError> {
+        self.reprice_or_preview(book, wanted, false)
+    }
+
+    /// As `reprice`, but with `dry_run` only says what would change.
+    pub fn reprice_or_preview(
+        &mut self,
+        book: &PriceBook,
+        wanted: impl Fn(&UsageRecord) -> bool,
+        dry_run: bool,
+    ) -> Result<RepriceOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
         let tx = self.write_tx()?;
         let mut outcome = RepriceOutcome::default();
@@ -275,7 +290,11 @@ impl Store {
                 };
                 if cost.is_unpriced() {
                     outcome.still_unpriced += 1;
+                } else if record.cost.is_unpriced() {
+                    outcome.newly_priced += 1;
                 }
+                outcome.before += record.cost.amount().unwrap_or(Money::ZERO);
+                outcome.after += cost.amount().unwrap_or(Money::ZERO);
                 if cost != record.cost {
                     let (kind, nanos, version, reason) = cost_columns(&cost);
                     update.execute(params![id, kind, nanos, version, reason])?;
@@ -283,6 +302,9 @@ impl Store {
                     outcome.changed += 1;
                 }
             }
+        }
+        if dry_run {
+            return Ok(outcome); // dropping the transaction rolls it back
         }
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
         tx.commit()?;
