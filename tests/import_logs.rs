@@ -342,3 +342,74 @@ fn codex_sessions_count_each_call_once_across_archived_copies() {
     );
     assert_eq!(s.total()["requests"], 3);
 }
+
+#[test]
+fn csv_and_jsonl_in_tallys_format_keep_good_rows_and_name_bad_ones() {
+    let s = Setup::new();
+    let csv = s.logs.join("gateway.csv");
+    append(
+        &csv,
+        "model,project,time,input,cache_read,output,request_id,team\n\
+         gpt-4o,\"web, new\",2025-09-01T10:00:00Z,10000,4000,1000,r1,blue\n\
+         gpt-4o,web,2025-09-01T11:00:00Z,-5,0,1,r2,blue\n\
+         claude-sonnet-4-5,api,2025-09-01T12:00:00Z,1000,0,100,r3,\n",
+    );
+    let (r, stderr) = s.tally(&["import", "csv", csv.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        (r["new"].as_u64(), r["skipped"]["malformed"].as_u64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    let error = r["errors"][0].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("{}:3: input:", csv.display())),
+        "{error}"
+    );
+    assert!(
+        stderr.is_empty(),
+        "JSON mode reports errors in the JSON: {stderr}"
+    );
+    // gpt-4o 6,000×$2.50 + 4,000×$1.25 + 1,000×$10 = $0.03; Sonnet 1,000×$3 + 100×$15 = $0.0045.
+    assert_eq!(s.total()["cost_usd"], "0.034500000");
+    let by_project = s.tally(&["usage", "--group-by", "project", "--json"]).0;
+    assert_eq!(by_project["rows"][1]["project"], "web, new");
+
+    let jsonl = s.logs.join("gateway.jsonl");
+    append(
+        &jsonl,
+        "{\"time\":\"2025-09-02T10:00:00Z\",\"model\":\"gpt-4o-mini\",\"input\":1000000,\"output\":0,\"request_id\":\"j1\"}\n\
+         [1, 2]\n\
+         {\"time\":\"2025-09-02T11:00:00Z\",\"model\":\"mystery\",\"input\":5,\"cost_usd\":\"0.25\",\"request_id\":\"j2\"}",
+    );
+    let r = s
+        .tally(&["import", "jsonl", jsonl.to_str().unwrap(), "--json"])
+        .0;
+    assert_eq!(r["new"], 2, "{r}");
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("gateway.jsonl:2: not a JSON object")
+    );
+    // $0.15 for a million gpt-4o-mini input tokens, and the gateway's own $0.25.
+    assert_eq!(s.total()["cost_usd"], "0.434500000");
+    let again = s
+        .tally(&["import", "jsonl", jsonl.to_str().unwrap(), "--json"])
+        .0;
+    assert_eq!(
+        (again["new"].as_u64(), again["already_imported"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    let headless = s.logs.join("bad.csv");
+    append(&headless, "a,b\n1,2\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("--db")
+        .arg(&s.db)
+        .args(["import", "csv", headless.to_str().unwrap()])
+        .env("LANGUAGE", "en")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time and model"));
+}

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::print_json;
 use super::table::thousands;
 use crate::i18n::{fill, gettext};
-use crate::ingest::{self, Agent, ImportReport, SkipReason, claude_code, codex};
+use crate::ingest::{self, Agent, FileFormat, ImportReport, SkipReason, claude_code, codex};
 use crate::prices;
 use crate::store::Store;
 
@@ -17,6 +18,39 @@ pub enum ImportCommand {
     ClaudeCode(ImportArgs),
     /// Codex CLI's session logs (~/.codex/sessions and archived_sessions, CODEX_HOME)
     Codex(ImportArgs),
+    /// A CSV file in Tally's format (see the README): a header row, one call a row
+    Csv(FileArgs),
+    /// A JSON Lines file in Tally's format (see the README): one call an object
+    Jsonl(FileArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FileArgs {
+    /// The file
+    file: PathBuf,
+    /// Read and check, but write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// List every row that could not be read, not just the first ten
+    #[arg(long)]
+    explain: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn import_file(store: &mut Store, a: FileArgs, format: FileFormat) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let book = prices::load(store)?;
+    let name = a.file.display().to_string();
+    let report = ingest::import_file(store, &book, &name, &text, format, a.dry_run)?
+        .map_err(anyhow::Error::msg)?;
+    if a.json {
+        return print_json(&serde_json::to_value(&report)?);
+    }
+    print_report(&report, a.dry_run, a.explain);
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +86,8 @@ fn reason_text(reason: SkipReason) -> String {
 pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let (agent, a, usual) = match command {
+        ImportCommand::Csv(a) => return import_file(store, a, FileFormat::Csv),
+        ImportCommand::Jsonl(a) => return import_file(store, a, FileFormat::Jsonl),
         ImportCommand::ClaudeCode(a) => {
             let found = claude_code::default_dirs(
                 std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::args::{self, When};
 use super::{TokenArgs, print_json};
-use crate::core::usage::{Cost, ImageUsage, TokenCounts, UsageRecord};
+use crate::core::usage::{Cost, ImageUsage, TokenCounts, UsageRecord, input_includes_cache};
 use crate::core::{Money, PriceBook};
 use crate::i18n::{fill, gettext};
 use crate::prices;
@@ -64,11 +64,6 @@ fn meta_pair(text: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(fill(&gettext("“{}” is not KEY=VALUE"), &[text])),
     }
-}
-
-/// Anthropic reports input without cached tokens; everyone else counts them inside input.
-fn input_includes_cache(provider: &str) -> bool {
-    provider != "anthropic"
 }
 
 /// Builds a priced record from command-line counts, converting the provider's

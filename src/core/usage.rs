@@ -252,6 +252,12 @@ impl UsageRecord {
     }
 }
 
+/// Whether a provider counts cached tokens inside its input count. Anthropic
+/// reports them apart; OpenAI and the providers that follow its API do not.
+pub fn input_includes_cache(provider: &str) -> bool {
+    provider != "anthropic"
+}
+
 /// Sums over a group of records: what every report and query adds up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {

@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod generic;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -186,6 +187,72 @@ pub fn import_logs(
     report.updated = outcome.updated;
     report.already_imported = outcome.duplicates;
     Ok(report)
+}
+
+/// Tally's own formats, for scripts and gateways (see `generic`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    Csv,
+    Jsonl,
+}
+
+/// Imports a CSV or JSONL file in Tally's format. Each bad row is reported with
+/// its line and field and skipped; the good ones are stored (unless `dry_run`).
+/// A CSV without the required columns is an error, and nothing is stored.
+pub fn import_file(
+    store: &mut Store,
+    book: &PriceBook,
+    name: &str,
+    text: &str,
+    format: FileFormat,
+    dry_run: bool,
+) -> Result<Result<ImportReport, String>, StoreError> {
+    let mut report = ImportReport {
+        files: 1,
+        ..ImportReport::default()
+    };
+    let (source, rows) = match format {
+        FileFormat::Csv => match generic::csv_rows(text) {
+            Ok(rows) => ("csv", rows),
+            Err(why) => return Ok(Err(format!("{name}: {why}"))),
+        },
+        FileFormat::Jsonl => {
+            let rows = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| {
+                    let fields = match serde_json::from_str::<serde_json::Value>(l) {
+                        Ok(serde_json::Value::Object(map)) => Ok(map),
+                        Ok(_) => Err("not a JSON object".to_string()),
+                        Err(e) => Err(format!("not JSON: {e}")),
+                    };
+                    (i as u64 + 1, fields)
+                })
+                .collect();
+            ("jsonl", rows)
+        }
+    };
+    let mut records = Vec::new();
+    for (line, fields) in rows {
+        report.lines += 1;
+        match fields.and_then(|f| generic::record_from_fields(&f, book, source)) {
+            Ok(record) => records.push(record),
+            Err(why) => {
+                skip(SkipReason::Malformed, &mut report);
+                report.errors.push(format!("{name}:{line}: {why}"));
+            }
+        }
+    }
+    report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
+    if dry_run {
+        report.new = records.len() as u64;
+        return Ok(Ok(report));
+    }
+    let outcome = store.insert_batch(&records)?;
+    report.new = outcome.inserted;
+    report.already_imported = outcome.duplicates;
+    Ok(Ok(report))
 }
 
 fn skip(reason: SkipReason, report: &mut ImportReport) {
