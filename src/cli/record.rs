@@ -119,13 +119,7 @@ pub fn build_record(
         quality: t.image_quality.clone(),
     };
     record.validate()?;
-    record.cost = match book.price(&record) {
-        Ok((amount, price_version)) => Cost::Priced {
-            amount,
-            price_version,
-        },
-        Err(reason) => Cost::Unpriced { reason },
-    };
+    record.cost = book.cost(&record);
     Ok(record)
 }
 

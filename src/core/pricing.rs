@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::money::Money;
-use super::usage::UsageRecord;
+use super::usage::{Cost, UsageRecord};
 
 /// Nano-dollars per million tokens.
 pub type Rate = i64;
@@ -348,6 +348,17 @@ impl PriceBook {
                     .min_by_key(|e| (e.effective_from, std::cmp::Reverse(e.origin)))
                     .copied()
             })
+    }
+
+    /// The record's cost under this book: priced, or unpriced with the reason.
+    pub fn cost(&self, record: &UsageRecord) -> Cost {
+        match self.price(record) {
+            Ok((amount, price_version)) => Cost::Priced {
+                amount,
+                price_version,
+            },
+            Err(reason) => Cost::Unpriced { reason },
+        }
     }
 
     /// Prices a record, or says why it cannot be priced.

@@ -131,13 +131,7 @@ pub fn record_from_fields(
     r.validate().map_err(|e| e.to_string())?;
     r.cost = match money(fields, "cost_usd")? {
         Some(amount) => Cost::Reported { amount },
-        None => match book.price(&r) {
-            Ok((amount, price_version)) => Cost::Priced {
-                amount,
-                price_version,
-            },
-            Err(reason) => Cost::Unpriced { reason },
-        },
+        None => book.cost(&r),
     };
     Ok(r)
 }

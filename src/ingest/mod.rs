@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::core::PriceBook;
-use crate::core::usage::{Cost, UsageRecord};
+use crate::core::usage::UsageRecord;
 use crate::store::{Store, StoreError};
 
 /// Why a line did not become a record of its own.
@@ -177,15 +177,8 @@ pub fn import_logs(
         Agent::Codex => codex_records,
     };
     price_all(book, &mut records);
-    report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
-    if dry_run {
-        report.new = records.len() as u64;
-        return Ok(report);
-    }
-    let outcome = store.insert_batch_keep_largest(&records)?;
-    report.new = outcome.inserted;
-    report.updated = outcome.updated;
-    report.already_imported = outcome.duplicates;
+    // Logs are read while agents write them: a later, larger snapshot replaces an earlier one.
+    store_records(store, &records, dry_run, true, &mut report)?;
     Ok(report)
 }
 
@@ -244,15 +237,32 @@ pub fn import_file(
             }
         }
     }
+    store_records(store, &records, dry_run, false, &mut report)?;
+    Ok(Ok(report))
+}
+
+/// Stores an import's records (unless `dry_run`) and counts the outcome into `report`.
+fn store_records(
+    store: &mut Store,
+    records: &[UsageRecord],
+    dry_run: bool,
+    keep_largest: bool,
+    report: &mut ImportReport,
+) -> Result<(), StoreError> {
     report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
     if dry_run {
         report.new = records.len() as u64;
-        return Ok(Ok(report));
+        return Ok(());
     }
-    let outcome = store.insert_batch(&records)?;
+    let outcome = if keep_largest {
+        store.insert_batch_keep_largest(records)?
+    } else {
+        store.insert_batch(records)?
+    };
     report.new = outcome.inserted;
+    report.updated = outcome.updated;
     report.already_imported = outcome.duplicates;
-    Ok(Ok(report))
+    Ok(())
 }
 
 fn skip(reason: SkipReason, report: &mut ImportReport) {
@@ -265,13 +275,7 @@ fn display(path: &Path) -> String {
 
 fn price_all(book: &PriceBook, records: &mut [UsageRecord]) {
     for r in records {
-        r.cost = match book.price(r) {
-            Ok((amount, price_version)) => Cost::Priced {
-                amount,
-                price_version,
-            },
-            Err(reason) => Cost::Unpriced { reason },
-        };
+        r.cost = book.cost(r);
     }
 }
 

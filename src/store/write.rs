@@ -281,13 +281,7 @@ impl Store {
                     continue;
                 }
                 outcome.examined += 1;
-                let cost = match book.price(&record) {
-                    Ok((amount, price_version)) => Cost::Priced {
-                        amount,
-                        price_version,
-                    },
-                    Err(reason) => Cost::Unpriced { reason },
-                };
+                let cost = book.cost(&record);
                 if cost.is_unpriced() {
                     outcome.still_unpriced += 1;
                 } else if record.cost.is_unpriced() {
