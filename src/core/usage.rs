@@ -170,6 +170,21 @@ impl UsageRecord {
         }
     }
 
+    /// Every count the record carries: tokens by kind, images, embedded tokens.
+    fn counts(&self) -> [u64; 8] {
+        let t = &self.tokens;
+        [
+            t.input,
+            t.output,
+            t.cache_read,
+            t.cache_write_5m,
+            t.cache_write_1h,
+            t.reasoning,
+            self.images.count,
+            self.embedding_tokens,
+        ]
+    }
+
     pub fn validate(&self) -> Result<(), UsageError> {
         if self.model.trim().is_empty() {
             return Err(UsageError::EmptyModel);
@@ -180,17 +195,7 @@ impl UsageRecord {
                 output: self.tokens.output,
             });
         }
-        let t = &self.tokens;
-        let counts = [
-            t.input,
-            t.output,
-            t.cache_read,
-            t.cache_write_5m,
-            t.cache_write_1h,
-            self.images.count,
-            self.embedding_tokens,
-        ];
-        if let Some(&n) = counts.iter().find(|&&n| i64::try_from(n).is_err()) {
+        if let Some(&n) = self.counts().iter().find(|&&n| i64::try_from(n).is_err()) {
             return Err(UsageError::CountTooLarge(n));
         }
         if self.images.count == 0 && (self.images.size.is_some() || self.images.quality.is_some()) {
@@ -229,18 +234,7 @@ impl UsageRecord {
                 for s in [&self.session, &self.task] {
                     field(s.as_deref().unwrap_or("\u{0}"));
                 }
-                let t = &self.tokens;
-                let counts = [
-                    t.input,
-                    t.output,
-                    t.cache_read,
-                    t.cache_write_5m,
-                    t.cache_write_1h,
-                    t.reasoning,
-                    self.images.count,
-                    self.embedding_tokens,
-                ];
-                field(&format!("{counts:?}"));
+                field(&format!("{:?}", self.counts()));
                 field(self.images.size.as_deref().unwrap_or(""));
                 field(self.images.quality.as_deref().unwrap_or(""));
             }
