@@ -28,10 +28,17 @@ pub enum ImportCommand {
 pub struct FileArgs {
     /// The file
     file: PathBuf,
-    /// Read and check, but write nothing
+    #[command(flatten)]
+    report: ReportFlags,
+}
+
+/// What every import takes: try it, explain it, or speak JSON.
+#[derive(Args, Debug)]
+pub struct ReportFlags {
+    /// Read and count, but write nothing
     #[arg(long)]
     dry_run: bool,
-    /// List every row that could not be read, not just the first ten
+    /// List every line that could not be read, not just the first ten
     #[arg(long)]
     explain: bool,
     /// Print the result as JSON
@@ -44,28 +51,17 @@ fn import_file(store: &mut Store, a: FileArgs, format: FileFormat) -> anyhow::Re
         .with_context(|| format!("cannot read {}", a.file.display()))?;
     let book = prices::load(store)?;
     let name = a.file.display().to_string();
-    let report = ingest::import_file(store, &book, &name, &text, format, a.dry_run)?
+    let report = ingest::import_file(store, &book, &name, &text, format, a.report.dry_run)?
         .map_err(anyhow::Error::msg)?;
-    if a.json {
-        return print_json(&serde_json::to_value(&report)?);
-    }
-    print_report(&report, a.dry_run, a.explain);
-    Ok(())
+    show(&report, &a.report)
 }
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// Folders to read instead of the usual places
     dirs: Vec<PathBuf>,
-    /// Read and count, but write nothing
-    #[arg(long)]
-    dry_run: bool,
-    /// List every line that could not be read, not just the first ten
-    #[arg(long)]
-    explain: bool,
-    /// Print the result as JSON
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    report: ReportFlags,
 }
 
 fn reason_text(reason: SkipReason) -> String {
@@ -123,11 +119,15 @@ pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
         a.dirs.clone()
     };
     let book = prices::load(store)?;
-    let report = ingest::import_logs(store, &book, agent, &dirs, a.dry_run)?;
-    if a.json {
-        return print_json(&serde_json::to_value(&report)?);
+    let report = ingest::import_logs(store, &book, agent, &dirs, a.report.dry_run)?;
+    show(&report, &a.report)
+}
+
+fn show(report: &ImportReport, flags: &ReportFlags) -> anyhow::Result<()> {
+    if flags.json {
+        return print_json(&serde_json::to_value(report)?);
     }
-    print_report(&report, a.dry_run, a.explain);
+    print_report(report, flags.dry_run, flags.explain);
     Ok(())
 }
 
