@@ -39,7 +39,15 @@ const SUMS: &str = "SUM(requests), SUM(input), SUM(output), SUM(cache_read), SUM
     SUM(cache_write_1h), SUM(reasoning), SUM(images), SUM(embedding_tokens), SUM(cost_nanos),
     SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos)";
 
-fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
+/// Each record's time, dimensions and totals, as `totals_at(row, 7)` reads them;
+/// `?1`/`?2` bound the time range. The records path of queries and the rollup's
+/// rebuild both read them this way.
+pub(super) const RECORD_TOTALS_SQL: &str = "SELECT ts_ms, provider, model, user, project, agent, source, 1,
+        input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens,
+        cost_nanos, cost_nanos IS NULL, billed_nanos, revenue_nanos
+    FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2";
+
+pub(super) fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
     let n = |i: usize| -> rusqlite::Result<u64> {
         Ok(row.get::<_, Option<i64>>(first + i)?.unwrap_or(0) as u64)
     };
@@ -177,12 +185,7 @@ impl Store {
     ) -> Result<HashMap<Vec<String>, Totals>, StoreError> {
         let start = q.since.map_or(i64::MIN, |t| t.as_millisecond());
         let end = q.until.map_or(i64::MAX, |t| t.as_millisecond());
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT ts_ms, provider, model, user, project, agent, source, 1, input, output, cache_read,
-                    cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
-                    cost_nanos IS NULL, billed_nanos, revenue_nanos
-             FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(RECORD_TOTALS_SQL)?;
         let mut rows = stmt.query(params![start, end])?;
         let mut days = DayCache::new(q.zone.clone());
         let mut groups: HashMap<Vec<String>, Totals> = HashMap::new();

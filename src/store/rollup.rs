@@ -11,8 +11,8 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, params};
 
 use super::StoreError;
-use crate::core::Money;
-use crate::core::usage::{TokenCounts, Totals};
+use super::queries::{RECORD_TOTALS_SQL, totals_at};
+use crate::core::usage::Totals;
 
 /// The grouping key of a rollup row.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -152,12 +152,7 @@ pub fn rebuild_all(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
 fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Result<(), StoreError> {
     let mut days = DayCache::new(zone.clone());
     let mut groups: HashMap<Key, Totals> = HashMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT ts_ms, provider, model, user, project, agent, source, input, output, cache_read,
-                cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
-                billed_nanos, revenue_nanos
-         FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms",
-    )?;
+    let mut stmt = conn.prepare(RECORD_TOTALS_SQL)?;
     let mut rows = stmt.query(params![start, end])?;
     while let Some(r) = rows.next()? {
         let key = Key {
@@ -171,25 +166,7 @@ fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Resul
                 r.get(6)?,
             ],
         };
-        let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
-        let cost: Option<i64> = r.get(15)?;
-        let t = Totals {
-            requests: 1,
-            tokens: TokenCounts {
-                input: u(7)?,
-                output: u(8)?,
-                cache_read: u(9)?,
-                cache_write_5m: u(10)?,
-                cache_write_1h: u(11)?,
-                reasoning: u(12)?,
-            },
-            images: u(13)?,
-            embedding_tokens: u(14)?,
-            cost: Money::from_nanos(cost.unwrap_or(0)),
-            unpriced: u64::from(cost.is_none()),
-            billed: Money::from_nanos(r.get::<_, Option<i64>>(16)?.unwrap_or(0)),
-            revenue: Money::from_nanos(r.get::<_, Option<i64>>(17)?.unwrap_or(0)),
-        };
+        let t = totals_at(r, 7)?;
         groups.entry(key).or_default().add(&t);
     }
     for (key, totals) in &groups {
