@@ -1,6 +1,11 @@
 //! The pure domain: no GTK, no SQL, no file or network I/O. Time comes in as a parameter.
 
+pub mod alerts;
+pub mod check;
+pub mod forecast;
 pub mod money;
+pub mod period;
+pub mod policy;
 pub mod price_file;
 pub mod pricing;
 pub mod usage;
