@@ -94,7 +94,7 @@ pub fn decide(now: Timestamp, call: &Totals, priced: bool, uses: &[PolicyUse]) -
         .map(|r| r.verdict)
         .max()
         .unwrap_or(Verdict::Allow);
-    reasons.sort_by(|a, b| b.verdict.cmp(&a.verdict));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.verdict));
     Decision { verdict, reasons }
 }
 
