@@ -3,7 +3,10 @@
 //! - bulk insert through the store: at least 300,000 records/s
 //! - `tally record` as a whole process on a 1,000,000-record ledger: median ≤ 15 ms
 //! - `tally usage --group-by day --group-by model` on that ledger: median ≤ 50 ms
+//! - `tally check` with 100 policies on that ledger: median ≤ 10 ms
+//! - policy evaluation after one write, 100 policies, in process: median ≤ 1 ms
 //!
+//! The ledger's year of calls ends today, so every policy window holds usage.
 //! Prints medians (and the spread) and the ratio to each target; exits non-zero
 //! when a target is missed, so a regression is seen.
 
@@ -13,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use tally::core::Money;
+use tally::core::policy::{Action, Metric, Policy};
 use tally::core::usage::{Cost, TokenCounts, UsageRecord};
 use tally::store::Store;
 
@@ -29,9 +33,8 @@ fn record(i: u64) -> UsageRecord {
         ("grok-4", "xai"),
     ];
     let (model, provider) = MODELS[(i % 6) as usize];
-    // A year of calls, one every ~31 s.
-    let at =
-        Timestamp::from_second(1_735_689_600 + (i as i64 * 31) % 31_536_000).unwrap_or_default();
+    // A year of calls up to today, one every ~31 s.
+    let at = Timestamp::from_second(year_ago() + (i as i64 * 31) % 31_536_000).unwrap_or_default();
     let mut r = UsageRecord::new(at, provider, model);
     r.source = "bench".into();
     r.user = ["alice", "bob", "carol"][(i % 3) as usize].into();
@@ -49,6 +52,51 @@ fn record(i: u64) -> UsageRecord {
         price_version: "bench".into(),
     };
     r
+}
+
+/// Midnight UTC a year before today, in unix seconds.
+fn year_ago() -> i64 {
+    let now = Timestamp::now().as_second();
+    now - now % 86_400 - 365 * 86_400
+}
+
+/// 100 policies over every scope kind, period kind and the three usual metrics,
+/// with limits high enough that none fires (firing is a rare write, not the
+/// common path measured here).
+fn add_policies(store: &mut Store) {
+    if !store.policies().expect("policies").is_empty() {
+        return;
+    }
+    let scopes = [
+        "global",
+        "model:claude-*",
+        "project:web",
+        "user:alice",
+        "agent:codex",
+        "provider:openai",
+        "model:gpt-?",
+    ];
+    let periods = ["daily", "weekly", "monthly", "rolling:24h", "monthly:15"];
+    let metrics = [Metric::Cost, Metric::Tokens, Metric::Requests];
+    for i in 0..100usize {
+        let metric = metrics[i % 3];
+        let p = Policy {
+            id: 0,
+            name: format!("bench-{i}"),
+            scope: scopes[i % scopes.len()].parse().expect("scope"),
+            metric,
+            period: periods[i % periods.len()].parse().expect("period"),
+            zone: if i % 2 == 0 { "UTC" } else { "Europe/Berlin" }.into(),
+            limit: i64::MAX / 4,
+            soft_percent: 80,
+            action: Action::Warn,
+            enabled: true,
+            created_at: Timestamp::now(),
+            reset_at: None,
+            override_: None,
+        };
+        store.add_policy(&p, "bench").expect("add policy");
+    }
 }
 
 fn median(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
@@ -131,7 +179,7 @@ fn main() {
     if wanted("insert") {
         all_ok &= bench_insert(dir.path());
     }
-    if wanted("record") || wanted("usage") {
+    if wanted("record") || wanted("usage") || wanted("check") || wanted("evaluate") {
         all_ok &= bench_processes(dir.path(), &wanted);
     }
     std::process::exit(i32::from(!all_ok));
@@ -184,6 +232,7 @@ fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .expect("checkpoint");
     }
+    add_policies(&mut Store::open(&path).expect("open"));
 
     if wanted("record") {
         let (lo, mid, hi) = time_process(
@@ -230,6 +279,58 @@ fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
             "`tally usage` day × model on 1M records (median)",
             mid.as_secs_f64() * 1e3,
             50.0,
+            "ms",
+            false,
+        );
+    }
+    if wanted("check") {
+        let (lo, mid, hi) = time_process(
+            &path,
+            &[
+                "check",
+                "--model",
+                "claude-sonnet-4-5",
+                "--estimated-input",
+                "20000",
+                "--estimated-output",
+                "2000",
+                "--project",
+                "web",
+            ],
+            51,
+        );
+        println!(
+            "tally check, 100 policies, 51 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})"
+        );
+        all_ok &= report(
+            "`tally check`, 100 policies, 1M records (median)",
+            mid.as_secs_f64() * 1e3,
+            10.0,
+            "ms",
+            false,
+        );
+    }
+    if wanted("evaluate") {
+        let mut store = Store::open(&path).expect("open");
+        let samples = (0..51)
+            .map(|n| {
+                let mut r = record(n);
+                r.at = Timestamp::now();
+                r.request_id = Some(format!("evaluate-{n}-{}", r.at.as_nanosecond()));
+                store.insert(&r).expect("insert");
+                let start = Instant::now();
+                tally::engine::evaluate(&mut store, Timestamp::now()).expect("evaluate");
+                start.elapsed()
+            })
+            .collect();
+        let (lo, mid, hi) = median(samples);
+        println!(
+            "evaluation after one write, 100 policies, 51 runs: median {mid:.2?} (min {lo:.2?}, max {hi:.2?})"
+        );
+        all_ok &= report(
+            "policy evaluation after one write, 100 policies (median)",
+            mid.as_secs_f64() * 1e3,
+            1.0,
             "ms",
             false,
         );

@@ -5,8 +5,10 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod engine;
 pub mod i18n;
 pub mod ingest;
+pub mod notifier;
 pub mod prices;
 pub mod store;
 pub mod ui;

@@ -15,9 +15,17 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tally: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<tally::cli::Exit>() {
+            Some(exit) => {
+                if let Some(message) = &exit.1 {
+                    eprintln!("tally: {message}");
+                }
+                ExitCode::from(exit.0)
+            }
+            None => {
+                eprintln!("tally: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -1,9 +1,12 @@
 //! The `tally` command line: thin edges over the store and the core.
 
+mod alerts;
 mod args;
 mod calc;
+mod check;
 pub mod help;
 mod import;
+mod policy;
 mod prices;
 mod record;
 mod reprice;
@@ -51,7 +54,43 @@ pub enum Command {
     Import(import::ImportCommand),
     /// Cost the ledger again with the prices known now, each record at its own date
     Reprice(reprice::RepriceArgs),
+    /// Add, change and list budget policies
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Where every budget stands: used, limit, left, forecast, reset
+    Status(policy::JsonFlag),
+    /// Ask whether a call may go ahead (exit 0 allow/warn, 3 block, 4 throttle)
+    Check(check::CheckArgs),
+    /// List, acknowledge and resolve alerts
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
+    /// The rules that turn budget usage into alerts
+    #[command(subcommand)]
+    Rules(alerts::RulesCommand),
 }
+
+/// Ends the program with a particular exit status, after the command printed
+/// what it had to say: `tally check`'s 3 (blocked) and 4 (throttled), and 2 for
+/// a usage error found after parsing.
+#[derive(Debug)]
+pub struct Exit(pub u8, pub Option<String>);
+
+impl Exit {
+    pub fn usage(message: String) -> Exit {
+        Exit(2, Some(message))
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.1 {
+            Some(m) => f.write_str(m),
+            None => write!(f, "exit status {}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// Token and image counts, shared by `record` and `calc-cost`.
 #[derive(Args, Debug, Clone, Default)]
@@ -97,14 +136,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let path = cli.db.clone().unwrap_or_else(config::default_db_path);
     let open =
         || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
-    match command {
-        Command::Record(a) => record::run(&mut open()?, a),
-        Command::Usage(a) => usage::run(&open()?, a),
-        Command::Prices(c) => prices::run(&mut open()?, c),
-        Command::CalcCost(a) => calc::run(&open()?, a),
-        Command::Import(c) => import::run(&mut open()?, c),
-        Command::Reprice(a) => reprice::run(&mut open()?, a),
+    // Commands that change usage, prices or policies evaluate the budgets after.
+    let (mut store, result) = match command {
+        Command::Usage(a) => return usage::run(&open()?, a),
+        Command::CalcCost(a) => return calc::run(&open()?, a),
+        Command::Status(a) => return policy::list(&open()?, jiff::Timestamp::now(), a.json),
+        Command::Check(a) => return check::run(&mut open()?, a),
+        Command::Alerts(c) => return alerts::run_alerts(&mut open()?, c),
+        Command::Rules(c) => return alerts::run_rules(&mut open()?, c),
+        Command::Record(a) => with(open()?, |s| record::run(s, a)),
+        Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
+        Command::Import(c) => with(open()?, |s| import::run(s, c)),
+        Command::Reprice(a) => with(open()?, |s| reprice::run(s, a)),
+        Command::Policy(c) => with(open()?, |s| policy::run(s, c)),
+    };
+    result?;
+    let notifier = crate::notifier::System::for_store(&store);
+    let raised = crate::engine::after_write(&mut store, jiff::Timestamp::now(), &notifier);
+    for id in raised {
+        if let Ok(Some(a)) = store.alert(id) {
+            eprintln!("{}: {} — {}", a.severity.name(), a.title, a.body);
+        }
     }
+    Ok(())
+}
+
+fn with(
+    mut store: Store,
+    f: impl FnOnce(&mut Store) -> anyhow::Result<()>,
+) -> (Store, anyhow::Result<()>) {
+    let result = f(&mut store);
+    (store, result)
 }
 
 /// Replaces this process with the desktop app, `tally-app`, installed beside it.

@@ -90,6 +90,86 @@ pub const MIGRATIONS: &[Step] = &[
              UNIQUE (origin, provider, model, effective_from)
          );",
     ),
+    // Budgets and alerts. The audit log and past alerts name their policy by id
+    // and name without a foreign key, so they outlive a deleted policy.
+    Step::Sql(
+        "CREATE TABLE policies (
+             id INTEGER PRIMARY KEY,
+             name TEXT NOT NULL UNIQUE,
+             scope TEXT NOT NULL,
+             metric TEXT NOT NULL,
+             period TEXT NOT NULL,
+             zone TEXT NOT NULL,
+             limit_amount INTEGER NOT NULL CHECK (limit_amount > 0),
+             soft_percent INTEGER NOT NULL CHECK (soft_percent BETWEEN 1 AND 100),
+             action TEXT NOT NULL,
+             enabled INTEGER NOT NULL,
+             created_ms INTEGER NOT NULL,
+             reset_ms INTEGER,
+             override_by TEXT,
+             override_reason TEXT,
+             override_until_ms INTEGER
+         );
+         CREATE TABLE policy_audit (
+             id INTEGER PRIMARY KEY,
+             policy_id INTEGER NOT NULL,
+             policy_name TEXT NOT NULL,
+             at_ms INTEGER NOT NULL,
+             actor TEXT NOT NULL,
+             action TEXT NOT NULL,
+             detail TEXT NOT NULL
+         );
+         CREATE INDEX policy_audit_by_policy ON policy_audit (policy_id, at_ms);
+         CREATE TABLE alert_rules (
+             id INTEGER PRIMARY KEY,
+             policy_id INTEGER REFERENCES policies (id) ON DELETE CASCADE,
+             trigger TEXT NOT NULL,
+             severity TEXT NOT NULL,
+             channels TEXT NOT NULL,
+             cooldown_s INTEGER NOT NULL CHECK (cooldown_s >= 0)
+         );
+         INSERT INTO alert_rules (trigger, severity, channels, cooldown_s) VALUES
+             ('soft', 'warning', 'desktop,log', 3600),
+             ('95%', 'critical', 'desktop,log', 3600),
+             ('100%', 'critical', 'desktop,log', 3600),
+             ('forecast', 'warning', 'desktop,log', 3600),
+             ('anomaly', 'warning', 'desktop,log', 3600);
+         CREATE TABLE alert_marks (
+             policy_id INTEGER NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
+             rule_id INTEGER NOT NULL REFERENCES alert_rules (id) ON DELETE CASCADE,
+             window_key INTEGER NOT NULL,
+             at_ms INTEGER NOT NULL,
+             superseded INTEGER NOT NULL,
+             PRIMARY KEY (policy_id, rule_id, window_key)
+         ) WITHOUT ROWID;
+         CREATE TABLE alerts (
+             id INTEGER PRIMARY KEY,
+             at_ms INTEGER NOT NULL,
+             policy_id INTEGER,
+             policy_name TEXT NOT NULL,
+             kind TEXT NOT NULL,
+             severity TEXT NOT NULL,
+             title TEXT NOT NULL,
+             body TEXT NOT NULL,
+             detail TEXT NOT NULL,
+             state TEXT NOT NULL CHECK (state IN ('active', 'acknowledged', 'resolved')),
+             acked_ms INTEGER,
+             acked_by TEXT,
+             resolved_ms INTEGER
+         );
+         CREATE INDEX alerts_by_state ON alerts (state, at_ms);
+         CREATE TABLE alert_deliveries (
+             alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+             channel TEXT NOT NULL,
+             attempts INTEGER NOT NULL,
+             next_try_ms INTEGER,
+             delivered_ms INTEGER,
+             last_error TEXT,
+             PRIMARY KEY (alert_id, channel)
+         );
+         CREATE INDEX deliveries_due ON alert_deliveries (next_try_ms) WHERE delivered_ms IS NULL;
+         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    ),
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
