@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libgtk-4-dev libadwaita-1-dev gettext locales
-desktop-file-utils appstream xvfb xauth dbus dbus-x11 imagemagick adwaita-icon-theme fonts-cantarell"
+desktop-file-utils appstream xvfb xauth dbus dbus-x11 imagemagick adwaita-icon-theme fonts-cantarell
+dunst"
 
 missing=""
 for p in $PACKAGES; do
