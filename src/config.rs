@@ -30,3 +30,11 @@ pub fn locale_dir() -> PathBuf {
         _ => PathBuf::from(env!("TALLY_BUILD_LOCALEDIR")),
     }
 }
+
+/// Who is making a change, for audit logs and acknowledgements: the login name.
+pub fn user_name() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}

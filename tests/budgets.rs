@@ -404,7 +404,10 @@ fn check_waits_when_asked_and_bad_flags_exit_2_writing_nothing() {
     // The ledger and its write-ahead log, where a write would land first.
     let files = || {
         let wal = l.db.with_extension("sqlite-wal");
-        (std::fs::read(&l.db).unwrap(), std::fs::read(&wal).unwrap_or_default())
+        (
+            std::fs::read(&l.db).unwrap(),
+            std::fs::read(&wal).unwrap_or_default(),
+        )
     };
     let before = files();
     let alerts_before = l.alert_kinds();

@@ -63,7 +63,8 @@ fn notify_calls(log: &str) -> Vec<(String, String, Option<u8>)> {
 #[test]
 fn crossing_thresholds_sends_one_notification_each_with_the_figures() {
     assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() && std::env::var_os("DISPLAY").is_some(),
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+            && std::env::var_os("DISPLAY").is_some(),
         "run under tools/with-display.sh (make test): this test needs a private session bus and display"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -105,20 +106,63 @@ fn crossing_thresholds_sends_one_notification_each_with_the_figures() {
         if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "dunst did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "dunst did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    tally(&db, &state, &["policy", "add", "team", "--limit", "1", "--period", "monthly"]);
+    tally(
+        &db,
+        &state,
+        &[
+            "policy", "add", "team", "--limit", "1", "--period", "monthly",
+        ],
+    );
     for id in ["1", "2", "3", "4", "5"] {
         tally(&db, &state, &["rules", "rm", id]);
     }
     for (on, severity) in [("soft", "warning"), ("95", "critical"), ("100", "critical")] {
-        tally(&db, &state, &["rules", "add", "--on", on, "--severity", severity, "--channels", "desktop", "--cooldown", "0s"]);
+        tally(
+            &db,
+            &state,
+            &[
+                "rules",
+                "add",
+                "--on",
+                on,
+                "--severity",
+                severity,
+                "--channels",
+                "desktop",
+                "--cooldown",
+                "0s",
+            ],
+        );
     }
     // gpt-4o input is $2.50 per million: 316,000 tokens = $0.79.
-    for (id, input) in [("a", "316000"), ("b", "4000"), ("c", "4000"), ("d", "60000"), ("e", "20000"), ("f", "20000")] {
-        tally(&db, &state, &["record", "--model", "gpt-4o", "--input", input, "--request-id", id]);
+    for (id, input) in [
+        ("a", "316000"),
+        ("b", "4000"),
+        ("c", "4000"),
+        ("d", "60000"),
+        ("e", "20000"),
+        ("f", "20000"),
+    ] {
+        tally(
+            &db,
+            &state,
+            &[
+                "record",
+                "--model",
+                "gpt-4o",
+                "--input",
+                input,
+                "--request-id",
+                id,
+            ],
+        );
     }
 
     // dbus-monitor writes as calls pass; give it a moment to flush.
@@ -144,7 +188,13 @@ fn crossing_thresholds_sends_one_notification_each_with_the_figures() {
             "Budget “team” exceeded"
         ]
     );
-    assert!(calls[0].1.starts_with("$0.80 of $1.00 used; $0.20 left until"), "{}", calls[0].1);
+    assert!(
+        calls[0]
+            .1
+            .starts_with("$0.80 of $1.00 used; $0.20 left until"),
+        "{}",
+        calls[0].1
+    );
     assert_eq!(calls[2].1, "$1.01 of $1.00 used.");
     // Urgency follows severity: normal (1) for the warning, critical (2) after.
     assert_eq!(

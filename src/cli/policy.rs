@@ -165,13 +165,7 @@ fn duration(text: &str) -> Result<SignedDuration, String> {
     Ok(d)
 }
 
-/// Who is making a change, for the audit log.
-pub fn actor() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "unknown".into())
-}
+pub use crate::config::user_name as actor;
 
 fn find(store: &Store, key: &str) -> anyhow::Result<Policy> {
     store

@@ -4,14 +4,17 @@
 use std::rc::Rc;
 
 use relm4::adw::prelude::*;
-use relm4::gtk::{self, gio};
+use relm4::gtk::{self, gio, glib};
 use relm4::{
     Component, ComponentController, ComponentParts, ComponentSender, Controller, SimpleComponent,
     adw,
 };
 
 use super::a11y;
+use super::alerts::{AlertsInput, AlertsOutput, AlertsView};
 use super::history::{HistoryInput, HistoryView};
+use super::ledger::Ledger;
+use super::policies::{PoliciesInput, PoliciesView};
 use crate::config;
 use crate::i18n::gettext;
 use crate::store::Store;
@@ -22,7 +25,16 @@ pub enum AppInput {
     Show(usize),
     Search,
     Reload,
+    /// An alert was raised while the window is open.
+    Toast(String),
+    /// How many alerts are open.
+    OpenAlerts(usize),
 }
+
+/// Sidebar positions.
+const HISTORY: usize = 0;
+const POLICIES: usize = 1;
+const ALERTS: usize = 2;
 
 /// A sidebar entry: its page name, title and icon.
 struct View {
@@ -37,6 +49,10 @@ pub struct App {
     /// Set when a view was chosen, so a folded window turns to it.
     navigate: std::cell::Cell<bool>,
     history: Controller<HistoryView>,
+    policies: Controller<PoliciesView>,
+    alerts: Controller<AlertsView>,
+    toasts: Vec<String>,
+    open_alerts: usize,
 }
 
 pub struct AppWidgets {
@@ -44,17 +60,29 @@ pub struct AppWidgets {
     sidebar: gtk::ListBox,
     stack: gtk::Stack,
     title: adw::WindowTitle,
+    toaster: adw::ToastOverlay,
+    alerts_badge: gtk::Label,
 }
 
-fn sidebar_row(view: &View) -> gtk::ListBoxRow {
+fn sidebar_row(view: &View, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
     let row = gtk::Box::builder()
         .spacing(12)
         .margin_top(6)
         .margin_bottom(6)
         .margin_start(6)
+        .margin_end(6)
         .build();
     row.append(&gtk::Image::from_icon_name(view.icon));
-    row.append(&gtk::Label::new(Some(&view.title)));
+    row.append(
+        &gtk::Label::builder()
+            .label(&view.title)
+            .hexpand(true)
+            .xalign(0.0)
+            .build(),
+    );
+    if let Some(b) = badge {
+        row.append(b);
+    }
     let item = gtk::ListBoxRow::builder().child(&row).build();
     item.set_widget_name(&format!("sidebar-{}", view.name));
     item
@@ -86,11 +114,15 @@ impl App {
         window.add_action(&about);
         action("search", || AppInput::Search);
         action("reload", || AppInput::Reload);
-        action("view-history", || AppInput::Show(0));
+        action("view-history", || AppInput::Show(HISTORY));
+        action("view-policies", || AppInput::Show(POLICIES));
+        action("view-alerts", || AppInput::Show(ALERTS));
         if let Some(app) = relm4::main_adw_application().downcast_ref::<adw::Application>() {
             app.set_accels_for_action("win.search", &["<Primary>f"]);
             app.set_accels_for_action("win.reload", &["<Primary>r", "F5"]);
             app.set_accels_for_action("win.view-history", &["<Primary>1"]);
+            app.set_accels_for_action("win.view-policies", &["<Primary>2"]);
+            app.set_accels_for_action("win.view-alerts", &["<Primary>3"]);
             app.set_accels_for_action("app.quit", &["<Primary>q"]);
         }
     }
@@ -115,7 +147,7 @@ impl App {
 }
 
 impl SimpleComponent for App {
-    type Init = Rc<Store>;
+    type Init = (Rc<Store>, Rc<Ledger>);
     type Input = AppInput;
     type Output = ();
     type Root = adw::ApplicationWindow;
@@ -133,24 +165,48 @@ impl SimpleComponent for App {
     }
 
     fn init(
-        store: Rc<Store>,
+        (store, ledger): (Rc<Store>, Rc<Ledger>),
         window: adw::ApplicationWindow,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         let history = HistoryView::builder().launch(store).detach();
-        let views = vec![View {
-            name: "history",
-            title: gettext("Usage history"),
-            icon: "view-list-symbolic",
-        }];
+        let policies = PoliciesView::builder().launch(ledger.clone()).detach();
+        let alerts = AlertsView::builder()
+            .launch(ledger)
+            .forward(sender.input_sender(), |out| match out {
+                AlertsOutput::Raised(title) => AppInput::Toast(title),
+                AlertsOutput::Open(n) => AppInput::OpenAlerts(n),
+            });
+        let views = vec![
+            View {
+                name: "history",
+                title: gettext("Usage history"),
+                icon: "view-list-symbolic",
+            },
+            View {
+                name: "policies",
+                title: gettext("Policies"),
+                icon: "emblem-ok-symbolic",
+            },
+            View {
+                name: "alerts",
+                title: gettext("Alerts"),
+                icon: "preferences-system-notifications-symbolic",
+            },
+        ];
+        let alerts_badge = gtk::Label::builder()
+            .css_classes(["alerts-badge"])
+            .visible(false)
+            .build();
+        alerts_badge.set_widget_name("alerts-badge");
 
         let sidebar = gtk::ListBox::builder()
             .css_classes(["navigation-sidebar"])
             .vexpand(true)
             .build();
         a11y::set_label(&sidebar, &gettext("Views"));
-        for v in &views {
-            sidebar.append(&sidebar_row(v));
+        for (i, v) in views.iter().enumerate() {
+            sidebar.append(&sidebar_row(v, (i == ALERTS).then_some(&alerts_badge)));
         }
         let s = sender.clone();
         sidebar.connect_row_activated(move |_, row| {
@@ -191,7 +247,9 @@ impl SimpleComponent for App {
         content_header.pack_end(&reload);
 
         let stack = gtk::Stack::builder().vexpand(true).hexpand(true).build();
-        stack.add_named(history.widget(), Some(views[0].name));
+        stack.add_named(history.widget(), Some(views[HISTORY].name));
+        stack.add_named(policies.widget(), Some(views[POLICIES].name));
+        stack.add_named(alerts.widget(), Some(views[ALERTS].name));
         let content_pane = gtk::Box::builder()
             .orientation(gtk::Orientation::Vertical)
             .hexpand(true)
@@ -226,7 +284,9 @@ impl SimpleComponent for App {
         let h = history.sender().clone();
         leaflet.connect_folded_notify(move |l| h.emit(HistoryInput::Compact(l.is_folded())));
         history.emit(HistoryInput::Compact(leaflet.is_folded()));
-        window.set_content(Some(&leaflet));
+        let toaster = adw::ToastOverlay::new();
+        toaster.set_child(Some(&leaflet));
+        window.set_content(Some(&toaster));
         Self::add_actions(&window, &sender);
         if let Some(row) = sidebar.row_at_index(0) {
             sidebar.select_row(Some(&row));
@@ -237,17 +297,24 @@ impl SimpleComponent for App {
             current: 0,
             navigate: std::cell::Cell::new(false),
             history,
+            policies,
+            alerts,
+            toasts: Vec::new(),
+            open_alerts: 0,
         };
         let widgets = AppWidgets {
             leaflet,
             sidebar,
             stack,
             title,
+            toaster,
+            alerts_badge,
         };
         ComponentParts { model, widgets }
     }
 
     fn update(&mut self, msg: AppInput, _sender: ComponentSender<Self>) {
+        self.toasts.clear();
         match msg {
             AppInput::Show(i) if i < self.views.len() => {
                 self.current = i;
@@ -259,7 +326,13 @@ impl SimpleComponent for App {
                 self.navigate.set(true);
                 self.history.emit(HistoryInput::FocusSearch);
             }
-            AppInput::Reload => self.history.emit(HistoryInput::LedgerChanged),
+            AppInput::Reload => {
+                self.history.emit(HistoryInput::LedgerChanged);
+                self.policies.emit(PoliciesInput::Refresh);
+                self.alerts.emit(AlertsInput::Refresh);
+            }
+            AppInput::Toast(title) => self.toasts.push(title),
+            AppInput::OpenAlerts(n) => self.open_alerts = n,
         }
     }
 
@@ -270,6 +343,18 @@ impl SimpleComponent for App {
         if let Some(row) = widgets.sidebar.row_at_index(self.current as i32) {
             widgets.sidebar.select_row(Some(&row));
         }
+        for title in &self.toasts {
+            let toast = adw::Toast::builder()
+                .title(glib::markup_escape_text(title))
+                .button_label(gettext("Show"))
+                .action_name("win.view-alerts")
+                .build();
+            widgets.toaster.add_toast(toast);
+        }
+        widgets.alerts_badge.set_visible(self.open_alerts > 0);
+        widgets
+            .alerts_badge
+            .set_label(&self.open_alerts.to_string());
         if self.navigate.take() && widgets.leaflet.is_folded() {
             widgets.leaflet.navigate(adw::NavigationDirection::Forward);
         }

@@ -1,11 +1,16 @@
 //! The desktop app: Relm4 + libadwaita over the same ledger as the CLI.
 
 mod a11y;
+mod alerts;
 mod app;
 mod date_range;
 mod history;
 mod history_columns;
+mod ledger;
 mod ledger_model;
+mod policies;
+mod policy_editor;
+mod policy_form;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,8 +60,11 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     // (tests run under an id of their own).
     app.set_resource_base_path(Some("/io/github/tallyapp/Tally"));
     let path = db.unwrap_or_else(config::default_db_path);
-    let store = match Store::open(&path) {
-        Ok(store) => Rc::new(store),
+    // Two connections: the history reads on one, while policy and alert changes
+    // write on the other.
+    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?)));
+    let (store, ledger) = match opened {
+        Ok((reader, writer)) => (Rc::new(reader), Rc::new(ledger::Ledger::new(writer))),
         Err(e) => {
             let shown = path.display().to_string();
             let detail = if e.to_string().contains(&shown) {
@@ -83,6 +91,6 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     // GTK must not read Tally's own command-line flags.
     RelmApp::from_app(app)
         .with_args(Vec::new())
-        .run::<app::App>(store);
+        .run::<app::App>((store, ledger));
     ExitCode::SUCCESS
 }
