@@ -281,6 +281,25 @@ impl Totals {
         }
     }
 
+    /// Takes away a part that `self` includes (the records after `now` in the
+    /// current hour's rollup row).
+    pub fn remove(&mut self, o: &Totals) {
+        self.requests -= o.requests.min(self.requests);
+        let (t, u) = (&mut self.tokens, &o.tokens);
+        t.input -= u.input.min(t.input);
+        t.output -= u.output.min(t.output);
+        t.cache_read -= u.cache_read.min(t.cache_read);
+        t.cache_write_5m -= u.cache_write_5m.min(t.cache_write_5m);
+        t.cache_write_1h -= u.cache_write_1h.min(t.cache_write_1h);
+        t.reasoning -= u.reasoning.min(t.reasoning);
+        self.images -= o.images.min(self.images);
+        self.embedding_tokens -= o.embedding_tokens.min(self.embedding_tokens);
+        self.cost = self.cost - o.cost;
+        self.unpriced -= o.unpriced.min(self.unpriced);
+        self.billed = self.billed - o.billed;
+        self.revenue = self.revenue - o.revenue;
+    }
+
     pub fn add(&mut self, o: &Totals) {
         self.requests += o.requests;
         let (t, u) = (&mut self.tokens, &o.tokens);

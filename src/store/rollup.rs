@@ -17,6 +17,7 @@ use crate::core::usage::Totals;
 /// The grouping key of a rollup row.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
+    /// The local day, or for the hourly rollup the hour's start in unix ms.
     pub day: String,
     pub dims: [String; 6],
 }
@@ -80,15 +81,22 @@ pub fn ledger_zone(conn: &Connection) -> Result<TimeZone, StoreError> {
     }
 }
 
-/// Adds `totals` to the row of `day` × `dims` (provider, model, user, project,
-/// agent, source), creating it if needed.
-pub fn add(conn: &Connection, day: &str, dims: [&str; 6], t: &Totals) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO usage_daily (day, provider, model, user, project, agent, source, requests,
-             input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
-             embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-         ON CONFLICT DO UPDATE SET
+/// The two rollups: by local day (for ranges of days) and by UTC hour (for the
+/// pieces of days at the edges of budget windows and rolling windows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grain {
+    Day,
+    Hour,
+}
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The start of the UTC hour holding `ts_ms`.
+pub fn hour_of(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+const SUM_UPDATE: &str = "ON CONFLICT DO UPDATE SET
              requests = requests + excluded.requests,
              input = input + excluded.input,
              output = output + excluded.output,
@@ -101,12 +109,50 @@ pub fn add(conn: &Connection, day: &str, dims: [&str; 6], t: &Totals) -> Result<
              cost_nanos = cost_nanos + excluded.cost_nanos,
              unpriced = unpriced + excluded.unpriced,
              billed_nanos = billed_nanos + excluded.billed_nanos,
-             revenue_nanos = revenue_nanos + excluded.revenue_nanos",
-    )?;
+             revenue_nanos = revenue_nanos + excluded.revenue_nanos";
+
+fn insert_sql(grain: Grain) -> String {
+    let (table, key) = match grain {
+        Grain::Day => ("usage_daily", "day"),
+        Grain::Hour => ("usage_hourly", "hour_ms"),
+    };
+    format!(
+        "INSERT INTO {table} ({key}, provider, model, user, project, agent, source, requests,
+             input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
+             embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         {SUM_UPDATE}"
+    )
+}
+
+/// Adds `totals` to the row of `day` × `dims` (provider, model, user, project,
+/// agent, source), creating it if needed.
+pub fn add(conn: &Connection, day: &str, dims: [&str; 6], t: &Totals) -> Result<(), StoreError> {
+    add_to(conn, Grain::Day, &day, dims, t)
+}
+
+/// Adds `totals` to the hourly row of the hour starting at `hour_ms` × `dims`.
+pub fn add_hour(
+    conn: &Connection,
+    hour_ms: i64,
+    dims: [&str; 6],
+    t: &Totals,
+) -> Result<(), StoreError> {
+    add_to(conn, Grain::Hour, &hour_ms, dims, t)
+}
+
+fn add_to(
+    conn: &Connection,
+    grain: Grain,
+    key: &dyn rusqlite::ToSql,
+    dims: [&str; 6],
+    t: &Totals,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(&insert_sql(grain))?;
     let k = dims;
     let n = |v: u64| v as i64;
     stmt.execute(params![
-        day,
+        key,
         k[0],
         k[1],
         k[2],
@@ -137,7 +183,14 @@ pub fn rebuild_days(conn: &Connection, days: &[String]) -> Result<(), StoreError
         let date: Date = day.parse()?;
         let (start, end) = day_bounds_ms(&zone, date)?;
         conn.execute("DELETE FROM usage_daily WHERE day = ?1", [day])?;
-        fold_range(conn, &zone, start, end)?;
+        fold_range(conn, &zone, Grain::Day, start, end)?;
+        // A day need not start on a UTC hour (UTC+5:30): take whole hours around it.
+        let (h0, h1) = (hour_of(start), hour_of(end - 1) + HOUR_MS);
+        conn.execute(
+            "DELETE FROM usage_hourly WHERE hour_ms >= ?1 AND hour_ms < ?2",
+            params![h0, h1],
+        )?;
+        fold_range(conn, &zone, Grain::Hour, h0, h1)?;
     }
     Ok(())
 }
@@ -146,17 +199,34 @@ pub fn rebuild_days(conn: &Connection, days: &[String]) -> Result<(), StoreError
 pub fn rebuild_all(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
     let zone = ledger_zone(conn)?;
     conn.execute("DELETE FROM usage_daily", [])?;
-    fold_range(conn, &zone, i64::MIN, i64::MAX)
+    fold_range(conn, &zone, Grain::Day, i64::MIN, i64::MAX)
 }
 
-fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Result<(), StoreError> {
+/// Fills the hourly rollup from the records (the migration that added it).
+pub fn rebuild_hourly(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
+    let zone = ledger_zone(conn)?;
+    conn.execute("DELETE FROM usage_hourly", [])?;
+    fold_range(conn, &zone, Grain::Hour, i64::MIN, i64::MAX)
+}
+
+fn fold_range(
+    conn: &Connection,
+    zone: &TimeZone,
+    grain: Grain,
+    start: i64,
+    end: i64,
+) -> Result<(), StoreError> {
     let mut days = DayCache::new(zone.clone());
     let mut groups: HashMap<Key, Totals> = HashMap::new();
     let mut stmt = conn.prepare(RECORD_TOTALS_SQL)?;
     let mut rows = stmt.query(params![start, end])?;
     while let Some(r) = rows.next()? {
+        let ts: i64 = r.get(0)?;
         let key = Key {
-            day: days.day_of(r.get(0)?)?.to_string(),
+            day: match grain {
+                Grain::Day => days.day_of(ts)?.to_string(),
+                Grain::Hour => hour_of(ts).to_string(),
+            },
             dims: [
                 r.get(1)?,
                 r.get(2)?,
@@ -171,12 +241,11 @@ fn fold_range(conn: &Connection, zone: &TimeZone, start: i64, end: i64) -> Resul
     }
     for (key, totals) in &groups {
         let d = &key.dims;
-        add(
-            conn,
-            &key.day,
-            [&d[0], &d[1], &d[2], &d[3], &d[4], &d[5]],
-            totals,
-        )?;
+        let dims = [&d[0][..], &d[1], &d[2], &d[3], &d[4], &d[5]];
+        match grain {
+            Grain::Day => add(conn, &key.day, dims, totals)?,
+            Grain::Hour => add_hour(conn, key.day.parse().unwrap_or(0), dims, totals)?,
+        }
     }
     Ok(())
 }

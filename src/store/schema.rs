@@ -170,6 +170,34 @@ pub const MIGRATIONS: &[Step] = &[
          CREATE INDEX deliveries_due ON alert_deliveries (next_try_ms) WHERE delivered_ms IS NULL;
          CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     ),
+    // Per UTC hour, for budget windows that do not start at a local midnight
+    // (rolling windows, manual resets, zones other than the ledger's).
+    Step::Sql(
+        "CREATE TABLE usage_hourly (
+             hour_ms INTEGER NOT NULL,
+             provider TEXT NOT NULL,
+             model TEXT NOT NULL,
+             user TEXT NOT NULL,
+             project TEXT NOT NULL,
+             agent TEXT NOT NULL,
+             source TEXT NOT NULL,
+             requests INTEGER NOT NULL,
+             input INTEGER NOT NULL,
+             output INTEGER NOT NULL,
+             cache_read INTEGER NOT NULL,
+             cache_write_5m INTEGER NOT NULL,
+             cache_write_1h INTEGER NOT NULL,
+             reasoning INTEGER NOT NULL,
+             images INTEGER NOT NULL,
+             embedding_tokens INTEGER NOT NULL,
+             cost_nanos INTEGER NOT NULL,
+             unpriced INTEGER NOT NULL,
+             billed_nanos INTEGER NOT NULL,
+             revenue_nanos INTEGER NOT NULL,
+             PRIMARY KEY (hour_ms, provider, model, user, project, agent, source)
+         ) WITHOUT ROWID;",
+    ),
+    Step::Code(super::rollup::rebuild_hourly),
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

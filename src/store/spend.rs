@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use rusqlite::params;
 
 use super::queries::{RECORD_TOTALS_SQL, totals_at};
-use super::rollup::day_bounds_ms;
+use super::rollup::{HOUR_MS, day_bounds_ms, hour_of};
 use super::{Store, StoreError};
 use crate::core::period::Window;
 use crate::core::policy::{Dims, Policy};
@@ -37,18 +37,34 @@ pub struct PolicySpend {
 /// worked out once per distinct combination rather than once per row.
 #[derive(Default)]
 struct Combos {
-    index: HashMap<[String; 5], usize>,
+    /// The five values joined by NUL, so a row is looked up without allocating.
+    index: HashMap<String, usize>,
     list: Vec<[String; 5]>,
+    key: String,
 }
 
 impl Combos {
-    fn id(&mut self, dims: [String; 5]) -> usize {
-        if let Some(&i) = self.index.get(&dims) {
-            return i;
+    /// The combination in columns `first..first + 5` of a row.
+    fn id_at(&mut self, row: &rusqlite::Row, first: usize) -> Result<usize, StoreError> {
+        self.key.clear();
+        for i in first..first + 5 {
+            let v = row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?;
+            self.key.push_str(v);
+            self.key.push('\0');
         }
-        self.list.push(dims.clone());
-        self.index.insert(dims, self.list.len() - 1);
-        self.list.len() - 1
+        if let Some(&i) = self.index.get(self.key.as_str()) {
+            return Ok(i);
+        }
+        let dims: [String; 5] = [
+            row.get(first)?,
+            row.get(first + 1)?,
+            row.get(first + 2)?,
+            row.get(first + 3)?,
+            row.get(first + 4)?,
+        ];
+        self.list.push(dims);
+        self.index.insert(self.key.clone(), self.list.len() - 1);
+        Ok(self.list.len() - 1)
     }
 
     fn matches(&self, p: &Policy) -> Vec<bool> {
@@ -106,45 +122,76 @@ impl Store {
 
         let mut combos = Combos::default();
         let days = self.rollup_by_day(&mut combos, first, end)?;
-        let mut edges: HashMap<(i64, i64), Rows> = HashMap::new();
-        let mut out = Vec::with_capacity(policies.len());
-        for ((p, w), span) in policies.iter().zip(&windows).zip(&spans) {
-            // Edge pieces first, so every combination they add is known to `matches`.
-            let pieces = edge_pieces(w, *span, &zone)?;
+        // How many days before today each rollup day is, worked out once.
+        let back: Vec<i64> = days
+            .iter()
+            .map(|(d, _)| today.since(*d).map(|s| i64::from(s.get_days())))
+            .collect::<Result<_, _>>()?;
+        let mut edges: HashMap<Piece, Rows> = HashMap::new();
+        let mut pieces_of = Vec::with_capacity(policies.len());
+        for (w, span) in windows.iter().zip(&spans) {
+            let pieces = edge_pieces(w, *span, &zone, now.as_millisecond())?;
             for piece in &pieces {
                 if !edges.contains_key(piece) {
-                    let rows = self.record_rows(&mut combos, *piece)?;
+                    let rows = match piece.0 {
+                        From::Records | From::LessRecords => {
+                            self.record_rows(&mut combos, (piece.1, piece.2))?
+                        }
+                        From::Hours => self.hour_rows(&mut combos, (piece.1, piece.2))?,
+                    };
                     edges.insert(*piece, rows);
                 }
             }
-            let hit = combos.matches(p);
+            pieces_of.push(pieces);
+        }
+        // Policies often share a scope: its matches and day sums are worked out once.
+        let mut by_scope: HashMap<String, (Vec<bool>, Vec<Totals>)> = HashMap::new();
+        let mut out = Vec::with_capacity(policies.len());
+        for (((p, w), span), pieces) in policies.iter().zip(&windows).zip(&spans).zip(&pieces_of) {
+            let (hit, day_totals) = by_scope.entry(p.scope.to_string()).or_insert_with(|| {
+                let hit = combos.matches(p);
+                let sums = days
+                    .iter()
+                    .map(|(_, rows)| {
+                        let mut t = Totals::default();
+                        for (c, r) in rows {
+                            if hit[*c] {
+                                t.add(r);
+                            }
+                        }
+                        t
+                    })
+                    .collect();
+                (hit, sums)
+            });
             let mut totals = Totals::default();
-            let mut per_day: Vec<(Date, i64)> = Vec::new();
+            let mut per_day: HashMap<Date, i64> = HashMap::new();
             let mut history = vec![0i64; HISTORY_DAYS as usize];
             let mut today_value = 0i64;
-            for (day, rows) in &days {
-                let mut day_totals = Totals::default();
-                for (c, t) in rows {
-                    if hit[*c] {
-                        day_totals.add(t);
-                    }
-                }
-                let v = p.metric.of(&day_totals);
+            for (((day, _), t), back) in days.iter().zip(day_totals.iter()).zip(&back) {
+                let v = p.metric.of(t);
                 if span.is_some_and(|(a, b)| *day >= a && *day < b) {
-                    totals.add(&day_totals);
-                    per_day.push((*day, v));
+                    totals.add(t);
+                    per_day.insert(*day, v);
                 }
-                let back = today.since(*day)?.get_days();
-                if (1..=HISTORY_DAYS).contains(&i64::from(back)) {
-                    history[(HISTORY_DAYS - i64::from(back)) as usize] = v;
-                } else if back == 0 {
+                if (1..=HISTORY_DAYS).contains(back) {
+                    history[(HISTORY_DAYS - back) as usize] = v;
+                } else if *back == 0 {
                     today_value = v;
                 }
             }
-            for piece in &pieces {
+            // Whole parts first, then what they hold beyond the window.
+            for piece in pieces.iter().filter(|p| p.0 != From::LessRecords) {
                 for (c, t) in &edges[piece] {
                     if hit[*c] {
                         totals.add(t);
+                    }
+                }
+            }
+            for piece in pieces.iter().filter(|p| p.0 == From::LessRecords) {
+                for (c, t) in &edges[piece] {
+                    if hit[*c] {
+                        totals.remove(t);
                     }
                 }
             }
@@ -155,8 +202,7 @@ impl Store {
                     let mut series = Vec::new();
                     let mut d = *a;
                     while d < last {
-                        let v = per_day.iter().find(|(x, _)| *x == d).map_or(0, |(_, v)| *v);
-                        series.push(v);
+                        series.push(per_day.get(&d).copied().unwrap_or(0));
                         d = d.tomorrow()?;
                     }
                     series
@@ -202,12 +248,12 @@ impl Store {
         end: Date,
     ) -> Result<Vec<(Date, Rows)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT day, provider, model, user, project, agent, SUM(requests), SUM(input),
-                 SUM(output), SUM(cache_read), SUM(cache_write_5m), SUM(cache_write_1h),
-                 SUM(reasoning), SUM(images), SUM(embedding_tokens), SUM(cost_nanos),
-                 SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos)
-             FROM usage_daily WHERE day >= ?1 AND day < ?2
-             GROUP BY day, provider, model, user, project, agent",
+            // In key order (day first); rows differing only in source are summed
+            // by the caller, which is cheaper than a GROUP BY's sort.
+            "SELECT day, provider, model, user, project, agent, requests, input, output,
+                 cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens,
+                 cost_nanos, unpriced, billed_nanos, revenue_nanos
+             FROM usage_daily WHERE day >= ?1 AND day < ?2",
         )?;
         let end_text = if end == Date::MAX {
             super::queries::LAST_DAY.to_string()
@@ -218,14 +264,7 @@ impl Store {
         let mut out: Vec<(Date, Rows)> = Vec::new();
         while let Some(row) = rows.next()? {
             let day: Date = row.get::<_, String>(0)?.parse()?;
-            let dims: [String; 5] = [
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ];
-            let c = combos.id(dims);
+            let c = combos.id_at(row, 1)?;
             let t = totals_at(row, 6)?;
             match out.last_mut() {
                 Some((d, rows)) if *d == day => rows.push((c, t)),
@@ -233,6 +272,23 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The hourly rollup for the whole hours in `[start, end)` ms, per combination.
+    fn hour_rows(&self, combos: &mut Combos, (start, end): (i64, i64)) -> Result<Rows, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT provider, model, user, project, agent, requests, input, output, cache_read,
+                 cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
+                 unpriced, billed_nanos, revenue_nanos
+             FROM usage_hourly WHERE hour_ms >= ?1 AND hour_ms < ?2",
+        )?;
+        let mut rows = stmt.query(params![start, end])?;
+        let mut sums: HashMap<usize, Totals> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let c = combos.id_at(row, 0)?;
+            sums.entry(c).or_default().add(&totals_at(row, 5)?);
+        }
+        Ok(sums.into_iter().collect())
     }
 
     /// The records in `[start, end)` ms, per dimension combination. Summed here
@@ -246,40 +302,77 @@ impl Store {
         let mut rows = stmt.query(params![start, end])?;
         let mut sums: HashMap<usize, Totals> = HashMap::new();
         while let Some(row) = rows.next()? {
-            let dims: [String; 5] = [
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-            ];
-            let c = combos.id(dims);
+            let c = combos.id_at(row, 1)?;
             sums.entry(c).or_default().add(&totals_at(row, 7)?);
         }
         Ok(sums.into_iter().collect())
     }
 }
 
-/// The parts of a window outside its whole days, as `[start, end)` ms ranges.
+/// Where a piece of a window is counted from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum From {
+    Records,
+    Hours,
+    /// Records to take away from an hour counted whole.
+    LessRecords,
+}
+
+/// A `[start, end)` ms range and where it is counted from.
+type Piece = (From, i64, i64);
+
+/// Splits a range into whole UTC hours (from the hourly rollup) and the bits of
+/// hours at either end (from the records). A range ending at `now` (a rolling
+/// window) ends inside the current hour, which may hold many records; that
+/// hour is counted whole instead, less any records dated after `now`.
+fn split_hours(start: i64, end: i64, now: i64, out: &mut Vec<Piece>) {
+    let first = hour_of(start) + if hour_of(start) == start { 0 } else { HOUR_MS };
+    let mut last = hour_of(end);
+    if end != i64::MAX && last < end && end >= now {
+        out.push((From::LessRecords, end, last + HOUR_MS));
+        last += HOUR_MS;
+    } else if end == i64::MAX || first >= last {
+        out.push((From::Records, start, end));
+        return;
+    } else if last < end {
+        out.push((From::Records, last, end));
+    }
+    if first >= last {
+        // All inside one hour: that hour, less what lies before the start.
+        out.push((From::Hours, hour_of(start), last));
+        if hour_of(start) < start {
+            out.push((From::LessRecords, hour_of(start), start));
+        }
+        return;
+    }
+    if start < first {
+        out.push((From::Records, start, first));
+    }
+    out.push((From::Hours, first, last));
+}
+
+/// The parts of a window outside its whole days.
 fn edge_pieces(
     w: &Window,
     span: Option<(Date, Date)>,
     zone: &jiff::tz::TimeZone,
-) -> Result<Vec<(i64, i64)>, StoreError> {
+    now: i64,
+) -> Result<Vec<Piece>, StoreError> {
     let start = w.start.as_millisecond();
     let end = w.end.map_or(i64::MAX, |e| e.as_millisecond());
-    let Some((first, last)) = span else {
-        return Ok(vec![(start, end)]);
-    };
     let mut pieces = Vec::new();
+    let Some((first, last)) = span else {
+        split_hours(start, end, now, &mut pieces);
+        return Ok(pieces);
+    };
     let (first_ms, _) = day_bounds_ms(zone, first)?;
     if start < first_ms {
-        pieces.push((start, first_ms));
+        split_hours(start, first_ms, now, &mut pieces);
     }
     if last != Date::MAX {
         let (last_ms, _) = day_bounds_ms(zone, last)?;
         if last_ms < end {
-            pieces.push((last_ms, end));
+            split_hours(last_ms, end, now, &mut pieces);
         }
     }
     Ok(pieces)

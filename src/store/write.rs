@@ -178,7 +178,9 @@ impl Store {
         let outcome = match inserted {
             Some(id) => {
                 let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
-                rollup::add(&tx, &day, dims, &Totals::of(r))?;
+                let totals = Totals::of(r);
+                rollup::add(&tx, &day, dims, &totals)?;
+                rollup::add_hour(&tx, rollup::hour_of(r.at.as_millisecond()), dims, &totals)?;
                 Inserted { id, new: true }
             }
             None => {
@@ -218,6 +220,7 @@ impl Store {
         let now = Timestamp::now().as_millisecond();
         let tx = self.write_tx()?;
         let mut groups: HashMap<(Rc<str>, [&str; 6]), Totals> = HashMap::new();
+        let mut hours: HashMap<(i64, [&str; 6]), Totals> = HashMap::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcome = BatchOutcome::default();
         {
@@ -226,7 +229,10 @@ impl Store {
                 if insert_one(&mut stmt, &tx, r, now)?.is_some() {
                     outcome.inserted += 1;
                     let key = rollup_key(&mut days, r)?;
-                    groups.entry(key).or_default().add(&Totals::of(r));
+                    let totals = Totals::of(r);
+                    let hour = rollup::hour_of(r.at.as_millisecond());
+                    hours.entry((hour, key.1)).or_default().add(&totals);
+                    groups.entry(key).or_default().add(&totals);
                 } else if keep_largest && let Some(old_ts) = replace_if_larger(&tx, r)? {
                     outcome.updated += 1;
                     touched.insert(days.day_of(old_ts)?.to_string());
@@ -238,6 +244,9 @@ impl Store {
         }
         for ((day, dims), totals) in &groups {
             rollup::add(&tx, day, *dims, totals)?;
+        }
+        for ((hour, dims), totals) in &hours {
+            rollup::add_hour(&tx, *hour, *dims, totals)?;
         }
         // Replaced records changed their days' totals: those days are counted again.
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
