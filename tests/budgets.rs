@@ -603,3 +603,123 @@ fn thresholds_fire_in_order_then_ack_and_resolve() {
     assert_eq!(all["alerts"][0]["state"], "resolved");
     assert_eq!(all["alerts"][0]["acknowledged_by"], "tester");
 }
+
+#[test]
+fn the_webhook_channel_posts_the_alert_as_json() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        (head, String::from_utf8(body).unwrap())
+    });
+    let l = Ledger::new();
+    l.thresholds_only();
+    for id in ["1", "2", "3"] {
+        l.ok(&["rules", "rm", id]);
+    }
+    l.ok(&[
+        "rules",
+        "add",
+        "--on",
+        "100",
+        "--severity",
+        "critical",
+        "--channels",
+        "webhook",
+    ]);
+    l.ok(&["alerts", "webhook", &url]);
+    l.ok(&[
+        "policy", "add", "hook", "--limit", "0.01", "--period", "daily",
+    ]);
+    l.ok(&["record", "--model", "gpt-4o", "--input", "8000"]); // $0.02
+    let (head, body) = server.join().unwrap();
+    assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+    let alert: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alert["kind"], "LIMIT_EXCEEDED");
+    assert_eq!(alert["policy"], "hook");
+    assert_eq!(alert["detail"]["used"], "0.020000000");
+    assert_eq!(alert["detail"]["limit"], "0.010000000");
+}
+
+/// A notifier that fails its first `failures` sends, then records the rest.
+struct Flaky {
+    failures: std::cell::Cell<u32>,
+    sent: std::cell::RefCell<Vec<String>>,
+}
+
+impl tally::notifier::Notifier for Flaky {
+    fn send(
+        &self,
+        channel: tally::core::alerts::Channel,
+        alert: &tally::store::Alert,
+    ) -> Result<(), String> {
+        if self.failures.get() > 0 {
+            self.failures.set(self.failures.get() - 1);
+            return Err("server away".into());
+        }
+        self.sent
+            .borrow_mut()
+            .push(format!("{} {}", channel.name(), alert.title));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failed_channel_is_retried_later_and_never_blocks_the_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("l.sqlite")).unwrap();
+    for id in [1, 2, 4, 5] {
+        store.remove_rule(id).unwrap();
+    }
+    let now: Timestamp = "2026-03-10T12:00:00Z".parse().unwrap();
+    let mut p = policy(0, "global", Metric::Requests, "daily", "UTC", now);
+    p.limit = 2;
+    store.add_policy(&p, "test").unwrap();
+    let flaky = Flaky {
+        failures: std::cell::Cell::new(2),
+        sent: Default::default(),
+    };
+    for i in 0..3 {
+        let mut r = UsageRecord::new(now, "openai", "gpt-4o");
+        r.request_id = Some(format!("r{i}"));
+        store.insert(&r).unwrap();
+        tally::engine::after_write(&mut store, now, &flaky);
+    }
+    // The limit was crossed once; both channels (desktop, log) failed once each.
+    assert!(flaky.sent.borrow().is_empty());
+    assert_eq!(store.alerts(&[], 10).unwrap().len(), 1);
+    // Not due yet: nothing is sent again at once.
+    tally::engine::deliver_due(&mut store, now, &flaky);
+    assert!(flaky.sent.borrow().is_empty());
+    // After the retry delay both go out, once.
+    let later = now.checked_add(SignedDuration::from_secs(31)).unwrap();
+    tally::engine::deliver_due(&mut store, later, &flaky);
+    tally::engine::deliver_due(&mut store, later, &flaky);
+    let mut sent = flaky.sent.borrow().clone();
+    sent.sort();
+    assert_eq!(
+        sent,
+        ["desktop Budget “p0” exceeded", "log Budget “p0” exceeded"]
+    );
+}
