@@ -57,7 +57,7 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct AddArgs {
-    /// A name to refer to it by, e.g. "monthly" or "opus daily"
+    /// A name to refer to it by, e.g. “monthly” or “opus daily”
     pub name: String,
     /// The limit: dollars for cost (e.g. 100 or 12.50), a whole number otherwise
     #[arg(long, value_name = "AMOUNT")]

@@ -161,7 +161,7 @@ pub fn open(
     when.add(&fields.zone);
     let then = group(&gettext("What happens"));
     let soft_row = adw::ActionRow::builder()
-        .title(gettext("Warn from (% of the limit)"))
+        .title(gettext("Warn from (percent of the limit)"))
         .build();
     soft_row.add_suffix(&fields.soft);
     then.add(&soft_row);
