@@ -66,6 +66,10 @@ impl Fields {
             "weekly" => (true, gettext("Week starts on (e.g. monday)")),
             "monthly" => (true, gettext("Reset day of the month (1–31)")),
             "rolling" => (true, gettext("Hours")),
+            "custom" => (
+                true,
+                gettext("From/to, e.g. 2026-01-01T00:00:00Z/2026-04-01T00:00:00Z"),
+            ),
             _ => (false, String::new()),
         };
         self.detail.set_visible(visible);

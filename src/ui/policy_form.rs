@@ -46,7 +46,7 @@ pub fn metric_names() -> Vec<String> {
 }
 
 /// Period kinds; the detail field gives the reset day, start day or hours.
-pub const PERIOD_KINDS: [&str; 5] = ["daily", "weekly", "monthly", "rolling", "manual"];
+pub const PERIOD_KINDS: [&str; 6] = ["daily", "weekly", "monthly", "rolling", "manual", "custom"];
 
 pub fn period_names() -> Vec<String> {
     vec![
@@ -55,6 +55,7 @@ pub fn period_names() -> Vec<String> {
         gettext("Monthly"),
         gettext("Rolling hours"),
         gettext("Until reset by hand"),
+        gettext("A fixed range"),
     ]
 }
 
@@ -83,7 +84,8 @@ pub struct Form {
     pub metric: usize,
     pub limit: String,
     pub period_kind: usize,
-    /// Monthly: reset day (1–31); weekly: a day name; rolling: hours.
+    /// Monthly: reset day (1–31); weekly: a day name; rolling: hours; a fixed
+    /// range: START/END as RFC 3339 instants.
     pub period_detail: String,
     pub soft_percent: u32,
     pub action: usize,
@@ -93,7 +95,8 @@ pub struct Form {
 impl Form {
     pub fn from_policy(p: &Policy) -> Form {
         let (period_kind, period_detail) = match p.period {
-            Period::Daily | Period::Custom { .. } => (0, String::new()),
+            Period::Daily => (0, String::new()),
+            Period::Custom { start, end } => (5, format!("{start}/{end}")),
             Period::Weekly { start } => (1, crate::core::period::weekday_name(start).to_string()),
             Period::Monthly { reset_day } => (2, reset_day.to_string()),
             Period::Rolling { hours } => (3, hours.to_string()),
@@ -155,6 +158,11 @@ impl Form {
                 return Err(gettext("Enter how many hours the rolling window spans."));
             }
             ("rolling", false) => format!("rolling:{detail}h"),
+            ("custom", true) => {
+                return Err(gettext(
+                    "Enter the range as START/END, e.g. 2026-01-01T00:00:00Z/2026-04-01T00:00:00Z.",
+                ));
+            }
             ("daily" | "manual", _) | (_, true) => kind.to_string(),
             (_, false) => format!("{kind}:{detail}"),
         };
@@ -213,10 +221,11 @@ pub fn explain_period(e: &PeriodError) -> String {
             &gettext("A rolling window is 1 to 8784 hours long, not “{}”."),
             &[h],
         ),
-        PeriodError::Unknown(_)
-        | PeriodError::CustomRange(_)
-        | PeriodError::CustomEmpty
-        | PeriodError::Time(_) => gettext("This period is not valid."),
+        PeriodError::CustomRange(_) => {
+            gettext("Enter the range as START/END, e.g. 2026-01-01T00:00:00Z/2026-04-01T00:00:00Z.")
+        }
+        PeriodError::CustomEmpty => gettext("The range must end after it starts."),
+        PeriodError::Unknown(_) | PeriodError::Time(_) => gettext("This period is not valid."),
     }
 }
 
@@ -271,5 +280,26 @@ mod tests {
             .contains("between 1 and 31")
         );
         assert!(with(&|f| f.period_kind = 3).contains("hours"));
+        assert!(
+            with(&|f| {
+                f.period_kind = 5;
+                f.period_detail = "2026-02-01T00:00:00Z/2026-01-01T00:00:00Z".into();
+            })
+            .contains("end after")
+        );
+    }
+
+    #[test]
+    fn a_fixed_range_survives_the_editor() {
+        let now = "2026-11-22T10:00:00Z".parse().unwrap();
+        let mut f = form();
+        f.period_kind = 5;
+        f.period_detail = "2026-01-01T00:00:00Z/2026-04-01T00:00:00Z".into();
+        let p = f.to_policy(None, now).unwrap();
+        assert_eq!(
+            p.period.to_string(),
+            "custom:2026-01-01T00:00:00Z/2026-04-01T00:00:00Z"
+        );
+        assert_eq!(Form::from_policy(&p), f);
     }
 }
