@@ -723,3 +723,47 @@ fn a_failed_channel_is_retried_later_and_never_blocks_the_write() {
         ["desktop Budget “p0” exceeded", "log Budget “p0” exceeded"]
     );
 }
+
+#[test]
+fn kept_past_days_follow_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let now: Timestamp = "2026-03-20T12:00:00Z".parse().unwrap();
+    let p = policy(0, "global", Metric::Requests, "monthly", "UTC", now);
+    let used = |s: &Store| s.policy_spend(std::slice::from_ref(&p), now).unwrap()[0].used;
+    let rec = |day: &str, id: &str| {
+        let mut r = UsageRecord::new(
+            format!("{day}T08:00:00Z").parse().unwrap(),
+            "openai",
+            "gpt-4o",
+        );
+        r.request_id = Some(id.into());
+        r
+    };
+    store.insert(&rec("2026-03-10", "a")).unwrap();
+    assert_eq!(used(&store), 1);
+    // This connection writes an earlier day: the kept days are dropped.
+    store.insert(&rec("2026-03-11", "b")).unwrap();
+    assert_eq!(used(&store), 2);
+    store.insert_batch(&[rec("2026-03-12", "c")]).unwrap();
+    assert_eq!(used(&store), 3);
+    // Another connection writes an earlier day: data_version moves.
+    Store::open(&path)
+        .unwrap()
+        .insert(&rec("2026-03-13", "d"))
+        .unwrap();
+    assert_eq!(used(&store), 4);
+    // Today is never kept.
+    store.insert(&rec("2026-03-20", "e")).unwrap();
+    assert_eq!(used(&store), 5);
+    // A later "today" does not reuse the old copy.
+    let next_day: Timestamp = "2026-03-21T12:00:00Z".parse().unwrap();
+    assert_eq!(
+        store
+            .policy_spend(std::slice::from_ref(&p), next_day)
+            .unwrap()[0]
+            .used,
+        5
+    );
+}

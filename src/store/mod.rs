@@ -54,6 +54,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     zone: TimeZone,
+    /// Past days of the rollup, kept between budget evaluations of a long-lived
+    /// process (the app, a watcher); see `spend::PastDays`.
+    past_days: std::cell::RefCell<Option<spend::PastDays>>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,6 +132,7 @@ impl Store {
             conn,
             path: path.into(),
             zone: TimeZone::UTC,
+            past_days: Default::default(),
         };
         store.migrate(version)?;
         Ok(store)

@@ -35,7 +35,7 @@ pub struct PolicySpend {
 
 /// The five dimensions a policy can match, interned so a policy's matches are
 /// worked out once per distinct combination rather than once per row.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Combos {
     /// The five values joined by NUL, so a row is looked up without allocating.
     index: HashMap<String, usize>,
@@ -85,6 +85,18 @@ impl Combos {
 
 type Rows = Vec<(usize, Totals)>;
 
+/// The rollup's rows for days before today, as of one `data_version`. Evaluating
+/// the budgets after each write re-reads only today and the window edges; a
+/// write by another process (a new data_version) or one of ours dated before
+/// today (`Store::forget_past_days`) drops it.
+pub struct PastDays {
+    data_version: i64,
+    first: Date,
+    today: Date,
+    combos: Combos,
+    days: Vec<(Date, Rows)>,
+}
+
 impl Store {
     /// The spend of every policy at `now`, in the order given.
     pub fn policy_spend(
@@ -120,8 +132,9 @@ impl Store {
             .max()
             .unwrap_or(today);
 
-        let mut combos = Combos::default();
-        let days = self.rollup_by_day(&mut combos, first, end)?;
+        let (mut combos, mut days) = self.past_days(first, today)?;
+        let recent = self.rollup_by_day(&mut combos, first.max(today), end)?;
+        days.extend(recent);
         // How many days before today each rollup day is, worked out once.
         let back: Vec<i64> = days
             .iter()
@@ -238,6 +251,61 @@ impl Store {
             Some(e) => e.to_zoned(zone.clone()).date(),
         };
         Ok((first < end).then_some((first, end)))
+    }
+
+    /// The rollup's days in `[first, today)`, from the kept copy when it covers
+    /// them and nobody else has written since.
+    fn past_days(
+        &self,
+        first: Date,
+        today: Date,
+    ) -> Result<(Combos, Vec<(Date, Rows)>), StoreError> {
+        let version = self.data_version()?;
+        if let Some(kept) = self.past_days.borrow().as_ref()
+            && kept.data_version == version
+            && kept.today == today
+            && kept.first <= first
+        {
+            let days = kept
+                .days
+                .iter()
+                .filter(|(d, _)| *d >= first)
+                .cloned()
+                .collect();
+            return Ok((kept.combos.clone(), days));
+        }
+        let mut combos = Combos::default();
+        let days = if first < today {
+            self.rollup_by_day(&mut combos, first, today)?
+        } else {
+            Vec::new()
+        };
+        *self.past_days.borrow_mut() = Some(PastDays {
+            data_version: version,
+            first,
+            today,
+            combos: combos.clone(),
+            days: days.clone(),
+        });
+        Ok((combos, days))
+    }
+
+    /// Drops the kept past days: this connection changed usage before today (a
+    /// reprice), which `data_version` does not show.
+    pub(super) fn forget_past_days(&self) {
+        self.past_days.borrow_mut().take();
+    }
+
+    /// Notes that this connection wrote usage from `ts_ms` on: if that reaches
+    /// before the kept copy's today (an import of old logs), it is dropped.
+    pub(super) fn wrote_from(&self, ts_ms: i64) {
+        let stale = self.past_days.borrow().as_ref().is_some_and(|kept| {
+            Timestamp::from_millisecond(ts_ms)
+                .map_or(true, |t| t.to_zoned(self.zone.clone()).date() < kept.today)
+        });
+        if stale {
+            self.forget_past_days();
+        }
     }
 
     /// The rollup between two days, per day and dimension combination.

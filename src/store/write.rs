@@ -193,6 +193,9 @@ impl Store {
             }
         };
         tx.commit()?;
+        if outcome.new {
+            self.wrote_from(r.at.as_millisecond());
+        }
         Ok(outcome)
     }
 
@@ -223,10 +226,12 @@ impl Store {
         let mut hours: HashMap<(i64, [&str; 6]), Totals> = HashMap::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcome = BatchOutcome::default();
+        let mut earliest = i64::MAX;
         {
             let mut stmt = tx.prepare_cached(INSERT_SQL)?;
             for r in records {
                 if insert_one(&mut stmt, &tx, r, now)?.is_some() {
+                    earliest = earliest.min(r.at.as_millisecond());
                     outcome.inserted += 1;
                     let key = rollup_key(&mut days, r)?;
                     let totals = Totals::of(r);
@@ -235,6 +240,7 @@ impl Store {
                     groups.entry(key).or_default().add(&totals);
                 } else if keep_largest && let Some(old_ts) = replace_if_larger(&tx, r)? {
                     outcome.updated += 1;
+                    earliest = earliest.min(old_ts).min(r.at.as_millisecond());
                     touched.insert(days.day_of(old_ts)?.to_string());
                     touched.insert(days.day_of(r.at.as_millisecond())?.to_string());
                 } else {
@@ -251,6 +257,7 @@ impl Store {
         // Replaced records changed their days' totals: those days are counted again.
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
         tx.commit()?;
+        self.wrote_from(earliest);
         Ok(outcome)
     }
 
@@ -311,6 +318,7 @@ impl Store {
         }
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
         tx.commit()?;
+        self.forget_past_days();
         Ok(outcome)
     }
 }
