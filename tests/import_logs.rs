@@ -194,11 +194,16 @@ fn every_call_counts_once_and_every_skipped_line_is_explained() {
     assert_eq!(by_project["rows"][0]["project"], "/home/ada/web");
     assert_eq!(by_project["rows"][0]["agent"], "claude-code");
 
-    // Again: nothing new, nothing counted twice.
+    // Again: nothing new is read at all (each file's offset is kept), nothing
+    // counted twice.
     let again = s.import();
     assert_eq!(
-        (again["new"].as_u64(), again["already_imported"].as_u64()),
-        (Some(0), Some(2))
+        (
+            again["new"].as_u64(),
+            again["already_imported"].as_u64(),
+            again["lines"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
     );
     assert_eq!(s.total()["requests"], 2);
 }
@@ -335,12 +340,66 @@ fn codex_sessions_count_each_call_once_across_archived_copies() {
         &live,
         &token_count("2025-09-01T10:05:00Z", 4_000, 1_200, 200, 40),
     );
+    let third = s.import_codex(&[&sessions, &archived]);
+    assert_eq!(third["new"], 1, "only the new call");
+    assert_eq!(third["lines"], 1, "only the appended line is read");
+    // The running total was kept with the file's offset: the new call is the
+    // difference from the last count, not the whole session again.
+    let total = s.total();
+    assert_eq!(total["requests"], 3);
+    assert_eq!(total["input_tokens"], 2_800);
+    assert_eq!(total["output_tokens"], 200);
+}
+
+#[test]
+fn reimport_reads_only_what_was_appended_and_notices_a_rewritten_file() {
+    let s = Setup::new();
+    let file = s.logs.join("-home-ada-web/s.jsonl");
+    let mut text = String::new();
+    for i in 0..50 {
+        text.push_str(&line(&format!("msg_{i}"), &format!("req_{i}"), 10).text());
+        text.push('\n');
+    }
+    append(&file, &text);
+    let first = s.import();
     assert_eq!(
-        s.import_codex(&[&sessions, &archived])["new"],
-        1,
-        "only the new call"
+        (first["new"].as_u64(), first["lines"].as_u64()),
+        (Some(50), Some(50))
     );
-    assert_eq!(s.total()["requests"], 3);
+
+    append(
+        &file,
+        &format!("{}\n{{broken\n", line("msg_50", "req_50", 10).text()),
+    );
+    let second = s.import();
+    assert_eq!(
+        (second["new"].as_u64(), second["lines"].as_u64()),
+        (Some(1), Some(2)),
+        "{second}"
+    );
+    // Line numbers go on from where the last import stopped.
+    let error = second["errors"][0].as_str().unwrap();
+    assert!(
+        error.ends_with(":52: not JSON") || error.contains(":52: not JSON"),
+        "{error}"
+    );
+
+    // The file is replaced by another (a rotation): read from the start, and
+    // the calls already in the ledger are not counted again.
+    std::fs::remove_file(&file).unwrap();
+    let mut rotated = String::new();
+    for i in 40..55 {
+        rotated.push_str(&line(&format!("msg_{i}"), &format!("req_{i}"), 10).text());
+        rotated.push('\n');
+    }
+    append(&file, &rotated);
+    let third = s.import();
+    assert_eq!(third["rewritten"], 1, "{third}");
+    assert_eq!(
+        (third["new"].as_u64(), third["already_imported"].as_u64()),
+        (Some(4), Some(11))
+    );
+    assert_eq!(s.total()["requests"], 55);
 }
 
 #[test]

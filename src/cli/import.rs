@@ -151,6 +151,17 @@ fn print_report(r: &ImportReport, dry_run: bool, explain: bool) {
             ]
         )
     );
+    if r.rewritten > 0 {
+        println!(
+            "{}",
+            fill(
+                &gettext(
+                    "{} files were replaced or rewritten since the last import and were read again from the start."
+                ),
+                &[&n(r.rewritten)]
+            )
+        );
+    }
     if r.unpriced > 0 {
         println!(
             "{}",

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SkipReason;
@@ -29,7 +30,7 @@ pub fn default_dirs(codex_home: Option<&str>, home: Option<&Path>) -> Vec<PathBu
 }
 
 /// Cumulative counts as Codex reports them (input includes cached, output includes reasoning).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Cumulative {
     input: u64,
     cached: u64,
@@ -69,14 +70,36 @@ pub struct Session {
     pub errors: Vec<(u64, String)>,
 }
 
-/// Reads a session's lines in order. `session` names it when no `session_meta`
-/// line does (the file name's id).
-pub fn read_session(lines: &[(u64, &str)], session: &str) -> Session {
+/// Where reading a session file has got to: enough to go on from the next
+/// line, in this import or (saved with the file's offset) the next one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    model: Option<String>,
+    cwd: String,
+    session: String,
+    last: Cumulative,
+}
+
+impl SessionState {
+    /// The state at the start of a file; `session` names it until a
+    /// `session_meta` line does (the file name's id).
+    pub fn new(session: &str) -> SessionState {
+        SessionState {
+            session: session.to_string(),
+            ..SessionState::default()
+        }
+    }
+}
+
+/// Reads a session's lines in order, from `state` on.
+pub fn read_session(lines: &[(u64, &str)], state: &mut SessionState) -> Session {
     let mut out = Session::default();
-    let mut model: Option<String> = None;
-    let mut cwd = String::new();
-    let mut session = session.to_string();
-    let mut last = Cumulative::default();
+    let SessionState {
+        model,
+        cwd,
+        session,
+        last,
+    } = state;
     for &(number, line) in lines {
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
@@ -90,12 +113,20 @@ pub fn read_session(lines: &[(u64, &str)], session: &str) -> Session {
         let text = |key: &str| payload.get(key).and_then(Value::as_str).map(str::to_string);
         match v.get("type").and_then(Value::as_str) {
             Some("session_meta") => {
-                session = text("id").unwrap_or(session);
-                cwd = text("cwd").unwrap_or(cwd);
+                if let Some(id) = text("id") {
+                    *session = id;
+                }
+                if let Some(c) = text("cwd") {
+                    *cwd = c;
+                }
             }
             Some("turn_context") => {
-                model = text("model").or(model);
-                cwd = text("cwd").unwrap_or(cwd);
+                if let Some(m) = text("model") {
+                    *model = Some(m);
+                }
+                if let Some(c) = text("cwd") {
+                    *cwd = c;
+                }
             }
             Some("event_msg")
                 if payload.get("type").and_then(Value::as_str) == Some("token_count") =>
@@ -146,7 +177,7 @@ pub fn read_session(lines: &[(u64, &str)], session: &str) -> Session {
                 // and across the `sessions/` and `archived_sessions/` copies.
                 record.request_id = Some(format!("{session}:{}", now.total));
                 out.records.push(record);
-                last = now;
+                *last = now;
             }
             _ => {}
         }
@@ -196,7 +227,7 @@ mod tests {
             .enumerate()
             .map(|(i, l)| (i as u64 + 1, l.as_str()))
             .collect();
-        let s = read_session(&numbered, "from-file-name");
+        let s = read_session(&numbered, &mut SessionState::new("from-file-name"));
         assert_eq!(s.records.len(), 2);
         let (a, b) = (&s.records[0], &s.records[1]);
         assert_eq!(

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::core::PriceBook;
 use crate::core::usage::UsageRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{FileState, Store, StoreError};
 
 /// Why a line did not become a record of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -52,6 +52,8 @@ pub struct ImportReport {
     /// Records the ledger already had.
     pub already_imported: u64,
     pub unpriced: u64,
+    /// Files read again from the start: replaced or rewritten since the last import.
+    pub rewritten: u64,
     pub skipped: BTreeMap<SkipReason, u64>,
     /// `file:line: what is wrong`, for every line or file that could not be read.
     pub errors: Vec<String>,
@@ -82,17 +84,77 @@ pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
     out
 }
 
-/// The complete lines of a file, numbered from 1; a last line without its newline
-/// is left for the next import (it may still be being written).
-fn complete_lines(text: &str) -> (Vec<(u64, &str)>, bool) {
+/// The complete lines of a text, numbered from `first`; a last line without its
+/// newline is left for the next import (it may still be being written).
+fn complete_lines(text: &str, first: u64) -> (Vec<(u64, &str)>, bool) {
     let mut lines: Vec<(u64, &str)> = text
         .split('\n')
         .enumerate()
-        .map(|(i, l)| (i as u64 + 1, l))
+        .map(|(i, l)| (first + i as u64, l))
         .collect();
     let incomplete = lines.pop().is_some_and(|(_, last)| !last.trim().is_empty());
     lines.retain(|(_, l)| !l.trim().is_empty());
     (lines, incomplete)
+}
+
+/// How many bytes of a file's start identify it: a file replaced by another
+/// (rotated, rewritten) almost surely starts differently.
+const HEAD_BYTES: u64 = 1024;
+
+fn head_hash(file: &mut std::fs::File, len: u64) -> std::io::Result<[u8; 16]> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = vec![0u8; len.min(HEAD_BYTES) as usize];
+    file.seek(SeekFrom::Start(0))?;
+    file.read_exact(&mut head)?;
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&blake3::hash(&head).as_bytes()[..16]);
+    Ok(out)
+}
+
+/// What is new in a log file since the last import: the text after the saved
+/// offset (or all of it, for a new, rotated or rewritten file), and where the
+/// state to save after reading it starts.
+struct NewText {
+    text: String,
+    /// The offset `text` starts at, and the line number of its first line.
+    start: u64,
+    first_line: u64,
+    /// The source's running state at `start`, if it keeps one.
+    state: Option<String>,
+    inode: u64,
+    size: u64,
+}
+
+fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<NewText>> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::MetadataExt;
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let (inode, size) = (meta.ino(), meta.len());
+    let resume = match before {
+        Some(b) if b.inode == inode && size >= b.offset => {
+            head_hash(&mut file, b.offset)? == b.head_hash
+        }
+        _ => false,
+    };
+    let (start, first_line, state) = match (resume, before) {
+        (true, Some(b)) => (b.offset, b.lines + 1, b.state.clone()),
+        _ => (0, 1, None),
+    };
+    if resume && start == size {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity((size - start) as usize);
+    file.seek(SeekFrom::Start(start))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(Some(NewText {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        start,
+        first_line,
+        state,
+        inode,
+        size,
+    }))
 }
 
 /// The agents whose local logs Tally reads.
@@ -113,23 +175,38 @@ pub fn import_logs(
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let files = jsonl_files(dirs, &mut report.errors);
+    let source = match agent {
+        Agent::ClaudeCode => claude_code::SOURCE,
+        Agent::Codex => codex::SOURCE,
+    };
     let mut claude = claude_code::Collector::default();
     let mut codex_records = Vec::new();
     let mut codex_seen = HashSet::new();
+    let mut states = Vec::new();
     for (n, path) in files.iter().enumerate() {
-        let text = match std::fs::read(path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let key = path.to_string_lossy().into_owned();
+        let before = store.import_state(&key)?;
+        report.files += 1;
+        let new = match read_new(path, before.as_ref()) {
+            Ok(Some(new)) => new,
+            Ok(None) => continue, // nothing appended since the last import
             Err(e) => {
                 report.errors.push(format!("{}: {e}", path.display()));
                 continue;
             }
         };
-        report.files += 1;
-        let (lines, incomplete) = complete_lines(&text);
+        if before.is_some() && new.start == 0 {
+            report.rewritten += 1;
+        }
+        // Up to the end of the last complete line; a line still being written
+        // is read next time.
+        let consumed = new.text.rfind('\n').map_or(0, |i| i + 1);
+        let (lines, incomplete) = complete_lines(&new.text, new.first_line);
         report.lines += lines.len() as u64;
         if incomplete {
             skip(SkipReason::IncompleteLine, &mut report);
         }
+        let mut state = None;
         match agent {
             Agent::ClaudeCode => {
                 for (number, line) in lines {
@@ -147,7 +224,15 @@ pub fn import_logs(
                 }
             }
             Agent::Codex => {
-                let session = codex::read_session(&lines, &codex::session_from_file_name(path));
+                let mut running = new
+                    .state
+                    .as_deref()
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .unwrap_or_else(|| {
+                        codex::SessionState::new(&codex::session_from_file_name(path))
+                    });
+                let session = codex::read_session(&lines, &mut running);
+                state = serde_json::to_string(&running).ok();
                 for reason in session.skipped {
                     skip(reason, &mut report);
                 }
@@ -165,6 +250,20 @@ pub fn import_logs(
                 }
             }
         }
+        let offset = new.start + consumed as u64;
+        let head = std::fs::File::open(path)
+            .and_then(|mut f| head_hash(&mut f, offset))
+            .unwrap_or_default();
+        states.push(FileState {
+            path: key,
+            source: source.to_string(),
+            inode: new.inode,
+            size: new.size,
+            head_hash: head,
+            offset,
+            lines: new.first_line - 1 + new.text[..consumed].matches('\n').count() as u64,
+            state,
+        });
     }
     let mut records = match agent {
         Agent::ClaudeCode => {
@@ -177,8 +276,17 @@ pub fn import_logs(
         Agent::Codex => codex_records,
     };
     price_all(book, &mut records);
-    // Logs are read while agents write them: a later, larger snapshot replaces an earlier one.
-    store_records(store, &records, dry_run, true, &mut report)?;
+    report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
+    if dry_run {
+        report.new = records.len() as u64;
+        return Ok(report);
+    }
+    // Logs are read while agents write them: a later, larger snapshot replaces an
+    // earlier one. Where each file stopped is saved with the records.
+    let outcome = store.insert_import(&records, &states)?;
+    report.new = outcome.inserted;
+    report.updated = outcome.updated;
+    report.already_imported = outcome.duplicates;
     Ok(report)
 }
 
@@ -285,11 +393,11 @@ mod tests {
 
     #[test]
     fn a_last_line_without_its_newline_waits() {
-        let (lines, incomplete) = complete_lines("a\n\nb\nc");
+        let (lines, incomplete) = complete_lines("a\n\nb\nc", 1);
         assert_eq!(lines, vec![(1, "a"), (3, "b")]);
         assert!(incomplete);
-        let (lines, incomplete) = complete_lines("a\nb\n");
-        assert_eq!(lines, vec![(1, "a"), (2, "b")]);
+        let (lines, incomplete) = complete_lines("a\nb\n", 41);
+        assert_eq!(lines, vec![(41, "a"), (42, "b")]);
         assert!(!incomplete);
     }
 }

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod history;
+mod imports;
 mod policies;
 mod prices;
 mod queries;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use alerts::{Alert, AlertState, Delivery, NewAlert};
 pub use history::{HistoryFilter, HistoryPage, HistoryRow};
+pub use imports::FileState;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
 pub use queries::{UsageQuery, UsageRow};

@@ -198,6 +198,22 @@ pub const MIGRATIONS: &[Step] = &[
          ) WITHOUT ROWID;",
     ),
     Step::Code(super::rollup::rebuild_hourly),
+    // Where each log file's import stopped, so the next import reads only what
+    // was appended. `state` is the source's running state there (Codex: the
+    // session's model, folder and running totals).
+    Step::Sql(
+        "CREATE TABLE import_files (
+             path TEXT PRIMARY KEY,
+             source TEXT NOT NULL,
+             inode INTEGER NOT NULL,
+             size INTEGER NOT NULL,
+             head_hash BLOB NOT NULL,
+             offset INTEGER NOT NULL,
+             lines INTEGER NOT NULL,
+             state TEXT,
+             updated_ms INTEGER NOT NULL
+         );",
+    ),
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -219,6 +219,16 @@ impl Store {
         records: &[UsageRecord],
         keep_largest: bool,
     ) -> Result<BatchOutcome, StoreError> {
+        self.insert_many_then(records, keep_largest, |_| Ok(()))
+    }
+
+    /// Inserts, then runs `also` in the same transaction (an import's file states).
+    pub(super) fn insert_many_then(
+        &mut self,
+        records: &[UsageRecord],
+        keep_largest: bool,
+        also: impl FnOnce(&rusqlite::Transaction) -> Result<(), StoreError>,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
         let now = Timestamp::now().as_millisecond();
         let tx = self.write_tx()?;
@@ -256,6 +266,7 @@ impl Store {
         }
         // Replaced records changed their days' totals: those days are counted again.
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
+        also(&tx)?;
         tx.commit()?;
         self.wrote_from(earliest);
         Ok(outcome)
