@@ -6,6 +6,9 @@
 //! - `tally check` with 100 policies on that ledger: median ≤ 10 ms
 //! - policy evaluation after one write, 100 policies, in process: median ≤ 1 ms
 //!
+//! - `tally import claude-code`, whole process: lines/s on a first import (1,000,000
+//!   lines in ≤ 3 s is ≥ 333,000 lines/s), and a re-import with nothing new ≤ 100 ms
+//!
 //! The ledger's year of calls ends today, so every policy window holds usage.
 //! Prints medians (and the spread) and the ratio to each target; exits non-zero
 //! when a target is missed, so a regression is seen.
@@ -179,6 +182,9 @@ fn main() {
     if wanted("insert") {
         all_ok &= bench_insert(dir.path());
     }
+    if wanted("import") {
+        all_ok &= bench_import(dir.path());
+    }
     if wanted("record") || wanted("usage") || wanted("check") || wanted("evaluate") {
         all_ok &= bench_processes(dir.path(), &wanted);
     }
@@ -211,6 +217,78 @@ fn bench_insert(dir: &Path) -> bool {
         "records/s",
         true,
     )
+}
+
+/// Writes Claude Code logs the way it writes them: `files` sessions of `lines`
+/// assistant lines each (a third of them repeated content blocks).
+fn write_claude_logs(dir: &Path, files: usize, lines: usize) -> u64 {
+    use std::io::Write;
+    let mut written = 0;
+    for f in 0..files {
+        let folder = dir.join(format!("-home-ada-project-{}", f % 20));
+        std::fs::create_dir_all(&folder).expect("folder");
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(folder.join(format!("session-{f}.jsonl"))).expect("file"),
+        );
+        for i in 0..lines {
+            let call = i - i % 3 / 2; // lines 0,1 share a call; 2 is its own
+            writeln!(
+                out,
+                r#"{{"parentUuid":null,"isSidechain":false,"type":"assistant","timestamp":"2026-03-{:02}T10:{:02}:{:02}.000Z","sessionId":"s{f}","version":"2.0.1","cwd":"/home/ada/project-{}","requestId":"req_{f}_{call}","message":{{"id":"msg_{f}_{call}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"ok"}}],"usage":{{"input_tokens":{},"output_tokens":{},"cache_read_input_tokens":20000,"cache_creation_input_tokens":300,"service_tier":"standard"}}}}}}"#,
+                1 + f % 28,
+                (i / 60) % 60,
+                i % 60,
+                f % 20,
+                10 + i % 50,
+                100 + call % 400,
+            )
+            .expect("write");
+            written += 1;
+        }
+    }
+    written
+}
+
+fn bench_import(dir: &Path) -> bool {
+    let logs = dir.join("claude");
+    let lines = write_claude_logs(&logs, 200, 1_000);
+    let db = dir.join("import.sqlite");
+    let tally = env!("CARGO_BIN_EXE_tally");
+    let run = || {
+        let start = Instant::now();
+        let out = Command::new(tally)
+            .arg("--db")
+            .arg(&db)
+            .args(["import", "claude-code", "--json"])
+            .arg(&logs)
+            .output()
+            .expect("run tally");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        start.elapsed()
+    };
+    let first = run();
+    let rate = lines as f64 / first.as_secs_f64();
+    println!(
+        "first import of {lines} lines in 200 files: {:.2} s ({rate:.0} lines/s)",
+        first.as_secs_f64()
+    );
+    let mut ok = report(
+        "first import, Claude Code lines/s (whole process)",
+        rate,
+        333_333.0,
+        "lines/s",
+        true,
+    );
+    let (lo, mid, hi) = median((0..11).map(|_| run()).collect());
+    println!("re-import with nothing new, 11 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})");
+    ok &= report(
+        "re-import of 200 files with nothing new (median)",
+        mid.as_secs_f64() * 1e3,
+        100.0,
+        "ms",
+        false,
+    );
+    ok
 }
 
 fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
