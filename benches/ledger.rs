@@ -263,7 +263,11 @@ fn bench_import(dir: &Path) -> bool {
             .arg(&logs)
             .output()
             .expect("run tally");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         start.elapsed()
     };
     let first = run();

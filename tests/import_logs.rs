@@ -472,3 +472,55 @@ fn csv_and_jsonl_in_tallys_format_keep_good_rows_and_name_bad_ones() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("time and model"));
 }
+
+#[test]
+fn watch_imports_appended_lines_within_a_second_or_so() {
+    let s = Setup::new();
+    let file = s.logs.join("-home-ada-web/live.jsonl");
+    append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("--db")
+        .arg(&s.db)
+        .args(["watch", "--claude-code"])
+        .arg(&s.logs)
+        .env("LANGUAGE", "en")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |requests: u64| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(5) {
+            if s.total()["requests"] == requests {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    };
+    let initial = wait_for(1);
+    // An agent writes a new line (in two pieces, as streams do), and a new file.
+    let next = line("msg_2", "req_2", 20).text();
+    append(&file, &next[..50]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    append(&file, &format!("{}\n", &next[50..]));
+    let appended = wait_for(2);
+    append(
+        &s.logs.join("-home-ada-api/new-session.jsonl"),
+        &format!("{}\n", line("msg_3", "req_3", 30).text()),
+    );
+    let new_file = wait_for(3);
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!("initial {initial:?}, appended {appended:?}, new file {new_file:?}");
+    assert!(initial.is_some(), "the existing log is imported at start");
+    assert!(
+        appended.is_some_and(|d| d < std::time::Duration::from_secs(2)),
+        "an appended line is imported within a second or so ({appended:?})"
+    );
+    assert!(
+        new_file.is_some_and(|d| d < std::time::Duration::from_secs(2)),
+        "{new_file:?}"
+    );
+    assert_eq!(s.total()["output_tokens"], 60);
+}

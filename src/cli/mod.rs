@@ -12,6 +12,7 @@ mod record;
 mod reprice;
 mod table;
 mod usage;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,8 @@ pub enum Command {
     /// The rules that turn budget usage into alerts
     #[command(subcommand)]
     Rules(alerts::RulesCommand),
+    /// Follow the agents' logs and import new usage as it is written
+    Watch(watch::WatchArgs),
 }
 
 /// Ends the program with a particular exit status, after the command printed
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(a) => return check::run(&mut open()?, a),
         Command::Alerts(c) => return alerts::run_alerts(&mut open()?, c),
         Command::Rules(c) => return alerts::run_rules(&mut open()?, c),
+        Command::Watch(a) => return watch::run(&mut open()?, a),
         Command::Record(a) => with(open()?, |s| record::run(s, a)),
         Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
         Command::Import(c) => with(open()?, |s| import::run(s, c)),

@@ -5,6 +5,7 @@
 pub mod claude_code;
 pub mod codex;
 pub mod generic;
+pub mod watch;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

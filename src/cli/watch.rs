@@ -1,0 +1,83 @@
+//! `tally watch`: follow the agents' logs in the foreground, for headless use
+//! (the app does the same while it runs).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+
+use crate::i18n::{fill, gettext};
+use crate::ingest::watch::{Sources, follow};
+use crate::ingest::{Agent, claude_code, codex};
+use crate::store::Store;
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Claude Code log folders (repeatable) [default: the usual places]
+    #[arg(long = "claude-code", value_name = "DIR")]
+    pub claude_code: Vec<PathBuf>,
+    /// Codex session folders (repeatable) [default: ~/.codex/sessions and archived_sessions]
+    #[arg(long = "codex", value_name = "DIR")]
+    pub codex: Vec<PathBuf>,
+}
+
+/// The agents' usual log folders that exist here.
+pub fn default_sources() -> Sources {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    Sources {
+        claude_code: claude_code::default_dirs(
+            std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
+            home.as_deref(),
+        ),
+        codex: codex::default_dirs(std::env::var("CODEX_HOME").ok().as_deref(), home.as_deref()),
+    }
+}
+
+pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
+    let sources = if a.claude_code.is_empty() && a.codex.is_empty() {
+        default_sources()
+    } else {
+        Sources {
+            claude_code: a.claude_code,
+            codex: a.codex,
+        }
+    };
+    let folders = sources.claude_code.len() + sources.codex.len();
+    if folders == 0 {
+        anyhow::bail!(gettext(
+            "No agent logs found. Name the folders: tally watch --claude-code DIR --codex DIR"
+        ));
+    }
+    for d in sources.claude_code.iter().chain(&sources.codex) {
+        println!(
+            "{}",
+            fill(&gettext("Following {}"), &[&d.display().to_string()])
+        );
+    }
+    println!(
+        "{}",
+        gettext("New usage is imported as it is written. Ctrl+C stops.")
+    );
+    let stop = AtomicBool::new(false);
+    follow(store, &sources, &stop, &mut |agent, report| {
+        if report.new + report.updated == 0 && report.errors.is_empty() {
+            return;
+        }
+        let name = match agent {
+            Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+        };
+        let now = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
+        println!(
+            "{now}  {}",
+            fill(
+                &gettext("{}: {} new, {} updated"),
+                &[name, &report.new.to_string(), &report.updated.to_string()]
+            )
+        );
+        for e in &report.errors {
+            eprintln!("{now}  {e}");
+        }
+    })?;
+    Ok(())
+}

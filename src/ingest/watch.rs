@@ -1,0 +1,139 @@
+//! Following agents' logs as they are written: the folders are watched (inotify,
+//! through the `notify` crate) and, a moment after a change, what was appended
+//! is imported. A slow poll backs the watch up, for folders that appear later
+//! and for file systems that do not report changes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher};
+
+use super::{Agent, ImportReport, import_logs};
+use crate::store::{Store, StoreError};
+
+/// Changes come in bursts (a streamed reply is many writes): wait this long
+/// after the first before importing.
+const SETTLE: Duration = Duration::from_millis(150);
+/// How often to look anyway.
+const POLL: Duration = Duration::from_secs(5);
+
+/// The folders to follow for each agent.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    pub claude_code: Vec<PathBuf>,
+    pub codex: Vec<PathBuf>,
+}
+
+impl Sources {
+    fn of(&self, agent: Agent) -> &[PathBuf] {
+        match agent {
+            Agent::ClaudeCode => &self.claude_code,
+            Agent::Codex => &self.codex,
+        }
+    }
+
+    fn agent_of(&self, path: &std::path::Path) -> Option<Agent> {
+        [Agent::ClaudeCode, Agent::Codex]
+            .into_iter()
+            .find(|a| self.of(*a).iter().any(|d| path.starts_with(d)))
+    }
+}
+
+/// Imports what is new for `agents`, then evaluates the budgets; `done` hears of
+/// each import.
+fn import_now(
+    store: &mut Store,
+    sources: &Sources,
+    agents: &[Agent],
+    done: &mut dyn FnMut(Agent, &ImportReport),
+) -> Result<(), StoreError> {
+    let mut wrote = false;
+    for &agent in agents {
+        let dirs: Vec<PathBuf> = sources
+            .of(agent)
+            .iter()
+            .filter(|d| d.is_dir())
+            .cloned()
+            .collect();
+        if dirs.is_empty() {
+            continue;
+        }
+        // Prices can change while we follow (another process imports some).
+        let book = crate::prices::load(store)?;
+        let report = import_logs(store, &book, agent, &dirs, false)?;
+        wrote |= report.new + report.updated > 0;
+        done(agent, &report);
+    }
+    if wrote {
+        let notifier = crate::notifier::System::for_store(store);
+        crate::engine::after_write(store, jiff::Timestamp::now(), &notifier);
+    }
+    Ok(())
+}
+
+/// Follows `sources` until `stop` is set, importing within about a second of
+/// each change.
+pub fn follow(
+    store: &mut Store,
+    sources: &Sources,
+    stop: &AtomicBool,
+    done: &mut dyn FnMut(Agent, &ImportReport),
+) -> Result<(), StoreError> {
+    let all = [Agent::ClaudeCode, Agent::Codex];
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            for path in event.paths {
+                let _ = tx.send(path);
+            }
+        }
+    })
+    .ok();
+    let mut watched: Vec<PathBuf> = Vec::new();
+    let mut watch_new_folders = |watcher: &mut Option<notify::RecommendedWatcher>| {
+        for dir in sources.claude_code.iter().chain(&sources.codex) {
+            if dir.is_dir() && !watched.contains(dir) {
+                if let Some(w) = watcher.as_mut()
+                    && let Err(e) = w.watch(dir, RecursiveMode::Recursive)
+                {
+                    tracing::warn!("cannot watch {}: {e}", dir.display());
+                }
+                watched.push(dir.clone());
+            }
+        }
+    };
+    watch_new_folders(&mut watcher);
+    import_now(store, sources, &all, done)?;
+    let mut last_poll = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(first) => {
+                let mut agents: Vec<Agent> = sources.agent_of(&first).into_iter().collect();
+                let until = Instant::now() + SETTLE;
+                while let Ok(path) =
+                    rx.recv_timeout(until.saturating_duration_since(Instant::now()))
+                {
+                    if let Some(a) = sources.agent_of(&path)
+                        && !agents.contains(&a)
+                    {
+                        agents.push(a);
+                    }
+                }
+                import_now(store, sources, &agents, done)?;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // No watcher on this system: polling alone keeps us going.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        if last_poll.elapsed() >= POLL {
+            last_poll = Instant::now();
+            watch_new_folders(&mut watcher);
+            import_now(store, sources, &all, done)?;
+        }
+    }
+    Ok(())
+}
