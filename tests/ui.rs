@@ -15,7 +15,14 @@ use tally::core::Money;
 use tally::core::usage::{Cost, TokenCounts, UsageRecord};
 use tally::store::Store;
 
-const SCENARIOS: &[&str] = &["empty", "seeded", "narrow-dark", "newer-ledger", "policies"];
+const SCENARIOS: &[&str] = &[
+    "empty",
+    "seeded",
+    "narrow-dark",
+    "newer-ledger",
+    "policies",
+    "sources",
+];
 
 fn main() {
     if let Ok(name) = std::env::var("TALLY_UI_SCENARIO") {
@@ -175,9 +182,23 @@ fn screenshot(name: &str) {
 fn run_scenario(name: &str) -> i32 {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("ledger.sqlite");
+    // A home of the test's own: the app looks for agents' logs there, and must
+    // not find (or offer to import) the developer's own.
+    let home = dir.path().join("home");
+    if name == "sources" {
+        let log = home.join(".claude/projects/-home-ada-web/session.jsonl");
+        std::fs::create_dir_all(log.parent().expect("folder")).expect("log folder");
+        std::fs::write(&log, claude_line("msg_1", "req_1")).expect("log");
+    }
+    // SAFETY: the scenario process has no other threads yet.
+    unsafe {
+        std::env::set_var("HOME", &home);
+        std::env::remove_var("CLAUDE_CONFIG_DIR");
+        std::env::remove_var("CODEX_HOME");
+    }
     {
         let mut store = Store::open(&db).expect("open ledger");
-        if name != "empty" {
+        if name != "empty" && name != "sources" {
             let mut records: Vec<UsageRecord> = (0..250)
                 .map(|i| record(i, "claude-sonnet-4-5", "anthropic", "website"))
                 .collect();
@@ -499,6 +520,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             screenshot("narrow-dark");
         }
         "policies" => policies_and_alerts(check, db).await,
+        "sources" => first_run_imports_and_follows(check).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }
@@ -651,4 +673,67 @@ async fn policies_and_alerts(check: &Check, db: &Path) {
     }
     let acked = wait_for(Duration::from_secs(2), || !badge.is_visible()).await;
     check.expect(acked.is_some(), "acknowledging clears the open count");
+}
+
+fn claude_line(msg: &str, req: &str) -> String {
+    format!(
+        r#"{{"parentUuid":null,"isSidechain":false,"type":"assistant","timestamp":"2025-11-13T10:00:00.000Z","sessionId":"s","version":"2.0.1","cwd":"/home/ada/web","requestId":"{req}","message":{{"id":"{msg}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"hi"}}],"usage":{{"input_tokens":10,"output_tokens":20,"cache_read_input_tokens":100,"cache_creation_input_tokens":30,"service_tier":"standard"}}}}}}"#
+    ) + "\n"
+}
+
+/// An empty ledger and Claude Code logs: the app offers to import them; saying
+/// yes imports them, and a line the agent appends shows up by itself.
+async fn first_run_imports_and_follows(check: &Check) {
+    let offered = wait_for(Duration::from_secs(3), || {
+        toplevel("sources-first-run").is_some()
+    })
+    .await;
+    check.expect(
+        offered.is_some(),
+        "an empty ledger with logs found offers to import them",
+    );
+    pause(300).await;
+    screenshot("sources-first-run");
+    let Some(dialog) =
+        toplevel("sources-first-run").and_then(|w| w.downcast::<adw::MessageDialog>().ok())
+    else {
+        return;
+    };
+    // What a click on "Import" does: answer, then close.
+    dialog.response("yes");
+    dialog.close();
+    let imported = wait_for(Duration::from_secs(5), || check.rows() == 1).await;
+    check.expect(
+        imported.is_some(),
+        &format!("the log is imported (rows: {})", check.rows()),
+    );
+    let log = std::path::PathBuf::from(std::env::var("HOME").expect("home"))
+        .join(".claude/projects/-home-ada-web/session.jsonl");
+    let mut text = std::fs::read_to_string(&log).expect("log");
+    text.push_str(&claude_line("msg_2", "req_2"));
+    std::fs::write(&log, text).expect("append");
+    let followed = wait_for(Duration::from_secs(5), || check.rows() == 2).await;
+    check.expect(
+        followed.is_some(),
+        &format!("a line appended to the log appears by itself ({followed:?})"),
+    );
+    let window = check
+        .window
+        .clone()
+        .downcast::<gtk::Window>()
+        .expect("window");
+    window.activate_action("win.view-sources", None).ok();
+    let source = check.widget("source-claude-code");
+    if let Some(row) = source.downcast_ref::<adw::ExpanderRow>() {
+        row.set_expanded(true);
+    }
+    let said = wait_for(Duration::from_secs(3), || {
+        source
+            .downcast_ref::<adw::ExpanderRow>()
+            .is_some_and(|r| r.subtitle().contains("2 records"))
+    })
+    .await;
+    check.expect(said.is_some(), "the Sources view counts the records");
+    pause(500).await;
+    screenshot("sources");
 }

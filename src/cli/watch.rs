@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use clap::Args;
 
 use crate::i18n::{fill, gettext};
-use crate::ingest::watch::{Sources, follow};
-use crate::ingest::{Agent, claude_code, codex};
+use crate::ingest::Agent;
+use crate::ingest::watch::{Sources, default_sources, follow};
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -19,18 +19,6 @@ pub struct WatchArgs {
     /// Codex session folders (repeatable) [default: ~/.codex/sessions and archived_sessions]
     #[arg(long = "codex", value_name = "DIR")]
     pub codex: Vec<PathBuf>,
-}
-
-/// The agents' usual log folders that exist here.
-pub fn default_sources() -> Sources {
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    Sources {
-        claude_code: claude_code::default_dirs(
-            std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
-            home.as_deref(),
-        ),
-        codex: codex::default_dirs(std::env::var("CODEX_HOME").ok().as_deref(), home.as_deref()),
-    }
 }
 
 pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {

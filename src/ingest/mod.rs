@@ -42,7 +42,7 @@ pub enum SkipReason {
     IncompleteLine,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ImportReport {
     pub files: u64,
     pub lines: u64,

@@ -41,6 +41,22 @@ impl Sources {
     }
 }
 
+/// The agents' usual log folders that exist here (`CLAUDE_CONFIG_DIR`,
+/// `CODEX_HOME` and the home folder's defaults).
+pub fn default_sources() -> Sources {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    Sources {
+        claude_code: super::claude_code::default_dirs(
+            std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
+            home.as_deref(),
+        ),
+        codex: super::codex::default_dirs(
+            std::env::var("CODEX_HOME").ok().as_deref(),
+            home.as_deref(),
+        ),
+    }
+}
+
 /// Imports what is new for `agents`, then evaluates the budgets; `done` hears of
 /// each import.
 fn import_now(

@@ -15,6 +15,7 @@ use super::alerts::{AlertsInput, AlertsOutput, AlertsView};
 use super::history::{HistoryInput, HistoryView};
 use super::ledger::Ledger;
 use super::policies::{PoliciesInput, PoliciesView};
+use super::sources::{SourcesInput, SourcesView};
 use crate::config;
 use crate::i18n::gettext;
 use crate::store::Store;
@@ -35,6 +36,7 @@ pub enum AppInput {
 const HISTORY: usize = 0;
 const POLICIES: usize = 1;
 const ALERTS: usize = 2;
+const SOURCES: usize = 3;
 
 /// A sidebar entry: its page name, title and icon.
 struct View {
@@ -51,6 +53,7 @@ pub struct App {
     history: Controller<HistoryView>,
     policies: Controller<PoliciesView>,
     alerts: Controller<AlertsView>,
+    sources: Controller<SourcesView>,
     toasts: Vec<String>,
     open_alerts: usize,
 }
@@ -117,12 +120,14 @@ impl App {
         action("view-history", || AppInput::Show(HISTORY));
         action("view-policies", || AppInput::Show(POLICIES));
         action("view-alerts", || AppInput::Show(ALERTS));
+        action("view-sources", || AppInput::Show(SOURCES));
         if let Some(app) = relm4::main_adw_application().downcast_ref::<adw::Application>() {
             app.set_accels_for_action("win.search", &["<Primary>f"]);
             app.set_accels_for_action("win.reload", &["<Primary>r", "F5"]);
             app.set_accels_for_action("win.view-history", &["<Primary>1"]);
             app.set_accels_for_action("win.view-policies", &["<Primary>2"]);
             app.set_accels_for_action("win.view-alerts", &["<Primary>3"]);
+            app.set_accels_for_action("win.view-sources", &["<Primary>4"]);
             app.set_accels_for_action("app.quit", &["<Primary>q"]);
         }
     }
@@ -147,7 +152,7 @@ impl App {
 }
 
 impl SimpleComponent for App {
-    type Init = (Rc<Store>, Rc<Ledger>);
+    type Init = (Rc<Store>, Rc<Ledger>, std::path::PathBuf);
     type Input = AppInput;
     type Output = ();
     type Root = adw::ApplicationWindow;
@@ -165,12 +170,13 @@ impl SimpleComponent for App {
     }
 
     fn init(
-        (store, ledger): (Rc<Store>, Rc<Ledger>),
+        (store, ledger, db): (Rc<Store>, Rc<Ledger>, std::path::PathBuf),
         window: adw::ApplicationWindow,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         let history = HistoryView::builder().launch(store).detach();
         let policies = PoliciesView::builder().launch(ledger.clone()).detach();
+        let sources = SourcesView::builder().launch((ledger.clone(), db)).detach();
         let alerts = AlertsView::builder()
             .launch(ledger)
             .forward(sender.input_sender(), |out| match out {
@@ -192,6 +198,11 @@ impl SimpleComponent for App {
                 name: "alerts",
                 title: gettext("Alerts"),
                 icon: "preferences-system-notifications-symbolic",
+            },
+            View {
+                name: "sources",
+                title: gettext("Sources"),
+                icon: "folder-download-symbolic",
             },
         ];
         let alerts_badge = gtk::Label::builder()
@@ -250,6 +261,7 @@ impl SimpleComponent for App {
         stack.add_named(history.widget(), Some(views[HISTORY].name));
         stack.add_named(policies.widget(), Some(views[POLICIES].name));
         stack.add_named(alerts.widget(), Some(views[ALERTS].name));
+        stack.add_named(sources.widget(), Some(views[SOURCES].name));
         let content_pane = gtk::Box::builder()
             .orientation(gtk::Orientation::Vertical)
             .hexpand(true)
@@ -299,6 +311,7 @@ impl SimpleComponent for App {
             history,
             policies,
             alerts,
+            sources,
             toasts: Vec::new(),
             open_alerts: 0,
         };
@@ -330,6 +343,7 @@ impl SimpleComponent for App {
                 self.history.emit(HistoryInput::LedgerChanged);
                 self.policies.emit(PoliciesInput::Refresh);
                 self.alerts.emit(AlertsInput::Refresh);
+                self.sources.emit(SourcesInput::Refresh);
             }
             AppInput::Toast(title) => self.toasts.push(title),
             AppInput::OpenAlerts(n) => self.open_alerts = n,

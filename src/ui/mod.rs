@@ -4,6 +4,7 @@ mod a11y;
 mod alerts;
 mod app;
 mod date_range;
+mod follow;
 mod history;
 mod history_columns;
 mod ledger;
@@ -11,6 +12,7 @@ mod ledger_model;
 mod policies;
 mod policy_editor;
 mod policy_form;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,6 +93,6 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
     // GTK must not read Tally's own command-line flags.
     RelmApp::from_app(app)
         .with_args(Vec::new())
-        .run::<app::App>((store, ledger));
+        .run::<app::App>((store, ledger, path));
     ExitCode::SUCCESS
 }

@@ -1,0 +1,84 @@
+//! Following the agents' logs while the app runs: a thread with its own ledger
+//! connection runs the same importer as `tally watch`. The window learns of new
+//! records through the ledger (data_version) and of the imports' details
+//! through `Progress`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::ingest::watch::{Sources, follow};
+use crate::ingest::{Agent, ImportReport};
+use crate::store::Store;
+
+/// The setting that switches following an agent off ("off"); on otherwise.
+pub fn setting_key(agent: Agent) -> &'static str {
+    match agent {
+        Agent::ClaudeCode => "follow.claude-code",
+        Agent::Codex => "follow.codex",
+    }
+}
+
+/// What the follower has done, for the Sources view.
+#[derive(Default)]
+pub struct Progress {
+    /// An import is running now.
+    pub busy: AtomicBool,
+    /// The last import of each agent that found something, with its time.
+    pub last: Mutex<HashMap<&'static str, (jiff::Timestamp, ImportReport)>>,
+    /// Why the follower stopped, if it did.
+    pub failed: Mutex<Option<String>>,
+}
+
+pub struct Follower {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Follower {
+    /// Starts following `sources` on the ledger at `path`.
+    pub fn start(path: PathBuf, sources: Sources, progress: Arc<Progress>) -> Follower {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("tally-follow".into())
+            .spawn(move || {
+                let result = Store::open(&path).and_then(|mut store| {
+                    progress.busy.store(true, Ordering::Relaxed);
+                    follow(&mut store, &sources, &flag, &mut |agent, report| {
+                        progress.busy.store(false, Ordering::Relaxed);
+                        let name = match agent {
+                            Agent::ClaudeCode => "claude-code",
+                            Agent::Codex => "codex",
+                        };
+                        if (report.lines > 0 || !report.errors.is_empty())
+                            && let Ok(mut last) = progress.last.lock()
+                        {
+                            last.insert(name, (jiff::Timestamp::now(), report.clone()));
+                        }
+                    })
+                });
+                progress.busy.store(false, Ordering::Relaxed);
+                if let Err(e) = result {
+                    tracing::warn!("following the agents' logs stopped: {e}");
+                    if let Ok(mut f) = progress.failed.lock() {
+                        *f = Some(e.to_string());
+                    }
+                }
+            })
+            .ok();
+        Follower { stop, thread }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            // The loop checks the flag every 200 ms; an import under way finishes first.
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,587 @@
+//! The Sources view: the agents' logs Tally found, what it has read of them,
+//! a switch to follow each live, and importing a file in Tally's CSV/JSONL
+//! format. On a first run with an empty ledger it offers to import the logs.
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use relm4::adw::prelude::*;
+use relm4::gtk::{self, glib};
+use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
+
+use super::follow::{Follower, Progress, setting_key};
+use super::ledger::Ledger;
+use crate::core::usage::Dimension;
+use crate::i18n::{fill, gettext, ngettext};
+use crate::ingest::watch::Sources;
+use crate::ingest::{Agent, FileFormat, ImportReport, SkipReason};
+use crate::store::UsageQuery;
+
+const POLL: Duration = Duration::from_secs(1);
+/// Set once the first-run question has been answered.
+const ASKED: &str = "sources.asked";
+
+#[derive(Debug)]
+pub enum SourcesInput {
+    Refresh,
+    Follow(Agent, bool),
+    ImportFile(PathBuf),
+    /// The first-run question was answered: import and follow, or not.
+    FirstRun(bool),
+}
+
+/// What the view shows of one agent.
+struct AgentState {
+    folders: Vec<PathBuf>,
+    following: bool,
+    files: usize,
+    records: u64,
+    last: Option<(jiff::Timestamp, ImportReport)>,
+}
+
+pub struct SourcesView {
+    ledger: Rc<Ledger>,
+    db: PathBuf,
+    progress: Arc<Progress>,
+    follower: Option<Follower>,
+    agents: Vec<AgentState>,
+    /// The outcome of importing a file, filled in by its thread.
+    file_result: Arc<Mutex<Option<String>>>,
+    file_busy: bool,
+    message: String,
+}
+
+pub struct SourcesWidgets {
+    rows: Vec<adw::ExpanderRow>,
+    switches: Vec<gtk::Switch>,
+    /// Each agent row's detail rows, replaced on every update.
+    details: Vec<Vec<adw::ActionRow>>,
+    status: gtk::Label,
+    spinner: gtk::Spinner,
+}
+
+fn agent_name(a: Agent) -> &'static str {
+    match a {
+        Agent::ClaudeCode => "Claude Code",
+        Agent::Codex => "Codex CLI",
+    }
+}
+
+fn source_name(a: Agent) -> &'static str {
+    match a {
+        Agent::ClaudeCode => crate::ingest::claude_code::SOURCE,
+        Agent::Codex => crate::ingest::codex::SOURCE,
+    }
+}
+
+fn reason_text(r: SkipReason) -> String {
+    match r {
+        SkipReason::DuplicateBlock => gettext("repeated content blocks"),
+        SkipReason::StreamingSnapshot => gettext("streaming snapshots"),
+        SkipReason::SidechainReplay => gettext("subagent replays"),
+        SkipReason::ResumedCopy => gettext("resumed-session copies"),
+        SkipReason::ArchivedCopy => gettext("archived copies"),
+        SkipReason::ReEmitted => gettext("re-emitted counts"),
+        SkipReason::Synthetic => gettext("placeholder messages"),
+        SkipReason::ApiError => gettext("API errors"),
+        SkipReason::Malformed => gettext("unreadable lines"),
+        SkipReason::IncompleteLine => gettext("lines still being written"),
+    }
+}
+
+fn time(t: jiff::Timestamp) -> String {
+    t.to_zoned(TimeZone::system())
+        .strftime("%H:%M:%S")
+        .to_string()
+}
+
+/// The lines under an agent's row: its folders, the last import, its problems.
+fn detail_rows(a: &AgentState) -> Vec<adw::ActionRow> {
+    let mut rows = Vec::new();
+    for f in &a.folders {
+        rows.push(
+            adw::ActionRow::builder()
+                .title(glib::markup_escape_text(&f.display().to_string()))
+                .subtitle(gettext("Folder"))
+                .build(),
+        );
+    }
+    if let Some((at, r)) = &a.last {
+        let mut skipped: Vec<String> = r
+            .skipped
+            .iter()
+            .map(|(reason, n)| format!("{} ({n})", reason_text(*reason)))
+            .collect();
+        if skipped.is_empty() {
+            skipped.push(gettext("none"));
+        }
+        rows.push(
+            adw::ActionRow::builder()
+                .title(fill(
+                    &gettext("Last import {}: {} lines, {} new, {} updated"),
+                    &[
+                        &time(*at),
+                        &r.lines.to_string(),
+                        &r.new.to_string(),
+                        &r.updated.to_string(),
+                    ],
+                ))
+                .subtitle(glib::markup_escape_text(&fill(
+                    &gettext("Not counted on their own: {}"),
+                    &[&skipped.join(", ")],
+                )))
+                .subtitle_lines(3)
+                .build(),
+        );
+        for e in r.errors.iter().take(5) {
+            let row = adw::ActionRow::builder()
+                .title(glib::markup_escape_text(e))
+                .title_lines(2)
+                .build();
+            row.add_prefix(&gtk::Image::from_icon_name("dialog-warning-symbolic"));
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+impl SourcesView {
+    fn sources(&self, only_followed: bool) -> Sources {
+        let found = crate::ingest::watch::default_sources();
+        let on = |a: Agent| !only_followed || self.following(a);
+        Sources {
+            claude_code: if on(Agent::ClaudeCode) {
+                found.claude_code
+            } else {
+                Vec::new()
+            },
+            codex: if on(Agent::Codex) {
+                found.codex
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn following(&self, a: Agent) -> bool {
+        self.ledger
+            .read(|s| s.setting(setting_key(a)))
+            .ok()
+            .flatten()
+            .as_deref()
+            != Some("off")
+    }
+
+    /// (Re)starts the follower on the agents switched on.
+    fn restart(&mut self) {
+        self.follower = None;
+        let sources = self.sources(true);
+        if !sources.claude_code.is_empty() || !sources.codex.is_empty() {
+            self.follower = Some(Follower::start(
+                self.db.clone(),
+                sources,
+                self.progress.clone(),
+            ));
+        }
+    }
+
+    fn reload(&mut self) {
+        let found = self.sources(false);
+        let records = self
+            .ledger
+            .read(|s| {
+                s.usage(&UsageQuery {
+                    since: None,
+                    until: None,
+                    group_by: vec![Dimension::Source],
+                    zone: s.zone().clone(),
+                    week_start: jiff::civil::Weekday::Monday,
+                })
+            })
+            .map(|(rows, _)| rows)
+            .unwrap_or_default();
+        let last = self
+            .progress
+            .last
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        self.agents = [Agent::ClaudeCode, Agent::Codex]
+            .into_iter()
+            .map(|agent| {
+                let source = source_name(agent);
+                AgentState {
+                    folders: match agent {
+                        Agent::ClaudeCode => found.claude_code.clone(),
+                        Agent::Codex => found.codex.clone(),
+                    },
+                    following: self.following(agent),
+                    files: self
+                        .ledger
+                        .read(|s| s.import_states(source))
+                        .map(|v| v.len())
+                        .unwrap_or(0),
+                    records: records
+                        .iter()
+                        .find(|r| r.keys.first().map(String::as_str) == Some(source))
+                        .map_or(0, |r| r.totals.requests),
+                    last: last.get(source).cloned(),
+                }
+            })
+            .collect();
+        if let Ok(mut r) = self.file_result.lock()
+            && let Some(text) = r.take()
+        {
+            self.message = text;
+            self.file_busy = false;
+        }
+        if let Ok(f) = self.progress.failed.lock()
+            && let Some(e) = f.as_ref()
+        {
+            self.message = fill(&gettext("Following the logs stopped: {}"), &[e]);
+        }
+    }
+
+    /// Imports a CSV or JSONL file in Tally's format on a thread of its own.
+    fn import_file(&mut self, path: PathBuf) {
+        let format = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            FileFormat::Csv
+        } else {
+            FileFormat::Jsonl
+        };
+        let (db, result) = (self.db.clone(), self.file_result.clone());
+        self.file_busy = true;
+        self.message = fill(&gettext("Importing {}…"), &[&path.display().to_string()]);
+        std::thread::spawn(move || {
+            let name = path.display().to_string();
+            let outcome = (|| -> anyhow::Result<String> {
+                let text = std::fs::read_to_string(&path)?;
+                let mut store = crate::store::Store::open(&db)?;
+                let book = crate::prices::load(&store)?;
+                match crate::ingest::import_file(&mut store, &book, &name, &text, format, false)? {
+                    Ok(r) => {
+                        let notifier = crate::notifier::System::for_store(&store);
+                        crate::engine::after_write(&mut store, jiff::Timestamp::now(), &notifier);
+                        let mut msg = fill(
+                            &gettext("{}: {} new records, {} already in the ledger."),
+                            &[&name, &r.new.to_string(), &r.already_imported.to_string()],
+                        );
+                        if !r.errors.is_empty() {
+                            msg.push(' ');
+                            msg.push_str(&fill(
+                                &ngettext(
+                                    "{} row skipped: {}",
+                                    "{} rows skipped, the first: {}",
+                                    r.errors.len() as u32,
+                                ),
+                                &[&r.errors.len().to_string(), &r.errors[0]],
+                            ));
+                        }
+                        Ok(msg)
+                    }
+                    Err(why) => Ok(why),
+                }
+            })();
+            let text = outcome.unwrap_or_else(|e| format!("{name}: {e:#}"));
+            if let Ok(mut r) = result.lock() {
+                *r = Some(text);
+            }
+        });
+    }
+
+    fn choose_file(root: &gtk::Box, sender: &ComponentSender<Self>) {
+        let parent = root.root().and_then(|r| r.downcast::<gtk::Window>().ok());
+        let chooser = gtk::FileChooserNative::new(
+            Some(&gettext("Import Usage")),
+            parent.as_ref(),
+            gtk::FileChooserAction::Open,
+            Some(&gettext("_Import")),
+            Some(&gettext("_Cancel")),
+        );
+        let filter = gtk::FileFilter::new();
+        filter.set_name(Some(&gettext("Tally CSV or JSONL")));
+        filter.add_pattern("*.csv");
+        filter.add_pattern("*.jsonl");
+        chooser.add_filter(&filter);
+        let s = sender.clone();
+        chooser.connect_response(move |c, response| {
+            if response == gtk::ResponseType::Accept
+                && let Some(path) = c.file().and_then(|f| f.path())
+            {
+                s.input(SourcesInput::ImportFile(path));
+            }
+        });
+        chooser.show();
+        // The chooser lives until it answers; GTK holds the last reference.
+        std::mem::forget(chooser);
+    }
+
+    /// First run: an empty ledger, logs found, never asked: offer to import them.
+    fn offer_first_import(&self, root: &gtk::Box, sender: &ComponentSender<Self>) {
+        let asked = self
+            .ledger
+            .read(|s| s.setting(ASKED))
+            .ok()
+            .flatten()
+            .is_some();
+        let empty = self
+            .ledger
+            .read(|s| s.history_count(&crate::store::HistoryFilter::default()))
+            .is_ok_and(|n| n == 0);
+        let found = self.sources(false);
+        if asked || !empty || (found.claude_code.is_empty() && found.codex.is_empty()) {
+            return;
+        }
+        let mut places = Vec::new();
+        for (agent, dirs) in [
+            (Agent::ClaudeCode, &found.claude_code),
+            (Agent::Codex, &found.codex),
+        ] {
+            for d in dirs {
+                places.push(format!("{} — {}", agent_name(agent), d.display()));
+            }
+        }
+        let (root, s) = (root.clone(), sender.clone());
+        glib::idle_add_local_once(move || {
+            let parent = root.root().and_then(|r| r.downcast::<gtk::Window>().ok());
+            let dialog = adw::MessageDialog::builder()
+                .modal(true)
+                .heading(gettext("Import Your Coding Agents’ Usage?"))
+                .body(fill(
+                    &gettext("Tally found these logs:\n\n{}\n\nImport them now and follow them while Tally runs? Nothing leaves this computer."),
+                    &[&places.join("\n")],
+                ))
+                .build();
+            dialog.set_transient_for(parent.as_ref());
+            dialog.set_widget_name("sources-first-run");
+            dialog.add_response("no", &gettext("_Not Now"));
+            dialog.add_response("yes", &gettext("_Import"));
+            dialog.set_response_appearance("yes", adw::ResponseAppearance::Suggested);
+            dialog.set_default_response(Some("yes"));
+            dialog.connect_response(None, move |_, r| {
+                s.input(SourcesInput::FirstRun(r == "yes"))
+            });
+            dialog.present();
+        });
+    }
+}
+
+impl SimpleComponent for SourcesView {
+    type Init = (Rc<Ledger>, PathBuf);
+    type Input = SourcesInput;
+    type Output = ();
+    type Root = gtk::Box;
+    type Widgets = SourcesWidgets;
+
+    fn init_root() -> gtk::Box {
+        gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .build()
+    }
+
+    fn init(
+        (ledger, db): (Rc<Ledger>, PathBuf),
+        root: gtk::Box,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        root.set_widget_name("sources-view");
+        let group = adw::PreferencesGroup::builder()
+            .title(gettext("Coding agents"))
+            .description(gettext(
+                "Tally reads the usage Claude Code and Codex CLI log on this computer, counting every call once.",
+            ))
+            .build();
+        let mut switches = Vec::new();
+        let rows: Vec<adw::ExpanderRow> = [Agent::ClaudeCode, Agent::Codex]
+            .into_iter()
+            .map(|agent| {
+                let row = adw::ExpanderRow::builder().title(agent_name(agent)).build();
+                row.set_widget_name(&format!("source-{}", source_name(agent)));
+                let switch = gtk::Switch::builder().valign(gtk::Align::Center).build();
+                switch.set_widget_name("source-follow");
+                super::a11y::set_label(
+                    &switch,
+                    &fill(&gettext("Follow {} live"), &[agent_name(agent)]),
+                );
+                let s = sender.clone();
+                switch.connect_state_set(move |_, on| {
+                    s.input(SourcesInput::Follow(agent, on));
+                    glib::Propagation::Proceed
+                });
+                row.add_action(&switch);
+                switches.push(switch);
+                group.add(&row);
+                row
+            })
+            .collect();
+
+        let files = adw::PreferencesGroup::builder()
+            .title(gettext("Files"))
+            .description(gettext(
+                "Usage from scripts and gateways in Tally’s CSV or JSONL format (see the README).",
+            ))
+            .build();
+        let import = gtk::Button::builder()
+            .label(gettext("Import File…"))
+            .halign(gtk::Align::Start)
+            .build();
+        import.set_widget_name("sources-import-file");
+        let (r, s) = (root.clone(), sender.clone());
+        import.connect_clicked(move |_| Self::choose_file(&r, &s));
+        files.add(&import);
+
+        let spinner = gtk::Spinner::new();
+        let status = gtk::Label::builder()
+            .wrap(true)
+            .xalign(0.0)
+            .css_classes(["dim-label"])
+            .build();
+        status.set_widget_name("sources-status");
+        let status_row = gtk::Box::builder().spacing(8).build();
+        status_row.append(&spinner);
+        status_row.append(&status);
+
+        let column = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .spacing(24)
+            .margin_top(18)
+            .margin_bottom(18)
+            .margin_start(12)
+            .margin_end(12)
+            .build();
+        column.append(&group);
+        column.append(&files);
+        column.append(&status_row);
+        let clamp = adw::Clamp::builder()
+            .maximum_size(860)
+            .child(&column)
+            .build();
+        root.append(
+            &gtk::ScrolledWindow::builder()
+                .hscrollbar_policy(gtk::PolicyType::Never)
+                .vexpand(true)
+                .child(&clamp)
+                .build(),
+        );
+
+        let s = sender.clone();
+        glib::timeout_add_local(POLL, move || {
+            s.input(SourcesInput::Refresh);
+            glib::ControlFlow::Continue
+        });
+
+        let mut model = SourcesView {
+            ledger,
+            db,
+            progress: Arc::new(Progress::default()),
+            follower: None,
+            agents: Vec::new(),
+            file_result: Arc::new(Mutex::new(None)),
+            file_busy: false,
+            message: String::new(),
+        };
+        let first_run_pending = {
+            model.offer_first_import(&root, &sender);
+            model
+                .ledger
+                .read(|s| s.setting(ASKED))
+                .ok()
+                .flatten()
+                .is_none()
+                && model
+                    .ledger
+                    .read(|s| s.history_count(&Default::default()))
+                    .is_ok_and(|n| n == 0)
+        };
+        if !first_run_pending {
+            model.restart();
+        }
+        model.reload();
+        let widgets = SourcesWidgets {
+            details: vec![Vec::new(); rows.len()],
+            rows,
+            switches,
+            status,
+            spinner,
+        };
+        sender.input(SourcesInput::Refresh);
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: SourcesInput, _sender: ComponentSender<Self>) {
+        match msg {
+            SourcesInput::Refresh => {}
+            SourcesInput::Follow(agent, on) => {
+                if on != self.following(agent) {
+                    let value = if on { None } else { Some("off") };
+                    let _ = self
+                        .ledger
+                        .write(|s| s.set_setting(setting_key(agent), value));
+                    self.restart();
+                }
+            }
+            SourcesInput::ImportFile(path) => self.import_file(path),
+            SourcesInput::FirstRun(yes) => {
+                let _ = self.ledger.write(|s| {
+                    s.set_setting(ASKED, Some("yes"))?;
+                    for a in [Agent::ClaudeCode, Agent::Codex] {
+                        s.set_setting(setting_key(a), if yes { None } else { Some("off") })?;
+                    }
+                    Ok::<(), crate::store::StoreError>(())
+                });
+                self.restart();
+            }
+        }
+        self.reload();
+    }
+
+    fn update_view(&self, widgets: &mut SourcesWidgets, _sender: ComponentSender<Self>) {
+        let busy = self.file_busy || self.progress.busy.load(Ordering::Relaxed);
+        widgets.spinner.set_spinning(busy);
+        widgets.spinner.set_visible(busy);
+        let status = if self.message.is_empty() && self.progress.busy.load(Ordering::Relaxed) {
+            gettext("Reading the agents’ logs…")
+        } else {
+            self.message.clone()
+        };
+        widgets.status.set_label(&status);
+        for (i, (row, a)) in widgets.rows.iter().zip(&self.agents).enumerate() {
+            let subtitle = if a.folders.is_empty() {
+                gettext("No logs found on this computer")
+            } else {
+                fill(
+                    &ngettext(
+                        "{} file read · {} records",
+                        "{} files read · {} records",
+                        a.files as u32,
+                    ),
+                    &[
+                        &crate::core::money::group_thousands(a.files as u64),
+                        &crate::core::money::group_thousands(a.records),
+                    ],
+                )
+            };
+            row.set_subtitle(&subtitle);
+            let switch = &widgets.switches[i];
+            if switch.is_active() != a.following {
+                switch.set_active(a.following);
+            }
+            row.set_sensitive(!a.folders.is_empty());
+            for old in widgets.details[i].drain(..) {
+                row.remove(&old);
+            }
+            let fresh = detail_rows(a);
+            for r in &fresh {
+                row.add_row(r);
+            }
+            widgets.details[i] = fresh;
+        }
+    }
+}
