@@ -123,6 +123,9 @@ pub struct UsageRecord {
     pub tokens: TokenCounts,
     pub images: ImageUsage,
     pub embedding_tokens: u64,
+    /// How many calls the record stands for: 1 for a call; a provider's daily
+    /// bucket holds many; 0 when unknown or for a billed-only line.
+    pub requests: u64,
     pub cost: Cost,
     /// What the provider billed, when an export says so.
     pub billed: Option<Money>,
@@ -161,6 +164,7 @@ impl UsageRecord {
             tokens: TokenCounts::default(),
             images: ImageUsage::default(),
             embedding_tokens: 0,
+            requests: 1,
             cost: Cost::Unpriced {
                 reason: "not priced yet".into(),
             },
@@ -195,7 +199,12 @@ impl UsageRecord {
                 output: self.tokens.output,
             });
         }
-        if let Some(&n) = self.counts().iter().find(|&&n| i64::try_from(n).is_err()) {
+        if let Some(&n) = self
+            .counts()
+            .iter()
+            .chain([&self.requests])
+            .find(|&&n| i64::try_from(n).is_err())
+        {
             return Err(UsageError::CountTooLarge(n));
         }
         if self.images.count == 0 && (self.images.size.is_some() || self.images.quality.is_some()) {
@@ -265,12 +274,14 @@ pub struct Totals {
     pub unpriced: u64,
     pub billed: Money,
     pub revenue: Money,
+    /// Records counted (a provider's daily bucket is one record of many requests).
+    pub records: u64,
 }
 
 impl Totals {
     pub fn of(r: &UsageRecord) -> Totals {
         Totals {
-            requests: 1,
+            requests: r.requests,
             tokens: r.tokens,
             images: r.images.count,
             embedding_tokens: r.embedding_tokens,
@@ -278,6 +289,7 @@ impl Totals {
             unpriced: u64::from(r.cost.is_unpriced()),
             billed: r.billed.unwrap_or(Money::ZERO),
             revenue: r.revenue.unwrap_or(Money::ZERO),
+            records: 1,
         }
     }
 
@@ -298,6 +310,7 @@ impl Totals {
         self.unpriced -= o.unpriced.min(self.unpriced);
         self.billed = self.billed - o.billed;
         self.revenue = self.revenue - o.revenue;
+        self.records -= o.records.min(self.records);
     }
 
     pub fn add(&mut self, o: &Totals) {
@@ -315,6 +328,7 @@ impl Totals {
         self.unpriced += o.unpriced;
         self.billed += o.billed;
         self.revenue += o.revenue;
+        self.records += o.records;
     }
 }
 

@@ -93,7 +93,7 @@ impl Store {
         if let Some((first, end)) = self.rollup_range(filter.since_ms, filter.until_ms)? {
             let mut args = vec![Value::Text(first), Value::Text(end)];
             let mut sql = String::from(
-                "SELECT COALESCE(SUM(requests), 0) FROM usage_daily WHERE day >= ?1 AND day < ?2",
+                "SELECT COALESCE(SUM(records), 0) FROM usage_daily WHERE day >= ?1 AND day < ?2",
             );
             for term in filter.dimension_terms(&mut args) {
                 sql.push_str(&format!(" AND {term}"));

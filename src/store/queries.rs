@@ -37,14 +37,14 @@ pub(super) const LAST_DAY: &str = "9999-12-31~";
 
 const SUMS: &str = "SUM(requests), SUM(input), SUM(output), SUM(cache_read), SUM(cache_write_5m),
     SUM(cache_write_1h), SUM(reasoning), SUM(images), SUM(embedding_tokens), SUM(cost_nanos),
-    SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos)";
+    SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos), SUM(records)";
 
 /// Each record's time, dimensions and totals, as `totals_at(row, 7)` reads them;
 /// `?1`/`?2` bound the time range. The records path of queries and the rollup's
 /// rebuild both read them this way.
-pub(super) const RECORD_TOTALS_SQL: &str = "SELECT ts_ms, provider, model, user, project, agent, source, 1,
+pub(super) const RECORD_TOTALS_SQL: &str = "SELECT ts_ms, provider, model, user, project, agent, source, requests,
         input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens,
-        cost_nanos, cost_nanos IS NULL, billed_nanos, revenue_nanos
+        cost_nanos, cost_nanos IS NULL, billed_nanos, revenue_nanos, 1
     FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2";
 
 pub(super) fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
@@ -72,6 +72,7 @@ pub(super) fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
         unpriced: n(10)?,
         billed: m(11)?,
         revenue: m(12)?,
+        records: n(13)?,
     })
 }
 
@@ -161,7 +162,7 @@ impl Store {
         let mut groups: HashMap<Vec<String>, Totals> = HashMap::new();
         while let Some(row) = rows.next()? {
             let totals = totals_at(row, unique.len())?;
-            if totals.requests == 0 {
+            if totals.records == 0 {
                 continue;
             }
             let mut keys = Vec::with_capacity(q.group_by.len());

@@ -109,7 +109,8 @@ const SUM_UPDATE: &str = "ON CONFLICT DO UPDATE SET
              cost_nanos = cost_nanos + excluded.cost_nanos,
              unpriced = unpriced + excluded.unpriced,
              billed_nanos = billed_nanos + excluded.billed_nanos,
-             revenue_nanos = revenue_nanos + excluded.revenue_nanos";
+             revenue_nanos = revenue_nanos + excluded.revenue_nanos,
+             records = records + excluded.records";
 
 fn insert_sql(grain: Grain) -> String {
     let (table, key) = match grain {
@@ -119,8 +120,8 @@ fn insert_sql(grain: Grain) -> String {
     format!(
         "INSERT INTO {table} ({key}, provider, model, user, project, agent, source, requests,
              input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
-             embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+             embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
          {SUM_UPDATE}"
     )
 }
@@ -172,6 +173,7 @@ fn add_to(
         n(t.unpriced),
         t.billed.nanos(),
         t.revenue.nanos(),
+        n(t.records),
     ])?;
     Ok(())
 }
@@ -202,8 +204,10 @@ pub fn rebuild_all(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
     fold_range(conn, &zone, Grain::Day, i64::MIN, i64::MAX)
 }
 
-/// Fills the hourly rollup from the records (the migration that added it).
-pub fn rebuild_hourly(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
+/// Recomputes both rollups from the records: the migration step that brings
+/// any earlier ledger's rollups up to date, whatever columns it had.
+pub fn rebuild_both(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
+    rebuild_all(conn)?;
     let zone = ledger_zone(conn)?;
     conn.execute("DELETE FROM usage_hourly", [])?;
     fold_range(conn, &zone, Grain::Hour, i64::MIN, i64::MAX)

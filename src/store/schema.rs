@@ -76,7 +76,9 @@ pub const MIGRATIONS: &[Step] = &[
              PRIMARY KEY (day, provider, model, user, project, agent, source)
          ) WITHOUT ROWID;",
     ),
-    Step::Code(super::rollup::rebuild_all),
+    // Filled the daily rollup; now done by the last step, with today's code,
+    // which needs columns added later.
+    Step::Sql(""),
     Step::Sql(
         "CREATE TABLE prices (
              id INTEGER PRIMARY KEY,
@@ -197,7 +199,8 @@ pub const MIGRATIONS: &[Step] = &[
              PRIMARY KEY (hour_ms, provider, model, user, project, agent, source)
          ) WITHOUT ROWID;",
     ),
-    Step::Code(super::rollup::rebuild_hourly),
+    // Filled the hourly rollup; now done by the last step, as above.
+    Step::Sql(""),
     // Where each log file's import stopped, so the next import reads only what
     // was appended. `state` is the source's running state there (Codex: the
     // session's model, folder and running totals).
@@ -214,6 +217,17 @@ pub const MIGRATIONS: &[Step] = &[
              updated_ms INTEGER NOT NULL
          );",
     ),
+    // A provider's usage export has daily buckets of many calls: a record says
+    // how many calls it stands for (1 for a call, 0 for a billed-only line).
+    // The rollups count records apart from requests (the history's row count).
+    Step::Sql(
+        "ALTER TABLE usage ADD COLUMN requests INTEGER NOT NULL DEFAULT 1 CHECK (requests >= 0);
+         ALTER TABLE usage_daily ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+         UPDATE usage_daily SET records = requests;
+         ALTER TABLE usage_hourly ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+         UPDATE usage_hourly SET records = requests;",
+    ),
+    Step::Code(super::rollup::rebuild_both),
 ];
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

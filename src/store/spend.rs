@@ -320,7 +320,7 @@ impl Store {
             // by the caller, which is cheaper than a GROUP BY's sort.
             "SELECT day, provider, model, user, project, agent, requests, input, output,
                  cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens,
-                 cost_nanos, unpriced, billed_nanos, revenue_nanos
+                 cost_nanos, unpriced, billed_nanos, revenue_nanos, records
              FROM usage_daily WHERE day >= ?1 AND day < ?2",
         )?;
         let end_text = if end == Date::MAX {
@@ -347,7 +347,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT provider, model, user, project, agent, requests, input, output, cache_read,
                  cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
-                 unpriced, billed_nanos, revenue_nanos
+                 unpriced, billed_nanos, revenue_nanos, records
              FROM usage_hourly WHERE hour_ms >= ?1 AND hour_ms < ?2",
         )?;
         let mut rows = stmt.query(params![start, end])?;

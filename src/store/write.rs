@@ -41,9 +41,9 @@ pub struct RepriceOutcome {
 const INSERT_SQL: &str = "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
         session, request_id, task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning,
         images, image_size, image_quality, embedding_tokens, cost_kind, cost_nanos, price_version,
-        unpriced_reason, billed_nanos, revenue_nanos, metadata, created_ms)
+        unpriced_reason, billed_nanos, revenue_nanos, metadata, created_ms, requests)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-        ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+        ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
     ON CONFLICT (dedupe_key) DO NOTHING";
 
 fn cost_columns(cost: &Cost) -> (&'static str, Option<i64>, Option<&str>, Option<&str>) {
@@ -102,6 +102,7 @@ fn insert_one(
         r.revenue.map(Money::nanos),
         metadata,
         now_ms,
+        sql_count(r.requests)?,
     ])?;
     Ok((changed == 1).then(|| conn.last_insert_rowid()))
 }
@@ -339,7 +340,7 @@ pub const RECORD_COLUMNS: &str =
     "id, ts_ms, provider, model, user, project, agent, source, session, request_id,
     task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
     image_quality, embedding_tokens, cost_kind, cost_nanos, price_version, unpriced_reason,
-    billed_nanos, revenue_nanos, metadata";
+    billed_nanos, revenue_nanos, metadata, requests";
 
 pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
     let count = |i: usize| -> Result<u64, StoreError> {
@@ -393,6 +394,7 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
             quality: row.get(19)?,
         },
         embedding_tokens: count(20)?,
+        requests: count(28)?,
         cost,
         billed: row.get::<_, Option<i64>>(25)?.map(Money::from_nanos),
         revenue: row.get::<_, Option<i64>>(26)?.map(Money::from_nanos),
