@@ -86,6 +86,18 @@ impl Setup {
         (serde_json::from_slice(&out.stdout).expect("JSON"), stderr)
     }
 
+    fn tally_fails(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env("LANGUAGE", "en")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "tally {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
     fn import(&self) -> Value {
         self.tally(&[
             "import",
@@ -523,4 +535,112 @@ fn watch_imports_appended_lines_within_a_second_or_so() {
         "{new_file:?}"
     );
     assert_eq!(s.total()["output_tokens"], 60);
+}
+
+#[test]
+fn provider_exports_count_each_bucket_once_and_keep_billed_beside_estimates() {
+    let s = Setup::new();
+    let dir = s.logs.parent().unwrap().to_path_buf();
+    let usage_nov1 = "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,user_id,api_key_id,model,batch,service_tier,input_tokens,output_tokens,input_cached_tokens,input_audio_tokens\n\
+        1761955200,1762041600,2025-11-01T00:00:00+00:00,2025-11-02T00:00:00+00:00,proj_a,12,,key_1,gpt-4o-2024-08-06,false,default,120000,8000,40000,0\n";
+    std::fs::write(dir.join("u1.csv"), usage_nov1).unwrap();
+    let first = s
+        .tally(&[
+            "import",
+            "openai-usage",
+            dir.join("u1.csv").to_str().unwrap(),
+            "--json",
+        ])
+        .0;
+    assert_eq!(first["new"], 1, "{first}");
+    // gpt-4o: 80,000 uncached × $2.50 + 40,000 cached × $1.25 + 8,000 out × $10 = $0.33
+    let total = s.total();
+    assert_eq!(
+        (total["requests"].as_u64(), total["records"].as_u64()),
+        (Some(12), Some(1))
+    );
+    assert_eq!(total["cost_usd"], "0.330000000");
+
+    // A later export overlapping Nov 1 (now complete) and adding Nov 2, with a bad row.
+    let usage_both = format!(
+        "{}1762041600,1762128000,,,proj_a,5,,key_1,gpt-4o-mini,false,default,10000,1000,0,0\n1762041600,1762128000,,,proj_a,x,,key_1,gpt-4o,false,default,1,1,0,0\n",
+        usage_nov1.replace("120000,8000,40000", "160000,9000,40000")
+    );
+    std::fs::write(dir.join("u2.csv"), usage_both).unwrap();
+    let second = s
+        .tally(&[
+            "import",
+            "openai-usage",
+            dir.join("u2.csv").to_str().unwrap(),
+            "--json",
+        ])
+        .0;
+    assert_eq!(
+        (second["new"].as_u64(), second["updated"].as_u64()),
+        (Some(1), Some(1)),
+        "{second}"
+    );
+    let error = second["errors"][0].as_str().unwrap();
+    assert!(
+        error.ends_with("u2.csv:4: num_model_requests: “x” is not a whole number"),
+        "{error}"
+    );
+    let total = s.total();
+    assert_eq!(total["requests"], 17);
+    assert_eq!(total["records"], 2);
+
+    // The billed side: kept apart from the estimate.
+    let costs = "start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,line_item,project_id,organization_id,organization_name\n\
+        1761955200,1762041600,,,0.31,usd,\"gpt-4o-2024-08-06, input\",proj_a,org,Org\n\
+        1761955200,1762041600,,,0.09,usd,\"gpt-4o-2024-08-06, output\",proj_a,org,Org\n";
+    std::fs::write(dir.join("c.csv"), costs).unwrap();
+    s.tally(&[
+        "import",
+        "openai-costs",
+        dir.join("c.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    let again = s
+        .tally(&[
+            "import",
+            "openai-costs",
+            dir.join("c.csv").to_str().unwrap(),
+            "--json",
+        ])
+        .0;
+    assert_eq!(again["new"], 0, "the same export again adds nothing");
+    let total = s.total();
+    assert_eq!(total["billed_usd"], "0.400000000");
+    assert_eq!(total["requests"], 17, "billed lines are no calls");
+
+    // Anthropic: a row billed at long-context rates says so in context_window.
+    let anthropic = "usage_date_utc,model_version,api_key,workspace,usage_type,context_window,usage_input_tokens_no_cache,usage_input_tokens_cache_write_5m,usage_input_tokens_cache_write_1h,usage_input_tokens_cache_read,usage_output_tokens,web_search_count,inference_geo,speed\n\
+        2025-11-01,claude-sonnet-4-5-20250929,key,Default,standard,0-200k,100000,0,0,0,1000,0,,\n\
+        2025-11-01,claude-sonnet-4-5-20250929,key,Default,standard,200k-1M,100000,0,0,0,1000,0,,\n";
+    std::fs::write(dir.join("a.csv"), anthropic).unwrap();
+    s.tally(&[
+        "import",
+        "anthropic-usage",
+        dir.join("a.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    let by_source = s.tally(&["usage", "--group-by", "source", "--json"]).0;
+    let row = by_source["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "anthropic-usage")
+        .unwrap()
+        .clone();
+    // Base: 100,000 × $3 + 1,000 × $15 = $0.315; long: 100,000 × $6 + 1,000 × $22.50 = $0.6225.
+    assert_eq!(row["cost_usd"], "0.937500000");
+    let wrong = s.tally_fails(&[
+        "import",
+        "anthropic-usage",
+        dir.join("c.csv").to_str().unwrap(),
+    ]);
+    assert!(
+        wrong.contains("not an anthropic-usage export: no column usage_date_utc"),
+        "{wrong}"
+    );
 }

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use super::print_json;
 use super::table::thousands;
 use crate::i18n::{fill, gettext};
+use crate::ingest::exports::Export;
 use crate::ingest::{self, Agent, FileFormat, ImportReport, SkipReason, claude_code, codex};
 use crate::prices;
 use crate::store::Store;
@@ -22,6 +23,14 @@ pub enum ImportCommand {
     Csv(FileArgs),
     /// A JSON Lines file in Tally's format (see the README): one call an object
     Jsonl(FileArgs),
+    /// OpenAI's usage export (CSV of daily buckets), priced with the price book
+    OpenaiUsage(FileArgs),
+    /// OpenAI's cost export (CSV): billed amounts, kept beside the estimates
+    OpenaiCosts(FileArgs),
+    /// Anthropic Console's usage export (CSV), priced with the price book
+    AnthropicUsage(FileArgs),
+    /// Anthropic Console's cost export (CSV): billed amounts, kept beside the estimates
+    AnthropicCosts(FileArgs),
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +93,18 @@ pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
     let (agent, a, usual) = match command {
         ImportCommand::Csv(a) => return import_file(store, a, FileFormat::Csv),
         ImportCommand::Jsonl(a) => return import_file(store, a, FileFormat::Jsonl),
+        ImportCommand::OpenaiUsage(a) => {
+            return import_file(store, a, FileFormat::Export(Export::OpenAiUsage));
+        }
+        ImportCommand::OpenaiCosts(a) => {
+            return import_file(store, a, FileFormat::Export(Export::OpenAiCosts));
+        }
+        ImportCommand::AnthropicUsage(a) => {
+            return import_file(store, a, FileFormat::Export(Export::AnthropicUsage));
+        }
+        ImportCommand::AnthropicCosts(a) => {
+            return import_file(store, a, FileFormat::Export(Export::AnthropicCosts));
+        }
         ImportCommand::ClaudeCode(a) => {
             let found = claude_code::default_dirs(
                 std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),

@@ -44,7 +44,7 @@ struct RowJson<'a> {
 impl Serialize for RowJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self.totals;
-        let mut m = s.serialize_map(Some(self.dims.len() + 11))?;
+        let mut m = s.serialize_map(Some(self.dims.len() + 13))?;
         for (dim, key) in self.dims.iter().zip(self.keys) {
             m.serialize_entry(dim.name(), key)?;
         }
@@ -59,6 +59,8 @@ impl Serialize for RowJson<'_> {
         m.serialize_entry("images", &t.images)?;
         m.serialize_entry("cost_usd", &t.cost)?;
         m.serialize_entry("unpriced", &t.unpriced)?;
+        m.serialize_entry("billed_usd", &t.billed)?;
+        m.serialize_entry("records", &t.records)?;
         m.end()
     }
 }

@@ -381,9 +381,33 @@ fn rates_for(entry: &ModelPrice, prompt_tokens: u64) -> &Rates {
         .map_or(&entry.rates, |t| &t.rates)
 }
 
+/// The metadata key a provider's export sets on a daily bucket billed wholly at
+/// long-context rates (Anthropic's `context_window` column): `true` or `false`.
+pub const LONG_CONTEXT_KEY: &str = "long_context";
+
+/// The rates for a record. A call is tiered by its prompt. A bucket of many
+/// calls cannot be: its export says which tier it was billed at, or else it is
+/// tiered by its average prompt per call.
+fn rates_for_record<'a>(entry: &'a ModelPrice, record: &UsageRecord) -> &'a Rates {
+    let prompt = record.tokens.prompt_total();
+    match record
+        .metadata
+        .get(LONG_CONTEXT_KEY)
+        .and_then(|v| v.as_bool())
+    {
+        Some(true) => entry
+            .long_context
+            .first()
+            .map_or(&entry.rates, |t| &t.rates),
+        Some(false) => &entry.rates,
+        None if record.requests > 1 => rates_for(entry, prompt / record.requests),
+        None => rates_for(entry, prompt),
+    }
+}
+
 fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
     let t = &record.tokens;
-    let r = rates_for(entry, t.prompt_total());
+    let r = rates_for_record(entry, record);
     let bills_tokens = t.total() + record.embedding_tokens > 0;
     let (input, output) = match (r.input, r.output) {
         (Some(i), o) => (i, o.unwrap_or(0)),

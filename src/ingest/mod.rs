@@ -4,6 +4,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod exports;
 pub mod generic;
 pub mod watch;
 
@@ -291,11 +292,13 @@ pub fn import_logs(
     Ok(report)
 }
 
-/// Tally's own formats, for scripts and gateways (see `generic`).
+/// Files to import: Tally's own formats, for scripts and gateways (see
+/// `generic`), and the providers' usage and cost exports (see `exports`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileFormat {
     Csv,
     Jsonl,
+    Export(exports::Export),
 }
 
 /// Imports a CSV or JSONL file in Tally's format. Each bad row is reported with
@@ -313,7 +316,33 @@ pub fn import_file(
         files: 1,
         ..ImportReport::default()
     };
+    if let FileFormat::Export(export) = format {
+        let rows = match exports::rows(export, text) {
+            Ok(rows) => rows,
+            Err(why) => return Ok(Err(format!("{name}: {why}"))),
+        };
+        let mut records = Vec::new();
+        for (line, row) in rows {
+            report.lines += 1;
+            match row {
+                Ok(mut r) => {
+                    if !export.is_billing() {
+                        r.cost = book.cost(&r);
+                    }
+                    records.push(r);
+                }
+                Err(why) => {
+                    skip(SkipReason::Malformed, &mut report);
+                    report.errors.push(format!("{name}:{line}: {why}"));
+                }
+            }
+        }
+        // A later export of a day still under way has more in the same bucket.
+        store_records(store, &records, dry_run, true, &mut report)?;
+        return Ok(Ok(report));
+    }
     let (source, rows) = match format {
+        FileFormat::Export(_) => unreachable!("handled above"),
         FileFormat::Csv => match generic::csv_rows(text) {
             Ok(rows) => ("csv", rows),
             Err(why) => return Ok(Err(format!("{name}: {why}"))),

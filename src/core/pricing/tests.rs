@@ -386,3 +386,38 @@ fn the_shipped_book_covers_every_provider_the_brief_names() {
         );
     }
 }
+
+#[test]
+fn a_daily_bucket_is_tiered_by_its_average_prompt_or_by_what_its_export_says() {
+    let b = book();
+    let bucket = |input: u64, requests: u64| {
+        let mut r = rec(
+            "claude-sonnet-4-5",
+            NOV_2025,
+            TokenCounts {
+                input,
+                output: 1_000,
+                ..TokenCounts::default()
+            },
+        );
+        r.requests = requests;
+        r
+    };
+    // 1,000,000 prompt tokens over 10 calls: 100,000 each, base rates.
+    // 1000000×3 + 1000×15 = 3015000 µ$
+    assert_eq!(cost(&b, &bucket(1_000_000, 10)), usd("3.015"));
+    // The same tokens in 4 calls: 250,000 each, long-context rates.
+    // 1000000×6 + 1000×22.5 = 6022500 µ$
+    assert_eq!(cost(&b, &bucket(1_000_000, 4)), usd("6.0225"));
+    // An export that names the tier wins over the average.
+    let mut named = bucket(1_000_000, 0);
+    named
+        .metadata
+        .insert(LONG_CONTEXT_KEY.into(), serde_json::Value::Bool(false));
+    assert_eq!(cost(&b, &named), usd("3.015"));
+    named
+        .metadata
+        .insert(LONG_CONTEXT_KEY.into(), serde_json::Value::Bool(true));
+    assert_eq!(cost(&b, &bucket(1_000, 1)), usd("0.018"));
+    assert_eq!(cost(&b, &named), usd("6.0225"));
+}
