@@ -275,6 +275,24 @@ fn anthropic_cost(c: &Cells) -> Result<UsageRecord, String> {
     Ok(r)
 }
 
+/// Which export a CSV file is, from its header row; `None` for anything else
+/// (Tally's own format, say).
+pub fn detect(text: &str) -> Option<Export> {
+    let header = text.lines().next()?.to_lowercase();
+    let names: Vec<&str> = header
+        .split(',')
+        .map(|h| h.trim().trim_matches('"').trim_start_matches('\u{feff}'))
+        .collect();
+    [
+        Export::OpenAiUsage,
+        Export::OpenAiCosts,
+        Export::AnthropicUsage,
+        Export::AnthropicCosts,
+    ]
+    .into_iter()
+    .find(|e| e.required().iter().all(|c| names.contains(c)))
+}
+
 /// A row's line number, and its record or what is wrong with it.
 pub type Row = (u64, Result<UsageRecord, String>);
 
@@ -371,6 +389,27 @@ mod tests {
         assert_eq!(r.metadata[LONG_CONTEXT_KEY], Value::Bool(true));
         assert_eq!(r.tokens.cache_write_1h, 20);
         assert_eq!(r.requests, 0);
+    }
+
+    #[test]
+    fn exports_are_recognised_by_their_header() {
+        assert_eq!(
+            detect("start_time,model,input_tokens,output_tokens,num_model_requests\n"),
+            Some(Export::OpenAiUsage)
+        );
+        assert_eq!(
+            detect("\u{feff}start_time,amount_value,line_item\n"),
+            Some(Export::OpenAiCosts)
+        );
+        assert_eq!(
+            detect("usage_date_utc,model_version,usage_output_tokens\n"),
+            Some(Export::AnthropicUsage)
+        );
+        assert_eq!(
+            detect("usage_date_utc,model,cost_usd\n"),
+            Some(Export::AnthropicCosts)
+        );
+        assert_eq!(detect("time,model,input\n"), None);
     }
 
     #[test]

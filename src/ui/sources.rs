@@ -248,14 +248,9 @@ impl SourcesView {
 
     /// Imports a CSV or JSONL file in Tally's format on a thread of its own.
     fn import_file(&mut self, path: PathBuf) {
-        let format = if path
+        let is_csv = path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            FileFormat::Csv
-        } else {
-            FileFormat::Jsonl
-        };
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
         let (db, result) = (self.db.clone(), self.file_result.clone());
         self.file_busy = true;
         self.message = fill(&gettext("Importing {}…"), &[&path.display().to_string()]);
@@ -263,6 +258,12 @@ impl SourcesView {
             let name = path.display().to_string();
             let outcome = (|| -> anyhow::Result<String> {
                 let text = std::fs::read_to_string(&path)?;
+                // A provider's export is known by its header; else Tally's format.
+                let format = match crate::ingest::exports::detect(&text) {
+                    Some(export) => FileFormat::Export(export),
+                    None if is_csv => FileFormat::Csv,
+                    None => FileFormat::Jsonl,
+                };
                 let mut store = crate::store::Store::open(&db)?;
                 let book = crate::prices::load(&store)?;
                 match crate::ingest::import_file(&mut store, &book, &name, &text, format, false)? {
@@ -306,7 +307,7 @@ impl SourcesView {
             Some(&gettext("_Cancel")),
         );
         let filter = gtk::FileFilter::new();
-        filter.set_name(Some(&gettext("Tally CSV or JSONL")));
+        filter.set_name(Some(&gettext("Usage files (CSV, JSONL)")));
         filter.add_pattern("*.csv");
         filter.add_pattern("*.jsonl");
         chooser.add_filter(&filter);
@@ -425,7 +426,7 @@ impl SimpleComponent for SourcesView {
         let files = adw::PreferencesGroup::builder()
             .title(gettext("Files"))
             .description(gettext(
-                "Usage from scripts and gateways in Tally’s CSV or JSONL format (see the README).",
+                "OpenAI’s and Anthropic’s usage and cost exports (CSV), and usage from scripts and gateways in Tally’s CSV or JSONL format (see the README).",
             ))
             .build();
         let import = gtk::Button::builder()
