@@ -140,8 +140,42 @@ pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
         a.dirs.clone()
     };
     let book = prices::load(store)?;
-    let report = ingest::import_logs(store, &book, agent, &dirs, a.report.dry_run)?;
+    let bar = progress_bar(a.report.json);
+    let started = std::time::Instant::now();
+    let report = ingest::import_logs_with_progress(
+        store,
+        &book,
+        agent,
+        &dirs,
+        a.report.dry_run,
+        &mut |done, files, lines| {
+            if let Some(bar) = &bar {
+                bar.set_length(files as u64);
+                bar.set_position(done as u64);
+                let rate = lines as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(fill(
+                    &gettext("{} lines, {} lines/s"),
+                    &[&thousands(lines), &thousands(rate as u64)],
+                ));
+            }
+        },
+    )?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     show(&report, &a.report)
+}
+
+/// A progress bar on a terminal (stderr), none when piped or printing JSON.
+fn progress_bar(json: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").ok()?;
+    bar.set_style(style);
+    Some(bar)
 }
 
 fn show(report: &ImportReport, flags: &ReportFlags) -> anyhow::Result<()> {

@@ -175,6 +175,18 @@ pub fn import_logs(
     dirs: &[PathBuf],
     dry_run: bool,
 ) -> Result<ImportReport, StoreError> {
+    import_logs_with_progress(store, book, agent, dirs, dry_run, &mut |_, _, _| {})
+}
+
+/// As `import_logs`, calling `progress(files done, files, lines read)` after each file.
+pub fn import_logs_with_progress(
+    store: &mut Store,
+    book: &PriceBook,
+    agent: Agent,
+    dirs: &[PathBuf],
+    dry_run: bool,
+    progress: &mut dyn FnMut(usize, usize, u64),
+) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let files = jsonl_files(dirs, &mut report.errors);
     let source = match agent {
@@ -186,6 +198,7 @@ pub fn import_logs(
     let mut codex_seen = HashSet::new();
     let mut states = Vec::new();
     for (n, path) in files.iter().enumerate() {
+        progress(n, files.len(), report.lines);
         let key = path.to_string_lossy().into_owned();
         let before = store.import_state(&key)?;
         report.files += 1;
@@ -267,6 +280,7 @@ pub fn import_logs(
             state,
         });
     }
+    progress(files.len(), files.len(), report.lines);
     let mut records = match agent {
         Agent::ClaudeCode => {
             let (records, skipped) = claude.finish();
