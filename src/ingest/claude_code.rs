@@ -173,6 +173,15 @@ pub struct Collector {
 }
 
 impl Collector {
+    /// How many calls it holds.
+    pub fn len(&self) -> usize {
+        self.calls.len() + self.anonymous.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Adds an entry read from file number `file` (any stable numbering of the files).
     pub fn add(&mut self, entry: Entry, file: usize) {
         let (Some(m), Some(r)) = (entry.message_id.clone(), entry.request_id.clone()) else {

@@ -197,8 +197,22 @@ pub fn import_logs_with_progress(
     let mut codex_records = Vec::new();
     let mut codex_seen = HashSet::new();
     let mut states = Vec::new();
+    let project_of = |p: &Path| {
+        dirs.iter()
+            .find_map(|d| p.strip_prefix(d).ok())
+            .and_then(|rest| rest.components().next())
+            .map(|c| c.as_os_str().to_owned())
+    };
     for (n, path) in files.iter().enumerate() {
         progress(n, files.len(), report.lines);
+        let new_project = n > 0 && project_of(path) != project_of(&files[n - 1]);
+        let full = match agent {
+            Agent::ClaudeCode => claude.len() >= CHUNK && new_project,
+            Agent::Codex => codex_records.len() >= CHUNK,
+        };
+        if full {
+            flush(store, book, &mut claude, &mut codex_records, &mut states, dry_run, &mut report)?;
+        }
         let key = path.to_string_lossy().into_owned();
         let before = store.import_state(&key)?;
         report.files += 1;
@@ -281,29 +295,45 @@ pub fn import_logs_with_progress(
         });
     }
     progress(files.len(), files.len(), report.lines);
-    let mut records = match agent {
-        Agent::ClaudeCode => {
-            let (records, skipped) = claude.finish();
-            for (reason, count) in skipped {
-                *report.skipped.entry(reason).or_default() += count;
-            }
-            records
-        }
-        Agent::Codex => codex_records,
-    };
+    flush(store, book, &mut claude, &mut codex_records, &mut states, dry_run, &mut report)?;
+    Ok(report)
+}
+
+/// How many calls an import holds in memory before storing them. Claude Code's
+/// calls are stored only between project folders, where no duplicate can span.
+const CHUNK: usize = 20_000;
+
+/// Prices and stores what has been collected so far (with where each file
+/// stopped), so a large import holds a bounded amount in memory.
+fn flush(
+    store: &mut Store,
+    book: &PriceBook,
+    claude: &mut claude_code::Collector,
+    codex_records: &mut Vec<UsageRecord>,
+    states: &mut Vec<FileState>,
+    dry_run: bool,
+    report: &mut ImportReport,
+) -> Result<(), StoreError> {
+    let (mut records, skipped) = std::mem::take(claude).finish();
+    for (reason, count) in skipped {
+        *report.skipped.entry(reason).or_default() += count;
+    }
+    records.append(codex_records);
     price_all(book, &mut records);
-    report.unpriced = records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
+    report.unpriced += records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
     if dry_run {
-        report.new = records.len() as u64;
-        return Ok(report);
+        report.new += records.len() as u64;
+        states.clear();
+        return Ok(());
     }
     // Logs are read while agents write them: a later, larger snapshot replaces an
     // earlier one. Where each file stopped is saved with the records.
-    let outcome = store.insert_import(&records, &states)?;
-    report.new = outcome.inserted;
-    report.updated = outcome.updated;
-    report.already_imported = outcome.duplicates;
-    Ok(report)
+    let outcome = store.insert_import(&records, states)?;
+    states.clear();
+    report.new += outcome.inserted;
+    report.updated += outcome.updated;
+    report.already_imported += outcome.duplicates;
+    Ok(())
 }
 
 /// Files to import: Tally's own formats, for scripts and gateways (see
