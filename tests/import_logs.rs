@@ -644,3 +644,55 @@ fn provider_exports_count_each_bucket_once_and_keep_billed_beside_estimates() {
         "{wrong}"
     );
 }
+
+/// Writes `files` sessions across `projects` folders, `calls` calls each, every
+/// call on two lines (two content blocks).
+fn many_calls(logs: &Path, projects: usize, files: usize, calls: usize) {
+    for f in 0..files {
+        let mut text = String::with_capacity(calls * 2 * 700);
+        for c in 0..calls {
+            let (msg, req) = (format!("m{f}_{c}"), format!("r{f}_{c}"));
+            let l = line(&msg, &req, 5).text();
+            text.push_str(&l);
+            text.push('\n');
+            text.push_str(&l);
+            text.push('\n');
+        }
+        append(
+            &logs.join(format!("-home-ada-p{}/s{f}.jsonl", f % projects)),
+            &text,
+        );
+    }
+}
+
+#[test]
+fn a_large_import_is_stored_in_chunks_and_survives_being_killed() {
+    let s = Setup::new();
+    // 24,000 calls in three project folders: more than one chunk of 20,000.
+    many_calls(&s.logs, 3, 12, 2_000);
+    let r = s.import();
+    assert_eq!(r["new"], 24_000, "{}", r["skipped"]);
+    assert_eq!(r["skipped"]["duplicate_block"], 24_000);
+    assert_eq!(s.total()["requests"], 24_000);
+
+    // Killed part-way through, then run again: every call once, none lost.
+    let k = Setup::new();
+    many_calls(&k.logs, 4, 16, 2_000);
+    for delay_ms in [150, 400] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .arg("--db")
+            .arg(&k.db)
+            .args(["import", "claude-code", "--json"])
+            .arg(&k.logs)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let last = k.import();
+    assert_eq!(k.total()["requests"], 32_000, "after kills, then {last}");
+    assert_eq!(k.total()["output_tokens"], 32_000 * 5);
+}

@@ -211,7 +211,15 @@ pub fn import_logs_with_progress(
             Agent::Codex => codex_records.len() >= CHUNK,
         };
         if full {
-            flush(store, book, &mut claude, &mut codex_records, &mut states, dry_run, &mut report)?;
+            flush(
+                store,
+                book,
+                &mut claude,
+                &mut codex_records,
+                &mut states,
+                dry_run,
+                &mut report,
+            )?;
         }
         let key = path.to_string_lossy().into_owned();
         let before = store.import_state(&key)?;
@@ -295,7 +303,15 @@ pub fn import_logs_with_progress(
         });
     }
     progress(files.len(), files.len(), report.lines);
-    flush(store, book, &mut claude, &mut codex_records, &mut states, dry_run, &mut report)?;
+    flush(
+        store,
+        book,
+        &mut claude,
+        &mut codex_records,
+        &mut states,
+        dry_run,
+        &mut report,
+    )?;
     Ok(report)
 }
 
