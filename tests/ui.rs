@@ -699,9 +699,16 @@ async fn first_run_imports_and_follows(check: &Check) {
     else {
         return;
     };
-    // What a click on "Import" does: answer, then close.
-    dialog.response("yes");
-    dialog.close();
+    // Click "Import" (answering and closing as a person's click does).
+    let import = find_where(dialog.upcast_ref(), &|w| {
+        w.downcast_ref::<gtk::Button>()
+            .and_then(|b| b.label())
+            .is_some_and(|l| l == "_Import")
+    });
+    check.expect(import.is_some(), "the offer has an Import button");
+    if let Some(b) = import.and_then(|w| w.downcast::<gtk::Button>().ok()) {
+        b.emit_clicked();
+    }
     let imported = wait_for(Duration::from_secs(5), || check.rows() == 1).await;
     check.expect(
         imported.is_some(),
@@ -709,9 +716,12 @@ async fn first_run_imports_and_follows(check: &Check) {
     );
     let log = std::path::PathBuf::from(std::env::var("HOME").expect("home"))
         .join(".claude/projects/-home-ada-web/session.jsonl");
-    let mut text = std::fs::read_to_string(&log).expect("log");
-    text.push_str(&claude_line("msg_2", "req_2"));
-    std::fs::write(&log, text).expect("append");
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(claude_line("msg_2", "req_2").as_bytes()))
+        .expect("append");
     let followed = wait_for(Duration::from_secs(5), || check.rows() == 2).await;
     check.expect(
         followed.is_some(),
