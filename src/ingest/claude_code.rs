@@ -75,6 +75,13 @@ fn count(v: Option<&Value>, field: &str) -> Result<u64, String> {
 
 /// Reads one line of a Claude Code log. Errors say what is wrong with the line.
 pub fn parse_line(line: &str) -> Result<Line, String> {
+    // Most of a log's bytes are user messages and tool results. A complete line
+    // that does not even contain "assistant" cannot be a usage line: skip the
+    // JSON parse. (A cut-off line is still parsed, and reported.)
+    let trimmed = line.trim();
+    if trimmed.starts_with('{') && trimmed.ends_with('}') && !line.contains("\"assistant\"") {
+        return Ok(Line::Other);
+    }
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     if v.get("type").and_then(Value::as_str) != Some("assistant") {
         return Ok(Line::Other);
@@ -257,6 +264,13 @@ mod tests {
             Line::Usage(e) => *e,
             other => panic!("expected usage, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn lines_that_cannot_hold_usage_are_passed_over_and_cut_lines_reported() {
+        let user = r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"a long output"}]}}"#;
+        assert!(matches!(parse_line(user), Ok(Line::Other)));
+        assert!(parse_line(&user[..40]).unwrap_err().starts_with("not JSON"));
     }
 
     #[test]
