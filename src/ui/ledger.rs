@@ -38,6 +38,18 @@ impl Ledger {
         out
     }
 
+    /// Evaluates the budgets with nothing written: time alone can make a
+    /// forecast cross the limit, start a new period, or make a failed delivery
+    /// due again.
+    pub fn evaluate(&self) {
+        let mut store = self.store.borrow_mut();
+        let notifier = System::for_store(&store);
+        let raised = engine::after_write(&mut store, Timestamp::now(), &notifier);
+        if !raised.is_empty() {
+            self.local.set(self.local.get() + 1);
+        }
+    }
+
     /// Changes whenever anyone (this app or another process) has written.
     pub fn revision(&self) -> (i64, u64) {
         let remote = self.store.borrow().data_version().unwrap_or(0);

@@ -19,8 +19,8 @@ use crate::core::policy::{Override, Policy, State};
 use crate::engine::{self, PolicyStatus};
 use crate::i18n::{fill, gettext};
 
-/// How often the view looks for writes by others, and re-reads anyway (windows
-/// move on as time passes).
+/// How often the view looks for writes by others, and evaluates and re-reads
+/// anyway (windows move on and forecasts change as time passes).
 const POLL: Duration = Duration::from_millis(500);
 const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
 
@@ -500,10 +500,14 @@ impl SimpleComponent for PoliciesView {
         let since = std::cell::Cell::new(std::time::Instant::now());
         let (l, s) = (ledger.clone(), sender.clone());
         glib::timeout_add_local(POLL, move || {
-            let now = l.revision();
-            if now != last.get() || since.get().elapsed() >= REFRESH_ANYWAY {
-                last.set(now);
+            if since.get().elapsed() >= REFRESH_ANYWAY {
                 since.set(std::time::Instant::now());
+                l.evaluate();
+                s.input(PoliciesInput::Refresh);
+            }
+            let now = l.revision();
+            if now != last.get() {
+                last.set(now);
                 s.input(PoliciesInput::Refresh);
             }
             glib::ControlFlow::Continue
