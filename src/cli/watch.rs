@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 use clap::Args;
 
 use crate::i18n::{fill, gettext};
-use crate::ingest::Agent;
-use crate::ingest::watch::{Sources, default_sources, follow};
+use crate::ingest::watch::{Observer, Sources, default_sources, follow};
+use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -47,7 +47,15 @@ pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
         gettext("New usage is imported as it is written. Ctrl+C stops.")
     );
     let stop = AtomicBool::new(false);
-    follow(store, &sources, &stop, &mut |agent, report| {
+    follow(store, &sources, &stop, &mut Printer)?;
+    Ok(())
+}
+
+/// Prints a line for each import that found something.
+struct Printer;
+
+impl Observer for Printer {
+    fn imported(&mut self, agent: Agent, report: &ImportReport) {
         if report.new + report.updated == 0 && report.errors.is_empty() {
             return;
         }
@@ -66,6 +74,5 @@ pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
         for e in &report.errors {
             eprintln!("{now}  {e}");
         }
-    })?;
-    Ok(())
+    }
 }

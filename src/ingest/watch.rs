@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::{Agent, ImportReport, import_logs};
+use super::{Agent, ImportReport, import_logs_with_progress};
 use crate::store::{Store, StoreError};
 
 /// Changes come in bursts (a streamed reply is many writes): wait this long
@@ -59,11 +59,18 @@ pub fn default_sources() -> Sources {
 
 /// Imports what is new for `agents`, then evaluates the budgets; `done` hears of
 /// each import.
+/// What a follower tells its owner: each import's report, and its progress
+/// through the files (files done, files, lines read) while it runs.
+pub trait Observer {
+    fn imported(&mut self, agent: Agent, report: &ImportReport);
+    fn progress(&mut self, _agent: Agent, _done: usize, _files: usize, _lines: u64) {}
+}
+
 fn import_now(
     store: &mut Store,
     sources: &Sources,
     agents: &[Agent],
-    done: &mut dyn FnMut(Agent, &ImportReport),
+    observer: &mut dyn Observer,
 ) -> Result<(), StoreError> {
     let mut wrote = false;
     for &agent in agents {
@@ -78,9 +85,12 @@ fn import_now(
         }
         // Prices can change while we follow (another process imports some).
         let book = crate::prices::load(store)?;
-        let report = import_logs(store, &book, agent, &dirs, false)?;
+        let report =
+            import_logs_with_progress(store, &book, agent, &dirs, false, &mut |d, f, l| {
+                observer.progress(agent, d, f, l)
+            })?;
         wrote |= report.new + report.updated > 0;
-        done(agent, &report);
+        observer.imported(agent, &report);
     }
     if wrote {
         let notifier = crate::notifier::System::for_store(store);
@@ -95,7 +105,7 @@ pub fn follow(
     store: &mut Store,
     sources: &Sources,
     stop: &AtomicBool,
-    done: &mut dyn FnMut(Agent, &ImportReport),
+    observer: &mut dyn Observer,
 ) -> Result<(), StoreError> {
     let all = [Agent::ClaudeCode, Agent::Codex];
     let (tx, rx) = mpsc::channel();
@@ -121,7 +131,7 @@ pub fn follow(
         }
     };
     watch_new_folders(&mut watcher);
-    import_now(store, sources, &all, done)?;
+    import_now(store, sources, &all, observer)?;
     let mut last_poll = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         match rx.recv_timeout(Duration::from_millis(200)) {
@@ -137,7 +147,7 @@ pub fn follow(
                         agents.push(a);
                     }
                 }
-                import_now(store, sources, &agents, done)?;
+                import_now(store, sources, &agents, observer)?;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -148,7 +158,7 @@ pub fn follow(
         if last_poll.elapsed() >= POLL {
             last_poll = Instant::now();
             watch_new_folders(&mut watcher);
-            import_now(store, sources, &all, done)?;
+            import_now(store, sources, &all, observer)?;
         }
     }
     Ok(())

@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::ingest::watch::{Sources, follow};
+use crate::ingest::watch::{Observer, Sources, follow};
 use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
@@ -24,12 +24,47 @@ pub fn setting_key(agent: Agent) -> &'static str {
 /// What the follower has done, for the Sources view.
 #[derive(Default)]
 pub struct Progress {
-    /// An import is running now.
+    /// An import is running now, at file `done` of `files`, `lines` read.
     pub busy: AtomicBool,
+    pub done: AtomicU64,
+    pub files: AtomicU64,
+    pub lines: AtomicU64,
     /// The last import of each agent that found something, with its time.
     pub last: Mutex<HashMap<&'static str, (jiff::Timestamp, ImportReport)>>,
     /// Why the follower stopped, if it did.
     pub failed: Mutex<Option<String>>,
+}
+
+/// Passes the follower's news on to `Progress`.
+struct Reporter<'a>(&'a Progress);
+
+impl Observer for Reporter<'_> {
+    fn imported(&mut self, agent: Agent, report: &ImportReport) {
+        self.0.busy.store(false, Ordering::Relaxed);
+        if (report.lines > 0 || !report.errors.is_empty())
+            && let Ok(mut last) = self.0.last.lock()
+        {
+            last.insert(
+                agent_source(agent),
+                (jiff::Timestamp::now(), report.clone()),
+            );
+        }
+    }
+
+    fn progress(&mut self, _agent: Agent, done: usize, files: usize, lines: u64) {
+        // Only a long import is worth showing: one with files still to read.
+        self.0.busy.store(done < files, Ordering::Relaxed);
+        self.0.files.store(files as u64, Ordering::Relaxed);
+        self.0.done.store(done as u64, Ordering::Relaxed);
+        self.0.lines.store(lines, Ordering::Relaxed);
+    }
+}
+
+fn agent_source(agent: Agent) -> &'static str {
+    match agent {
+        Agent::ClaudeCode => crate::ingest::claude_code::SOURCE,
+        Agent::Codex => crate::ingest::codex::SOURCE,
+    }
 }
 
 pub struct Follower {
@@ -46,19 +81,7 @@ impl Follower {
             .name("tally-follow".into())
             .spawn(move || {
                 let result = Store::open(&path).and_then(|mut store| {
-                    progress.busy.store(true, Ordering::Relaxed);
-                    follow(&mut store, &sources, &flag, &mut |agent, report| {
-                        progress.busy.store(false, Ordering::Relaxed);
-                        let name = match agent {
-                            Agent::ClaudeCode => "claude-code",
-                            Agent::Codex => "codex",
-                        };
-                        if (report.lines > 0 || !report.errors.is_empty())
-                            && let Ok(mut last) = progress.last.lock()
-                        {
-                            last.insert(name, (jiff::Timestamp::now(), report.clone()));
-                        }
-                    })
+                    follow(&mut store, &sources, &flag, &mut Reporter(&progress))
                 });
                 progress.busy.store(false, Ordering::Relaxed);
                 if let Err(e) = result {

@@ -57,6 +57,7 @@ pub struct SourcesView {
 
 pub struct SourcesWidgets {
     rows: Vec<adw::ExpanderRow>,
+    bar: gtk::ProgressBar,
     switches: Vec<gtk::Switch>,
     /// Each agent row's detail rows, replaced on every update.
     details: Vec<Vec<adw::ActionRow>>,
@@ -438,6 +439,11 @@ impl SimpleComponent for SourcesView {
         import.connect_clicked(move |_| Self::choose_file(&r, &s));
         files.add(&import);
 
+        let bar = gtk::ProgressBar::builder()
+            .show_text(true)
+            .visible(false)
+            .build();
+        bar.set_widget_name("sources-progress");
         let spinner = gtk::Spinner::new();
         let status = gtk::Label::builder()
             .wrap(true)
@@ -458,6 +464,7 @@ impl SimpleComponent for SourcesView {
             .margin_end(12)
             .build();
         column.append(&group);
+        column.append(&bar);
         column.append(&files);
         column.append(&status_row);
         let clamp = adw::Clamp::builder()
@@ -506,6 +513,7 @@ impl SimpleComponent for SourcesView {
         }
         model.reload();
         let widgets = SourcesWidgets {
+            bar,
             details: vec![Vec::new(); rows.len()],
             rows,
             switches,
@@ -544,15 +552,27 @@ impl SimpleComponent for SourcesView {
     }
 
     fn update_view(&self, widgets: &mut SourcesWidgets, _sender: ComponentSender<Self>) {
-        let busy = self.file_busy || self.progress.busy.load(Ordering::Relaxed);
-        widgets.spinner.set_spinning(busy);
-        widgets.spinner.set_visible(busy);
-        let status = if self.message.is_empty() && self.progress.busy.load(Ordering::Relaxed) {
-            gettext("Reading the agents’ logs…")
-        } else {
-            self.message.clone()
-        };
-        widgets.status.set_label(&status);
+        let p = &self.progress;
+        let following = p.busy.load(Ordering::Relaxed);
+        let (done, files) = (
+            p.done.load(Ordering::Relaxed),
+            p.files.load(Ordering::Relaxed),
+        );
+        widgets.bar.set_visible(following && files > 0);
+        if following && files > 0 {
+            widgets.bar.set_fraction(done as f64 / files as f64);
+            widgets.bar.set_text(Some(&fill(
+                &gettext("Reading the agents’ logs: {} of {} files, {} lines"),
+                &[
+                    &done.to_string(),
+                    &files.to_string(),
+                    &crate::core::money::group_thousands(p.lines.load(Ordering::Relaxed)),
+                ],
+            )));
+        }
+        widgets.spinner.set_spinning(self.file_busy);
+        widgets.spinner.set_visible(self.file_busy);
+        widgets.status.set_label(&self.message);
         for (i, (row, a)) in widgets.rows.iter().zip(&self.agents).enumerate() {
             let subtitle = if a.folders.is_empty() {
                 gettext("No logs found on this computer")
