@@ -490,16 +490,27 @@ fn watch_imports_appended_lines_within_a_second_or_so() {
     let s = Setup::new();
     let file = s.logs.join("-home-ada-web/live.jsonl");
     append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .arg("--db")
-        .arg(&s.db)
-        .args(["watch", "--claude-code"])
-        .arg(&s.logs)
-        .env("LANGUAGE", "en")
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    /// Stops the watcher however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_tally"))
+            .arg("--db")
+            .arg(&s.db)
+            .args(["watch", "--claude-code"])
+            .arg(&s.logs)
+            .env("LANGUAGE", "en")
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let wait_for = |requests: u64| {
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_secs(5) {
@@ -522,8 +533,7 @@ fn watch_imports_appended_lines_within_a_second_or_so() {
         &format!("{}\n", line("msg_3", "req_3", 30).text()),
     );
     let new_file = wait_for(3);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     eprintln!("initial {initial:?}, appended {appended:?}, new file {new_file:?}");
     assert!(initial.is_some(), "the existing log is imported at start");
     assert!(

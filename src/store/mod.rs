@@ -79,8 +79,27 @@ impl Store {
 
     fn configure(conn: &Connection) -> Result<(), StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL lets readers (the app) run beside writers (CLI, importers).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL lets readers (the app) run beside writers (CLI, importers). It is
+        // kept in the file, so only a new ledger needs switching; and switching
+        // can be refused at once (no busy wait) while another process creates
+        // the same ledger, so that is tried again for a while.
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            let mut tries = 0;
+            loop {
+                match conn.pragma_update(None, "journal_mode", "WAL") {
+                    Ok(()) => break,
+                    Err(e)
+                        if tries < 100
+                            && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+                    {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // A bigger page cache (allocated only as used) keeps bulk inserts and the
