@@ -49,20 +49,14 @@ impl Store {
             .optional()?)
     }
 
-    /// Every file an import of `source` has read, with where it stopped.
-    pub fn import_states(&self, source: &str) -> Result<Vec<FileState>, StoreError> {
-        let paths: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT path FROM import_files WHERE source = ?1 ORDER BY path")?;
-            stmt.query_map([source], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::new();
-        for p in paths {
-            out.extend(self.import_state(&p)?);
-        }
-        Ok(out)
+    /// How many files imports of `source` have read.
+    pub fn imported_files(&self, source: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM import_files WHERE source = ?1",
+            [source],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     /// Stores records as `insert_batch_keep_largest` does and, in the same

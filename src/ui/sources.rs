@@ -38,7 +38,7 @@ pub enum SourcesInput {
 struct AgentState {
     folders: Vec<PathBuf>,
     following: bool,
-    files: usize,
+    files: u64,
     records: u64,
     last: Option<(jiff::Timestamp, ImportReport)>,
 }
@@ -221,11 +221,7 @@ impl SourcesView {
                         Agent::Codex => found.codex.clone(),
                     },
                     following: self.following(agent),
-                    files: self
-                        .ledger
-                        .read(|s| s.import_states(source))
-                        .map(|v| v.len())
-                        .unwrap_or(0),
+                    files: self.ledger.read(|s| s.imported_files(source)).unwrap_or(0),
                     records: records
                         .iter()
                         .find(|r| r.keys.first().map(String::as_str) == Some(source))
@@ -584,7 +580,7 @@ impl SimpleComponent for SourcesView {
                         a.files as u32,
                     ),
                     &[
-                        &crate::core::money::group_thousands(a.files as u64),
+                        &crate::core::money::group_thousands(a.files),
                         &crate::core::money::group_thousands(a.records),
                     ],
                 )
