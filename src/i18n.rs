@@ -13,6 +13,13 @@ pub fn init() {
     let _ = gettextrs::textdomain(config::GETTEXT_DOMAIN);
 }
 
+/// An instant as people read it here: `2026-11-23 14:05` in the system's zone.
+pub fn local_time(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 /// Fills `{}` placeholders in a translated string, in order. Translators may not
 /// reorder them, so messages keep one placeholder where order could matter.
 pub fn fill(template: &str, args: &[&str]) -> String {

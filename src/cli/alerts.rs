@@ -5,10 +5,11 @@ use clap::{Args, Subcommand};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use super::policy::{actor, local_time};
+use super::policy::actor;
 use super::print_json;
 use super::table::Table;
 use crate::core::alerts::{Channel, DEFAULT_COOLDOWN, Rule, Severity, Trigger};
+use crate::i18n::local_time;
 use crate::i18n::{fill, gettext};
 use crate::notifier::WEBHOOK_SETTING;
 use crate::store::{AlertState, Store};

@@ -312,11 +312,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
     }
 }
 
-pub fn local_time(t: Timestamp) -> String {
-    t.to_zoned(TimeZone::system())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
+use crate::i18n::local_time;
 
 fn percent(bp: i64) -> String {
     format!("{}.{} %", bp / 100, (bp % 100) / 10)

@@ -12,8 +12,8 @@ use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
 
 use super::a11y;
 use super::ledger::Ledger;
-use super::policies::local_time;
 use crate::core::alerts::{AlertKind, Severity};
+use crate::i18n::local_time;
 use crate::i18n::{fill, gettext};
 use crate::store::{Alert, AlertState};
 
@@ -183,25 +183,7 @@ impl SimpleComponent for AlertsView {
             .build();
         list.set_widget_name("alerts-list");
         a11y::set_label(&list, &gettext("Alerts"));
-        let column = gtk::Box::builder()
-            .orientation(gtk::Orientation::Vertical)
-            .spacing(12)
-            .margin_top(18)
-            .margin_bottom(18)
-            .margin_start(12)
-            .margin_end(12)
-            .build();
-        column.append(&filter);
-        column.append(&list);
-        let clamp = adw::Clamp::builder()
-            .maximum_size(860)
-            .child(&column)
-            .build();
-        let scroller = gtk::ScrolledWindow::builder()
-            .hscrollbar_policy(gtk::PolicyType::Never)
-            .vexpand(true)
-            .child(&clamp)
-            .build();
+        let scroller = super::scrolling_column(&[filter.upcast_ref(), list.upcast_ref()], 12);
         let empty = adw::StatusPage::builder()
             .icon_name("object-select-symbolic")
             .title(gettext("No open alerts"))

@@ -26,6 +26,31 @@ use crate::config;
 use crate::i18n::gettext;
 use crate::store::Store;
 
+/// The body of a list page (Policies, Alerts, Sources): `children` stacked in a
+/// column of readable width, scrolling vertically.
+fn scrolling_column(children: &[&gtk::Widget], spacing: i32) -> gtk::ScrolledWindow {
+    let column = gtk::Box::builder()
+        .orientation(gtk::Orientation::Vertical)
+        .spacing(spacing)
+        .margin_top(18)
+        .margin_bottom(18)
+        .margin_start(12)
+        .margin_end(12)
+        .build();
+    for child in children {
+        column.append(*child);
+    }
+    let clamp = adw::Clamp::builder()
+        .maximum_size(860)
+        .child(&column)
+        .build();
+    gtk::ScrolledWindow::builder()
+        .hscrollbar_policy(gtk::PolicyType::Never)
+        .vexpand(true)
+        .child(&clamp)
+        .build()
+}
+
 /// Registers the compiled resources (style, shortcuts window, icons).
 fn register_resources() {
     gio::resources_register_include!("tally.gresource")

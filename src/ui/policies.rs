@@ -5,7 +5,6 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, gio, glib};
@@ -52,11 +51,7 @@ pub struct PoliciesWidgets {
     error: gtk::Label,
 }
 
-pub fn local_time(t: Timestamp) -> String {
-    t.to_zoned(TimeZone::system())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
+use crate::i18n::local_time;
 
 fn percent(bp: i64) -> String {
     format!("{} %", bp / 100)
@@ -449,26 +444,10 @@ impl SimpleComponent for PoliciesView {
             .wrap(true)
             .visible(false)
             .build();
-        let column = gtk::Box::builder()
-            .orientation(gtk::Orientation::Vertical)
-            .spacing(12)
-            .margin_top(18)
-            .margin_bottom(18)
-            .margin_start(12)
-            .margin_end(12)
-            .build();
-        column.append(&add);
-        column.append(&error);
-        column.append(&list);
-        let clamp = adw::Clamp::builder()
-            .maximum_size(860)
-            .child(&column)
-            .build();
-        let scroller = gtk::ScrolledWindow::builder()
-            .hscrollbar_policy(gtk::PolicyType::Never)
-            .vexpand(true)
-            .child(&clamp)
-            .build();
+        let scroller = super::scrolling_column(
+            &[add.upcast_ref(), error.upcast_ref(), list.upcast_ref()],
+            12,
+        );
 
         let empty = adw::StatusPage::builder()
             .icon_name("io.github.tallyapp.Tally-symbolic")

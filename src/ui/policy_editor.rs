@@ -10,10 +10,10 @@ use relm4::adw;
 use relm4::adw::prelude::*;
 use relm4::gtk;
 
-use super::policies::local_time;
 use super::policy_form::{self, Form};
 use crate::core::policy::{DEFAULT_SOFT_PERCENT, Policy};
 use crate::i18n::gettext;
+use crate::i18n::local_time;
 use crate::store::AuditEntry;
 
 struct Fields {

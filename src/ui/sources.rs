@@ -451,29 +451,15 @@ impl SimpleComponent for SourcesView {
         status_row.append(&spinner);
         status_row.append(&status);
 
-        let column = gtk::Box::builder()
-            .orientation(gtk::Orientation::Vertical)
-            .spacing(24)
-            .margin_top(18)
-            .margin_bottom(18)
-            .margin_start(12)
-            .margin_end(12)
-            .build();
-        column.append(&group);
-        column.append(&bar);
-        column.append(&files);
-        column.append(&status_row);
-        let clamp = adw::Clamp::builder()
-            .maximum_size(860)
-            .child(&column)
-            .build();
-        root.append(
-            &gtk::ScrolledWindow::builder()
-                .hscrollbar_policy(gtk::PolicyType::Never)
-                .vexpand(true)
-                .child(&clamp)
-                .build(),
-        );
+        root.append(&super::scrolling_column(
+            &[
+                group.upcast_ref(),
+                bar.upcast_ref(),
+                files.upcast_ref(),
+                status_row.upcast_ref(),
+            ],
+            24,
+        ));
 
         let s = sender.clone();
         glib::timeout_add_local(POLL, move || {
