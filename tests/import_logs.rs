@@ -9,6 +9,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/agent_logs.rs"]
+mod agent_logs;
+
+use agent_logs::{Call, ClaudeConfig, CodexConfig, Truth};
+
 struct Line<'a> {
     msg: &'a str,
     req: &'a str,
@@ -274,6 +279,40 @@ fn a_log_that_grows_is_followed_without_under_or_double_counting() {
         by_day["rows"][0]["output_tokens"], 85,
         "the daily rollup follows the update"
     );
+}
+
+#[test]
+fn a_replay_imported_in_another_run_than_its_parent_counts_once() {
+    for parent_first in [true, false] {
+        let s = Setup::new();
+        let parent = s.logs.join("-home-ada-web/s1.jsonl");
+        let subagent = s.logs.join("-home-ada-web/s1/subagents/agent-1.jsonl");
+        let parent_line = format!("{}\n", line("msg_2", "req_2", 7).text());
+        let replay = Line {
+            extra: r#","isSidechain":true"#,
+            ..line("msg_2", "req_replayed", 7)
+        };
+        let replay_line = format!("{}\n", replay.text());
+        let (first, second) = if parent_first {
+            ((&parent, &parent_line), (&subagent, &replay_line))
+        } else {
+            ((&subagent, &replay_line), (&parent, &parent_line))
+        };
+        append(first.0, first.1);
+        assert_eq!(s.import()["new"], 1);
+        append(second.0, second.1);
+        let r = s.import();
+        assert_eq!(
+            (r["new"].as_u64(), r["already_imported"].as_u64()),
+            (Some(0), Some(1)),
+            "{r}"
+        );
+        assert_eq!(
+            s.total()["output_tokens"],
+            7,
+            "parent first: {parent_first}"
+        );
+    }
 }
 
 #[test]
@@ -705,4 +744,197 @@ fn a_large_import_is_stored_in_chunks_and_survives_being_killed() {
     let last = k.import();
     assert_eq!(k.total()["requests"], 32_000, "after kills, then {last}");
     assert_eq!(k.total()["output_tokens"], 32_000 * 5);
+}
+
+/// Per (day, model, project): records, the token buckets, unpriced records and cost.
+type Groups = std::collections::BTreeMap<(String, String, String), [u64; 9]>;
+
+/// The ground truth grouped as `tally usage` groups it, each call priced by the
+/// shipped book on its own.
+fn expected_groups(calls: &[Call]) -> Groups {
+    use tally::core::usage::{TokenCounts, UsageRecord};
+    let book = tally::core::PriceBook::new(tally::prices::shipped());
+    let mut out = Groups::new();
+    for c in calls {
+        let mut r = UsageRecord::new(
+            jiff::Timestamp::from_second(c.at).unwrap(),
+            c.provider,
+            &c.model,
+        );
+        r.tokens = TokenCounts {
+            input: c.input,
+            output: c.output,
+            cache_read: c.cache_read,
+            cache_write_5m: c.cache_write_5m,
+            cache_write_1h: c.cache_write_1h,
+            reasoning: c.reasoning,
+        };
+        let cost = book.cost(&r);
+        let g = out
+            .entry((c.day(), c.model.clone(), c.project.clone()))
+            .or_default();
+        let add = [
+            1,
+            c.input,
+            c.output,
+            c.cache_read,
+            c.cache_write_5m + c.cache_write_1h,
+            c.cache_write_1h,
+            c.reasoning,
+            cost.is_unpriced() as u64,
+            cost.amount().map_or(0, |m| m.nanos() as u64),
+        ];
+        for (a, b) in g.iter_mut().zip(add) {
+            *a += b;
+        }
+    }
+    out
+}
+
+fn ledger_groups(s: &Setup) -> Groups {
+    let (usage, _) = s.tally(&[
+        "usage",
+        "--group-by",
+        "day",
+        "--group-by",
+        "model",
+        "--group-by",
+        "project",
+        "--json",
+    ]);
+    let mut out = Groups::new();
+    for row in usage["rows"].as_array().unwrap() {
+        let n = |k: &str| row[k].as_u64().unwrap();
+        let cost = tally::core::Money::parse_usd(row["cost_usd"].as_str().unwrap()).unwrap();
+        let key = (
+            row["day"].as_str().unwrap().to_string(),
+            row["model"].as_str().unwrap().to_string(),
+            row["project"].as_str().unwrap().to_string(),
+        );
+        out.insert(
+            key,
+            [
+                n("records"),
+                n("input_tokens"),
+                n("output_tokens"),
+                n("cache_read_tokens"),
+                n("cache_write_tokens"),
+                n("cache_write_1h_tokens"),
+                n("reasoning_tokens"),
+                n("unpriced"),
+                cost.nanos() as u64,
+            ],
+        );
+    }
+    out
+}
+
+fn skipped_as_map(report: &Value) -> std::collections::BTreeMap<String, u64> {
+    report["skipped"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+fn truth_skipped(truth: &Truth) -> std::collections::BTreeMap<String, u64> {
+    truth
+        .skipped
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect()
+}
+
+#[test]
+fn generated_claude_code_logs_import_to_the_generators_ground_truth() {
+    let s = Setup::new();
+    let cfg = ClaudeConfig {
+        seed: 20_260_131,
+        projects: 4,
+        sessions: 6,
+        calls: 40,
+        noise: true,
+        padding: 300,
+    };
+    let truth = agent_logs::write_claude_logs(&s.logs, &cfg);
+    let crossing: std::collections::BTreeSet<String> = truth.calls.iter().map(Call::day).collect();
+    assert!(
+        crossing.len() >= 3,
+        "calls span days and a month end: {crossing:?}"
+    );
+    assert!(crossing.contains("2026-01-31") && crossing.contains("2026-02-01"));
+    assert!(truth.calls.iter().any(|c| c.input + c.cache_read > 200_000));
+
+    let r = s.import();
+    assert_eq!(r["files"], truth.files, "{r}");
+    assert_eq!(r["lines"], truth.lines, "{r}");
+    assert_eq!(r["new"], truth.calls.len() as u64, "{r}");
+    assert_eq!(skipped_as_map(&r), truth_skipped(&truth));
+    let mut errors: Vec<&str> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    errors.sort();
+    let mut malformed = truth.malformed.clone();
+    malformed.sort();
+    assert_eq!(errors.len(), malformed.len(), "{errors:#?}");
+    for (error, at) in errors.iter().zip(&malformed) {
+        assert!(error.starts_with(&format!("{at}: ")), "{error} names {at}");
+    }
+    let expected = expected_groups(&truth.calls);
+    assert!(
+        expected.values().any(|g| g[7] > 0),
+        "some calls are unpriced"
+    );
+    assert_eq!(ledger_groups(&s), expected);
+
+    // The agent finishes the line it was writing: that call, and nothing else, comes in.
+    let (path, rest, call) = truth.unfinished.clone().unwrap();
+    append(&path, &rest);
+    let r = s.import();
+    assert_eq!(
+        (r["new"].as_u64(), r["lines"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let mut calls = truth.calls.clone();
+    calls.push(call);
+    assert_eq!(ledger_groups(&s), expected_groups(&calls));
+
+    let r = s.import();
+    assert_eq!(
+        (r["new"].as_u64(), r["lines"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+}
+
+#[test]
+fn generated_codex_sessions_import_to_the_generators_ground_truth() {
+    let s = Setup::new();
+    let home = s.logs.join("codex");
+    let cfg = CodexConfig {
+        seed: 5,
+        sessions: 12,
+        calls: 30,
+        noise: true,
+        padding: 300,
+    };
+    let truth = agent_logs::write_codex_logs(&home, &cfg);
+    let (sessions, archived) = (home.join("sessions"), home.join("archived_sessions"));
+    let r = s.import_codex(&[&sessions, &archived]);
+    assert_eq!(r["files"], truth.files, "{r}");
+    assert_eq!(r["lines"], truth.lines, "{r}");
+    assert_eq!(r["new"], truth.calls.len() as u64, "{r}");
+    assert_eq!(skipped_as_map(&r), truth_skipped(&truth));
+    assert_eq!(
+        r["errors"].as_array().unwrap().len(),
+        truth.malformed.len(),
+        "{r}"
+    );
+    assert_eq!(ledger_groups(&s), expected_groups(&truth.calls));
+    assert_eq!(s.import_codex(&[&sessions, &archived])["new"], 0);
 }

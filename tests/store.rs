@@ -332,6 +332,50 @@ fn migrations_upgrade_a_ledger_from_every_earlier_version() {
 }
 
 #[test]
+fn claude_code_calls_stored_under_message_and_request_are_rekeyed_by_message() {
+    let (_d, path) = temp_db();
+    let claude = |request: &str, output: u64| {
+        let mut r = UsageRecord::new(
+            "2026-01-31T10:00:00Z".parse().unwrap(),
+            "anthropic",
+            "claude-sonnet-4-5-20250929",
+        );
+        r.source = "claude-code".into();
+        r.request_id = Some(request.into());
+        r.tokens.output = output;
+        r.cost = Cost::Priced {
+            amount: Money::from_nanos(output as i64),
+            price_version: "t".into(),
+        };
+        r
+    };
+    {
+        // The last version keyed by `message:request`: a parent, its replay
+        // imported in a later run, and another call.
+        let mut old = Store::open_at_version(&path, 10).unwrap();
+        for r in [
+            claude("msg_a:req_1", 50),
+            claude("msg_a:req_9", 50),
+            claude("msg_b:req_2", 7),
+        ] {
+            assert!(old.insert(&r).unwrap().new);
+        }
+    }
+    let mut store = Store::open(&path).unwrap();
+    let (_, totals) = store
+        .usage(&query(&store.zone().clone(), &[], None))
+        .unwrap();
+    assert_eq!(
+        (totals.records, totals.tokens.output),
+        (2, 57),
+        "the replay is gone"
+    );
+    assert_eq!(totals.cost.nanos(), 57, "and the rollup follows");
+    let again = store.insert(&claude("msg_a", 50)).unwrap();
+    assert!(!again.new, "the message is found under its new key");
+}
+
+#[test]
 fn a_ledger_from_a_newer_tally_is_refused_with_a_clear_error() {
     let (_d, path) = temp_db();
     drop(Store::open(&path).unwrap());

@@ -217,42 +217,51 @@ impl UsageRecord {
     /// everything that makes the call what it is. Recording the same call twice
     /// yields the same key, so the store counts it once.
     pub fn dedupe_key(&self) -> [u8; 16] {
+        if let Some(id) = &self.request_id {
+            return request_key(&self.source, id);
+        }
         let mut h = blake3::Hasher::new();
         let mut field = |s: &str| {
             h.update(&(s.len() as u64).to_le_bytes());
             h.update(s.as_bytes());
         };
         field(&self.source);
-        match &self.request_id {
-            Some(id) => {
-                field("request");
-                field(id);
-            }
-            None => {
-                field("content");
-                field(&self.at.as_nanosecond().to_string());
-                for s in [
-                    &self.provider,
-                    &self.model,
-                    &self.user,
-                    &self.project,
-                    &self.agent,
-                ] {
-                    field(s);
-                }
-                for s in [&self.session, &self.task] {
-                    field(s.as_deref().unwrap_or("\u{0}"));
-                }
-                field(&format!("{:?}", self.counts()));
-                field(self.images.size.as_deref().unwrap_or(""));
-                field(self.images.quality.as_deref().unwrap_or(""));
-            }
+        field("content");
+        field(&self.at.as_nanosecond().to_string());
+        for s in [
+            &self.provider,
+            &self.model,
+            &self.user,
+            &self.project,
+            &self.agent,
+        ] {
+            field(s);
         }
-        let digest = h.finalize();
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest.as_bytes()[..16]);
-        key
+        for s in [&self.session, &self.task] {
+            field(s.as_deref().unwrap_or("\u{0}"));
+        }
+        field(&format!("{:?}", self.counts()));
+        field(self.images.size.as_deref().unwrap_or(""));
+        field(self.images.quality.as_deref().unwrap_or(""));
+        short_key(h.finalize())
     }
+}
+
+/// The idempotency key of a call a source names by `request_id`.
+pub fn request_key(source: &str, request_id: &str) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    for s in [source, "request", request_id] {
+        h.update(&(s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    }
+    short_key(h.finalize())
+}
+
+/// 128 bits of a digest: collisions are out of reach for any ledger.
+fn short_key(digest: blake3::Hash) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest.as_bytes()[..16]);
+    key
 }
 
 /// Whether a provider counts cached tokens inside its input count. Anthropic

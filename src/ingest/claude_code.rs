@@ -2,10 +2,12 @@
 //! `~/.config/claude/projects`, and the folders in `CLAUDE_CONFIG_DIR`), one JSON
 //! object a line. Usage sits on `assistant` lines; Claude Code writes one line per
 //! content block, each repeating the message's usage, and streaming snapshots
-//! whose output is still growing. A (message id, request id) pair counts once,
-//! with its largest token total.
+//! whose output is still growing; a subagent's log may replay its parent's
+//! messages under new request ids. A message id is one API response, so it
+//! names the call: each counts once, with its largest token total, and a replay
+//! never counts beside its parent, in one import or across imports.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -141,12 +143,7 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
     record.agent = SOURCE.into();
     record.project = text(v.get("cwd")).unwrap_or_default();
     record.session = text(v.get("sessionId"));
-    record.request_id = match (&message_id, &request_id) {
-        (Some(m), Some(r)) => Some(format!("{m}:{r}")),
-        (Some(m), None) => Some(m.clone()),
-        (None, Some(r)) => Some(r.clone()),
-        (None, None) => None,
-    };
+    record.request_id = message_id.clone().or_else(|| request_id.clone());
     for (key, name) in [
         ("version", "claude_code_version"),
         ("gitBranch", "git_branch"),
@@ -172,9 +169,10 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
 /// Gathers the usage lines of one import and keeps each call once.
 #[derive(Default)]
 pub struct Collector {
-    /// (message id, request id) → the entry with the largest total, and its file.
-    calls: HashMap<(String, String), (Entry, usize)>,
-    /// Lines without ids: kept as they are (the store's content key dedupes them).
+    /// message id → the entry that counts, and its file.
+    calls: HashMap<String, (Entry, usize)>,
+    /// Lines without a message id: kept as they are (the store dedupes them by
+    /// request id, else by content).
     anonymous: Vec<Entry>,
     skipped: BTreeMap<SkipReason, u64>,
 }
@@ -191,56 +189,39 @@ impl Collector {
 
     /// Adds an entry read from file number `file` (any stable numbering of the files).
     pub fn add(&mut self, entry: Entry, file: usize) {
-        let (Some(m), Some(r)) = (entry.message_id.clone(), entry.request_id.clone()) else {
+        let Some(message) = entry.message_id.clone() else {
             self.anonymous.push(entry);
             return;
         };
-        match self.calls.get_mut(&(m.clone(), r.clone())) {
-            None => {
-                self.calls.insert((m, r), (entry, file));
-            }
-            Some((kept, kept_file)) => {
-                let (old, new) = (kept.record.tokens.total(), entry.record.tokens.total());
-                let reason = if *kept_file != file {
-                    SkipReason::ResumedCopy
-                } else if old == new {
-                    SkipReason::DuplicateBlock
-                } else {
-                    SkipReason::StreamingSnapshot
-                };
-                *self.skipped.entry(reason).or_default() += 1;
-                if new > old {
-                    *kept = entry;
-                    *kept_file = file;
-                }
-            }
+        let Some((kept, kept_file)) = self.calls.get_mut(&message) else {
+            self.calls.insert(message, (entry, file));
+            return;
+        };
+        let (old, new) = (kept.record.tokens.total(), entry.record.tokens.total());
+        // A replay carries its parent's message under another request id; the
+        // parent's line is the one that counts, whichever was read first.
+        let replay = kept.request_id != entry.request_id && (kept.sidechain || entry.sidechain);
+        let (reason, better) = if replay {
+            (
+                SkipReason::SidechainReplay,
+                kept.sidechain && !entry.sidechain,
+            )
+        } else if *kept_file != file {
+            (SkipReason::ResumedCopy, new > old)
+        } else if old == new {
+            (SkipReason::DuplicateBlock, false)
+        } else {
+            (SkipReason::StreamingSnapshot, new > old)
+        };
+        *self.skipped.entry(reason).or_default() += 1;
+        if better {
+            *kept = entry;
+            *kept_file = file;
         }
     }
 
-    /// The calls, once each. A sidechain line whose message also appears, under
-    /// another request, outside the sidechain is a replay of it and is dropped.
-    pub fn finish(mut self) -> (Vec<UsageRecord>, BTreeMap<SkipReason, u64>) {
-        let main_messages: HashSet<&str> = self
-            .calls
-            .values()
-            .filter(|(e, _)| !e.sidechain)
-            .filter_map(|(e, _)| e.message_id.as_deref())
-            .collect();
-        let replays: Vec<(String, String)> = self
-            .calls
-            .iter()
-            .filter(|(_, (e, _))| {
-                e.sidechain
-                    && e.message_id
-                        .as_deref()
-                        .is_some_and(|m| main_messages.contains(m))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in replays {
-            self.calls.remove(&key);
-            *self.skipped.entry(SkipReason::SidechainReplay).or_default() += 1;
-        }
+    /// The calls, once each.
+    pub fn finish(self) -> (Vec<UsageRecord>, BTreeMap<SkipReason, u64>) {
         let mut records: Vec<UsageRecord> =
             self.calls.into_values().map(|(e, _)| e.record).collect();
         records.extend(self.anonymous.into_iter().map(|e| e.record));
@@ -287,7 +268,7 @@ mod tests {
             ),
             (10, 5, 100, 10, 20)
         );
-        assert_eq!(e.record.request_id.as_deref(), Some("msg_1:req_1"));
+        assert_eq!(e.record.request_id.as_deref(), Some("msg_1"));
         assert_eq!(e.record.project, "/home/a/web");
         assert_eq!(e.record.agent, "claude-code");
     }
@@ -338,12 +319,28 @@ mod tests {
         assert_eq!(records.len(), 2);
         let first = records
             .iter()
-            .find(|r| r.request_id.as_deref() == Some("msg_1:req_1"))
+            .find(|r| r.request_id.as_deref() == Some("msg_1"))
             .unwrap();
         assert_eq!(first.tokens.output, 50);
         assert_eq!(skipped[&SkipReason::DuplicateBlock], 1);
         assert_eq!(skipped[&SkipReason::StreamingSnapshot], 2);
         assert_eq!(skipped[&SkipReason::ResumedCopy], 1);
+        assert_eq!(skipped[&SkipReason::SidechainReplay], 1);
+    }
+
+    #[test]
+    fn a_replay_read_before_its_parent_gives_way_to_it() {
+        let mut c = Collector::default();
+        let replay = line("msg_1", "req_9", 50, r#","isSidechain":true"#)
+            .replace("/home/a/web", "/home/a/elsewhere");
+        c.add(entry(&replay), 0);
+        c.add(entry(&line("msg_1", "req_1", 50, "")), 1);
+        let (records, skipped) = c.finish();
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            records[0].project, "/home/a/web",
+            "the parent's line counts"
+        );
         assert_eq!(skipped[&SkipReason::SidechainReplay], 1);
     }
 

@@ -227,7 +227,37 @@ pub const MIGRATIONS: &[Step] = &[
          ALTER TABLE usage_hourly ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
          UPDATE usage_hourly SET records = requests;",
     ),
+    // Rebuilt both rollups; now done by the last step.
+    Step::Sql(""),
+    Step::Code(rekey_claude_messages),
+    // Rollups last, so they are rebuilt once, by today's code, on today's schema.
     Step::Code(super::rollup::rebuild_both),
 ];
+
+/// Claude Code calls were keyed by `message id:request id`; a subagent's replay
+/// of a message (another request id) imported in a later run was then counted
+/// beside its parent. They are now keyed by the message id alone: each stored
+/// call is rekeyed, and of two rows for one message the one with more tokens stays.
+fn rekey_claude_messages(tx: &Transaction) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare(
+            "SELECT id, request_id FROM usage
+             WHERE source = 'claude-code' AND request_id LIKE 'msg%:%'
+             ORDER BY input + output + cache_read + cache_write_5m + cache_write_1h DESC, id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut update =
+        tx.prepare("UPDATE OR IGNORE usage SET request_id = ?2, dedupe_key = ?3 WHERE id = ?1")?;
+    let mut delete = tx.prepare("DELETE FROM usage WHERE id = ?1")?;
+    for (id, request) in rows {
+        let message = request.split(':').next().unwrap_or(&request);
+        let key = crate::core::usage::request_key("claude-code", message);
+        if update.execute(rusqlite::params![id, message, &key[..]])? == 0 {
+            delete.execute([id])?; // the message is already there, with as many tokens
+        }
+    }
+    Ok(())
+}
 
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
