@@ -26,7 +26,7 @@ struct Line<'a> {
 impl Line<'_> {
     fn text(&self) -> String {
         format!(
-            r#"{{"parentUuid":null,"isSidechain":false,"type":"assistant","timestamp":"{at}","sessionId":"s","version":"2.0.1","cwd":"{project}","requestId":"{req}","message":{{"id":"{msg}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"hi"}}],"usage":{{"input_tokens":10,"output_tokens":{output},"cache_read_input_tokens":100,"cache_creation_input_tokens":30,"cache_creation":{{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}},"service_tier":"standard"}}}}{extra}}}"#,
+            r#"{{"parentUuid":null,"type":"assistant","timestamp":"{at}","sessionId":"s","version":"2.0.1","cwd":"{project}","requestId":"{req}","message":{{"id":"{msg}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"hi"}}],"usage":{{"input_tokens":10,"output_tokens":{output},"cache_read_input_tokens":100,"cache_creation_input_tokens":30,"cache_creation":{{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}},"service_tier":"standard"}}}}{extra}}}"#,
             at = self.at,
             project = self.project,
             req = self.req,

@@ -153,6 +153,33 @@ fn the_ledger_is_wal_with_foreign_keys_and_a_busy_timeout() {
 }
 
 #[test]
+fn the_cost_kind_check_holds_without_a_temporary_table_per_row() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut r = UsageRecord::new(Timestamp::UNIX_EPOCH, "openai", "gpt-4o");
+    r.cost = Cost::Unpriced {
+        reason: "test".into(),
+    };
+    store.insert(&r).unwrap();
+    let c = store.connection();
+    let bad = c.execute("UPDATE usage SET cost_kind = 'free'", []);
+    assert!(
+        bad.unwrap_err().to_string().contains("CHECK"),
+        "still checked"
+    );
+    // An `IN (…)` list in a CHECK is compiled to a temporary table built for
+    // every row; the insert must not have one.
+    let ops: Vec<String> = c
+        .prepare("EXPLAIN INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_kind, cost_nanos, created_ms) VALUES (x'00', 0, '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, 0, 0, 'priced', 1, 0)")
+        .unwrap()
+        .query_map([], |row| row.get(1))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!ops.iter().any(|op| op == "OpenEphemeral"), "{ops:?}");
+}
+
+#[test]
 fn rollup_totals_equal_full_scan_totals_on_random_data() {
     let (_d, path) = temp_db();
     // A ledger in a zone with DST, so local days are 23 and 25 hours long too.

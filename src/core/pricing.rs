@@ -352,22 +352,70 @@ impl PriceBook {
 
     /// The record's cost under this book: priced, or unpriced with the reason.
     pub fn cost(&self, record: &UsageRecord) -> Cost {
-        match self.price(record) {
-            Ok((amount, price_version)) => Cost::Priced {
-                amount,
-                price_version,
-            },
-            Err(reason) => Cost::Unpriced { reason },
-        }
+        as_cost(self.price(record))
     }
 
     /// Prices a record, or says why it cannot be priced.
     pub fn price(&self, record: &UsageRecord) -> Result<(Money, String), String> {
         let resolved = self.resolve(&record.provider, &record.model)?;
+        self.price_resolved(&resolved, record)
+    }
+
+    fn price_resolved(
+        &self,
+        resolved: &Resolved,
+        record: &UsageRecord,
+    ) -> Result<(Money, String), String> {
         let entry = self
-            .price_at(&resolved, record.at)
+            .price_at(resolved, record.at)
             .ok_or_else(|| format!("no price for model “{}”", record.model))?;
         cost_of(entry, record).map(|m| (m, entry.version.clone()))
+    }
+}
+
+fn as_cost(priced: Result<(Money, String), String>) -> Cost {
+    match priced {
+        Ok((amount, price_version)) => Cost::Priced {
+            amount,
+            price_version,
+        },
+        Err(reason) => Cost::Unpriced { reason },
+    }
+}
+
+/// Prices many records (an import, a reprice), resolving each model name once.
+pub struct Pricer<'a> {
+    book: &'a PriceBook,
+    /// provider → model → what the book resolves it to.
+    resolved: HashMap<String, HashMap<String, Result<Resolved, String>>>,
+}
+
+impl<'a> Pricer<'a> {
+    pub fn new(book: &'a PriceBook) -> Pricer<'a> {
+        Pricer {
+            book,
+            resolved: HashMap::new(),
+        }
+    }
+
+    /// The same as `PriceBook::cost`.
+    pub fn cost(&mut self, record: &UsageRecord) -> Cost {
+        let book = self.book;
+        let (provider, model) = (&record.provider, &record.model);
+        if !self
+            .resolved
+            .get(provider)
+            .is_some_and(|m| m.contains_key(model))
+        {
+            self.resolved
+                .entry(provider.clone())
+                .or_default()
+                .insert(model.clone(), book.resolve(provider, model));
+        }
+        as_cost(match &self.resolved[provider][model] {
+            Ok(r) => book.price_resolved(r, record),
+            Err(why) => Err(why.clone()),
+        })
     }
 }
 

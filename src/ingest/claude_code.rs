@@ -10,7 +10,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::SkipReason;
@@ -42,19 +45,76 @@ pub fn default_dirs(config_dirs: Option<&str>, home: Option<&Path>) -> Vec<PathB
     candidates.into_iter().filter(|d| d.is_dir()).collect()
 }
 
-/// One usage line, before deduplication.
+/// A usage line as read, borrowing from it: most are repeats of a call already
+/// seen, so the record is built only for a line that counts.
+pub struct Usage<'a> {
+    message_id: Option<Text<'a>>,
+    request_id: Option<Text<'a>>,
+    sidechain: bool,
+    at: Timestamp,
+    model: Text<'a>,
+    tokens: TokenCounts,
+    line: RawLine<'a>,
+}
+
+/// A usage line that counts (so far), with its record.
 #[derive(Clone, Debug)]
 pub struct Entry {
-    pub message_id: Option<String>,
-    pub request_id: Option<String>,
-    pub sidechain: bool,
-    pub record: UsageRecord,
+    /// Whether the record's request id is the message id (the usual case).
+    keyed: bool,
+    request_id: Option<String>,
+    sidechain: bool,
+    record: UsageRecord,
+}
+
+impl Entry {
+    pub fn record_mut(&mut self) -> &mut UsageRecord {
+        &mut self.record
+    }
+}
+
+impl Usage<'_> {
+    fn into_entry(self) -> Entry {
+        let v = self.line;
+        let mut record = UsageRecord::new(self.at, "anthropic", &self.model);
+        record.tokens = self.tokens;
+        record.source = SOURCE.into();
+        record.agent = SOURCE.into();
+        record.project = v.cwd.map(Text::owned).unwrap_or_default();
+        record.session = v.session_id.map(Text::owned);
+        let request_id = self.request_id.map(Text::owned);
+        record.request_id = match &self.message_id {
+            Some(m) => Some(m.to_string()),
+            None => request_id.clone(),
+        };
+        for (value, name) in [
+            (v.version, "claude_code_version"),
+            (v.git_branch, "git_branch"),
+        ] {
+            if let Some(s) = value.filter(|s| !s.is_empty()) {
+                record
+                    .metadata
+                    .insert(name.into(), Value::String(s.owned()));
+            }
+        }
+        if let Some(cost) = v.cost_usd {
+            // Old builds' own estimate: kept for comparison, never used as the cost.
+            record
+                .metadata
+                .insert("claude_code_cost_usd".into(), Value::Number(cost));
+        }
+        Entry {
+            keyed: self.message_id.is_some(),
+            request_id,
+            sidechain: self.sidechain,
+            record,
+        }
+    }
 }
 
 /// What a line holds.
-#[derive(Debug)]
-pub enum Line {
-    Usage(Box<Entry>),
+pub enum Line<'a> {
+    Usage(Box<Usage<'a>>),
     Skipped(SkipReason),
     /// Not a usage line (user messages, summaries, tool results…).
     Other,
@@ -75,8 +135,98 @@ fn count(v: Option<&Value>, field: &str) -> Result<u64, String> {
     }
 }
 
+/// JSON text that borrows from the line unless it has escapes. (serde borrows a
+/// bare `Cow<str>` field, but copies one inside an `Option`.)
+#[derive(Default)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl Text<'_> {
+    fn owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The fields of a log line Tally reads; the rest (message content, tool
+/// output) is skipped by the parser without being built. Text borrows from the
+/// line unless it has escapes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLine<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    timestamp: Option<Text<'a>>,
+    #[serde(borrow)]
+    session_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    cwd: Option<Text<'a>>,
+    #[serde(borrow)]
+    version: Option<Text<'a>>,
+    #[serde(borrow)]
+    git_branch: Option<Text<'a>>,
+    #[serde(borrow)]
+    request_id: Option<Text<'a>>,
+    is_sidechain: Option<bool>,
+    is_api_error_message: Option<bool>,
+    #[serde(rename = "costUSD")]
+    cost_usd: Option<serde_json::Number>,
+    #[serde(borrow)]
+    message: Option<RawMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    id: Option<Text<'a>>,
+    #[serde(borrow)]
+    model: Option<Text<'a>>,
+    usage: Option<RawUsage>,
+}
+
+/// Counts stay `Value`s so a bad one is named by `count`; numbers do not allocate.
+#[derive(Deserialize)]
+struct RawUsage {
+    input_tokens: Option<Value>,
+    output_tokens: Option<Value>,
+    cache_read_input_tokens: Option<Value>,
+    cache_creation_input_tokens: Option<Value>,
+    cache_creation: Option<RawSplit>,
+}
+
+#[derive(Deserialize)]
+struct RawSplit {
+    ephemeral_5m_input_tokens: Option<Value>,
+    ephemeral_1h_input_tokens: Option<Value>,
+}
+
 /// Reads one line of a Claude Code log. Errors say what is wrong with the line.
-pub fn parse_line(line: &str) -> Result<Line, String> {
+pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
     // Most of a log's bytes are user messages and tool results. A complete line
     // that does not even contain "assistant" cannot be a usage line: skip the
     // JSON parse. (A cut-off line is still parsed, and reported.)
@@ -84,148 +234,194 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
     if trimmed.starts_with('{') && trimmed.ends_with('}') && !line.contains("\"assistant\"") {
         return Ok(Line::Other);
     }
-    let v: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    if v.get("type").and_then(Value::as_str) != Some("assistant") {
+    let mut v: RawLine = serde_json::from_str(line).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => format!("unexpected JSON: {e}"),
+        _ => format!("not JSON: {e}"),
+    })?;
+    if v.kind.as_deref() != Some("assistant") {
         return Ok(Line::Other);
     }
     let message = v
-        .get("message")
+        .message
+        .take()
         .ok_or("an assistant line without a message")?;
-    let Some(usage) = message.get("usage").filter(|u| u.is_object()) else {
+    let Some(usage) = message.usage else {
         return Ok(Line::Other);
     };
-    let model = message
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if model == "<synthetic>" {
+    let model = message.model.unwrap_or_default();
+    if &*model == "<synthetic>" {
         return Ok(Line::Skipped(SkipReason::Synthetic));
     }
-    if v.get("isApiErrorMessage").and_then(Value::as_bool) == Some(true) {
+    if v.is_api_error_message == Some(true) {
         return Ok(Line::Skipped(SkipReason::ApiError));
     }
     if model.is_empty() {
         return Err("an assistant line without a model".into());
     }
     let at: Timestamp = v
-        .get("timestamp")
-        .and_then(Value::as_str)
+        .timestamp
+        .as_deref()
         .ok_or("no timestamp")?
         .parse()
         .map_err(|e| format!("timestamp: {e}"))?;
-    let split = usage.get("cache_creation");
+    let split = usage.cache_creation.as_ref();
     let tokens = TokenCounts::from_anthropic(
-        count(usage.get("input_tokens"), "input_tokens")?,
-        count(usage.get("output_tokens"), "output_tokens")?,
+        count(usage.input_tokens.as_ref(), "input_tokens")?,
+        count(usage.output_tokens.as_ref(), "output_tokens")?,
         count(
-            usage.get("cache_read_input_tokens"),
+            usage.cache_read_input_tokens.as_ref(),
             "cache_read_input_tokens",
         )?,
         count(
-            usage.get("cache_creation_input_tokens"),
+            usage.cache_creation_input_tokens.as_ref(),
             "cache_creation_input_tokens",
         )?,
         count(
-            split.and_then(|s| s.get("ephemeral_5m_input_tokens")),
+            split.and_then(|s| s.ephemeral_5m_input_tokens.as_ref()),
             "ephemeral_5m_input_tokens",
         )?,
         count(
-            split.and_then(|s| s.get("ephemeral_1h_input_tokens")),
+            split.and_then(|s| s.ephemeral_1h_input_tokens.as_ref()),
             "ephemeral_1h_input_tokens",
         )?,
     );
-    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_string);
-    let message_id = text(message.get("id"));
-    let request_id = text(v.get("requestId"));
-    let mut record = UsageRecord::new(at, "anthropic", model);
-    record.tokens = tokens;
-    record.source = SOURCE.into();
-    record.agent = SOURCE.into();
-    record.project = text(v.get("cwd")).unwrap_or_default();
-    record.session = text(v.get("sessionId"));
-    record.request_id = message_id.clone().or_else(|| request_id.clone());
-    for (key, name) in [
-        ("version", "claude_code_version"),
-        ("gitBranch", "git_branch"),
-    ] {
-        if let Some(s) = text(v.get(key)).filter(|s| !s.is_empty()) {
-            record.metadata.insert(name.into(), Value::String(s));
-        }
-    }
-    if let Some(cost) = v.get("costUSD").filter(|c| c.is_number()) {
-        // Old builds' own estimate: kept for comparison, never used as the cost.
-        record
-            .metadata
-            .insert("claude_code_cost_usd".into(), cost.clone());
-    }
-    Ok(Line::Usage(Box::new(Entry {
-        message_id,
-        request_id,
-        sidechain: v.get("isSidechain").and_then(Value::as_bool) == Some(true),
-        record,
+    Ok(Line::Usage(Box::new(Usage {
+        message_id: message.id,
+        request_id: v.request_id.take(),
+        sidechain: v.is_sidechain == Some(true),
+        at,
+        model,
+        tokens,
+        line: v,
     })))
+}
+
+/// A collector's entries (with their file numbers) and skipped lines.
+pub type FileCalls = (Vec<(Entry, usize)>, BTreeMap<SkipReason, u64>);
+
+enum Verdict {
+    New,
+    /// Counts instead of the entry at this index.
+    Replaces(usize),
+    Skipped,
 }
 
 /// Gathers the usage lines of one import and keeps each call once.
 #[derive(Default)]
 pub struct Collector {
-    /// message id → the entry that counts, and its file.
-    calls: HashMap<String, (Entry, usize)>,
-    /// Lines without a message id: kept as they are (the store dedupes them by
+    /// message id → where its entry is in `entries` (records are large: the
+    /// map moves only the index when it grows).
+    calls: HashMap<String, usize>,
+    /// The entries that count, in the order first read, with their file. Lines
+    /// without a message id are kept as they are (the store dedupes them by
     /// request id, else by content).
-    anonymous: Vec<Entry>,
+    entries: Vec<(Entry, usize)>,
     skipped: BTreeMap<SkipReason, u64>,
 }
 
 impl Collector {
     /// How many calls it holds.
     pub fn len(&self) -> usize {
-        self.calls.len() + self.anonymous.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Adds an entry read from file number `file` (any stable numbering of the files).
-    pub fn add(&mut self, entry: Entry, file: usize) {
-        let Some(message) = entry.message_id.clone() else {
-            self.anonymous.push(entry);
+    /// Adds a usage line read from file number `file` (any stable numbering of the files).
+    pub fn add(&mut self, usage: Usage, file: usize) {
+        let Some(message) = usage.message_id.as_deref() else {
+            self.entries.push((usage.into_entry(), file));
             return;
         };
-        let Some((kept, kept_file)) = self.calls.get_mut(&message) else {
-            self.calls.insert(message, (entry, file));
-            return;
-        };
-        let (old, new) = (kept.record.tokens.total(), entry.record.tokens.total());
-        // A replay carries its parent's message under another request id; the
-        // parent's line is the one that counts, whichever was read first.
-        let replay = kept.request_id != entry.request_id && (kept.sidechain || entry.sidechain);
-        let (reason, better) = if replay {
-            (
-                SkipReason::SidechainReplay,
-                kept.sidechain && !entry.sidechain,
-            )
-        } else if *kept_file != file {
-            (SkipReason::ResumedCopy, new > old)
-        } else if old == new {
-            (SkipReason::DuplicateBlock, false)
-        } else {
-            (SkipReason::StreamingSnapshot, new > old)
-        };
-        *self.skipped.entry(reason).or_default() += 1;
-        if better {
-            *kept = entry;
-            *kept_file = file;
+        let request = usage.request_id.as_deref();
+        match self.judge(
+            message,
+            request,
+            usage.sidechain,
+            usage.tokens.total(),
+            file,
+        ) {
+            Verdict::New => {
+                self.calls.insert(message.to_string(), self.entries.len());
+                self.entries.push((usage.into_entry(), file));
+            }
+            Verdict::Replaces(at) => self.entries[at] = (usage.into_entry(), file),
+            Verdict::Skipped => {}
         }
     }
 
-    /// The calls, once each.
+    /// Adds what another collector kept of file number `file` (read apart, on
+    /// another thread), with the lines it skipped.
+    pub fn merge(&mut self, (entries, skipped): FileCalls, file: usize) {
+        for (reason, n) in skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+        for (entry, _) in entries {
+            let message = match (&entry.record.request_id, entry.keyed) {
+                (Some(id), true) => id.as_str(),
+                _ => {
+                    self.entries.push((entry, file));
+                    continue;
+                }
+            };
+            let total = entry.record.tokens.total();
+            let request = entry.request_id.as_deref();
+            match self.judge(message, request, entry.sidechain, total, file) {
+                Verdict::New => {
+                    self.calls.insert(message.to_string(), self.entries.len());
+                    self.entries.push((entry, file));
+                }
+                Verdict::Replaces(at) => self.entries[at] = (entry, file),
+                Verdict::Skipped => {}
+            }
+        }
+    }
+
+    /// Whether a line of `message` read from `file` is new, replaces the entry
+    /// kept so far, or is skipped (and why: counted here).
+    fn judge(
+        &mut self,
+        message: &str,
+        request: Option<&str>,
+        sidechain: bool,
+        total: u64,
+        file: usize,
+    ) -> Verdict {
+        let Some(&at) = self.calls.get(message) else {
+            return Verdict::New;
+        };
+        let (kept, kept_file) = &self.entries[at];
+        let old = kept.record.tokens.total();
+        // A replay carries its parent's message under another request id; the
+        // parent's line is the one that counts, whichever was read first.
+        let replay = kept.request_id.as_deref() != request && (kept.sidechain || sidechain);
+        let (reason, better) = if replay {
+            (SkipReason::SidechainReplay, kept.sidechain && !sidechain)
+        } else if *kept_file != file {
+            (SkipReason::ResumedCopy, total > old)
+        } else if old == total {
+            (SkipReason::DuplicateBlock, false)
+        } else {
+            (SkipReason::StreamingSnapshot, total > old)
+        };
+        *self.skipped.entry(reason).or_default() += 1;
+        if better {
+            Verdict::Replaces(at)
+        } else {
+            Verdict::Skipped
+        }
+    }
+
+    /// What it kept, with its file numbers, and the lines it skipped.
+    pub fn into_parts(self) -> FileCalls {
+        (self.entries, self.skipped)
+    }
+
+    /// The calls, once each, in the order first read.
     pub fn finish(self) -> (Vec<UsageRecord>, BTreeMap<SkipReason, u64>) {
-        let mut records: Vec<UsageRecord> =
-            self.calls.into_values().map(|(e, _)| e.record).collect();
-        records.extend(self.anonymous.into_iter().map(|e| e.record));
-        records.sort_by_key(|r| r.at);
+        let records = self.entries.into_iter().map(|(e, _)| e.record).collect();
         (records, self.skipped)
     }
 }
@@ -241,9 +437,13 @@ mod tests {
     }
 
     fn entry(text: &str) -> Entry {
+        usage(text).into_entry()
+    }
+
+    fn usage(text: &str) -> Usage<'_> {
         match parse_line(text).unwrap() {
-            Line::Usage(e) => *e,
-            other => panic!("expected usage, got {other:?}"),
+            Line::Usage(u) => *u,
+            _ => panic!("expected usage in {text}"),
         }
     }
 
@@ -251,7 +451,12 @@ mod tests {
     fn lines_that_cannot_hold_usage_are_passed_over_and_cut_lines_reported() {
         let user = r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"a long output"}]}}"#;
         assert!(matches!(parse_line(user), Ok(Line::Other)));
-        assert!(parse_line(&user[..40]).unwrap_err().starts_with("not JSON"));
+        assert!(
+            parse_line(&user[..40])
+                .err()
+                .unwrap()
+                .starts_with("not JSON")
+        );
     }
 
     #[test]
@@ -271,6 +476,12 @@ mod tests {
         assert_eq!(e.record.request_id.as_deref(), Some("msg_1"));
         assert_eq!(e.record.project, "/home/a/web");
         assert_eq!(e.record.agent, "claude-code");
+    }
+
+    #[test]
+    fn text_with_escapes_is_read_as_well_as_plain_text() {
+        let escaped = line("m", "r", 1, "").replace("/home/a/web", r"C:\\work\u00e9");
+        assert_eq!(entry(&escaped).record.project, "C:\\work\u{e9}");
     }
 
     #[test]
@@ -296,23 +507,28 @@ mod tests {
         assert!(parse_line("{not json").is_err());
         let negative =
             line("m", "r", 1, "").replace(r#""input_tokens":10"#, r#""input_tokens":-3"#);
-        assert!(parse_line(&negative).unwrap_err().contains("input_tokens"));
+        assert!(
+            parse_line(&negative)
+                .err()
+                .unwrap()
+                .contains("input_tokens")
+        );
     }
 
     #[test]
     fn each_call_counts_once_with_its_largest_total() {
         let mut c = Collector::default();
-        c.add(entry(&line("msg_1", "req_1", 5, "")), 0);
-        c.add(entry(&line("msg_1", "req_1", 5, "")), 0); // another content block
-        c.add(entry(&line("msg_1", "req_1", 50, "")), 0); // a later snapshot
-        c.add(entry(&line("msg_1", "req_1", 20, "")), 0); // an earlier one, out of order
-        c.add(entry(&line("msg_1", "req_1", 50, "")), 1); // a resumed session's copy
+        c.add(usage(&line("msg_1", "req_1", 5, "")), 0);
+        c.add(usage(&line("msg_1", "req_1", 5, "")), 0); // another content block
+        c.add(usage(&line("msg_1", "req_1", 50, "")), 0); // a later snapshot
+        c.add(usage(&line("msg_1", "req_1", 20, "")), 0); // an earlier one, out of order
+        c.add(usage(&line("msg_1", "req_1", 50, "")), 1); // a resumed session's copy
         c.add(
-            entry(&line("msg_1", "req_9", 50, r#","isSidechain":true"#)),
+            usage(&line("msg_1", "req_9", 50, r#","isSidechain":true"#)),
             2,
         ); // a replay
         c.add(
-            entry(&line("msg_2", "req_2", 7, r#","isSidechain":true"#)),
+            usage(&line("msg_2", "req_2", 7, r#","isSidechain":true"#)),
             2,
         ); // a subagent's own call
         let (records, skipped) = c.finish();
@@ -333,8 +549,8 @@ mod tests {
         let mut c = Collector::default();
         let replay = line("msg_1", "req_9", 50, r#","isSidechain":true"#)
             .replace("/home/a/web", "/home/a/elsewhere");
-        c.add(entry(&replay), 0);
-        c.add(entry(&line("msg_1", "req_1", 50, "")), 1);
+        c.add(usage(&replay), 0);
+        c.add(usage(&line("msg_1", "req_1", 50, "")), 1);
         let (records, skipped) = c.finish();
         assert_eq!(records.len(), 1);
         assert_eq!(

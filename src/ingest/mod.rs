@@ -6,6 +6,7 @@ pub mod claude_code;
 pub mod codex;
 pub mod exports;
 pub mod generic;
+mod ordered;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashSet};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::core::PriceBook;
+use crate::core::pricing::Pricer;
 use crate::core::usage::UsageRecord;
 use crate::store::{FileState, Store, StoreError};
 
@@ -150,7 +152,9 @@ fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<N
     file.seek(SeekFrom::Start(start))?;
     file.read_to_end(&mut bytes)?;
     Ok(Some(NewText {
-        text: String::from_utf8_lossy(&bytes).into_owned(),
+        // Valid UTF-8 (the usual case) is taken as it is, without a copy.
+        text: String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         start,
         first_line,
         state,
@@ -178,8 +182,134 @@ pub fn import_logs(
     import_logs_with_progress(store, book, agent, dirs, dry_run, &mut |_, _, _| {})
 }
 
+/// What reading one log file gave: its calls (priced), the lines it skipped and
+/// why, and where its reading stopped.
+struct FileRead {
+    lines: u64,
+    rewritten: bool,
+    skipped: BTreeMap<SkipReason, u64>,
+    errors: Vec<String>,
+    claude: Option<claude_code::FileCalls>,
+    codex: Vec<UsageRecord>,
+    state: FileState,
+}
+
+/// Reads what is new in one log file. Runs on a worker thread: no store here.
+fn read_file(
+    agent: Agent,
+    path: &Path,
+    before: Option<&FileState>,
+    book: &PriceBook,
+) -> Result<Option<FileRead>, String> {
+    let new = match read_new(path, before) {
+        Ok(Some(new)) => new,
+        Ok(None) => return Ok(None), // nothing appended since the last import
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    // Up to the end of the last complete line; a line still being written
+    // is read next time.
+    let consumed = new.text.rfind('\n').map_or(0, |i| i + 1);
+    let (lines, incomplete) = complete_lines(&new.text, new.first_line);
+    let mut skipped = BTreeMap::new();
+    if incomplete {
+        skipped.insert(SkipReason::IncompleteLine, 1);
+    }
+    let mut errors = Vec::new();
+    let mut pricer = Pricer::new(book);
+    let (mut claude, mut codex, mut state) = (None, Vec::new(), None);
+    match agent {
+        Agent::ClaudeCode => {
+            let mut calls = claude_code::Collector::default();
+            for &(number, line) in &lines {
+                match claude_code::parse_line(line) {
+                    Ok(claude_code::Line::Usage(usage)) => calls.add(*usage, 0),
+                    Ok(claude_code::Line::Skipped(reason)) => {
+                        *skipped.entry(reason).or_default() += 1;
+                    }
+                    Ok(claude_code::Line::Other) => {}
+                    Err(why) => {
+                        *skipped.entry(SkipReason::Malformed).or_default() += 1;
+                        errors.push(format!("{}:{number}: {why}", path.display()));
+                    }
+                }
+            }
+            let (mut entries, calls_skipped) = calls.into_parts();
+            for (reason, n) in calls_skipped {
+                *skipped.entry(reason).or_default() += n;
+            }
+            for (entry, _) in &mut entries {
+                let record = entry.record_mut();
+                record.cost = pricer.cost(record);
+            }
+            claude = Some((entries, BTreeMap::new()));
+        }
+        Agent::Codex => {
+            let mut running = new
+                .state
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_else(|| codex::SessionState::new(&codex::session_from_file_name(path)));
+            let session = codex::read_session(&lines, &mut running);
+            state = serde_json::to_string(&running).ok();
+            for reason in session.skipped {
+                *skipped.entry(reason).or_default() += 1;
+            }
+            for (number, why) in session.errors {
+                errors.push(format!("{}:{number}: {why}", path.display()));
+            }
+            codex = session.records;
+            for record in &mut codex {
+                record.cost = pricer.cost(record);
+            }
+        }
+    }
+    let offset = new.start + consumed as u64;
+    let head = std::fs::File::open(path)
+        .and_then(|mut f| head_hash(&mut f, offset))
+        .unwrap_or_default();
+    Ok(Some(FileRead {
+        lines: lines.len() as u64,
+        rewritten: before.is_some() && new.start == 0,
+        skipped,
+        errors,
+        claude,
+        codex,
+        state: FileState {
+            path: path.to_string_lossy().into_owned(),
+            source: agent.source().to_string(),
+            inode: new.inode,
+            size: new.size,
+            head_hash: head,
+            offset,
+            lines: new.first_line - 1 + new.text[..consumed].matches('\n').count() as u64,
+            state,
+        },
+    }))
+}
+
+impl Agent {
+    fn source(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => claude_code::SOURCE,
+            Agent::Codex => codex::SOURCE,
+        }
+    }
+}
+
 /// As `import_logs`, calling `progress(files done, files, lines read)` after each file.
+/// Files are read and parsed on worker threads while this one stores what they found.
 pub fn import_logs_with_progress(
+    store: &mut Store,
+    book: &PriceBook,
+    agent: Agent,
+    dirs: &[PathBuf],
+    dry_run: bool,
+    progress: &mut dyn FnMut(usize, usize, u64),
+) -> Result<ImportReport, StoreError> {
+    store.with_one_checkpoint(|store| import_files(store, book, agent, dirs, dry_run, progress))
+}
+
+fn import_files(
     store: &mut Store,
     book: &PriceBook,
     agent: Agent,
@@ -189,10 +319,7 @@ pub fn import_logs_with_progress(
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let files = jsonl_files(dirs, &mut report.errors);
-    let source = match agent {
-        Agent::ClaudeCode => claude_code::SOURCE,
-        Agent::Codex => codex::SOURCE,
-    };
+    let before = store.import_states(agent.source())?;
     let mut claude = claude_code::Collector::default();
     let mut codex_records = Vec::new();
     let mut codex_seen = HashSet::new();
@@ -203,109 +330,64 @@ pub fn import_logs_with_progress(
             .and_then(|rest| rest.components().next())
             .map(|c| c.as_os_str().to_owned())
     };
-    for (n, path) in files.iter().enumerate() {
-        progress(n, files.len(), report.lines);
-        let new_project = n > 0 && project_of(path) != project_of(&files[n - 1]);
-        let full = match agent {
-            Agent::ClaudeCode => claude.len() >= CHUNK && new_project,
-            Agent::Codex => codex_records.len() >= CHUNK,
-        };
-        if full {
-            flush(
-                store,
-                book,
-                &mut claude,
-                &mut codex_records,
-                &mut states,
-                dry_run,
-                &mut report,
-            )?;
-        }
-        let key = path.to_string_lossy().into_owned();
-        let before = store.import_state(&key)?;
-        report.files += 1;
-        let new = match read_new(path, before.as_ref()) {
-            Ok(Some(new)) => new,
-            Ok(None) => continue, // nothing appended since the last import
-            Err(e) => {
-                report.errors.push(format!("{}: {e}", path.display()));
-                continue;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let read = |n: usize| {
+        let path = &files[n];
+        read_file(agent, path, before.get(&*path.to_string_lossy()), book)
+    };
+    ordered::for_each(
+        files.len(),
+        threads,
+        read,
+        |n, read| -> Result<(), StoreError> {
+            progress(n, files.len(), report.lines);
+            let new_project = n > 0 && project_of(&files[n]) != project_of(&files[n - 1]);
+            let full = match agent {
+                Agent::ClaudeCode => claude.len() >= CHUNK && new_project,
+                Agent::Codex => codex_records.len() >= CHUNK,
+            };
+            if full {
+                flush(
+                    store,
+                    &mut claude,
+                    &mut codex_records,
+                    &mut states,
+                    dry_run,
+                    &mut report,
+                )?;
             }
-        };
-        if before.is_some() && new.start == 0 {
-            report.rewritten += 1;
-        }
-        // Up to the end of the last complete line; a line still being written
-        // is read next time.
-        let consumed = new.text.rfind('\n').map_or(0, |i| i + 1);
-        let (lines, incomplete) = complete_lines(&new.text, new.first_line);
-        report.lines += lines.len() as u64;
-        if incomplete {
-            skip(SkipReason::IncompleteLine, &mut report);
-        }
-        let mut state = None;
-        match agent {
-            Agent::ClaudeCode => {
-                for (number, line) in lines {
-                    match claude_code::parse_line(line) {
-                        Ok(claude_code::Line::Usage(entry)) => claude.add(*entry, n),
-                        Ok(claude_code::Line::Skipped(reason)) => skip(reason, &mut report),
-                        Ok(claude_code::Line::Other) => {}
-                        Err(why) => {
-                            skip(SkipReason::Malformed, &mut report);
-                            report
-                                .errors
-                                .push(format!("{}:{number}: {why}", display(path)));
-                        }
-                    }
+            report.files += 1;
+            let read = match read {
+                Ok(Some(read)) => read,
+                Ok(None) => return Ok(()),
+                Err(why) => {
+                    report.errors.push(why);
+                    return Ok(());
+                }
+            };
+            report.lines += read.lines;
+            report.rewritten += u64::from(read.rewritten);
+            for (reason, count) in read.skipped {
+                *report.skipped.entry(reason).or_default() += count;
+            }
+            report.errors.extend(read.errors);
+            if let Some(calls) = read.claude {
+                claude.merge(calls, n);
+            }
+            for record in read.codex {
+                if codex_seen.insert(record.request_id.clone()) {
+                    codex_records.push(record);
+                } else {
+                    skip(SkipReason::ArchivedCopy, &mut report);
                 }
             }
-            Agent::Codex => {
-                let mut running = new
-                    .state
-                    .as_deref()
-                    .and_then(|s| serde_json::from_str(s).ok())
-                    .unwrap_or_else(|| {
-                        codex::SessionState::new(&codex::session_from_file_name(path))
-                    });
-                let session = codex::read_session(&lines, &mut running);
-                state = serde_json::to_string(&running).ok();
-                for reason in session.skipped {
-                    skip(reason, &mut report);
-                }
-                for (number, why) in session.errors {
-                    report
-                        .errors
-                        .push(format!("{}:{number}: {why}", display(path)));
-                }
-                for record in session.records {
-                    if codex_seen.insert(record.request_id.clone()) {
-                        codex_records.push(record);
-                    } else {
-                        skip(SkipReason::ArchivedCopy, &mut report);
-                    }
-                }
-            }
-        }
-        let offset = new.start + consumed as u64;
-        let head = std::fs::File::open(path)
-            .and_then(|mut f| head_hash(&mut f, offset))
-            .unwrap_or_default();
-        states.push(FileState {
-            path: key,
-            source: source.to_string(),
-            inode: new.inode,
-            size: new.size,
-            head_hash: head,
-            offset,
-            lines: new.first_line - 1 + new.text[..consumed].matches('\n').count() as u64,
-            state,
-        });
-    }
+            states.push(read.state);
+            Ok(())
+        },
+    )?;
     progress(files.len(), files.len(), report.lines);
     flush(
         store,
-        book,
         &mut claude,
         &mut codex_records,
         &mut states,
@@ -323,7 +405,6 @@ const CHUNK: usize = 20_000;
 /// stopped), so a large import holds a bounded amount in memory.
 fn flush(
     store: &mut Store,
-    book: &PriceBook,
     claude: &mut claude_code::Collector,
     codex_records: &mut Vec<UsageRecord>,
     states: &mut Vec<FileState>,
@@ -335,7 +416,6 @@ fn flush(
         *report.skipped.entry(reason).or_default() += count;
     }
     records.append(codex_records);
-    price_all(book, &mut records);
     report.unpriced += records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
     if dry_run {
         report.new += records.len() as u64;
@@ -465,16 +545,6 @@ fn store_records(
 
 fn skip(reason: SkipReason, report: &mut ImportReport) {
     *report.skipped.entry(reason).or_default() += 1;
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
-}
-
-fn price_all(book: &PriceBook, records: &mut [UsageRecord]) {
-    for r in records {
-        r.cost = book.cost(r);
-    }
 }
 
 #[cfg(test)]

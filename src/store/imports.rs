@@ -3,8 +3,10 @@
 //! source's running state there. Saved in the same transaction as the records
 //! read up to that offset, so an import killed at any moment resumes exactly.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{BatchOutcome, Store, StoreError};
 use crate::core::usage::UsageRecord;
@@ -24,29 +26,34 @@ pub struct FileState {
 }
 
 impl Store {
-    pub fn import_state(&self, path: &str) -> Result<Option<FileState>, StoreError> {
+    /// Where each file of `source` was left by the last import, by path.
+    pub fn import_states(&self, source: &str) -> Result<HashMap<String, FileState>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT path, source, inode, size, head_hash, offset, lines, state
-             FROM import_files WHERE path = ?1",
+             FROM import_files WHERE source = ?1",
         )?;
-        Ok(stmt
-            .query_row([path], |r| {
-                let hash: Vec<u8> = r.get(4)?;
-                let mut head_hash = [0u8; 16];
-                let n = hash.len().min(16);
-                head_hash[..n].copy_from_slice(&hash[..n]);
-                Ok(FileState {
-                    path: r.get(0)?,
-                    source: r.get(1)?,
-                    inode: r.get::<_, i64>(2)? as u64,
-                    size: r.get::<_, i64>(3)? as u64,
-                    head_hash,
-                    offset: r.get::<_, i64>(5)? as u64,
-                    lines: r.get::<_, i64>(6)? as u64,
-                    state: r.get(7)?,
-                })
+        let rows = stmt.query_map([source], |r| {
+            let hash: Vec<u8> = r.get(4)?;
+            let mut head_hash = [0u8; 16];
+            let n = hash.len().min(16);
+            head_hash[..n].copy_from_slice(&hash[..n]);
+            Ok(FileState {
+                path: r.get(0)?,
+                source: r.get(1)?,
+                inode: r.get::<_, i64>(2)? as u64,
+                size: r.get::<_, i64>(3)? as u64,
+                head_hash,
+                offset: r.get::<_, i64>(5)? as u64,
+                lines: r.get::<_, i64>(6)? as u64,
+                state: r.get(7)?,
             })
-            .optional()?)
+        })?;
+        let mut out = HashMap::new();
+        for state in rows {
+            let state = state?;
+            out.insert(state.path.clone(), state);
+        }
+        Ok(out)
     }
 
     /// How many files imports of `source` have read.

@@ -63,6 +63,9 @@ pub struct Store {
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The WAL size (in pages) past which a commit copies it back into the ledger.
+const WAL_PAGES: i64 = 128;
+
 impl Store {
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -112,8 +115,36 @@ impl Store {
         // pages, because each process that opens the ledger first reads the
         // whole WAL (a cold open has no trusted index of it).
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 128)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)?;
         Ok(())
+    }
+
+    /// Runs a bulk write (an import of many batches) with one checkpoint at its
+    /// end instead of one after every batch: each would copy the pages the
+    /// batch touched, and a large import touches the same index pages again and
+    /// again.
+    pub fn with_one_checkpoint<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(StoreError::from)?;
+        let result = f(self);
+        // TRUNCATE also empties the WAL file, which the next process to open the
+        // ledger would otherwise read whole. It waits for readers (the app's are
+        // brief), but not long: if they stay, a later checkpoint does the rest.
+        let restored = (|| {
+            self.conn
+                .pragma_update(None, "wal_autocheckpoint", WAL_PAGES)?;
+            self.conn.busy_timeout(Duration::from_secs(1))?;
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            self.conn.busy_timeout(BUSY_TIMEOUT)
+        })();
+        let value = result?;
+        restored.map_err(StoreError::from)?;
+        Ok(value)
     }
 
     /// Applies migrations up to `target`. Public for the upgrade tests, which build
@@ -142,7 +173,10 @@ impl Store {
         }
         tx.pragma_update(None, "user_version", target.max(current))?;
         tx.commit()?;
-        Ok(())
+        // A step may have edited a table's SQL in place, which a connection
+        // reads only when it opens.
+        self.conn = Connection::open(&self.path)?;
+        Self::configure(&self.conn)
     }
 
     /// Opens a ledger at exactly `version`, for tests of upgrades.
