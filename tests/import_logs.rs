@@ -724,26 +724,71 @@ fn a_large_import_is_stored_in_chunks_and_survives_being_killed() {
     assert_eq!(r["skipped"]["duplicate_block"], 24_000);
     assert_eq!(s.total()["requests"], 24_000);
 
-    // Killed part-way through, then run again: every call once, none lost.
-    let k = Setup::new();
-    many_calls(&k.logs, 4, 16, 2_000);
-    for delay_ms in [150, 400] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-            .arg("--db")
-            .arg(&k.db)
-            .args(["import", "claude-code", "--json"])
-            .arg(&k.logs)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+    assert_eq!(s.total()["output_tokens"], 24_000 * 5);
+}
+
+#[test]
+fn an_import_killed_at_20_random_moments_and_run_again_counts_every_call_once() {
+    // Generated logs with every kind of noise, more calls than one chunk, so a
+    // kill can land before, between and after the chunks are stored.
+    let logs = tempfile::tempdir().unwrap();
+    let cfg = ClaudeConfig {
+        seed: 99,
+        projects: 6,
+        sessions: 8,
+        calls: 520,
+        noise: true,
+        padding: 100,
+    };
+    let truth = agent_logs::write_claude_logs(logs.path(), &cfg);
+    assert!(truth.calls.len() > 20_000, "{}", truth.calls.len());
+    let expected = expected_groups(&truth.calls);
+    // How long an import takes here, so the kills spread over all of it.
+    let whole = Setup::new();
+    let started = std::time::Instant::now();
+    whole.tally(&[
+        "import",
+        "claude-code",
+        logs.path().to_str().unwrap(),
+        "--json",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(ledger_groups(&whole), expected);
+    let mut rng = agent_logs::Rng::new(7);
+    let mut killed_with_work_stored = 0;
+    for ledger in 0..4 {
+        let s = Setup::new();
+        for _ in 0..5 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+                .arg("--db")
+                .arg(&s.db)
+                .args(["import", "claude-code", "--json"])
+                .arg(logs.path())
+                .env("TZ", "UTC")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(took.mul_f64(0.2 + rng.below(1_000) as f64 / 1_000.0));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            let stored = s.total()["records"].as_u64().unwrap_or(0);
+            if stored > 0 && stored < truth.calls.len() as u64 {
+                killed_with_work_stored += 1;
+            }
+        }
+        s.tally(&[
+            "import",
+            "claude-code",
+            logs.path().to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(ledger_groups(&s), expected, "ledger {ledger}");
     }
-    let last = k.import();
-    assert_eq!(k.total()["requests"], 32_000, "after kills, then {last}");
-    assert_eq!(k.total()["output_tokens"], 32_000 * 5);
+    assert!(
+        killed_with_work_stored > 0,
+        "some kills landed between chunks"
+    );
 }
 
 /// Per (day, model, project): records, the token buckets, unpriced records and cost.
