@@ -11,6 +11,7 @@ pub mod watch;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -331,6 +332,7 @@ fn import_files(
             .map(|c| c.as_os_str().to_owned())
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut last_flush = Instant::now();
     let read = |n: usize| {
         let path = &files[n];
         read_file(agent, path, before.get(&*path.to_string_lossy()), book)
@@ -342,11 +344,13 @@ fn import_files(
         |n, read| -> Result<(), StoreError> {
             progress(n, files.len(), report.lines);
             let new_project = n > 0 && project_of(&files[n]) != project_of(&files[n - 1]);
+            let due = !states.is_empty() && last_flush.elapsed() >= FLUSH_EVERY;
             let full = match agent {
-                Agent::ClaudeCode => claude.len() >= CHUNK && new_project,
-                Agent::Codex => codex_records.len() >= CHUNK,
+                Agent::ClaudeCode => (claude.len() >= CHUNK || due) && new_project,
+                Agent::Codex => codex_records.len() >= CHUNK || due,
             };
             if full {
+                last_flush = Instant::now();
                 flush(
                     store,
                     &mut claude,
@@ -400,6 +404,10 @@ fn import_files(
 /// How many calls an import holds in memory before storing them. Claude Code's
 /// calls are stored only between project folders, where no duplicate can span.
 const CHUNK: usize = 20_000;
+
+/// A long import also stores what it has this often (between project folders),
+/// so the app shows it arriving and a crash loses little.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Prices and stores what has been collected so far (with where each file
 /// stopped), so a large import holds a bounded amount in memory.
