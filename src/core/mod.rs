@@ -2,7 +2,9 @@
 
 pub mod alerts;
 pub mod check;
+pub mod breakdown;
 pub mod forecast;
+pub mod outlook;
 pub mod money;
 pub mod period;
 pub mod policy;
