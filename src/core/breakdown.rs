@@ -219,7 +219,11 @@ mod tests {
                     .checked_add(jiff::Span::new().days(rng.random_range(-3..40)))
                     .unwrap();
                 let model = models[rng.random_range(0..models.len())].to_string();
-                (day, model, Money::from_nanos(rng.random_range(0..5_000_000)))
+                (
+                    day,
+                    model,
+                    Money::from_nanos(rng.random_range(0..5_000_000)),
+                )
             })
             .collect();
         let stacks = daily_stacks(&rows, first, 30, 3, "other");

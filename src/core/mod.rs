@@ -1,11 +1,11 @@
 //! The pure domain: no GTK, no SQL, no file or network I/O. Time comes in as a parameter.
 
 pub mod alerts;
-pub mod check;
 pub mod breakdown;
+pub mod check;
 pub mod forecast;
-pub mod outlook;
 pub mod money;
+pub mod outlook;
 pub mod period;
 pub mod policy;
 pub mod price_file;

@@ -118,7 +118,11 @@ fn weekday_index(w: Weekday) -> usize {
 /// day with history (days without an entry count as zero); `None` with less
 /// than three weeks.
 fn weekday_means(history: &[(Date, i64)], today: Date) -> Option<[f64; 7]> {
-    let first = history.iter().map(|(d, _)| *d).filter(|d| *d < today).min()?;
+    let first = history
+        .iter()
+        .map(|(d, _)| *d)
+        .filter(|d| *d < today)
+        .min()?;
     let span = (today - first).get_days() as usize;
     if span < WEEKDAY_HISTORY_DAYS {
         return None;
@@ -208,7 +212,11 @@ mod tests {
         let o = outlook(170, 200, &march(), now, &TimeZone::UTC, &history).unwrap();
         assert!(o.by_weekday);
         assert_eq!(o.projection.expected, 170 + 50);
-        assert_eq!((o.projection.low, o.projection.high), (220, 220), "no strays");
+        assert_eq!(
+            (o.projection.low, o.projection.high),
+            (220, 220),
+            "no strays"
+        );
         assert_eq!(o.days_ahead.len(), 7);
         // 170 + Wed 10 + Thu 10 + Fri 10 = 200 on Friday the 27th.
         assert_eq!(o.limit_day, Some(d("2026-03-27")));
@@ -218,9 +226,20 @@ mod tests {
     #[test]
     fn half_a_day_left_counts_half_and_a_flat_history_projects_the_rate() {
         let now = ts("2026-03-31T12:00:00Z");
-        let o = outlook(300, 1_000, &march(), now, &TimeZone::UTC, &office_hours("2026-03-31"))
-            .unwrap();
-        assert_eq!(o.days_ahead, vec![(d("2026-03-31"), 5)], "Tuesday, half left");
+        let o = outlook(
+            300,
+            1_000,
+            &march(),
+            now,
+            &TimeZone::UTC,
+            &office_hours("2026-03-31"),
+        )
+        .unwrap();
+        assert_eq!(
+            o.days_ahead,
+            vec![(d("2026-03-31"), 5)],
+            "Tuesday, half left"
+        );
         // Too little history: the rate so far (300 in 30.5 days) for the half day left.
         let short = [(d("2026-03-30"), 10)];
         let o = outlook(305, 1_000, &march(), now, &TimeZone::UTC, &short).unwrap();
@@ -233,7 +252,11 @@ mod tests {
     fn days_follow_the_zone_and_its_clock_changes() {
         // Europe/Berlin springs forward on 29 March 2026: a 23-hour day.
         let zone = TimeZone::get("Europe/Berlin").unwrap();
-        let days = days_left(ts("2026-03-28T23:00:00Z"), ts("2026-03-30T22:00:00Z"), &zone);
+        let days = days_left(
+            ts("2026-03-28T23:00:00Z"),
+            ts("2026-03-30T22:00:00Z"),
+            &zone,
+        );
         let dates: Vec<String> = days.iter().map(|(d, _)| d.to_string()).collect();
         assert_eq!(dates, ["2026-03-29", "2026-03-30"]);
         assert!((days[0].1 - 1.0).abs() < 1e-9 && (days[1].1 - 1.0).abs() < 1e-9);
@@ -247,8 +270,15 @@ mod tests {
         };
         let now = ts("2026-03-25T00:00:00Z");
         assert!(outlook(1, 2, &manual, now, &TimeZone::UTC, &[]).is_none());
-        let o = outlook(500, 200, &march(), now, &TimeZone::UTC, &office_hours("2026-03-25"))
-            .unwrap();
+        let o = outlook(
+            500,
+            200,
+            &march(),
+            now,
+            &TimeZone::UTC,
+            &office_hours("2026-03-25"),
+        )
+        .unwrap();
         assert_eq!(o.limit_day, None);
     }
 }
