@@ -114,9 +114,19 @@ pub fn draw_spend<DB: DrawingBackend>(
     data: &SpendChart,
     p: &Palette,
 ) -> Drawn<DB> {
+    // The legend beside the plot when there is room, else under it.
+    let legend = legend_entries(data, p);
+    let (w, h) = area.dim_in_pixel();
+    let (plot, key) = if w >= 520 {
+        area.split_horizontally(w.saturating_sub(LEGEND_WIDTH))
+    } else {
+        let rows = legend.len().div_ceil(2) as u32;
+        area.split_vertically(h.saturating_sub(rows * LEGEND_ROW + 8))
+    };
+    draw_legend(&key, &legend, p, w >= 520)?;
     let n = data.days.len().max(1);
     let top = data.top().max(0.01) * 1.1;
-    let mut chart = ChartBuilder::on(area)
+    let mut chart = ChartBuilder::on(&plot)
         .margin(8)
         .x_label_area_size(28)
         .y_label_area_size(56)
@@ -141,7 +151,7 @@ pub fn draw_spend<DB: DrawingBackend>(
         })
         .label_style(("sans-serif", 12).into_font().color(&p.text))
         .draw()?;
-    for (s, (label, values)) in data.series.iter().enumerate() {
+    for (s, (_, values)) in data.series.iter().enumerate() {
         let color = p.series[s % p.series.len()];
         let bars = values
             .iter()
@@ -154,44 +164,92 @@ pub fn draw_spend<DB: DrawingBackend>(
                     color.filled(),
                 )
             });
-        chart
-            .draw_series(bars)?
-            .label(label.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        chart.draw_series(bars)?;
     }
-    if data.forecast.iter().any(Option::is_some) {
-        let color = p.series[0].mix(0.35);
-        let bars = data.forecast.iter().enumerate().filter_map(|(i, f)| {
-            f.map(|v| {
-                Rectangle::new(
-                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, v)],
-                    color.filled(),
-                )
-            })
-        });
-        chart
-            .draw_series(bars)?
-            .label(data.forecast_label.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
-    }
+    // A forecast sits on top of what the day has already spent.
+    let color = p.series[0].mix(0.35);
+    let forecast = data.forecast.iter().enumerate().filter_map(|(i, f)| {
+        let below: f64 = data.series.iter().map(|(_, vs)| vs[i]).sum();
+        f.filter(|v| *v > 0.0).map(|v| {
+            Rectangle::new(
+                [(i as f64 + 0.15, below), (i as f64 + 0.85, below + v)],
+                color.filled(),
+            )
+        })
+    });
+    chart.draw_series(forecast)?;
     if let Some(b) = data.budget_per_day {
-        let color = p.budget;
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, b), (n as f64, b)],
-                color.stroke_width(2),
-            ))?
-            .label(data.budget_label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 12, y)], color.stroke_width(2)));
+        chart.draw_series(LineSeries::new(
+            [(0.0, b), (n as f64, b)],
+            p.budget.stroke_width(2),
+        ))?;
     }
-    if !data.series.is_empty() || data.budget_per_day.is_some() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 12).into_font().color(&p.text))
-            .background_style(p.track.mix(0.0))
-            .border_style(p.grid.mix(0.0))
-            .draw()?;
+    Ok(())
+}
+
+const LEGEND_WIDTH: u32 = 180;
+const LEGEND_ROW: u32 = 20;
+
+/// What the legend lists: each series, the forecast and the budget line.
+enum Swatch {
+    Box(RGBAColor),
+    Line(RGBColor),
+}
+
+fn legend_entries(data: &SpendChart, p: &Palette) -> Vec<(String, Swatch)> {
+    let mut out: Vec<(String, Swatch)> = data
+        .series
+        .iter()
+        .enumerate()
+        .map(|(s, (label, _))| {
+            (
+                label.clone(),
+                Swatch::Box(p.series[s % p.series.len()].to_rgba()),
+            )
+        })
+        .collect();
+    if data.forecast.iter().any(|f| f.is_some_and(|v| v > 0.0)) {
+        out.push((
+            data.forecast_label.clone(),
+            Swatch::Box(p.series[0].mix(0.35)),
+        ));
+    }
+    if data.budget_per_day.is_some() {
+        out.push((data.budget_label.clone(), Swatch::Line(p.budget)));
+    }
+    out
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Swatch)],
+    p: &Palette,
+    column: bool,
+) -> Drawn<DB> {
+    let font = ("sans-serif", 12).into_font().color(&p.text);
+    let (w, _) = area.dim_in_pixel();
+    for (i, (label, swatch)) in entries.iter().enumerate() {
+        let (x, y) = if column {
+            (8, 16 + i as i32 * LEGEND_ROW as i32)
+        } else {
+            (
+                (i % 2) as i32 * w as i32 / 2 + 8,
+                4 + (i / 2) as i32 * LEGEND_ROW as i32,
+            )
+        };
+        match swatch {
+            Swatch::Box(c) => area.draw(&Rectangle::new([(x, y), (x + 12, y + 12)], c.filled()))?,
+            Swatch::Line(c) => area.draw(&PathElement::new(
+                [(x, y + 6), (x + 12, y + 6)],
+                c.stroke_width(2),
+            ))?,
+        }
+        let short: String = if label.chars().count() > 22 {
+            label.chars().take(21).chain(['…']).collect()
+        } else {
+            label.clone()
+        };
+        area.draw(&Text::new(short, (x + 18, y - 1), font.clone()))?;
     }
     Ok(())
 }

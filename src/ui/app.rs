@@ -12,6 +12,7 @@ use relm4::{
 
 use super::a11y;
 use super::alerts::{AlertsInput, AlertsOutput, AlertsView};
+use super::dashboard::{DashboardInput, DashboardOutput, DashboardView};
 use super::history::{HistoryInput, HistoryView};
 use super::ledger::Ledger;
 use super::policies::{PoliciesInput, PoliciesView};
@@ -24,6 +25,8 @@ use crate::store::Store;
 pub enum AppInput {
     /// Show the view at this sidebar index.
     Show(usize),
+    /// Show the view with this page name.
+    ShowPage(&'static str),
     Search,
     Reload,
     /// An alert was raised while the window is open.
@@ -33,10 +36,11 @@ pub enum AppInput {
 }
 
 /// Sidebar positions.
-const HISTORY: usize = 0;
+const DASHBOARD: usize = 0;
 const POLICIES: usize = 1;
-const ALERTS: usize = 2;
-const SOURCES: usize = 3;
+const HISTORY: usize = 2;
+const ALERTS: usize = 3;
+const SOURCES: usize = 4;
 
 /// A sidebar entry: its page name, title and icon.
 struct View {
@@ -50,6 +54,7 @@ pub struct App {
     current: usize,
     /// Set when a view was chosen, so a folded window turns to it.
     navigate: std::cell::Cell<bool>,
+    dashboard: Controller<DashboardView>,
     history: Controller<HistoryView>,
     policies: Controller<PoliciesView>,
     alerts: Controller<AlertsView>,
@@ -117,17 +122,19 @@ impl App {
         window.add_action(&about);
         action("search", || AppInput::Search);
         action("reload", || AppInput::Reload);
-        action("view-history", || AppInput::Show(HISTORY));
+        action("view-dashboard", || AppInput::Show(DASHBOARD));
         action("view-policies", || AppInput::Show(POLICIES));
+        action("view-history", || AppInput::Show(HISTORY));
         action("view-alerts", || AppInput::Show(ALERTS));
         action("view-sources", || AppInput::Show(SOURCES));
         if let Some(app) = relm4::main_adw_application().downcast_ref::<adw::Application>() {
             app.set_accels_for_action("win.search", &["<Primary>f"]);
             app.set_accels_for_action("win.reload", &["<Primary>r", "F5"]);
-            app.set_accels_for_action("win.view-history", &["<Primary>1"]);
+            app.set_accels_for_action("win.view-dashboard", &["<Primary>1"]);
             app.set_accels_for_action("win.view-policies", &["<Primary>2"]);
-            app.set_accels_for_action("win.view-alerts", &["<Primary>3"]);
-            app.set_accels_for_action("win.view-sources", &["<Primary>4"]);
+            app.set_accels_for_action("win.view-history", &["<Primary>3"]);
+            app.set_accels_for_action("win.view-alerts", &["<Primary>4"]);
+            app.set_accels_for_action("win.view-sources", &["<Primary>5"]);
             app.set_accels_for_action("app.quit", &["<Primary>q"]);
         }
     }
@@ -175,6 +182,12 @@ impl SimpleComponent for App {
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         let history = HistoryView::builder().launch(store).detach();
+        let dashboard =
+            DashboardView::builder()
+                .launch(ledger.clone())
+                .forward(sender.input_sender(), |out| match out {
+                    DashboardOutput::Show(page) => AppInput::ShowPage(page),
+                });
         let policies = PoliciesView::builder().launch(ledger.clone()).detach();
         let sources = SourcesView::builder().launch((ledger.clone(), db)).detach();
         let alerts = AlertsView::builder()
@@ -185,14 +198,19 @@ impl SimpleComponent for App {
             });
         let views = vec![
             View {
-                name: "history",
-                title: gettext("Usage history"),
-                icon: "view-list-symbolic",
+                name: "dashboard",
+                title: gettext("Dashboard"),
+                icon: "io.github.tallyapp.Tally-symbolic",
             },
             View {
                 name: "policies",
                 title: gettext("Policies"),
                 icon: "emblem-ok-symbolic",
+            },
+            View {
+                name: "history",
+                title: gettext("Usage history"),
+                icon: "view-list-symbolic",
             },
             View {
                 name: "alerts",
@@ -258,8 +276,9 @@ impl SimpleComponent for App {
         content_header.pack_end(&reload);
 
         let stack = gtk::Stack::builder().vexpand(true).hexpand(true).build();
-        stack.add_named(history.widget(), Some(views[HISTORY].name));
+        stack.add_named(dashboard.widget(), Some(views[DASHBOARD].name));
         stack.add_named(policies.widget(), Some(views[POLICIES].name));
+        stack.add_named(history.widget(), Some(views[HISTORY].name));
         stack.add_named(alerts.widget(), Some(views[ALERTS].name));
         stack.add_named(sources.widget(), Some(views[SOURCES].name));
         let content_pane = gtk::Box::builder()
@@ -308,6 +327,7 @@ impl SimpleComponent for App {
             views,
             current: 0,
             navigate: std::cell::Cell::new(false),
+            dashboard,
             history,
             policies,
             alerts,
@@ -334,12 +354,19 @@ impl SimpleComponent for App {
                 self.navigate.set(true);
             }
             AppInput::Show(_) => {}
+            AppInput::ShowPage(name) => {
+                if let Some(i) = self.views.iter().position(|v| v.name == name) {
+                    self.current = i;
+                    self.navigate.set(true);
+                }
+            }
             AppInput::Search => {
-                self.current = 0;
+                self.current = HISTORY;
                 self.navigate.set(true);
                 self.history.emit(HistoryInput::FocusSearch);
             }
             AppInput::Reload => {
+                self.dashboard.emit(DashboardInput::Refresh);
                 self.history.emit(HistoryInput::LedgerChanged);
                 self.policies.emit(PoliciesInput::Refresh);
                 self.alerts.emit(AlertsInput::Refresh);

@@ -3,6 +3,9 @@
 mod a11y;
 mod alerts;
 mod app;
+mod chart;
+mod dashboard;
+mod dashboard_data;
 mod date_range;
 mod follow;
 mod history;

@@ -69,7 +69,7 @@ fn state_name(s: &PolicyStatus) -> String {
     }
 }
 
-fn state_class(s: &PolicyStatus) -> &'static str {
+pub(super) fn state_class(s: &PolicyStatus) -> &'static str {
     if !s.enabled {
         return "state-off";
     }

@@ -1,0 +1,722 @@
+//! The Dashboard: the main budget at a glance (meter with its marks, what is
+//! left, when it resets, where it is heading), the other budgets in brief,
+//! spend per day stacked by model with the forecast and the budget per day,
+//! where the money went by a dimension, open alerts and calls without a price.
+//! It follows every write to the ledger, from this app or any other process.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use relm4::adw::prelude::*;
+use relm4::gtk::{self, glib};
+use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
+
+use super::a11y;
+use super::chart::Chart;
+use super::dashboard_data::{self, DashboardData};
+use super::ledger::Ledger;
+use super::policies::period_label;
+use crate::charts::{self, Bars, Meter, SpendChart};
+use crate::core::breakdown::{SortBy, sort};
+use crate::core::money::group_thousands;
+use crate::core::usage::Dimension;
+use crate::i18n::{fill, gettext, local_time};
+
+const POLL: Duration = Duration::from_millis(400);
+const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
+const RANGES: [usize; 3] = [7, 30, 90];
+const DIMENSIONS: [Dimension; 5] = [
+    Dimension::Model,
+    Dimension::Provider,
+    Dimension::Project,
+    Dimension::User,
+    Dimension::Agent,
+];
+
+#[derive(Debug)]
+pub enum DashboardInput {
+    Refresh,
+    /// Days of spend to show.
+    Range(usize),
+    /// Index in `DIMENSIONS`.
+    Dimension(u32),
+    Sort(SortBy),
+    Acknowledge(i64),
+}
+
+#[derive(Debug)]
+pub enum DashboardOutput {
+    /// Go to the view with this page name.
+    Show(&'static str),
+}
+
+pub struct DashboardView {
+    ledger: Rc<Ledger>,
+    days: usize,
+    dimension: usize,
+    sort: (SortBy, bool),
+    data: DashboardData,
+    error: Option<String>,
+}
+
+pub struct DashboardWidgets {
+    stack: gtk::Stack,
+    budget: gtk::Box,
+    no_budget: gtk::Box,
+    budget_name: gtk::Label,
+    budget_figures: gtk::Label,
+    budget_left: gtk::Label,
+    budget_outlook: gtk::Label,
+    meter: Chart<Meter>,
+    others: gtk::ListBox,
+    spend_title: gtk::Label,
+    spend: Chart<SpendChart>,
+    bars: Chart<Bars>,
+    table: gtk::Grid,
+    alerts: gtk::ListBox,
+    alerts_card: gtk::Box,
+    unpriced: gtk::Box,
+    unpriced_label: gtk::Label,
+    error: gtk::Label,
+}
+
+fn card(title: &str, children: &[&gtk::Widget]) -> gtk::Box {
+    let b = gtk::Box::builder()
+        .orientation(gtk::Orientation::Vertical)
+        .spacing(8)
+        .css_classes(["card", "dashboard-card"])
+        .build();
+    if !title.is_empty() {
+        b.append(
+            &gtk::Label::builder()
+                .label(title)
+                .xalign(0.0)
+                .css_classes(["heading"])
+                .build(),
+        );
+    }
+    for c in children {
+        b.append(*c);
+    }
+    b
+}
+
+fn label(classes: &[&str]) -> gtk::Label {
+    gtk::Label::builder()
+        .xalign(0.0)
+        .wrap(true)
+        .css_classes(classes.to_vec())
+        .build()
+}
+
+fn percent(bp: i64) -> String {
+    format!("{} %", bp / 100)
+}
+
+fn dimension_name(d: Dimension) -> String {
+    match d {
+        Dimension::Model => gettext("Model"),
+        Dimension::Provider => gettext("Provider"),
+        Dimension::Project => gettext("Project"),
+        Dimension::User => gettext("User"),
+        Dimension::Agent => gettext("Agent"),
+        _ => String::new(),
+    }
+}
+
+impl DashboardView {
+    fn reload(&mut self) {
+        let now = Timestamp::now();
+        let dim = DIMENSIONS[self.dimension];
+        match self
+            .ledger
+            .read(|s| dashboard_data::load(s, now, self.days, dim))
+        {
+            Ok(mut data) => {
+                sort(&mut data.shares, self.sort.0, self.sort.1);
+                self.data = data;
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    /// "Heading for $48.20 (between $40.10 and $55.00) · limit reached about
+    /// 28 Nov · $1.60 a day"
+    fn outlook_text(&self) -> String {
+        let Some(o) = &self.data.outlook else {
+            return String::new();
+        };
+        let m = |v: i64| crate::core::Money::from_nanos(v).display();
+        let p = o.projection;
+        let mut parts = vec![if p.low == p.high {
+            fill(&gettext("Heading for {}"), &[&m(p.expected)])
+        } else {
+            fill(
+                &gettext("Heading for {} (between {} and {})"),
+                &[&m(p.expected), &m(p.low), &m(p.high)],
+            )
+        }];
+        if let Some(day) = o.limit_day {
+            parts.push(fill(
+                &gettext("limit reached about {}"),
+                &[&day.strftime("%b %-d").to_string()],
+            ));
+        }
+        parts.push(fill(&gettext("{} a day"), &[&m(o.burn_per_day)]));
+        if o.by_weekday {
+            parts.push(gettext("by weekday"));
+        }
+        parts.join(" · ")
+    }
+}
+
+fn other_row(s: &crate::engine::PolicyStatus) -> gtk::ListBoxRow {
+    let name = gtk::Label::builder()
+        .label(&s.name)
+        .xalign(0.0)
+        .ellipsize(gtk::pango::EllipsizeMode::End)
+        .width_chars(10)
+        .hexpand(true)
+        .build();
+    let bar = gtk::ProgressBar::builder()
+        .fraction((s.basis_points as f64 / 10_000.0).clamp(0.0, 1.0))
+        .valign(gtk::Align::Center)
+        .hexpand(true)
+        .css_classes(["budget", super::policies::state_class(s)])
+        .build();
+    a11y::set_label(
+        &bar,
+        &fill(
+            &gettext("{}: {} of the limit used"),
+            &[&s.name, &percent(s.basis_points)],
+        ),
+    );
+    let figures = gtk::Label::builder()
+        .label(fill(
+            &gettext("{} of {}"),
+            &[&s.metric.display(s.used), &s.metric.display(s.limit)],
+        ))
+        .css_classes(["amount", "dim-label"])
+        .build();
+    let row = gtk::Box::builder()
+        .spacing(12)
+        .margin_top(8)
+        .margin_bottom(8)
+        .margin_start(12)
+        .margin_end(12)
+        .homogeneous(true)
+        .build();
+    row.append(&name);
+    row.append(&bar);
+    row.append(&figures);
+    gtk::ListBoxRow::builder()
+        .child(&row)
+        .activatable(false)
+        .build()
+}
+
+impl SimpleComponent for DashboardView {
+    type Init = Rc<Ledger>;
+    type Input = DashboardInput;
+    type Output = DashboardOutput;
+    type Root = gtk::Box;
+    type Widgets = DashboardWidgets;
+
+    fn init_root() -> gtk::Box {
+        gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .build()
+    }
+
+    fn init(
+        ledger: Rc<Ledger>,
+        root: gtk::Box,
+        sender: ComponentSender<Self>,
+    ) -> ComponentParts<Self> {
+        // Nothing yet: say where usage comes from.
+        let empty = adw::StatusPage::builder()
+            .icon_name("io.github.tallyapp.Tally-symbolic")
+            .title(gettext("Nothing Spent Yet"))
+            .description(gettext(
+                "Import your coding agents’ logs or record a call, and what you spend shows here. Budgets you add are watched from the start.",
+            ))
+            .vexpand(true)
+            .build();
+        let buttons = gtk::Box::builder()
+            .spacing(12)
+            .halign(gtk::Align::Center)
+            .build();
+        for (text, page, suggested) in [
+            (gettext("Import Agent Logs…"), "sources", true),
+            (gettext("Add a Budget…"), "policies", false),
+        ] {
+            let b = gtk::Button::builder()
+                .label(text)
+                .css_classes(if suggested {
+                    vec!["pill", "suggested-action"]
+                } else {
+                    vec!["pill"]
+                })
+                .build();
+            let s = sender.clone();
+            b.connect_clicked(move |_| {
+                let _ = s.output(DashboardOutput::Show(page));
+            });
+            buttons.append(&b);
+        }
+        empty.set_child(Some(&buttons));
+
+        let budget_name = label(&["title-3"]);
+        let budget_figures = label(&["amount"]);
+        let budget_left = label(&["dim-label"]);
+        let budget_outlook = label(&[]);
+        budget_outlook.set_widget_name("dashboard-outlook");
+        let meter = Chart::new(|a, d, p| charts::draw_meter(a, d, p), 32);
+        a11y::set_label(&meter.area, &gettext("Budget used, with the warning marks"));
+        let budget = card(
+            "",
+            &[
+                budget_name.upcast_ref(),
+                budget_figures.upcast_ref(),
+                meter.area.upcast_ref(),
+                budget_left.upcast_ref(),
+                budget_outlook.upcast_ref(),
+            ],
+        );
+        let add_budget = gtk::Button::builder()
+            .label(gettext("Add a Budget…"))
+            .halign(gtk::Align::Start)
+            .build();
+        let s = sender.clone();
+        add_budget.connect_clicked(move |_| {
+            let _ = s.output(DashboardOutput::Show("policies"));
+        });
+        let no_budget_text = label(&["dim-label"]);
+        no_budget_text.set_label(&gettext(
+            "No budget yet. Add one to see how much is left and where it is heading.",
+        ));
+        let no_budget = card(
+            &gettext("Budget"),
+            &[no_budget_text.upcast_ref(), add_budget.upcast_ref()],
+        );
+        let others = gtk::ListBox::builder()
+            .selection_mode(gtk::SelectionMode::None)
+            .css_classes(["boxed-list"])
+            .build();
+        a11y::set_label(&others, &gettext("Other budgets"));
+
+        // Spend per day, with a choice of range.
+        let ranges = gtk::Box::builder().css_classes(["linked"]).build();
+        let mut first: Option<gtk::ToggleButton> = None;
+        for days in RANGES {
+            let b = gtk::ToggleButton::builder()
+                .label(fill(&gettext("{} days"), &[&days.to_string()]))
+                .active(days == 30)
+                .build();
+            if let Some(f) = &first {
+                b.set_group(Some(f));
+            } else {
+                first = Some(b.clone());
+            }
+            let s = sender.clone();
+            b.connect_toggled(move |b| {
+                if b.is_active() {
+                    s.input(DashboardInput::Range(days));
+                }
+            });
+            ranges.append(&b);
+        }
+        let spend_title = gtk::Label::builder()
+            .xalign(0.0)
+            .hexpand(true)
+            .css_classes(["heading"])
+            .build();
+        let spend_head = gtk::Box::builder().spacing(12).build();
+        spend_head.append(&spend_title);
+        spend_head.append(&ranges);
+        let spend = Chart::new(|a, d, p| charts::draw_spend(a, d, p), 240);
+        spend.area.set_has_tooltip(true);
+        let data = spend.shared();
+        spend.area.connect_query_tooltip(move |area, x, _, _, tip| {
+            let d = data.borrow();
+            let n = d.days.len();
+            // The plot's left edge: the chart's margin and its axis labels.
+            let (left, width) = (64.0, area.width() as f64 - 72.0);
+            if n == 0 || width <= 0.0 || (x as f64) < left {
+                return false;
+            }
+            let i = (((x as f64 - left) / width) * n as f64) as usize;
+            let Some(day) = d.days.get(i) else {
+                return false;
+            };
+            let mut lines = vec![format!("<b>{}</b>", glib::markup_escape_text(day))];
+            let money = |v: f64| crate::core::Money::from_nanos((v * 1e9).round() as i64).display();
+            let total: f64 = d.series.iter().map(|(_, v)| v[i]).sum();
+            lines.push(fill(&gettext("Spent: {}"), &[&money(total)]));
+            for (label, values) in d.series.iter().filter(|(_, v)| v[i] > 0.0) {
+                lines.push(format!(
+                    "{}: {}",
+                    glib::markup_escape_text(label),
+                    money(values[i])
+                ));
+            }
+            if let Some(f) = d.forecast.get(i).copied().flatten() {
+                lines.push(fill(&gettext("Forecast: {}"), &[&money(f)]));
+            }
+            tip.set_markup(Some(&lines.join("\n")));
+            true
+        });
+        a11y::set_label(&spend.area, &gettext("Spend per day by model"));
+        let spend_card = card("", &[spend_head.upcast_ref(), spend.area.upcast_ref()]);
+
+        // Where the money went.
+        let names: Vec<String> = DIMENSIONS.iter().map(|d| dimension_name(*d)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let dims = gtk::DropDown::from_strings(&names);
+        dims.set_tooltip_text(Some(&gettext("Break down by")));
+        a11y::set_label(&dims, &gettext("Break down by"));
+        let s = sender.clone();
+        dims.connect_selected_notify(move |d| s.input(DashboardInput::Dimension(d.selected())));
+        let where_head = gtk::Box::builder().spacing(12).build();
+        where_head.append(
+            &gtk::Label::builder()
+                .label(gettext("Where the Money Went"))
+                .xalign(0.0)
+                .hexpand(true)
+                .css_classes(["heading"])
+                .build(),
+        );
+        where_head.append(&dims);
+        let bars = Chart::new(|a, d, p| charts::draw_bars(a, d, p), 120);
+        a11y::set_label(&bars.area, &gettext("The biggest costs"));
+        let table = gtk::Grid::builder()
+            .column_spacing(18)
+            .row_spacing(6)
+            .build();
+        table.set_widget_name("dashboard-breakdown");
+        let table_scroll = gtk::ScrolledWindow::builder()
+            .vscrollbar_policy(gtk::PolicyType::Never)
+            .child(&table)
+            .build();
+        let where_card = card(
+            "",
+            &[
+                where_head.upcast_ref(),
+                bars.area.upcast_ref(),
+                table_scroll.upcast_ref(),
+            ],
+        );
+
+        let alerts = gtk::ListBox::builder()
+            .selection_mode(gtk::SelectionMode::None)
+            .css_classes(["boxed-list"])
+            .build();
+        let all_alerts = gtk::Button::builder()
+            .label(gettext("All Alerts"))
+            .halign(gtk::Align::Start)
+            .css_classes(["flat"])
+            .build();
+        let s = sender.clone();
+        all_alerts.connect_clicked(move |_| {
+            let _ = s.output(DashboardOutput::Show("alerts"));
+        });
+        let alerts_card = card(
+            &gettext("Open Alerts"),
+            &[alerts.upcast_ref(), all_alerts.upcast_ref()],
+        );
+
+        let unpriced_label = label(&[]);
+        unpriced_label.set_hexpand(true);
+        let prices = gtk::Button::builder()
+            .label(gettext("Add Prices…"))
+            .valign(gtk::Align::Center)
+            .build();
+        let s = sender.clone();
+        prices.connect_clicked(move |_| {
+            let _ = s.output(DashboardOutput::Show("prices"));
+        });
+        let unpriced = gtk::Box::builder()
+            .spacing(12)
+            .css_classes(["card", "dashboard-card", "unpriced-banner"])
+            .build();
+        unpriced.append(&gtk::Image::from_icon_name("dialog-warning-symbolic"));
+        unpriced.append(&unpriced_label);
+        unpriced.append(&prices);
+
+        let error = label(&["error"]);
+        let content = super::scrolling_column(
+            &[
+                error.upcast_ref(),
+                unpriced.upcast_ref(),
+                budget.upcast_ref(),
+                no_budget.upcast_ref(),
+                others.upcast_ref(),
+                alerts_card.upcast_ref(),
+                spend_card.upcast_ref(),
+                where_card.upcast_ref(),
+            ],
+            18,
+        );
+        let stack = gtk::Stack::new();
+        stack.add_named(&empty, Some("empty"));
+        stack.add_named(&content, Some("content"));
+        root.append(&stack);
+
+        // Writes by anyone (this app, the CLI, an importer) show within a poll.
+        let last = std::cell::Cell::new(ledger.revision());
+        let since = std::cell::Cell::new(std::time::Instant::now());
+        let (l, s) = (ledger.clone(), sender.clone());
+        glib::timeout_add_local(POLL, move || {
+            let now = l.revision();
+            if now != last.get() || since.get().elapsed() >= REFRESH_ANYWAY {
+                last.set(now);
+                since.set(std::time::Instant::now());
+                s.input(DashboardInput::Refresh);
+            }
+            glib::ControlFlow::Continue
+        });
+
+        let model = DashboardView {
+            ledger,
+            days: 30,
+            dimension: 0,
+            sort: (SortBy::Cost, true),
+            data: DashboardData::default(),
+            error: None,
+        };
+        sender.input(DashboardInput::Refresh);
+        let widgets = DashboardWidgets {
+            stack,
+            budget,
+            no_budget,
+            budget_name,
+            budget_figures,
+            budget_left,
+            budget_outlook,
+            meter,
+            others,
+            spend_title,
+            spend,
+            bars,
+            table,
+            alerts,
+            alerts_card,
+            unpriced,
+            unpriced_label,
+            error,
+        };
+        ComponentParts { model, widgets }
+    }
+
+    fn update(&mut self, msg: DashboardInput, _sender: ComponentSender<Self>) {
+        match msg {
+            DashboardInput::Refresh => {}
+            DashboardInput::Range(days) => self.days = days,
+            DashboardInput::Dimension(i) => {
+                self.dimension = (i as usize).min(DIMENSIONS.len() - 1);
+            }
+            DashboardInput::Sort(by) => {
+                // The same column again turns the order round.
+                self.sort = if self.sort.0 == by {
+                    (by, !self.sort.1)
+                } else {
+                    (by, by != SortBy::Name)
+                };
+            }
+            DashboardInput::Acknowledge(id) => {
+                let me = crate::config::user_name();
+                let done = self
+                    .ledger
+                    .write(|s| s.acknowledge_alert(id, &me, Timestamp::now()));
+                if let Err(e) = done {
+                    self.error = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+        self.reload();
+    }
+
+    fn update_view(&self, w: &mut DashboardWidgets, sender: ComponentSender<Self>) {
+        let d = &self.data;
+        w.error.set_visible(self.error.is_some());
+        w.error.set_label(self.error.as_deref().unwrap_or_default());
+        let empty = !d.any_usage && d.statuses.is_empty() && self.error.is_none();
+        w.stack
+            .set_visible_child_name(if empty { "empty" } else { "content" });
+
+        // The main budget.
+        let main = d.main.map(|i| &d.statuses[i]);
+        w.budget.set_visible(main.is_some());
+        w.no_budget.set_visible(main.is_none());
+        if let Some(s) = main {
+            w.budget_name.set_label(&s.name);
+            w.budget_figures.set_label(&fill(
+                &gettext("{} of {} · {}"),
+                &[
+                    &s.metric.display(s.used),
+                    &s.metric.display(s.limit),
+                    &percent(s.basis_points),
+                ],
+            ));
+            let mut left = vec![
+                if s.remaining > 0 {
+                    fill(&gettext("{} left"), &[&s.metric.display(s.remaining)])
+                } else {
+                    fill(&gettext("{} over"), &[&s.metric.display(s.used - s.limit)])
+                },
+                period_label(&s.period),
+            ];
+            left.push(match s.resets_at {
+                Some(at) => fill(&gettext("resets {}"), &[&local_time(at)]),
+                None => gettext("no automatic reset"),
+            });
+            w.budget_left.set_label(&left.join(" · "));
+            let outlook = self.outlook_text();
+            w.budget_outlook.set_visible(!outlook.is_empty());
+            w.budget_outlook.set_label(&outlook);
+            w.meter.set(d.meter.clone());
+        }
+        while let Some(row) = w.others.row_at_index(0) {
+            w.others.remove(&row);
+        }
+        for (i, s) in d.statuses.iter().enumerate() {
+            if Some(i) != d.main {
+                w.others.append(&other_row(s));
+            }
+        }
+        w.others.set_visible(d.statuses.len() > 1);
+
+        // Open alerts.
+        while let Some(row) = w.alerts.row_at_index(0) {
+            w.alerts.remove(&row);
+        }
+        for a in &d.alerts {
+            let row = adw::ActionRow::builder()
+                .title(glib::markup_escape_text(&a.title))
+                .subtitle(local_time(a.at))
+                .build();
+            let ack = gtk::Button::builder()
+                .label(gettext("Acknowledge"))
+                .valign(gtk::Align::Center)
+                .build();
+            let (s, id) = (sender.clone(), a.id);
+            ack.connect_clicked(move |_| s.input(DashboardInput::Acknowledge(id)));
+            row.add_suffix(&ack);
+            w.alerts.append(&row);
+        }
+        w.alerts_card.set_visible(!d.alerts.is_empty());
+
+        w.unpriced.set_visible(d.unpriced > 0);
+        w.unpriced_label.set_label(&fill(
+            &gettext("{} calls in these days have no price, so their cost is not in the totals."),
+            &[&group_thousands(d.unpriced)],
+        ));
+
+        w.spend_title.set_label(&fill(
+            &gettext("Spend per Day · {}"),
+            &[&d.range_total.cost.display()],
+        ));
+        w.spend.set(d.spend.clone());
+        w.bars
+            .area
+            .set_content_height((d.bars.bars.len().max(1) * 28) as i32);
+        w.bars.set(d.bars.clone());
+        self.fill_table(&w.table, &sender);
+    }
+}
+
+impl DashboardView {
+    /// The breakdown as a table with sortable columns; profit and margin only
+    /// when revenue was recorded.
+    fn fill_table(&self, table: &gtk::Grid, sender: &ComponentSender<Self>) {
+        while let Some(child) = table.first_child() {
+            table.remove(&child);
+        }
+        let revenue = self.data.shares.iter().any(|s| s.profit().is_some());
+        let mut columns: Vec<(String, Option<SortBy>)> = vec![
+            (
+                dimension_name(DIMENSIONS[self.dimension]),
+                Some(SortBy::Name),
+            ),
+            (gettext("Cost"), Some(SortBy::Cost)),
+            (gettext("Share"), Some(SortBy::Cost)),
+            (gettext("Requests"), Some(SortBy::Requests)),
+            (gettext("Tokens"), Some(SortBy::Tokens)),
+            (gettext("Per Request"), Some(SortBy::CostPerRequest)),
+        ];
+        if revenue {
+            columns.push((gettext("Profit"), None));
+            columns.push((gettext("Margin"), None));
+        }
+        for (c, (title, by)) in columns.iter().enumerate() {
+            let arrow = match by {
+                Some(b) if *b == self.sort.0 && c != 2 => {
+                    if self.sort.1 {
+                        " ↓"
+                    } else {
+                        " ↑"
+                    }
+                }
+                _ => "",
+            };
+            let head = gtk::Button::builder()
+                .label(format!("{title}{arrow}"))
+                .css_classes(["flat", "heading"])
+                .halign(if c == 0 {
+                    gtk::Align::Start
+                } else {
+                    gtk::Align::End
+                })
+                .build();
+            head.set_tooltip_text(Some(&fill(&gettext("Sort by {}"), &[title])));
+            match by {
+                Some(b) => {
+                    let (s, b) = (sender.clone(), *b);
+                    head.connect_clicked(move |_| s.input(DashboardInput::Sort(b)));
+                }
+                None => head.set_sensitive(false),
+            }
+            table.attach(&head, c as i32, 0, 1, 1);
+        }
+        for (r, share) in self.data.shares.iter().enumerate() {
+            let t = &share.totals;
+            let mut cells = vec![
+                share.key.clone(),
+                t.cost.display(),
+                percent(share.share_bp),
+                group_thousands(t.requests),
+                group_thousands(share.tokens()),
+                share
+                    .cost_per_request()
+                    .map(|m| m.display())
+                    .unwrap_or_else(|| "—".into()),
+            ];
+            if revenue {
+                cells.push(
+                    share
+                        .profit()
+                        .map(|m| m.display())
+                        .unwrap_or_else(|| "—".into()),
+                );
+                cells.push(share.margin_bp().map(percent).unwrap_or_else(|| "—".into()));
+            }
+            for (c, text) in cells.into_iter().enumerate() {
+                let l = gtk::Label::builder()
+                    .label(&text)
+                    .xalign(if c == 0 { 0.0 } else { 1.0 })
+                    .css_classes(if c == 0 { vec![] } else { vec!["amount"] })
+                    .build();
+                if c == 0 {
+                    l.set_ellipsize(gtk::pango::EllipsizeMode::Middle);
+                    l.set_max_width_chars(36);
+                    l.set_tooltip_text(Some(&text));
+                    l.set_margin_start(12);
+                }
+                table.attach(&l, c as i32, r as i32 + 1, 1, 1);
+            }
+        }
+    }
+}

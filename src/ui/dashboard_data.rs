@@ -1,0 +1,217 @@
+//! What the dashboard shows, read from the ledger in one go: budget statuses,
+//! the main budget's outlook, spend per day by model, the breakdown of a
+//! range by a dimension, open alerts and unpriced calls. Rollups only, so it
+//! stays quick on any ledger; no widgets here.
+
+use jiff::civil::Date;
+use jiff::{Span, Timestamp};
+
+use crate::charts::{Bars, Meter, SpendChart};
+use crate::core::Money;
+use crate::core::breakdown::{self, DailyStacks, Share};
+use crate::core::outlook::{Outlook, outlook};
+use crate::core::period::Window;
+use crate::core::policy::{Metric, State};
+use crate::core::usage::{Dimension, Totals};
+use crate::engine::{self, PolicyStatus};
+use crate::i18n::gettext;
+use crate::store::{Alert, AlertState, Store, StoreError, UsageQuery};
+
+/// Models with a series of their own in the chart; the rest are "Other".
+const TOP_SERIES: usize = 5;
+/// Bars in the breakdown chart.
+const TOP_BARS: usize = 8;
+
+#[derive(Default)]
+pub struct DashboardData {
+    pub statuses: Vec<PolicyStatus>,
+    /// Index in `statuses` of the budget shown large.
+    pub main: Option<usize>,
+    pub outlook: Option<Outlook>,
+    pub meter: Meter,
+    pub stacks: DailyStacks,
+    pub spend: SpendChart,
+    pub shares: Vec<Share>,
+    pub bars: Bars,
+    pub range_total: Totals,
+    pub alerts: Vec<Alert>,
+    /// Calls without a price in the range (their cost is not in the totals).
+    pub unpriced: u64,
+    /// Whether the ledger has any usage at all.
+    pub any_usage: bool,
+}
+
+/// The budget to show large: the first enabled cost budget over everything,
+/// else the first enabled one, else the first.
+fn main_policy(statuses: &[PolicyStatus]) -> Option<usize> {
+    statuses
+        .iter()
+        .position(|s| s.enabled && s.metric == Metric::Cost && s.scope == "global")
+        .or_else(|| statuses.iter().position(|s| s.enabled))
+        .or((!statuses.is_empty()).then_some(0))
+}
+
+fn meter_of(s: &PolicyStatus, soft_bp: i64) -> Meter {
+    Meter {
+        used: s.basis_points as f64 / 10_000.0,
+        marks: vec![soft_bp as f64 / 10_000.0, 0.95, 1.0],
+        level: match s.state {
+            State::Ok => 0,
+            State::Warning => 1,
+            State::Critical | State::Exceeded => 2,
+        },
+    }
+}
+
+fn dollars(m: Money) -> f64 {
+    m.nanos() as f64 / 1e9
+}
+
+/// Reads everything for `days` days up to `now`, broken down by `dimension`.
+pub fn load(
+    store: &Store,
+    now: Timestamp,
+    days: usize,
+    dimension: Dimension,
+) -> Result<DashboardData, StoreError> {
+    let zone = store.zone().clone();
+    let today = now.to_zoned(zone.clone()).date();
+    let first = today
+        .checked_sub(Span::new().days(days as i64 - 1))
+        .unwrap_or(today);
+    let since = first.to_zoned(zone.clone()).ok().map(|z| z.timestamp());
+    let query = |group_by: Vec<Dimension>, since: Option<Timestamp>| UsageQuery {
+        since,
+        until: None,
+        group_by,
+        zone: zone.clone(),
+        week_start: jiff::civil::Weekday::Monday,
+    };
+    let mut data = DashboardData {
+        statuses: engine::status(store, now)?,
+        ..DashboardData::default()
+    };
+    data.main = main_policy(&data.statuses);
+    let policies = store.policies()?;
+
+    let (by_day_model, total) =
+        store.usage(&query(vec![Dimension::Day, Dimension::Model], since))?;
+    data.range_total = total;
+    data.unpriced = total.unpriced;
+    data.any_usage = total.records > 0 || store.usage(&query(vec![], None))?.1.records > 0;
+    let rows: Vec<(Date, String, Money)> = by_day_model
+        .iter()
+        .filter_map(|r| Some((r.keys[0].parse().ok()?, r.keys[1].clone(), r.totals.cost)))
+        .collect();
+    // The chart runs on to the end of the main budget's period (a month at
+    // most), where the forecast continues the bars.
+    let ahead = data
+        .main
+        .and_then(|i| data.statuses[i].resets_at)
+        .and_then(|end| {
+            let last = end.checked_sub(jiff::SignedDuration::from_nanos(1)).ok()?;
+            let last = last.to_zoned(zone.clone()).date();
+            Some((last - today).get_days().clamp(0, 31) as usize)
+        })
+        .unwrap_or(0);
+    data.stacks =
+        breakdown::daily_stacks(&rows, first, days + ahead, TOP_SERIES, &gettext("Other"));
+
+    // The main budget: its meter, and its outlook from the days before today
+    // (the weekday pattern needs the whole ledger's days, so only a cost
+    // budget over everything gets it; the others keep the engine's projection).
+    let mut budget_per_day = None;
+    let mut forecast = vec![None; data.stacks.days.len()];
+    if let Some(i) = data.main {
+        let s = &data.statuses[i];
+        let soft = policies
+            .iter()
+            .find(|p| p.id == s.id)
+            .map_or(crate::core::policy::DEFAULT_SOFT_PERCENT, |p| {
+                p.soft_percent
+            });
+        let soft = i64::from(soft) * 100;
+        data.meter = meter_of(s, soft);
+        if s.metric == Metric::Cost && s.scope == "global" && s.enabled {
+            let back = today.checked_sub(Span::new().days(70)).unwrap_or(today);
+            let since = back.to_zoned(zone.clone()).ok().map(|z| z.timestamp());
+            let (daily, _) = store.usage(&query(vec![Dimension::Day], since))?;
+            let history: Vec<(Date, i64)> = daily
+                .iter()
+                .filter_map(|r| Some((r.keys[0].parse().ok()?, r.totals.cost.nanos())))
+                .filter(|(d, _)| *d < today)
+                .collect();
+            let window = Window {
+                start: s.window_start,
+                end: s.resets_at,
+            };
+            data.outlook = outlook(s.used, s.limit, &window, now, &zone, &history);
+            if let Some(end) = s.resets_at {
+                let length = end.duration_since(s.window_start).as_secs_f64() / 86_400.0;
+                if length >= 1.0 {
+                    budget_per_day = Some(s.limit as f64 / 1e9 / length);
+                }
+            }
+        }
+        if let Some(o) = &data.outlook {
+            for (d, v) in &o.days_ahead {
+                if let Ok(k) = data.stacks.days.binary_search(d) {
+                    forecast[k] = Some(*v as f64 / 1e9);
+                }
+            }
+        }
+    }
+    // Today has happened in part: its forecast is what is left of it, on top.
+    data.spend = SpendChart {
+        days: data
+            .stacks
+            .days
+            .iter()
+            .map(|d| d.strftime("%b %-d").to_string())
+            .collect(),
+        series: data
+            .stacks
+            .series
+            .iter()
+            .map(|(l, v)| (l.clone(), v.iter().map(|m| dollars(*m)).collect()))
+            .collect(),
+        forecast,
+        forecast_label: gettext("Forecast"),
+        budget_per_day,
+        budget_label: gettext("Budget per day"),
+    };
+
+    let (by_dim, _) = store.usage(&query(vec![dimension], since))?;
+    data.shares = breakdown::shares(
+        by_dim
+            .into_iter()
+            .map(|r| (display_key(&r.keys[0]), r.totals))
+            .collect(),
+    );
+    data.bars = Bars {
+        bars: data
+            .shares
+            .iter()
+            .take(TOP_BARS)
+            .filter(|s| !s.totals.cost.is_zero())
+            .map(|s| {
+                (
+                    s.key.clone(),
+                    dollars(s.totals.cost),
+                    s.totals.cost.display(),
+                )
+            })
+            .collect(),
+    };
+    data.alerts = store.alerts(&[AlertState::Active], 3)?;
+    Ok(data)
+}
+
+/// An empty dimension value (no project, no user) as people read it.
+fn display_key(key: &str) -> String {
+    if key.is_empty() {
+        gettext("(none)")
+    } else {
+        key.to_string()
+    }
+}
