@@ -1,9 +1,12 @@
 //! The price book as the app and CLI use it: the shipped prices, plus what the
 //! ledger holds (imported and the user's own).
 
-use crate::core::PriceBook;
-use crate::core::price_file::parse_book;
-use crate::core::pricing::ModelPrice;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::core::price_file::{PriceSpec, parse_book};
+use crate::core::pricing::{ModelPrice, Origin, Resolved};
+use crate::core::{PriceBook, UsageRecord};
 use crate::store::{Store, StoreError};
 
 const SHIPPED: &str = include_str!("../data/prices/prices.json");
@@ -30,4 +33,33 @@ pub fn load(store: &Store) -> Result<PriceBook, StoreError> {
         }
     }
     Ok(book)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SavePriceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Saves a price of the user's own and reprices the records of that model, so
+/// totals follow at once. Returns the price and how many records changed.
+pub fn save_user_price(
+    store: &mut Store,
+    spec: &PriceSpec,
+) -> Result<(ModelPrice, u64), SavePriceError> {
+    let version = format!("user {}", Timestamp::now().to_zoned(TimeZone::UTC).date());
+    let price = spec
+        .to_price(Origin::User, &version)
+        .map_err(|e| SavePriceError::Invalid(e.to_string()))?;
+    store.save_prices(Origin::User, std::slice::from_ref(spec), &version)?;
+    let book = load(store)?;
+    let key = Resolved {
+        provider: price.provider.clone(),
+        model: price.model.clone(),
+    };
+    let matches = |r: &UsageRecord| book.resolve(&r.provider, &r.model).is_ok_and(|x| x == key);
+    let changed = store.reprice(&book, matches)?.changed;
+    Ok((price, changed))
 }

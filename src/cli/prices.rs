@@ -15,7 +15,7 @@ use super::print_json;
 use super::table::{Table, thousands};
 use crate::core::price_file::{ImageSpec, PriceSpec, RateSpec, parse_litellm, rate_to_string};
 use crate::core::pricing::{Mode, ModelPrice, Origin, PriceBook, Resolved};
-use crate::core::{Money, UsageRecord};
+use crate::core::Money;
 use crate::i18n::{fill, gettext};
 use crate::prices;
 use crate::store::Store;
@@ -371,12 +371,6 @@ fn provider_for(book: &PriceBook, given: Option<&str>, model: &str) -> String {
     }
 }
 
-/// Reprices the records whose model resolves, under the new book, to `key`.
-fn reprice_model(store: &mut Store, book: &PriceBook, key: &Resolved) -> anyhow::Result<u64> {
-    let matches = |r: &UsageRecord| book.resolve(&r.provider, &r.model).is_ok_and(|x| &x == key);
-    Ok(store.reprice(book, matches)?.changed)
-}
-
 fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
     let provider = provider_for(&book, a.provider.as_deref(), &a.model);
@@ -404,15 +398,7 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
         images: a.images,
         ..PriceSpec::default()
     };
-    let version = format!("user {}", today());
-    let price = spec.to_price(Origin::User, &version)?;
-    store.save_prices(Origin::User, std::slice::from_ref(&spec), &version)?;
-    let book = prices::load(store)?;
-    let key = Resolved {
-        provider: price.provider.clone(),
-        model: price.model.clone(),
-    };
-    let changed = reprice_model(store, &book, &key)?;
+    let (price, changed) = prices::save_user_price(store, &spec)?;
     if a.json {
         return print_json(&json!({"price": price_json(&price), "repriced": changed}));
     }

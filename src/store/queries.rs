@@ -218,3 +218,17 @@ fn dim_index(dim: Dimension) -> usize {
         _ => 6,
     }
 }
+
+impl Store {
+    /// The models with unpriced calls, most calls first: (provider, model, calls).
+    pub fn unpriced_models(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT provider, model, COUNT(*) FROM usage WHERE cost_kind = 'unpriced'
+             GROUP BY provider, model ORDER BY 3 DESC, 2",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

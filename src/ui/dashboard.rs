@@ -43,6 +43,7 @@ pub enum DashboardInput {
     Dimension(u32),
     Sort(SortBy),
     Acknowledge(i64),
+    AddPrices,
 }
 
 #[derive(Debug)]
@@ -53,6 +54,8 @@ pub enum DashboardOutput {
 
 pub struct DashboardView {
     ledger: Rc<Ledger>,
+    /// For the dialogs, which need a window to belong to.
+    root: gtk::Box,
     days: usize,
     dimension: usize,
     sort: (SortBy, bool),
@@ -434,9 +437,7 @@ impl SimpleComponent for DashboardView {
             .valign(gtk::Align::Center)
             .build();
         let s = sender.clone();
-        prices.connect_clicked(move |_| {
-            let _ = s.output(DashboardOutput::Show("prices"));
-        });
+        prices.connect_clicked(move |_| s.input(DashboardInput::AddPrices));
         let unpriced = gtk::Box::builder()
             .spacing(12)
             .css_classes(["card", "dashboard-card", "unpriced-banner"])
@@ -480,6 +481,7 @@ impl SimpleComponent for DashboardView {
 
         let model = DashboardView {
             ledger,
+            root: root.clone(),
             days: 30,
             dimension: 0,
             sort: (SortBy::Cost, true),
@@ -510,8 +512,15 @@ impl SimpleComponent for DashboardView {
         ComponentParts { model, widgets }
     }
 
-    fn update(&mut self, msg: DashboardInput, _sender: ComponentSender<Self>) {
+    fn update(&mut self, msg: DashboardInput, sender: ComponentSender<Self>) {
         match msg {
+            DashboardInput::AddPrices => {
+                let s = sender.clone();
+                super::price_dialog::show(self.root.upcast_ref(), self.ledger.clone(), move || {
+                    s.input(DashboardInput::Refresh)
+                });
+                return;
+            }
             DashboardInput::Refresh => {}
             DashboardInput::Range(days) => self.days = days,
             DashboardInput::Dimension(i) => {
@@ -683,16 +692,26 @@ impl DashboardView {
         }
         for (r, share) in self.data.shares.iter().enumerate() {
             let t = &share.totals;
+            // Calls without a price are never shown as costing nothing.
+            let cost = match (t.unpriced, t.cost.is_zero()) {
+                (0, _) => t.cost.display(),
+                (n, true) => fill(&gettext("{} unpriced"), &[&group_thousands(n)]),
+                (n, false) => fill(
+                    &gettext("{} + {} unpriced"),
+                    &[&t.cost.display(), &group_thousands(n)],
+                ),
+            };
+            let per_request = share
+                .cost_per_request()
+                .filter(|_| t.unpriced == 0)
+                .map_or_else(|| "—".into(), |m| m.display());
             let mut cells = vec![
                 share.key.clone(),
-                t.cost.display(),
+                cost,
                 percent(share.share_bp),
                 group_thousands(t.requests),
                 group_thousands(share.tokens()),
-                share
-                    .cost_per_request()
-                    .map(|m| m.display())
-                    .unwrap_or_else(|| "—".into()),
+                per_request,
             ];
             if revenue {
                 cells.push(

@@ -15,6 +15,7 @@ mod ledger_model;
 mod policies;
 mod policy_editor;
 mod policy_form;
+mod price_dialog;
 mod sources;
 
 use std::path::PathBuf;
