@@ -125,13 +125,19 @@ pub fn draw_spend<DB: DrawingBackend>(
     };
     draw_legend(&key, &legend, p, w >= 520)?;
     let n = data.days.len().max(1);
-    let top = data.top().max(0.01) * 1.1;
+    // Nothing spent: a dollar's scale, not an axis of repeated zeros.
+    let top = match data.top() {
+        t if t > 0.0 => (t * 1.1).max(0.1),
+        _ => 1.0,
+    };
     let mut chart = ChartBuilder::on(&plot)
         .margin(8)
         .x_label_area_size(28)
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..n as f64, 0f64..top)?;
-    let every = (n / 7).max(1);
+    // A day label every 70 pixels or so.
+    let room = (plot.dim_in_pixel().0 as usize / 70).max(1);
+    let every = n.div_ceil(room).max(1);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -399,7 +405,24 @@ mod tests {
         let out = svg(300, 200, |a| {
             draw_spend(a, &empty, &Palette::light()).unwrap()
         });
-        assert!(out.contains("<svg"));
+        assert!(
+            out.contains("$1.00") && !out.contains("$0.01"),
+            "a dollar's scale: {out}"
+        );
+        // Day labels are spaced out, not one per bar.
+        let data = spend(90, 3);
+        let out = svg(800, 300, |a| {
+            draw_spend(a, &data, &Palette::light()).unwrap()
+        });
+        let labels = data
+            .days
+            .iter()
+            .filter(|d| out.contains(&format!("\n{d}\n")))
+            .count();
+        assert!(
+            (3..=9).contains(&labels),
+            "{labels} day labels on 620 pixels"
+        );
     }
 
     #[test]

@@ -20,6 +20,14 @@ pub fn local_time(t: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// A day as people read it in a chart or a sentence: `Nov 30`, in German `30.11.`.
+pub fn short_date(d: jiff::civil::Date) -> String {
+    // Translators: a short date, as jiff's strftime writes it: %b the month's
+    // English abbreviation, %-d the day, %-m the month number. Use numbers
+    // where English month names would look out of place.
+    d.strftime(&gettext("%b %-d")).to_string()
+}
+
 /// Fills `{}` placeholders in a translated string, in order. Translators may not
 /// reorder them, so messages keep one placeholder where order could matter.
 pub fn fill(template: &str, args: &[&str]) -> String {

@@ -22,6 +22,7 @@ const SCENARIOS: &[&str] = &[
     "newer-ledger",
     "policies",
     "sources",
+    "dashboard-de-dark",
 ];
 
 fn main() {
@@ -136,6 +137,26 @@ impl Check {
             .unwrap_or_default()
     }
 
+    fn dashboard_page(&self) -> String {
+        self.widget("dashboard-stack")
+            .downcast::<gtk::Stack>()
+            .expect("a stack")
+            .visible_child_name()
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    }
+
+    fn label(&self, name: &str) -> String {
+        self.widget(name)
+            .downcast::<gtk::Label>()
+            .map(|l| l.label().to_string())
+            .unwrap_or_default()
+    }
+
+    fn show(&self, view: &str) {
+        let _ = WidgetExt::activate_action(&self.window, &format!("win.view-{view}"), None);
+    }
+
     fn count_label(&self) -> String {
         self.widget("history-count")
             .downcast::<gtk::Label>()
@@ -212,7 +233,7 @@ fn run_scenario(name: &str) -> i32 {
             }));
             store.insert_batch(&records).expect("seed");
         }
-        if name == "policies" {
+        if name == "policies" || name == "dashboard-de-dark" {
             // $1.50 spent today, for a budget to count.
             let now = jiff::Timestamp::now();
             let today: Vec<UsageRecord> = (0..30)
@@ -233,6 +254,20 @@ fn run_scenario(name: &str) -> i32 {
             store.remove_rule(5).expect("no anomaly rule");
         }
     }
+    if name == "dashboard-de-dark" {
+        let added = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(["policy", "add", "Team", "--limit", "2", "--db"])
+            .arg(&db)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(added, "a budget for the dashboard");
+        // SAFETY: the scenario process has no other threads yet.
+        unsafe {
+            std::env::set_var("LANGUAGE", "de");
+            std::env::set_var("LC_ALL", "de_DE.UTF-8");
+        }
+    }
+    tally::i18n::init();
     if name == "newer-ledger" {
         rusqlite::Connection::open(&db)
             .unwrap()
@@ -244,7 +279,7 @@ fn run_scenario(name: &str) -> i32 {
         Some("io.github.tallyapp.Tally.Test"),
         gio::ApplicationFlags::NON_UNIQUE,
     );
-    if name == "narrow-dark" {
+    if name == "narrow-dark" || name == "dashboard-de-dark" {
         app.connect_startup(|_| {
             adw::StyleManager::default().set_color_scheme(adw::ColorScheme::ForceDark)
         });
@@ -359,15 +394,36 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
     match scenario {
         "empty" => {
             check.expect(
+                check.dashboard_page() == "empty",
+                "the dashboard of an empty ledger says where usage comes from",
+            );
+            pause(300).await;
+            screenshot("empty");
+            check.show("history");
+            check.expect(
                 check.page() == "empty",
-                "an empty ledger shows the how-to-start page",
+                "an empty ledger's history shows the how-to-start page",
             );
             check.expect(check.rows() == 0, "no rows");
             check.expect(check.count_label() == "0 records", "count says 0 records");
             pause(300).await;
-            screenshot("empty");
+            screenshot("empty-history");
         }
         "seeded" => {
+            let content = wait_for(Duration::from_secs(2), || {
+                check.dashboard_page() == "content"
+            })
+            .await;
+            check.expect(
+                content.is_some(),
+                "a seeded ledger's dashboard shows its figures",
+            );
+            let before = check.label("dashboard-spend-title");
+            check.expect(
+                before.ends_with("$0.00"),
+                &format!("the seeded calls are older than 30 days ({before})"),
+            );
+            check.show("history");
             check.expect(check.page() == "list", "a seeded ledger shows the list");
             check.expect(
                 check.rows() == 262,
@@ -503,9 +559,44 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 seen.is_some_and(|d| d < Duration::from_secs(1)),
                 &format!("a record from another process shows within a second ({seen:?})"),
             );
+
+            // And on the dashboard: a $2.50 call recorded now.
+            check.show("dashboard");
+            let status = Command::new(env!("CARGO_BIN_EXE_tally"))
+                .args([
+                    "record", "--model", "gpt-4o", "--input", "1000000", "--output", "0", "--db",
+                ])
+                .arg(db)
+                .status()
+                .expect("run tally record");
+            check.expect(status.success(), "tally record succeeds");
+            let seen = wait_for(Duration::from_secs(3), || {
+                check.label("dashboard-spend-title").ends_with("$2.50")
+            })
+            .await;
+            check.expect(
+                seen.is_some_and(|d| d < Duration::from_secs(1)),
+                &format!(
+                    "a $2.50 call from another process is on the dashboard within a second ({seen:?}, {})",
+                    check.label("dashboard-spend-title")
+                ),
+            );
+            pause(300).await;
+            screenshot("dashboard");
         }
         "narrow-dark" => {
             let shown = |name: &str| find(&check.window, name).is_some_and(|w| w.is_mapped());
+            let dashboard = wait_for(Duration::from_secs(3), || {
+                shown("dashboard-stack") && !shown("sidebar-dashboard")
+            })
+            .await;
+            check.expect(
+                dashboard.is_some(),
+                "at 360 px the dashboard is shown alone",
+            );
+            pause(300).await;
+            screenshot("narrow-dark-dashboard");
+            check.show("history");
             let folded = wait_for(Duration::from_secs(3), || {
                 shown("history-list") && !shown("sidebar-history")
             })
@@ -520,6 +611,21 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             screenshot("narrow-dark");
         }
         "policies" => policies_and_alerts(check, db).await,
+        "dashboard-de-dark" => {
+            let content = wait_for(Duration::from_secs(2), || {
+                check.dashboard_page() == "content"
+            })
+            .await;
+            check.expect(content.is_some(), "the dashboard shows the budget");
+            let title = check.label("dashboard-spend-title");
+            check.expect(
+                title.starts_with("Ausgaben pro Tag") && title.ends_with("$1.50"),
+                &format!("the dashboard speaks German ({title})"),
+            );
+            check.expect(adw::StyleManager::default().is_dark(), "and is drawn dark");
+            pause(300).await;
+            screenshot("dashboard-de-dark");
+        }
         "sources" => first_run_imports_and_follows(check).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }

@@ -21,7 +21,7 @@ use crate::charts::{self, Bars, Meter, SpendChart};
 use crate::core::breakdown::{SortBy, sort};
 use crate::core::money::group_thousands;
 use crate::core::usage::Dimension;
-use crate::i18n::{fill, gettext, local_time};
+use crate::i18n::{fill, gettext, local_time, ngettext, short_date};
 
 const POLL: Duration = Duration::from_millis(400);
 const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
@@ -164,7 +164,7 @@ impl DashboardView {
         if let Some(day) = o.limit_day {
             parts.push(fill(
                 &gettext("limit reached about {}"),
-                &[&day.strftime("%b %-d").to_string()],
+                &[&short_date(day)],
             ));
         }
         parts.push(fill(&gettext("{} a day"), &[&m(o.burn_per_day)]));
@@ -233,6 +233,9 @@ impl SimpleComponent for DashboardView {
             .build()
     }
 
+    // The closures around the draw functions are not redundant: each call
+    // instantiates the function for that draw's cairo context lifetime.
+    #[allow(clippy::redundant_closure)]
     fn init(
         ledger: Rc<Ledger>,
         root: gtk::Box,
@@ -247,7 +250,9 @@ impl SimpleComponent for DashboardView {
             ))
             .vexpand(true)
             .build();
+        // One above the other, so the page fits a narrow window.
         let buttons = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
             .spacing(12)
             .halign(gtk::Align::Center)
             .build();
@@ -315,7 +320,10 @@ impl SimpleComponent for DashboardView {
         let mut first: Option<gtk::ToggleButton> = None;
         for days in RANGES {
             let b = gtk::ToggleButton::builder()
-                .label(fill(&gettext("{} days"), &[&days.to_string()]))
+                .label(fill(
+                    &ngettext("{} day", "{} days", days as u32),
+                    &[&days.to_string()],
+                ))
                 .active(days == 30)
                 .build();
             if let Some(f) = &first {
@@ -334,9 +342,16 @@ impl SimpleComponent for DashboardView {
         let spend_title = gtk::Label::builder()
             .xalign(0.0)
             .hexpand(true)
+            .wrap(true)
             .css_classes(["heading"])
             .build();
-        let spend_head = gtk::Box::builder().spacing(12).build();
+        spend_title.set_widget_name("dashboard-spend-title");
+        // The range buttons under the title, so both fit a narrow window.
+        ranges.set_halign(gtk::Align::Start);
+        let spend_head = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .spacing(8)
+            .build();
         spend_head.append(&spend_title);
         spend_head.append(&ranges);
         let spend = Chart::new(|a, d, p| charts::draw_spend(a, d, p), 240);
@@ -460,7 +475,8 @@ impl SimpleComponent for DashboardView {
             ],
             18,
         );
-        let stack = gtk::Stack::new();
+        let stack = gtk::Stack::builder().hhomogeneous(false).build();
+        stack.set_widget_name("dashboard-stack");
         stack.add_named(&empty, Some("empty"));
         stack.add_named(&content, Some("content"));
         root.append(&stack);
@@ -620,7 +636,11 @@ impl SimpleComponent for DashboardView {
 
         w.unpriced.set_visible(d.unpriced > 0);
         w.unpriced_label.set_label(&fill(
-            &gettext("{} calls in these days have no price, so their cost is not in the totals."),
+            &ngettext(
+                "{} call in these days has no price, so its cost is not in the totals.",
+                "{} calls in these days have no price, so their cost is not in the totals.",
+                d.unpriced.min(u32::MAX as u64) as u32,
+            ),
             &[&group_thousands(d.unpriced)],
         ));
 

@@ -14,7 +14,7 @@ use crate::core::period::Window;
 use crate::core::policy::{Metric, State};
 use crate::core::usage::{Dimension, Totals};
 use crate::engine::{self, PolicyStatus};
-use crate::i18n::gettext;
+use crate::i18n::{gettext, short_date};
 use crate::store::{Alert, AlertState, Store, StoreError, UsageQuery};
 
 /// Models with a series of their own in the chart; the rest are "Other".
@@ -163,12 +163,7 @@ pub fn load(
     }
     // Today has happened in part: its forecast is what is left of it, on top.
     data.spend = SpendChart {
-        days: data
-            .stacks
-            .days
-            .iter()
-            .map(|d| d.strftime("%b %-d").to_string())
-            .collect(),
+        days: data.stacks.days.iter().map(|d| short_date(*d)).collect(),
         series: data
             .stacks
             .series

@@ -5,16 +5,16 @@
 use std::rc::Rc;
 
 use jiff::civil::Date;
+use relm4::adw;
 use relm4::adw::prelude::*;
 use relm4::gtk;
-use relm4::adw;
 
 use super::a11y;
 use super::ledger::Ledger;
 use crate::core::Money;
 use crate::core::money::group_thousands;
 use crate::core::price_file::{PriceSpec, RateSpec};
-use crate::i18n::{fill, gettext};
+use crate::i18n::{fill, gettext, ngettext};
 
 /// A price per million tokens as typed: "3", "0.25", "$15".
 fn per_million(text: &str) -> Option<Money> {
@@ -38,8 +38,17 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
     let names: Vec<String> = models
         .iter()
         .map(|(p, m, n)| {
-            let who = if p.is_empty() { m.clone() } else { format!("{p} · {m}") };
-            fill(&gettext("{} ({} calls)"), &[&who, &group_thousands(*n)])
+            let who = if p.is_empty() {
+                m.clone()
+            } else {
+                format!("{p} · {m}")
+            };
+            let calls = ngettext(
+                "{} ({} call)",
+                "{} ({} calls)",
+                (*n).min(u32::MAX as u64) as u32,
+            );
+            fill(&calls, &[&who, &group_thousands(*n)])
         })
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -56,7 +65,10 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
     input.set_widget_name("price-input");
     output.set_widget_name("price-output");
     a11y::set_label(&input, &gettext("Input price, dollars per million tokens"));
-    a11y::set_label(&output, &gettext("Output price, dollars per million tokens"));
+    a11y::set_label(
+        &output,
+        &gettext("Output price, dollars per million tokens"),
+    );
     let form = gtk::Box::builder()
         .orientation(gtk::Orientation::Vertical)
         .spacing(8)
