@@ -403,6 +403,50 @@ fn claude_code_calls_stored_under_message_and_request_are_rekeyed_by_message() {
 }
 
 #[test]
+fn a_backup_restores_every_record_and_a_bad_file_changes_nothing() {
+    let (dir, path) = temp_db();
+    let mut rng = StdRng::seed_from_u64(11);
+    let records: Vec<UsageRecord> = (0..3_000).map(|i| random_record(&mut rng, i)).collect();
+    let mut store = Store::open(&path).unwrap();
+    store.insert_batch(&records).unwrap();
+    let all = |s: &Store| -> Vec<(i64, String, String, i64, i64)> {
+        s.connection()
+            .prepare("SELECT ts_ms, model, project, input + output, COALESCE(cost_nanos, -1) FROM usage ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let before = all(&store);
+    let totals_before = store.usage(&query(&store.zone().clone(), &[], None)).unwrap().1;
+    let backup = dir.path().join("backup.sqlite");
+    store.backup_to(&backup).unwrap();
+    assert!(!dir.path().join(".backup.sqlite.partial").exists());
+
+    // Changes after the backup are undone by restoring it.
+    store.connection().execute("DELETE FROM usage WHERE id % 2 = 0", []).unwrap();
+    assert_eq!(store.restore_from(&backup).unwrap(), 3_000);
+    assert_eq!(all(&store), before, "every record, as it was");
+    let totals_after = store.usage(&query(&store.zone().clone(), &[], None)).unwrap().1;
+    assert_eq!(totals_after, totals_before, "and the rollups with them");
+
+    // Not a ledger, or a damaged one: refused, nothing touched.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello").unwrap();
+    let err = store.restore_from(&text).unwrap_err().to_string();
+    assert!(err.contains("notes.txt"), "{err}");
+    let other = dir.path().join("other.sqlite");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 3;")
+        .unwrap();
+    let err = store.restore_from(&other).unwrap_err().to_string();
+    assert!(err.contains("not a Tally ledger"), "{err}");
+    assert_eq!(all(&store), before);
+}
+
+#[test]
 fn a_ledger_from_a_newer_tally_is_refused_with_a_clear_error() {
     let (_d, path) = temp_db();
     drop(Store::open(&path).unwrap());

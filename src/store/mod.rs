@@ -3,6 +3,7 @@
 //! and rolled up the same way whichever process wrote it.
 
 mod alerts;
+mod backup;
 mod history;
 mod imports;
 mod policies;
@@ -21,6 +22,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use alerts::{Alert, AlertState, Delivery, NewAlert};
+pub use backup::BackupError;
 pub use history::{HistoryFilter, HistoryPage, HistoryRow};
 pub use imports::FileState;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
