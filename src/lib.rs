@@ -2,6 +2,7 @@
 //!
 //! `core` is the pure domain; `store`, `cli` and `ui` are edges around it.
 
+pub mod autostart;
 pub mod charts;
 pub mod cli;
 pub mod config;

@@ -419,16 +419,25 @@ fn a_backup_restores_every_record_and_a_bad_file_changes_nothing() {
             .unwrap()
     };
     let before = all(&store);
-    let totals_before = store.usage(&query(&store.zone().clone(), &[], None)).unwrap().1;
+    let totals_before = store
+        .usage(&query(&store.zone().clone(), &[], None))
+        .unwrap()
+        .1;
     let backup = dir.path().join("backup.sqlite");
     store.backup_to(&backup).unwrap();
     assert!(!dir.path().join(".backup.sqlite.partial").exists());
 
     // Changes after the backup are undone by restoring it.
-    store.connection().execute("DELETE FROM usage WHERE id % 2 = 0", []).unwrap();
+    store
+        .connection()
+        .execute("DELETE FROM usage WHERE id % 2 = 0", [])
+        .unwrap();
     assert_eq!(store.restore_from(&backup).unwrap(), 3_000);
     assert_eq!(all(&store), before, "every record, as it was");
-    let totals_after = store.usage(&query(&store.zone().clone(), &[], None)).unwrap().1;
+    let totals_after = store
+        .usage(&query(&store.zone().clone(), &[], None))
+        .unwrap()
+        .1;
     assert_eq!(totals_after, totals_before, "and the rollups with them");
 
     // Not a ledger, or a damaged one: refused, nothing touched.

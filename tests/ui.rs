@@ -23,6 +23,7 @@ const SCENARIOS: &[&str] = &[
     "policies",
     "sources",
     "dashboard-de-dark",
+    "background",
 ];
 
 fn main() {
@@ -206,7 +207,7 @@ fn run_scenario(name: &str) -> i32 {
     // A home of the test's own: the app looks for agents' logs there, and must
     // not find (or offer to import) the developer's own.
     let home = dir.path().join("home");
-    if name == "sources" {
+    if name == "sources" || name == "background" {
         let log = home.join(".claude/projects/-home-ada-web/session.jsonl");
         std::fs::create_dir_all(log.parent().expect("folder")).expect("log folder");
         std::fs::write(&log, claude_line("msg_1", "req_1")).expect("log");
@@ -219,7 +220,7 @@ fn run_scenario(name: &str) -> i32 {
     }
     {
         let mut store = Store::open(&db).expect("open ledger");
-        if name != "empty" && name != "sources" {
+        if !matches!(name, "empty" | "sources" | "background") {
             let mut records: Vec<UsageRecord> = (0..250)
                 .map(|i| record(i, "claude-sonnet-4-5", "anthropic", "website"))
                 .collect();
@@ -316,7 +317,7 @@ fn run_scenario(name: &str) -> i32 {
             app.quit();
         });
     });
-    let code = tally::ui::launch(app, Some(db));
+    let code = tally::ui::launch(app, Some(db), false);
     if name == "newer-ledger" && code != std::process::ExitCode::FAILURE {
         eprintln!("  FAILED: a ledger that cannot be opened ends the app with a failure status");
         failures.set(failures.get() + 1);
@@ -627,6 +628,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             screenshot("dashboard-de-dark");
         }
         "sources" => first_run_imports_and_follows(check).await,
+        "background" => watches_with_the_window_closed(check, db).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }
@@ -852,4 +854,124 @@ async fn first_run_imports_and_follows(check: &Check) {
     check.expect(said.is_some(), "the Sources view counts the records");
     pause(500).await;
     screenshot("sources");
+}
+
+/// A process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// With "Run in Background" on, closing the window hides it: the app goes on
+/// following the logs, and a budget crossed by what it imports raises a desktop
+/// notification (to a real notification server on the private bus). Opening
+/// Tally again shows the window.
+async fn watches_with_the_window_closed(check: &Check, db: &Path) {
+    let capture = tempfile::NamedTempFile::new().expect("capture file");
+    let _server = Killed(
+        Command::new("dunst")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dunst"),
+    );
+    let _monitor = Killed(
+        Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(capture.reopen().expect("capture"))
+            .spawn()
+            .expect("dbus-monitor"),
+    );
+    let Some(dialog) = wait_for(Duration::from_secs(3), || {
+        toplevel("sources-first-run").is_some()
+    })
+    .await
+    .and_then(|_| toplevel("sources-first-run"))
+    .and_then(|w| w.downcast::<adw::MessageDialog>().ok()) else {
+        check.expect(false, "the first-run offer appears");
+        return;
+    };
+    let import = find_where(dialog.upcast_ref(), &|w| {
+        w.downcast_ref::<gtk::Button>()
+            .and_then(|b| b.label())
+            .is_some_and(|l| l == "_Import")
+    });
+    if let Some(b) = import.and_then(|w| w.downcast::<gtk::Button>().ok()) {
+        b.emit_clicked();
+    }
+    let imported = wait_for(Duration::from_secs(5), || check.rows() == 1).await;
+    check.expect(imported.is_some(), "the log is imported");
+    // A budget today's next call will cross (each costs about $0.00047), and
+    // the preference on.
+    let tally = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(args)
+            .arg("--db")
+            .arg(db)
+            .output()
+            .expect("run tally");
+        if !out.status.success() {
+            eprintln!(
+                "  tally {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        out.status.success()
+    };
+    check.expect(
+        tally(&[
+            "policy", "add", "Tiny", "--limit", "0.0003", "--period", "daily",
+        ]),
+        "a budget is added",
+    );
+    Store::open(db)
+        .expect("ledger")
+        .set_setting("run_in_background", Some("on"))
+        .expect("setting");
+    let window = check
+        .window
+        .clone()
+        .downcast::<gtk::Window>()
+        .expect("window");
+    window.close();
+    pause(500).await;
+    check.expect(!window.is_visible(), "closing hides the window");
+    check.expect(window.application().is_some(), "and the app keeps running");
+    let log = PathBuf::from(std::env::var("HOME").expect("home"))
+        .join(".claude/projects/-home-ada-web/session.jsonl");
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| {
+            let now = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                .to_string();
+            f.write_all(
+                claude_line("msg_2", "req_2")
+                    .replace("2025-11-13T10:00:00.000Z", &now)
+                    .as_bytes(),
+            )
+        })
+        .expect("append");
+    let notified = wait_for(Duration::from_secs(8), || {
+        std::fs::read_to_string(capture.path()).is_ok_and(|t| t.contains("Tiny"))
+    })
+    .await;
+    check.expect(
+        notified.is_some(),
+        &format!("the hidden app imports the new line and notifies ({notified:?})"),
+    );
+    if let Some(app) = window.application() {
+        app.activate();
+    }
+    pause(300).await;
+    check.expect(window.is_visible(), "opening Tally again shows the window");
 }

@@ -11,5 +11,6 @@ fn main() -> ExitCode {
         .nth(1)
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("TALLY_DB").map(Into::into));
-    tally::ui::run(db)
+    let background = std::env::args_os().any(|a| a == "--background");
+    tally::ui::run(db, background)
 }

@@ -148,7 +148,7 @@ pub fn run_alerts(store: &mut Store, command: AlertsCommand) -> anyhow::Result<(
                 return Ok(());
             }
             let url = a.url.unwrap_or_default();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !crate::notifier::is_webhook_url(&url) {
                 bail!(fill(
                     &gettext("“{}” is not an http:// or https:// URL"),
                     &[&url]

@@ -99,6 +99,7 @@ fn sidebar_row(view: &View, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
 fn main_menu() -> gio::Menu {
     let menu = gio::Menu::new();
     let section = gio::Menu::new();
+    section.append(Some(&gettext("_Preferences")), Some("win.preferences"));
     section.append(
         Some(&gettext("_Keyboard Shortcuts")),
         Some("win.show-help-overlay"),
@@ -109,7 +110,12 @@ fn main_menu() -> gio::Menu {
 }
 
 impl App {
-    fn add_actions(window: &adw::ApplicationWindow, sender: &ComponentSender<Self>) {
+    fn add_actions(
+        window: &adw::ApplicationWindow,
+        sender: &ComponentSender<Self>,
+        ledger: &Rc<Ledger>,
+        db: &std::path::Path,
+    ) {
         let action = |name: &str, msg: fn() -> AppInput| {
             let a = gio::SimpleAction::new(name, None);
             let s = sender.clone();
@@ -120,6 +126,12 @@ impl App {
         let w = window.clone();
         about.connect_activate(move |_, _| Self::show_about(&w));
         window.add_action(&about);
+        let preferences = gio::SimpleAction::new("preferences", None);
+        let (w, l, d) = (window.clone(), ledger.clone(), db.to_path_buf());
+        preferences.connect_activate(move |_, _| {
+            super::preferences::show(w.upcast_ref(), l.clone(), d.clone())
+        });
+        window.add_action(&preferences);
         action("search", || AppInput::Search);
         action("reload", || AppInput::Reload);
         action("view-dashboard", || AppInput::Show(DASHBOARD));
@@ -136,6 +148,8 @@ impl App {
             app.set_accels_for_action("win.view-alerts", &["<Primary>4"]);
             app.set_accels_for_action("win.view-sources", &["<Primary>5"]);
             app.set_accels_for_action("app.quit", &["<Primary>q"]);
+            app.set_accels_for_action("win.preferences", &["<Primary>comma"]);
+            app.set_accels_for_action("window.close", &["<Primary>w"]);
         }
     }
 
@@ -182,6 +196,7 @@ impl SimpleComponent for App {
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         let history = HistoryView::builder().launch(store).detach();
+        let ledger_for_window = ledger.clone();
         let dashboard =
             DashboardView::builder()
                 .launch(ledger.clone())
@@ -189,7 +204,9 @@ impl SimpleComponent for App {
                     DashboardOutput::Show(page) => AppInput::ShowPage(page),
                 });
         let policies = PoliciesView::builder().launch(ledger.clone()).detach();
-        let sources = SourcesView::builder().launch((ledger.clone(), db)).detach();
+        let sources = SourcesView::builder()
+            .launch((ledger.clone(), db.clone()))
+            .detach();
         let alerts = AlertsView::builder()
             .launch(ledger)
             .forward(sender.input_sender(), |out| match out {
@@ -318,7 +335,18 @@ impl SimpleComponent for App {
         let toaster = adw::ToastOverlay::new();
         toaster.set_child(Some(&leaflet));
         window.set_content(Some(&toaster));
-        Self::add_actions(&window, &sender);
+        Self::add_actions(&window, &sender, &ledger_for_window, &db);
+        // With "Run in Background" on, closing hides the window: the app keeps
+        // following sources and raising alerts, and opening Tally again shows it.
+        let l = ledger_for_window.clone();
+        window.connect_close_request(move |w| {
+            if super::preferences::runs_in_background(&l) {
+                w.set_visible(false);
+                glib::Propagation::Stop
+            } else {
+                glib::Propagation::Proceed
+            }
+        });
         if let Some(row) = sidebar.row_at_index(0) {
             sidebar.select_row(Some(&row));
         }

@@ -15,6 +15,7 @@ mod ledger_model;
 mod policies;
 mod policy_editor;
 mod policy_form;
+mod preferences;
 mod price_dialog;
 mod sources;
 
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use relm4::adw::prelude::*;
-use relm4::gtk::{self, gio};
+use relm4::gtk::{self, gio, glib};
 use relm4::{RelmApp, adw};
 
 use crate::config;
@@ -78,14 +79,16 @@ fn show_fatal(app: &adw::Application, heading: &str, body: &str) {
     app.run_with_args::<&str>(&[]);
 }
 
-/// Runs the app on the ledger at `db` (or the default one) until its window closes.
-pub fn run(db: Option<PathBuf>) -> ExitCode {
+/// Runs the app on the ledger at `db` (or the default one) until it quits. One
+/// instance runs per session: starting Tally again shows its window. With
+/// `background` (from the autostart entry) the window starts hidden.
+pub fn run(db: Option<PathBuf>, background: bool) -> ExitCode {
     let app = adw::Application::new(Some(config::APP_ID), gio::ApplicationFlags::default());
-    launch(app, db)
+    launch(app, db, background)
 }
 
 /// Runs the app as `app`; tests pass one of their own to drive it.
-pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
+pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> ExitCode {
     register_resources();
     // Style, the shortcuts window and icons come from here, whatever the app id
     // (tests run under an id of their own).
@@ -115,10 +118,35 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>) -> ExitCode {
         }
         gtk::Window::set_default_icon_name(config::APP_ID);
     });
+    // Activated again (a second launch, a notification): show the window, hidden
+    // or not. The first activation creates it (below).
+    app.connect_activate(|app| {
+        if let Some(window) = app.windows().first() {
+            window.present();
+        }
+    });
+    if background {
+        // Started at login: watch and alert, but show nothing until asked.
+        let first = std::cell::Cell::new(true);
+        app.connect_window_added(move |_, window| {
+            if first.replace(false) {
+                let w = window.clone();
+                glib::idle_add_local_once(move || w.set_visible(false));
+            }
+        });
+    }
     let quit = gio::SimpleAction::new("quit", None);
     let a = app.clone();
     quit.connect_activate(move |_, _| a.quit());
     app.add_action(&quit);
+    // When Tally already runs in this session, `run` hands over to it (which
+    // shows its window) and returns at once; Relm4 then waits for one more
+    // main-loop event before it returns, so one is left coming for it.
+    app.connect_notify_local(Some("is-registered"), |app, _| {
+        if app.is_remote() {
+            glib::timeout_add_local_once(std::time::Duration::from_millis(200), || {});
+        }
+    });
     // GTK must not read Tally's own command-line flags.
     RelmApp::from_app(app)
         .with_args(Vec::new())
