@@ -10,6 +10,10 @@
 //!   first import ≤ 3 s per million lines and ≤ 200 MB peak RSS; a re-import with
 //!   nothing new ≤ 100 ms
 //!
+//! - the dashboard on a 10,000,000-record ledger: the window's first drawn
+//!   dashboard frame ≤ 500 ms from starting `tally-app` (needs a display), its
+//!   peak RSS ≤ 200 MB, and reloading the dashboard's data after a write ≤ 50 ms
+//!
 //! The ledger's year of calls ends today, so every policy window holds usage.
 //! Prints medians (and the spread) and the ratio to each target; exits non-zero
 //! when a target is missed, so a regression is seen.
@@ -188,6 +192,9 @@ fn main() {
     }
     if wanted("import") {
         all_ok &= bench_import(dir.path());
+    }
+    if wanted("dashboard") {
+        all_ok &= bench_dashboard(dir.path());
     }
     if wanted("record") || wanted("usage") || wanted("check") || wanted("evaluate") {
         all_ok &= bench_processes(dir.path(), &wanted);
@@ -432,4 +439,85 @@ fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
         );
     }
     all_ok
+}
+
+/// The dashboard on ten million records: the data a refresh reads after a
+/// write, in process; then the whole app's start to its first drawn dashboard.
+fn bench_dashboard(dir: &Path) -> bool {
+    const RECORDS: u64 = 10_000_000;
+    // TALLY_BENCH_LEDGER10M keeps this ledger (about 3 GB) for the next run.
+    let path = std::env::var_os("TALLY_BENCH_LEDGER10M")
+        .map_or_else(|| dir.join("ten-million.sqlite"), Into::into);
+    if !path.exists() {
+        let mut store = Store::open(&path).expect("open");
+        let took = store
+            .with_one_checkpoint(|s| Ok::<_, tally::store::StoreError>(fill(s, 0, RECORDS)))
+            .expect("fill");
+        println!("filled a {RECORDS}-record ledger in {:.1} s", took.as_secs_f64());
+        store
+            .connection()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .expect("checkpoint");
+    }
+    add_policies(&mut Store::open(&path).expect("open"));
+    let mut store = Store::open(&path).expect("open");
+    let mut samples = Vec::new();
+    for i in 0..21 {
+        let mut r = record(RECORDS + 1_000 + i);
+        r.at = Timestamp::now();
+        store.insert(&r).expect("write");
+        let start = Instant::now();
+        let data = tally::ui::dashboard_data::load(
+            &store,
+            Timestamp::now(),
+            30,
+            tally::core::usage::Dimension::Model,
+        )
+        .expect("dashboard data");
+        samples.push(start.elapsed());
+        assert!(data.any_usage && !data.shares.is_empty());
+    }
+    let (lo, mid, hi) = median(samples);
+    println!("dashboard data after a write, 21 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})");
+    let mut ok = report(
+        "dashboard refresh after a write, 10M records (median)",
+        mid.as_secs_f64() * 1e3,
+        50.0,
+        "ms",
+        false,
+    );
+    if std::env::var_os("DISPLAY").is_none() {
+        println!("no DISPLAY: the first-frame figure needs one (run under tools/with-display.sh)");
+        return ok;
+    }
+    let app = Path::new(env!("CARGO_BIN_EXE_tally-app"));
+    let mut frames = Vec::new();
+    for _ in 0..7 {
+        let start = Instant::now();
+        let out = Command::new(app)
+            .arg("--db")
+            .arg(&path)
+            .env("TALLY_BENCH_FIRST_FRAME", "1")
+            .env("HOME", dir)
+            .output()
+            .expect("run tally-app");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("first-frame"),
+            "tally-app did not draw its dashboard: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        frames.push(start.elapsed());
+    }
+    let peak = children_peak_rss_mb();
+    let (lo, mid, hi) = median(frames);
+    println!("tally-app start to the first drawn dashboard, 7 runs: median {mid:.0?} (min {lo:.0?}, max {hi:.0?}), peak RSS {peak:.0} MB");
+    ok &= report(
+        "start to first dashboard frame, 10M records (median)",
+        mid.as_secs_f64() * 1e3,
+        500.0,
+        "ms",
+        false,
+    );
+    ok &= report("the app's peak RSS", peak, 200.0, "MB", false);
+    ok
 }

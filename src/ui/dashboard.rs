@@ -654,6 +654,29 @@ impl SimpleComponent for DashboardView {
             .set_content_height((d.bars.bars.len().max(1) * 28) as i32);
         w.bars.set(d.bars.clone());
         self.fill_table(&w.table, &sender);
+        if d.any_usage {
+            report_first_frame(&w.stack);
+        }
+    }
+}
+
+/// For the start-up benchmark (`TALLY_BENCH_FIRST_FRAME` set): once the
+/// dashboard has been painted with its data, say so on stdout and quit.
+fn report_first_frame(widget: &gtk::Stack) {
+    if std::env::var_os("TALLY_BENCH_FIRST_FRAME").is_none() {
+        return;
+    }
+    match widget.frame_clock() {
+        Some(clock) => {
+            clock.connect_after_paint(|_| {
+                println!("first-frame");
+                std::process::exit(0);
+            });
+        }
+        // Not on screen yet: once it is.
+        None => {
+            widget.connect_realize(report_first_frame);
+        }
     }
 }
 

@@ -5,7 +5,7 @@ mod alerts;
 mod app;
 mod chart;
 mod dashboard;
-mod dashboard_data;
+pub mod dashboard_data;
 mod date_range;
 mod follow;
 mod history;
