@@ -67,6 +67,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The WAL size (in pages) past which a commit copies it back into the ledger.
 const WAL_PAGES: i64 = 128;
+/// The same during a bulk write: 256 MiB of 4 KiB pages.
+const BULK_WAL_PAGES: i64 = 65_536;
 
 impl Store {
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
@@ -121,16 +123,17 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a bulk write (an import of many batches) with one checkpoint at its
+    /// Runs a bulk write (an import of many batches) with a checkpoint at its
     /// end instead of one after every batch: each would copy the pages the
     /// batch touched, and a large import touches the same index pages again and
-    /// again.
+    /// again. The WAL still gets a checkpoint each time it passes 256 MiB, so a
+    /// very large import cannot fill the disk with it.
     pub fn with_one_checkpoint<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {
         self.conn
-            .pragma_update(None, "wal_autocheckpoint", 0)
+            .pragma_update(None, "wal_autocheckpoint", BULK_WAL_PAGES)
             .map_err(StoreError::from)?;
         let result = f(self);
         // TRUNCATE also empties the WAL file, which the next process to open the
