@@ -453,7 +453,10 @@ fn bench_dashboard(dir: &Path) -> bool {
         let took = store
             .with_one_checkpoint(|s| Ok::<_, tally::store::StoreError>(fill(s, 0, RECORDS)))
             .expect("fill");
-        println!("filled a {RECORDS}-record ledger in {:.1} s", took.as_secs_f64());
+        println!(
+            "filled a {RECORDS}-record ledger in {:.1} s",
+            took.as_secs_f64()
+        );
         store
             .connection()
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -478,7 +481,9 @@ fn bench_dashboard(dir: &Path) -> bool {
         assert!(data.any_usage && !data.shares.is_empty());
     }
     let (lo, mid, hi) = median(samples);
-    println!("dashboard data after a write, 21 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})");
+    println!(
+        "dashboard data after a write, 21 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})"
+    );
     let mut ok = report(
         "dashboard refresh after a write, 10M records (median)",
         mid.as_secs_f64() * 1e3,
@@ -510,7 +515,9 @@ fn bench_dashboard(dir: &Path) -> bool {
     }
     let peak = children_peak_rss_mb();
     let (lo, mid, hi) = median(frames);
-    println!("tally-app start to the first drawn dashboard, 7 runs: median {mid:.0?} (min {lo:.0?}, max {hi:.0?}), peak RSS {peak:.0} MB");
+    println!(
+        "tally-app start to the first drawn dashboard, 7 runs: median {mid:.0?} (min {lo:.0?}, max {hi:.0?}), peak RSS {peak:.0} MB"
+    );
     ok &= report(
         "start to first dashboard frame, 10M records (median)",
         mid.as_secs_f64() * 1e3,

@@ -26,6 +26,8 @@ use crate::i18n::{fill, gettext, local_time, ngettext, short_date};
 const POLL: Duration = Duration::from_millis(400);
 const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
 const RANGES: [usize; 3] = [7, 30, 90];
+/// Other budgets listed under the main one.
+const OTHER_BUDGETS: usize = 5;
 const DIMENSIONS: [Dimension; 5] = [
     Dimension::Model,
     Dimension::Provider,
@@ -607,12 +609,33 @@ impl SimpleComponent for DashboardView {
         while let Some(row) = w.others.row_at_index(0) {
             w.others.remove(&row);
         }
-        for (i, s) in d.statuses.iter().enumerate() {
-            if Some(i) != d.main {
-                w.others.append(&other_row(s));
-            }
+        // The budgets nearest their limits; the Policies view has them all.
+        let mut others: Vec<&crate::engine::PolicyStatus> = d
+            .statuses
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| Some(*i) != d.main && s.enabled)
+            .map(|(_, s)| s)
+            .collect();
+        others.sort_by_key(|s| std::cmp::Reverse(s.basis_points));
+        for s in others.iter().take(OTHER_BUDGETS) {
+            w.others.append(&other_row(s));
         }
-        w.others.set_visible(d.statuses.len() > 1);
+        if others.len() > OTHER_BUDGETS {
+            let all = gtk::Button::builder()
+                .label(fill(
+                    &gettext("All {} Budgets"),
+                    &[&d.statuses.len().to_string()],
+                ))
+                .css_classes(["flat"])
+                .build();
+            let s = sender.clone();
+            all.connect_clicked(move |_| {
+                let _ = s.output(DashboardOutput::Show("policies"));
+            });
+            w.others.append(&all);
+        }
+        w.others.set_visible(!others.is_empty());
 
         // Open alerts.
         while let Some(row) = w.alerts.row_at_index(0) {

@@ -502,6 +502,10 @@ impl SimpleComponent for PoliciesView {
         let widgets = PoliciesWidgets { stack, list, error };
         // The first update fills the view.
         sender.input(PoliciesInput::Refresh);
+        // Rows are built only while the view is on screen (a hundred budgets
+        // are a lot of widgets to build at start-up for a page not shown).
+        let s = sender.clone();
+        root.connect_map(move |_| s.input(PoliciesInput::Refresh));
         ComponentParts { model, widgets }
     }
 
@@ -599,11 +603,13 @@ impl SimpleComponent for PoliciesView {
     fn update_view(&self, widgets: &mut PoliciesWidgets, _sender: ComponentSender<Self>) {
         widgets.error.set_visible(self.error.is_some());
         widgets.error.set_label(self.error.as_deref().unwrap_or(""));
-        while let Some(child) = widgets.list.first_child() {
-            widgets.list.remove(&child);
-        }
-        for s in &self.statuses {
-            widgets.list.append(&policy_row(s));
+        if widgets.stack.is_mapped() || self.statuses.is_empty() {
+            while let Some(child) = widgets.list.first_child() {
+                widgets.list.remove(&child);
+            }
+            for s in &self.statuses {
+                widgets.list.append(&policy_row(s));
+            }
         }
         let page = if self.statuses.is_empty() && self.error.is_none() {
             "empty"
