@@ -143,7 +143,8 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // shows its window) and returns at once; Relm4 then waits for one more
     // main-loop event before it returns, so one is left coming for it.
     app.connect_notify_local(Some("is-registered"), |app, _| {
-        if app.is_remote() {
+        // (It also changes when the app unregisters at the end.)
+        if app.is_registered() && app.is_remote() {
             glib::timeout_add_local_once(std::time::Duration::from_millis(200), || {});
         }
     });
