@@ -253,6 +253,12 @@ fn run_scenario(name: &str) -> i32 {
             // runs; only the thresholds are wanted here.
             store.remove_rule(4).expect("no forecast rule");
             store.remove_rule(5).expect("no anomaly rule");
+            // A zone from the preferences, for new policies.
+            if name == "policies" {
+                store
+                    .set_setting("default_zone", Some("America/New_York"))
+                    .expect("setting");
+            }
         }
     }
     if name == "dashboard-de-dark" {
@@ -686,6 +692,13 @@ async fn policies_and_alerts(check: &Check, db: &Path) {
         .and_then(|w| w.downcast::<gtk::Button>().ok())
         .expect("save button");
     check.expect(!save.is_sensitive(), "an empty form cannot be saved");
+    let zone = find(&ed, "policy-zone")
+        .and_then(|w| w.downcast::<adw::EntryRow>().ok())
+        .map(|e| e.text().to_string());
+    check.expect(
+        zone.as_deref() == Some("America/New_York"),
+        &format!("a new policy starts in the preferred zone ({zone:?})"),
+    );
     set_text(&ed, "policy-name", "Team budget");
     set_text(&ed, "policy-limit", "two dollars");
     pause(100).await;

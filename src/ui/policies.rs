@@ -270,7 +270,8 @@ impl PoliciesView {
             .unwrap_or_default();
         let (ledger, s) = (self.ledger.clone(), sender.clone());
         let actor = crate::config::user_name();
-        policy_editor::open(&parent, existing, audit, move |p| {
+        let defaults = super::preferences::policy_defaults(&self.ledger);
+        policy_editor::open(&parent, existing, audit, defaults, move |p| {
             let result = ledger.write(|store| {
                 if p.id == 0 {
                     store.add_policy(&p, &actor).map(|_| ())

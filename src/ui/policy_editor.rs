@@ -5,13 +5,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use relm4::adw;
 use relm4::adw::prelude::*;
 use relm4::gtk;
 
 use super::policy_form::{self, Form};
-use crate::core::policy::{DEFAULT_SOFT_PERCENT, Policy};
+use crate::core::policy::Policy;
 use crate::i18n::gettext;
 use crate::i18n::local_time;
 use crate::store::AuditEntry;
@@ -106,6 +105,7 @@ pub fn open(
     parent: &gtk::Window,
     existing: Option<Policy>,
     audit: Vec<AuditEntry>,
+    (soft, zone): (u8, String),
     save: impl Fn(Policy) -> Result<(), String> + 'static,
 ) {
     let title = if existing.is_some() {
@@ -236,8 +236,8 @@ pub fn open(
         None => Form {
             period_kind: 2,
             period_detail: "1".into(),
-            soft_percent: DEFAULT_SOFT_PERCENT.into(),
-            zone: TimeZone::system().iana_name().unwrap_or("UTC").to_string(),
+            soft_percent: soft.into(),
+            zone,
             ..Form::default()
         },
     };

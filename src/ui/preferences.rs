@@ -17,6 +17,29 @@ use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
 /// window closed.
 pub const BACKGROUND_SETTING: &str = "run_in_background";
 
+/// Settings a new policy starts from.
+pub const SOFT_SETTING: &str = "default_soft_percent";
+pub const ZONE_SETTING: &str = "default_zone";
+
+/// A new policy's soft limit and time zone: the preferences', else 80 % and
+/// the system's zone.
+pub fn policy_defaults(ledger: &Ledger) -> (u8, String) {
+    let setting = |key: &str| ledger.read(|s| s.setting(key)).ok().flatten();
+    let soft = setting(SOFT_SETTING)
+        .and_then(|v| v.parse().ok())
+        .filter(|v| (1..=100).contains(v))
+        .unwrap_or(crate::core::policy::DEFAULT_SOFT_PERCENT);
+    let zone = setting(ZONE_SETTING)
+        .filter(|z| jiff::tz::TimeZone::get(z).is_ok())
+        .unwrap_or_else(|| {
+            jiff::tz::TimeZone::system()
+                .iana_name()
+                .unwrap_or("UTC")
+                .to_string()
+        });
+    (soft, zone)
+}
+
 pub fn runs_in_background(ledger: &Ledger) -> bool {
     ledger
         .read(|s| s.setting(BACKGROUND_SETTING))
@@ -148,6 +171,51 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     });
     alerts.add(&webhook);
     page.add(&alerts);
+
+    // What a new budget starts from.
+    let budgets = adw::PreferencesGroup::builder()
+        .title(gettext("New Budgets"))
+        .build();
+    let (soft, zone) = policy_defaults(&ledger);
+    let spin = gtk::SpinButton::with_range(1.0, 100.0, 1.0);
+    spin.set_value(f64::from(soft));
+    spin.set_valign(gtk::Align::Center);
+    let row = adw::ActionRow::builder()
+        .title(gettext("Warn From"))
+        .subtitle(gettext("Percent of the limit where warnings start"))
+        .activatable_widget(&spin)
+        .build();
+    row.add_suffix(&spin);
+    let (w, l) = (window.clone(), ledger.clone());
+    spin.connect_value_changed(move |s| {
+        save(&w, &l, SOFT_SETTING, Some(&(s.value() as u8).to_string()));
+    });
+    budgets.add(&row);
+    let zone_row = adw::EntryRow::builder()
+        .title(gettext("Time Zone"))
+        .text(zone)
+        .show_apply_button(true)
+        .build();
+    zone_row.set_tooltip_text(Some(&gettext(
+        "Whose days, weeks and months a new budget follows, e.g. Europe/Berlin",
+    )));
+    let (w, l) = (window.clone(), ledger.clone());
+    zone_row.connect_apply(move |e| {
+        let zone = e.text().trim().to_string();
+        if jiff::tz::TimeZone::get(&zone).is_err() {
+            toast(
+                &w,
+                &fill(
+                    &gettext("“{}” is not a time zone (e.g. Europe/Berlin)."),
+                    &[&zone],
+                ),
+            );
+            return;
+        }
+        save(&w, &l, ZONE_SETTING, Some(&zone));
+    });
+    budgets.add(&zone_row);
+    page.add(&budgets);
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()
