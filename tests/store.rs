@@ -456,6 +456,53 @@ fn a_backup_restores_every_record_and_a_bad_file_changes_nothing() {
 }
 
 #[test]
+fn jobs_count_attempts_and_successes_from_metadata_through_their_index() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let job = |i: i64, success: Option<serde_json::Value>, cents: i64| {
+        let mut r = UsageRecord::new(
+            Timestamp::from_second(1_790_000_000 + i * 60).unwrap(),
+            "openai",
+            "gpt-4o",
+        );
+        r.request_id = Some(format!("job-{i}"));
+        if let Some(v) = success {
+            r.metadata.insert("success".into(), v);
+        }
+        r.cost = Cost::Priced {
+            amount: Money::from_nanos(cents * 10_000_000),
+            price_version: "t".into(),
+        };
+        r
+    };
+    use serde_json::json;
+    store
+        .insert_batch(&[
+            job(0, Some(json!(true)), 100), // before the range
+            job(1, Some(json!(true)), 30),
+            job(2, Some(json!("yes")), 30),
+            job(3, Some(json!(false)), 30),
+            job(4, Some(json!(0)), 30),
+            job(5, None, 500), // not a job
+        ])
+        .unwrap();
+    let since = Timestamp::from_second(1_790_000_000 + 30).unwrap();
+    let jobs = store.jobs(since).unwrap();
+    assert_eq!((jobs.attempts, jobs.succeeded), (4, 2));
+    assert_eq!(jobs.cost.display(), "$1.20");
+    assert_eq!(jobs.cost_per_success().unwrap().display(), "$0.60");
+    let plan: String = store
+        .connection()
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM usage WHERE json_extract(metadata, '$.success') IS NOT NULL AND ts_ms >= 0",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("usage_jobs"), "{plan}");
+}
+
+#[test]
 fn a_ledger_from_a_newer_tally_is_refused_with_a_clear_error() {
     let (_d, path) = temp_db();
     drop(Store::open(&path).unwrap());

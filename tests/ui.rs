@@ -588,6 +588,26 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                     check.label("dashboard-spend-title")
                 ),
             );
+            // Calls that say whether their job succeeded: cost per successful job.
+            for success in ["true", "false"] {
+                let status = Command::new(env!("CARGO_BIN_EXE_tally"))
+                    .args(["record", "--model", "gpt-4o", "--input", "400000", "--meta"])
+                    .arg(format!("success={success}"))
+                    .arg("--db")
+                    .arg(db)
+                    .status()
+                    .expect("run tally record");
+                check.expect(status.success(), "a job is recorded");
+            }
+            let jobs = wait_for(Duration::from_secs(3), || {
+                check.label("dashboard-jobs")
+                    == "2 jobs · 50 % succeeded · $2.00 per successful job"
+            })
+            .await;
+            check.expect(
+                jobs.is_some(),
+                &format!("jobs are counted ({})", check.label("dashboard-jobs")),
+            );
             pause(300).await;
             screenshot("dashboard");
         }

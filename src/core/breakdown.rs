@@ -94,6 +94,28 @@ pub fn sort(shares: &mut [Share], by: SortBy, descending: bool) {
     });
 }
 
+/// Calls that say whether their job succeeded (metadata `success`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Jobs {
+    pub attempts: u64,
+    pub succeeded: u64,
+    /// What all the attempts cost, failed ones included.
+    pub cost: Money,
+}
+
+impl Jobs {
+    /// Succeeded over attempted, in basis points.
+    pub fn success_bp(&self) -> Option<i64> {
+        (self.attempts > 0).then(|| ratio_bp(self.succeeded as i64, self.attempts as i64))
+    }
+
+    /// What each success cost, paying for the failures too.
+    pub fn cost_per_success(&self) -> Option<Money> {
+        (self.succeeded > 0)
+            .then(|| Money::from_ratio(self.cost.nanos() as i128, self.succeeded as i128))
+    }
+}
+
 /// Per-day amounts of a few series over consecutive days.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DailyStacks {
@@ -186,6 +208,23 @@ mod tests {
         // A loss is a negative margin.
         let loss = shares(vec![("x".into(), totals(300, 1, 200))]);
         assert_eq!(loss[0].margin_bp(), Some(-5_000));
+    }
+
+    #[test]
+    fn a_success_pays_for_the_failures() {
+        let jobs = Jobs {
+            attempts: 4,
+            succeeded: 3,
+            cost: Money::from_nanos(900_000_000),
+        };
+        assert_eq!(jobs.success_bp(), Some(7_500));
+        assert_eq!(jobs.cost_per_success().unwrap().display(), "$0.30");
+        assert_eq!(Jobs::default().success_bp(), None);
+        let failed = Jobs {
+            succeeded: 0,
+            ..jobs
+        };
+        assert_eq!(failed.cost_per_success(), None);
     }
 
     #[test]

@@ -232,3 +232,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+impl Store {
+    /// The calls since `since` that say whether their job succeeded
+    /// (metadata `success`: true, 1, "true", "yes" or "ok" count as success).
+    pub fn jobs(&self, since: Timestamp) -> Result<crate::core::breakdown::Jobs, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*),
+                    COALESCE(SUM(json_extract(metadata, '$.success') IN (1, 'true', 'yes', 'ok')), 0),
+                    COALESCE(SUM(cost_nanos), 0)
+             FROM usage
+             WHERE json_extract(metadata, '$.success') IS NOT NULL AND ts_ms >= ?1",
+        )?;
+        Ok(stmt.query_row([since.as_millisecond()], |r| {
+            Ok(crate::core::breakdown::Jobs {
+                attempts: r.get::<_, i64>(0)? as u64,
+                succeeded: r.get::<_, i64>(1)? as u64,
+                cost: Money::from_nanos(r.get(2)?),
+            })
+        })?)
+    }
+}

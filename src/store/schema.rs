@@ -249,6 +249,11 @@ pub const MIGRATIONS: &[Step] = &[
     ),
     // Rollups last, so they are rebuilt once, by today's code, on today's schema.
     Step::Code(super::rollup::rebuild_both),
+    // Records that say whether their job succeeded (metadata `success`): the
+    // dashboard's cost per successful job reads these alone.
+    Step::Sql(
+        "CREATE INDEX usage_jobs ON usage (ts_ms) WHERE json_extract(metadata, '$.success') IS NOT NULL;",
+    ),
 ];
 
 /// Claude Code calls were keyed by `message id:request id`; a subagent's replay

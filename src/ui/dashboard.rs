@@ -79,6 +79,7 @@ pub struct DashboardWidgets {
     spend: Chart<SpendChart>,
     bars: Chart<Bars>,
     table: gtk::Grid,
+    jobs: gtk::Label,
     alerts: gtk::ListBox,
     alerts_card: gtk::Box,
     unpriced: gtk::Box,
@@ -420,12 +421,15 @@ impl SimpleComponent for DashboardView {
             .vscrollbar_policy(gtk::PolicyType::Never)
             .child(&table)
             .build();
+        let jobs = label(&["dim-label"]);
+        jobs.set_widget_name("dashboard-jobs");
         let where_card = card(
             "",
             &[
                 where_head.upcast_ref(),
                 bars.area.upcast_ref(),
                 table_scroll.upcast_ref(),
+                jobs.upcast_ref(),
             ],
         );
 
@@ -521,6 +525,7 @@ impl SimpleComponent for DashboardView {
             spend,
             bars,
             table,
+            jobs,
             alerts,
             alerts_card,
             unpriced,
@@ -677,6 +682,21 @@ impl SimpleComponent for DashboardView {
             .set_content_height((d.bars.bars.len().max(1) * 28) as i32);
         w.bars.set(d.bars.clone());
         self.fill_table(&w.table, &sender);
+        let jobs = &d.jobs;
+        w.jobs.set_visible(jobs.attempts > 0);
+        if let Some(rate) = jobs.success_bp() {
+            let per = jobs
+                .cost_per_success()
+                .map_or_else(|| "—".into(), |m| m.display());
+            w.jobs.set_label(&fill(
+                &ngettext(
+                    "{} job · {} succeeded · {} per successful job",
+                    "{} jobs · {} succeeded · {} per successful job",
+                    jobs.attempts.min(u32::MAX as u64) as u32,
+                ),
+                &[&group_thousands(jobs.attempts), &percent(rate), &per],
+            ));
+        }
         if d.any_usage {
             report_first_frame(&w.stack);
         }

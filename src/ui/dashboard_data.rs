@@ -34,6 +34,8 @@ pub struct DashboardData {
     pub shares: Vec<Share>,
     pub bars: Bars,
     pub range_total: Totals,
+    /// Calls in the range that say whether their job succeeded.
+    pub jobs: crate::core::breakdown::Jobs,
     pub alerts: Vec<Alert>,
     /// Calls without a price in the range (their cost is not in the totals).
     pub unpriced: u64,
@@ -198,6 +200,9 @@ pub fn load(
             })
             .collect(),
     };
+    if let Some(since) = since {
+        data.jobs = store.jobs(since)?;
+    }
     data.alerts = store.alerts(&[AlertState::Active], 3)?;
     Ok(data)
 }
