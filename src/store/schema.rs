@@ -247,13 +247,13 @@ pub const MIGRATIONS: &[Step] = &[
          CREATE TABLE schema_bump (x);
          DROP TABLE schema_bump;",
     ),
-    // Rollups last, so they are rebuilt once, by today's code, on today's schema.
-    Step::Code(super::rollup::rebuild_both),
     // Records that say whether their job succeeded (metadata `success`): the
     // dashboard's cost per successful job reads these alone.
     Step::Sql(
         "CREATE INDEX usage_jobs ON usage (ts_ms) WHERE json_extract(metadata, '$.success') IS NOT NULL;",
     ),
+    // Rollups last, so they are rebuilt once, by today's code, on today's schema.
+    Step::Code(super::rollup::rebuild_both),
 ];
 
 /// Claude Code calls were keyed by `message id:request id`; a subagent's replay
