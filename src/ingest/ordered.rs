@@ -38,6 +38,7 @@ pub fn for_each<T: Send, E>(
     };
     std::thread::scope(|scope| {
         let (send, receive) = mpsc::channel();
+        let mut started = 0;
         for _ in 0..threads.min(count) {
             let send = send.clone();
             let (claim, work) = (&claim, &work);
@@ -49,12 +50,16 @@ pub fn for_each<T: Send, E>(
                 }
             };
             // Named, so a profile tells the workers from the thread that takes.
-            std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("tally-worker".into())
-                .spawn_scoped(scope, worker)
-                .expect("a worker thread");
+                .spawn_scoped(scope, worker);
+            started += usize::from(spawned.is_ok());
         }
         drop(send);
+        if started == 0 {
+            // No thread to be had: the work is done here, in order, all the same.
+            return (0..count).try_for_each(|i| take(i, work(i)));
+        }
         let mut waiting = BTreeMap::new();
         let mut next = 0;
         let result = (|| {
