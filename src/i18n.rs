@@ -28,6 +28,11 @@ pub fn short_date(d: jiff::civil::Date) -> String {
     d.strftime(&gettext("%b %-d")).to_string()
 }
 
+/// A share in basis points as a whole percent: `78 %`.
+pub fn percent(bp: i64) -> String {
+    format!("{} %", bp / 100)
+}
+
 /// Fills `{}` placeholders in a translated string, in order. Translators may not
 /// reorder them, so messages keep one placeholder where order could matter.
 pub fn fill(template: &str, args: &[&str]) -> String {

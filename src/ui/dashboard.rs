@@ -21,7 +21,7 @@ use crate::charts::{self, Bars, Meter, SpendChart};
 use crate::core::breakdown::{SortBy, sort};
 use crate::core::money::group_thousands;
 use crate::core::usage::Dimension;
-use crate::i18n::{fill, gettext, local_time, ngettext, short_date};
+use crate::i18n::{fill, gettext, local_time, ngettext, percent, short_date};
 
 const POLL: Duration = Duration::from_millis(400);
 const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
@@ -114,10 +114,6 @@ fn label(classes: &[&str]) -> gtk::Label {
         .wrap(true)
         .css_classes(classes.to_vec())
         .build()
-}
-
-fn percent(bp: i64) -> String {
-    format!("{} %", bp / 100)
 }
 
 fn dimension_name(d: Dimension) -> String {
@@ -681,7 +677,14 @@ impl SimpleComponent for DashboardView {
             .area
             .set_content_height((d.bars.bars.len().max(1) * 28) as i32);
         w.bars.set(d.bars.clone());
-        self.fill_table(&w.table, &sender);
+        let s = sender.clone();
+        super::breakdown_table::fill(
+            &w.table,
+            &d.shares,
+            &dimension_name(DIMENSIONS[self.dimension]),
+            self.sort,
+            move |by| s.input(DashboardInput::Sort(by)),
+        );
         let jobs = &d.jobs;
         w.jobs.set_visible(jobs.attempts > 0);
         if let Some(rate) = jobs.success_bp() {
@@ -719,109 +722,6 @@ fn report_first_frame(widget: &gtk::Stack) {
         // Not on screen yet: once it is.
         None => {
             widget.connect_realize(report_first_frame);
-        }
-    }
-}
-
-impl DashboardView {
-    /// The breakdown as a table with sortable columns; profit and margin only
-    /// when revenue was recorded.
-    fn fill_table(&self, table: &gtk::Grid, sender: &ComponentSender<Self>) {
-        while let Some(child) = table.first_child() {
-            table.remove(&child);
-        }
-        let revenue = self.data.shares.iter().any(|s| s.profit().is_some());
-        let mut columns: Vec<(String, Option<SortBy>)> = vec![
-            (
-                dimension_name(DIMENSIONS[self.dimension]),
-                Some(SortBy::Name),
-            ),
-            (gettext("Cost"), Some(SortBy::Cost)),
-            (gettext("Share"), Some(SortBy::Cost)),
-            (gettext("Requests"), Some(SortBy::Requests)),
-            (gettext("Tokens"), Some(SortBy::Tokens)),
-            (gettext("Per Request"), Some(SortBy::CostPerRequest)),
-        ];
-        if revenue {
-            columns.push((gettext("Profit"), None));
-            columns.push((gettext("Margin"), None));
-        }
-        for (c, (title, by)) in columns.iter().enumerate() {
-            let arrow = match by {
-                Some(b) if *b == self.sort.0 && c != 2 => {
-                    if self.sort.1 {
-                        " ↓"
-                    } else {
-                        " ↑"
-                    }
-                }
-                _ => "",
-            };
-            let head = gtk::Button::builder()
-                .label(format!("{title}{arrow}"))
-                .css_classes(["flat", "heading"])
-                .halign(if c == 0 {
-                    gtk::Align::Start
-                } else {
-                    gtk::Align::End
-                })
-                .build();
-            head.set_tooltip_text(Some(&fill(&gettext("Sort by {}"), &[title])));
-            match by {
-                Some(b) => {
-                    let (s, b) = (sender.clone(), *b);
-                    head.connect_clicked(move |_| s.input(DashboardInput::Sort(b)));
-                }
-                None => head.set_sensitive(false),
-            }
-            table.attach(&head, c as i32, 0, 1, 1);
-        }
-        for (r, share) in self.data.shares.iter().enumerate() {
-            let t = &share.totals;
-            // Calls without a price are never shown as costing nothing.
-            let cost = match (t.unpriced, t.cost.is_zero()) {
-                (0, _) => t.cost.display(),
-                (n, true) => fill(&gettext("{} unpriced"), &[&group_thousands(n)]),
-                (n, false) => fill(
-                    &gettext("{} + {} unpriced"),
-                    &[&t.cost.display(), &group_thousands(n)],
-                ),
-            };
-            let per_request = share
-                .cost_per_request()
-                .filter(|_| t.unpriced == 0)
-                .map_or_else(|| "—".into(), |m| m.display());
-            let mut cells = vec![
-                share.key.clone(),
-                cost,
-                percent(share.share_bp),
-                group_thousands(t.requests),
-                group_thousands(share.tokens()),
-                per_request,
-            ];
-            if revenue {
-                cells.push(
-                    share
-                        .profit()
-                        .map(|m| m.display())
-                        .unwrap_or_else(|| "—".into()),
-                );
-                cells.push(share.margin_bp().map(percent).unwrap_or_else(|| "—".into()));
-            }
-            for (c, text) in cells.into_iter().enumerate() {
-                let l = gtk::Label::builder()
-                    .label(&text)
-                    .xalign(if c == 0 { 0.0 } else { 1.0 })
-                    .css_classes(if c == 0 { vec![] } else { vec!["amount"] })
-                    .build();
-                if c == 0 {
-                    l.set_ellipsize(gtk::pango::EllipsizeMode::Middle);
-                    l.set_max_width_chars(36);
-                    l.set_tooltip_text(Some(&text));
-                    l.set_margin_start(12);
-                }
-                table.attach(&l, c as i32, r as i32 + 1, 1, 1);
-            }
         }
     }
 }

@@ -3,6 +3,7 @@
 mod a11y;
 mod alerts;
 mod app;
+mod breakdown_table;
 mod chart;
 mod dashboard;
 pub mod dashboard_data;

@@ -51,11 +51,7 @@ pub struct PoliciesWidgets {
     error: gtk::Label,
 }
 
-use crate::i18n::local_time;
-
-fn percent(bp: i64) -> String {
-    format!("{} %", bp / 100)
-}
+use crate::i18n::{local_time, percent};
 
 fn state_name(s: &PolicyStatus) -> String {
     if !s.enabled {
