@@ -29,6 +29,8 @@ pub struct PolicyStatus {
     pub enabled: bool,
     pub used: i64,
     pub limit: i64,
+    /// Where warnings start, in percent of the limit.
+    pub soft_percent: u8,
     /// Hundredths of a percent of the limit used.
     pub basis_points: i64,
     pub remaining: i64,
@@ -66,6 +68,7 @@ fn status_of(p: &Policy, s: &PolicySpend, now: Timestamp) -> PolicyStatus {
         enabled: p.enabled,
         used: s.used,
         limit: p.limit,
+        soft_percent: p.soft_percent,
         basis_points: basis_points(s.used, p.limit),
         remaining: (p.limit - s.used).max(0),
         state: p.state(s.used),

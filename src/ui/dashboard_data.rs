@@ -11,7 +11,7 @@ use crate::core::Money;
 use crate::core::breakdown::{self, DailyStacks, Share};
 use crate::core::outlook::{Outlook, outlook};
 use crate::core::period::Window;
-use crate::core::policy::{Metric, State};
+use crate::core::policy::{CRITICAL_PERCENT, Metric, State};
 use crate::core::usage::{Dimension, Totals};
 use crate::engine::{self, PolicyStatus};
 use crate::i18n::{gettext, short_date};
@@ -53,10 +53,16 @@ fn main_policy(statuses: &[PolicyStatus]) -> Option<usize> {
         .or((!statuses.is_empty()).then_some(0))
 }
 
-fn meter_of(s: &PolicyStatus, soft_bp: i64) -> Meter {
+/// The meter for a budget, marked at its soft limit, where it turns critical
+/// and at the limit.
+fn meter_of(s: &PolicyStatus) -> Meter {
     Meter {
         used: s.basis_points as f64 / 10_000.0,
-        marks: vec![soft_bp as f64 / 10_000.0, 0.95, 1.0],
+        marks: vec![
+            f64::from(s.soft_percent) / 100.0,
+            f64::from(CRITICAL_PERCENT) / 100.0,
+            1.0,
+        ],
         level: match s.state {
             State::Ok => 0,
             State::Warning => 1,
@@ -94,7 +100,6 @@ pub fn load(
         ..DashboardData::default()
     };
     data.main = main_policy(&data.statuses);
-    let policies = store.policies()?;
 
     let (by_day_model, total) =
         store.usage(&query(vec![Dimension::Day, Dimension::Model], since))?;
@@ -126,14 +131,7 @@ pub fn load(
     let mut forecast = vec![None; data.stacks.days.len()];
     if let Some(i) = data.main {
         let s = &data.statuses[i];
-        let soft = policies
-            .iter()
-            .find(|p| p.id == s.id)
-            .map_or(crate::core::policy::DEFAULT_SOFT_PERCENT, |p| {
-                p.soft_percent
-            });
-        let soft = i64::from(soft) * 100;
-        data.meter = meter_of(s, soft);
+        data.meter = meter_of(s);
         if s.metric == Metric::Cost && s.scope == "global" && s.enabled {
             let back = today.checked_sub(Span::new().days(70)).unwrap_or(today);
             let since = back.to_zoned(zone.clone()).ok().map(|z| z.timestamp());
