@@ -451,7 +451,7 @@ fn bench_dashboard(dir: &Path) -> bool {
     if !path.exists() {
         let mut store = Store::open(&path).expect("open");
         let took = store
-            .with_one_checkpoint(|s| Ok::<_, tally::store::StoreError>(fill(s, 0, RECORDS)))
+            .in_bulk(|s| Ok::<_, tally::store::StoreError>(fill(s, 0, RECORDS)))
             .expect("fill");
         println!(
             "filled a {RECORDS}-record ledger in {:.1} s",

@@ -307,7 +307,7 @@ pub fn import_logs_with_progress(
     dry_run: bool,
     progress: &mut dyn FnMut(usize, usize, u64),
 ) -> Result<ImportReport, StoreError> {
-    store.with_one_checkpoint(|store| import_files(store, book, agent, dirs, dry_run, progress))
+    store.in_bulk(|store| import_files(store, book, agent, dirs, dry_run, progress))
 }
 
 fn import_files(

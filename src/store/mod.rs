@@ -124,11 +124,11 @@ impl Store {
     }
 
     /// Runs a bulk write (an import of many batches) with a checkpoint at its
-    /// end instead of one after every batch: each would copy the pages the
+    /// end instead of one after every small batch: each would copy the pages the
     /// batch touched, and a large import touches the same index pages again and
     /// again. The WAL still gets a checkpoint each time it passes 256 MiB, so a
     /// very large import cannot fill the disk with it.
-    pub fn with_one_checkpoint<T, E: From<StoreError>>(
+    pub fn in_bulk<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut Store) -> Result<T, E>,
     ) -> Result<T, E> {

@@ -17,6 +17,11 @@ use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
 /// window closed.
 pub const BACKGROUND_SETTING: &str = "run_in_background";
 
+/// A setting's value; one that cannot be read counts as unset.
+fn setting(ledger: &Ledger, key: &str) -> Option<String> {
+    ledger.read(|s| s.setting(key)).ok().flatten()
+}
+
 /// Settings a new policy starts from.
 pub const SOFT_SETTING: &str = "default_soft_percent";
 pub const ZONE_SETTING: &str = "default_zone";
@@ -24,12 +29,11 @@ pub const ZONE_SETTING: &str = "default_zone";
 /// A new policy's soft limit and time zone: the preferences', else 80 % and
 /// the system's zone.
 pub fn policy_defaults(ledger: &Ledger) -> (u8, String) {
-    let setting = |key: &str| ledger.read(|s| s.setting(key)).ok().flatten();
-    let soft = setting(SOFT_SETTING)
+    let soft = setting(ledger, SOFT_SETTING)
         .and_then(|v| v.parse().ok())
         .filter(|v| (1..=100).contains(v))
         .unwrap_or(crate::core::policy::DEFAULT_SOFT_PERCENT);
-    let zone = setting(ZONE_SETTING)
+    let zone = setting(ledger, ZONE_SETTING)
         .filter(|z| jiff::tz::TimeZone::get(z).is_ok())
         .unwrap_or_else(|| {
             jiff::tz::TimeZone::system()
@@ -41,12 +45,7 @@ pub fn policy_defaults(ledger: &Ledger) -> (u8, String) {
 }
 
 pub fn runs_in_background(ledger: &Ledger) -> bool {
-    ledger
-        .read(|s| s.setting(BACKGROUND_SETTING))
-        .ok()
-        .flatten()
-        .as_deref()
-        == Some("on")
+    setting(ledger, BACKGROUND_SETTING).as_deref() == Some("on")
 }
 
 fn switch_row(title: &str, subtitle: &str, active: bool) -> (adw::ActionRow, gtk::Switch) {
@@ -83,7 +82,6 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
         .build();
     let page = adw::PreferencesPage::new();
     window.add(&page);
-    let setting = |key: &str| ledger.read(|s| s.setting(key)).ok().flatten();
 
     // In the background.
     let background = adw::PreferencesGroup::builder()
@@ -92,7 +90,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     let (row, run) = switch_row(
         &gettext("Run in Background"),
         &gettext("Keep watching sources and raising alerts after the window is closed"),
-        setting(BACKGROUND_SETTING).as_deref() == Some("on"),
+        runs_in_background(&ledger),
     );
     let (w, l) = (window.clone(), ledger.clone());
     run.connect_active_notify(move |s| {
@@ -140,7 +138,11 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
             gettext("Each alert as a line of JSON in Tally’s state folder"),
         ),
     ] {
-        let (row, switch) = switch_row(&title, &subtitle, setting(key).as_deref() != Some("off"));
+        let (row, switch) = switch_row(
+            &title,
+            &subtitle,
+            setting(&ledger, key).as_deref() != Some("off"),
+        );
         let (w, l) = (window.clone(), ledger.clone());
         switch.connect_active_notify(move |s| {
             save(&w, &l, key, (!s.is_active()).then_some("off"));
@@ -149,7 +151,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     }
     let webhook = adw::EntryRow::builder()
         .title(gettext("Webhook URL"))
-        .text(setting(WEBHOOK_SETTING).unwrap_or_default())
+        .text(setting(&ledger, WEBHOOK_SETTING).unwrap_or_default())
         .show_apply_button(true)
         .build();
     let (w, l) = (window.clone(), ledger.clone());
