@@ -119,6 +119,23 @@ fn median(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
     )
 }
 
+/// Fills a new ledger at `path` with `records` calls (a ledger already there
+/// is kept, as the *_LEDGER variables ask) and gives it the 100 policies.
+fn prepare_ledger(path: &Path, records: u64) {
+    if !path.exists() {
+        let mut store = Store::open(path).expect("open");
+        // One bulk write: its end empties the WAL, as the next opener wants.
+        let took = store
+            .in_bulk(|s| Ok::<_, tally::store::StoreError>(fill(s, 0, records)))
+            .expect("fill");
+        println!(
+            "filled a {records}-record ledger in {:.1} s",
+            took.as_secs_f64()
+        );
+    }
+    add_policies(&mut Store::open(path).expect("open"));
+}
+
 fn fill(store: &mut Store, from: u64, count: u64) -> Duration {
     let start = Instant::now();
     let mut i = from;
@@ -323,19 +340,7 @@ fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
     // keeps it at a path of your choice, and reuses it on the next run.
     let path = std::env::var_os("TALLY_BENCH_LEDGER")
         .map_or_else(|| dir.join("million.sqlite"), Into::into);
-    if !path.exists() {
-        let mut store = Store::open(&path).expect("open");
-        let took = fill(&mut store, 0, LEDGER_RECORDS);
-        println!(
-            "filled a {LEDGER_RECORDS}-record ledger in {:.1} s",
-            took.as_secs_f64()
-        );
-        store
-            .connection()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .expect("checkpoint");
-    }
-    add_policies(&mut Store::open(&path).expect("open"));
+    prepare_ledger(&path, LEDGER_RECORDS);
 
     if wanted("record") {
         let (lo, mid, hi) = time_process(
@@ -448,21 +453,7 @@ fn bench_dashboard(dir: &Path) -> bool {
     // TALLY_BENCH_LEDGER10M keeps this ledger (about 3 GB) for the next run.
     let path = std::env::var_os("TALLY_BENCH_LEDGER10M")
         .map_or_else(|| dir.join("ten-million.sqlite"), Into::into);
-    if !path.exists() {
-        let mut store = Store::open(&path).expect("open");
-        let took = store
-            .in_bulk(|s| Ok::<_, tally::store::StoreError>(fill(s, 0, RECORDS)))
-            .expect("fill");
-        println!(
-            "filled a {RECORDS}-record ledger in {:.1} s",
-            took.as_secs_f64()
-        );
-        store
-            .connection()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .expect("checkpoint");
-    }
-    add_policies(&mut Store::open(&path).expect("open"));
+    prepare_ledger(&path, RECORDS);
     let mut store = Store::open(&path).expect("open");
     let mut samples = Vec::new();
     for i in 0..21 {

@@ -83,6 +83,18 @@ pub struct Call {
 }
 
 impl Call {
+    /// Its counts as Claude Code writes them: input, output, cache read, 5m and
+    /// 1h cache writes.
+    fn usage(&self) -> [u64; 5] {
+        [
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write_5m,
+            self.cache_write_1h,
+        ]
+    }
+
     /// The UTC day, `YYYY-MM-DD`.
     pub fn day(&self) -> String {
         Timestamp::from_second(self.at)
@@ -363,13 +375,7 @@ pub fn write_claude_logs(dir: &Path, cfg: &ClaudeConfig) -> Truth {
                     session.model
                 };
                 let call = claude_call(&mut rng, at, model, &cwd);
-                let usage = [
-                    call.input,
-                    call.output,
-                    call.cache_read,
-                    call.cache_write_5m,
-                    call.cache_write_1h,
-                ];
+                let usage = call.usage();
                 let text = filler(&mut rng, pad / 2);
                 let line = |at: i64, output: u64, extra: &str| {
                     let mut u = usage;
@@ -461,13 +467,7 @@ pub fn write_claude_logs(dir: &Path, cfg: &ClaudeConfig) -> Truth {
                     req: "req_011unfinished",
                     model: session.model,
                     sidechain: false,
-                    usage: [
-                        call.input,
-                        call.output,
-                        call.cache_read,
-                        call.cache_write_5m,
-                        call.cache_write_1h,
-                    ],
+                    usage: call.usage(),
                     extra: "",
                     text: "almost",
                 }
@@ -555,13 +555,7 @@ fn write_subagent(
             req: &req,
             model,
             sidechain: true,
-            usage: [
-                call.input,
-                call.output,
-                call.cache_read,
-                call.cache_write_5m,
-                call.cache_write_1h,
-            ],
+            usage: call.usage(),
             extra: "",
             text: "searching",
         }
