@@ -11,6 +11,8 @@ use serde_json::Value;
 
 #[path = "support/agent_logs.rs"]
 mod agent_logs;
+#[path = "support/session.rs"]
+mod session;
 
 use agent_logs::{Call, ClaudeConfig, CodexConfig, Truth};
 
@@ -529,15 +531,8 @@ fn watch_imports_appended_lines_within_a_second_or_so() {
     let s = Setup::new();
     let file = s.logs.join("-home-ada-web/live.jsonl");
     append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
-    /// Stops the watcher however the test ends.
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let child = Killed(
+    // Stops the watcher however the test ends.
+    let child = session::Killed(
         Command::new(env!("CARGO_BIN_EXE_tally"))
             .arg("--db")
             .arg(&s.db)

@@ -4,17 +4,11 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[path = "support/session.rs"]
+mod session;
 
 fn tally(db: &PathBuf, state: &PathBuf, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_tally"))
@@ -72,46 +66,7 @@ fn crossing_thresholds_sends_one_notification_each_with_the_figures() {
     let state = dir.path().join("state");
     let capture = dir.path().join("monitor.txt");
 
-    let _server = Killed(
-        Command::new("dunst")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dunst (Debian package dunst) must be installed"),
-    );
-    let _monitor = Killed(
-        Command::new("dbus-monitor")
-            .args([
-                "--session",
-                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
-            ])
-            .stdout(std::fs::File::create(&capture).unwrap())
-            .spawn()
-            .expect("dbus-monitor"),
-    );
-    // Wait until the server owns its name, so the first alert finds it.
-    let started = Instant::now();
-    loop {
-        let owned = Command::new("dbus-send")
-            .args([
-                "--session",
-                "--print-reply",
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.NameHasOwner",
-                "string:org.freedesktop.Notifications",
-            ])
-            .output()
-            .expect("dbus-send");
-        if String::from_utf8_lossy(&owned.stdout).contains("boolean true") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "dunst did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _server = session::notification_server(&capture);
 
     tally(
         &db,

@@ -2,31 +2,13 @@
 //! (which shows its window) instead of opening a second app on the same ledger.
 //! Needs the display and private session bus `make test` provides.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
+#[path = "support/session.rs"]
+mod session;
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn owns_name(name: &str) -> bool {
-    Command::new("dbus-send")
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
-            &format!("string:{name}"),
-        ])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
-}
+use session::{Killed, owns_name};
 
 #[test]
 fn a_second_launch_hands_over_to_the_first() {

@@ -15,6 +15,9 @@ use tally::core::Money;
 use tally::core::usage::{Cost, TokenCounts, UsageRecord};
 use tally::store::Store;
 
+#[path = "support/session.rs"]
+mod session;
+
 const SCENARIOS: &[&str] = &[
     "empty",
     "seeded",
@@ -889,39 +892,13 @@ async fn first_run_imports_and_follows(check: &Check) {
     screenshot("sources");
 }
 
-/// A process killed when dropped.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// With "Run in Background" on, closing the window hides it: the app goes on
 /// following the logs, and a budget crossed by what it imports raises a desktop
 /// notification (to a real notification server on the private bus). Opening
 /// Tally again shows the window.
 async fn watches_with_the_window_closed(check: &Check, db: &Path) {
     let capture = tempfile::NamedTempFile::new().expect("capture file");
-    let _server = Killed(
-        Command::new("dunst")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("dunst"),
-    );
-    let _monitor = Killed(
-        Command::new("dbus-monitor")
-            .args([
-                "--session",
-                "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
-            ])
-            .stdout(capture.reopen().expect("capture"))
-            .spawn()
-            .expect("dbus-monitor"),
-    );
+    let _server = session::notification_server(capture.path());
     let Some(dialog) = wait_for(Duration::from_secs(3), || {
         toplevel("sources-first-run").is_some()
     })
