@@ -186,6 +186,23 @@ async fn wait_for(limit: Duration, done: impl Fn() -> bool) -> Option<Duration> 
     done().then(|| start.elapsed())
 }
 
+/// Runs `tally … --db db` from another process; says why when it fails.
+fn tally(db: &Path, args: &[&str]) -> bool {
+    let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("run tally");
+    if !out.status.success() {
+        eprintln!(
+            "  tally {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    out.status.success()
+}
+
 fn screenshot(name: &str) {
     let path = artifacts().join(format!("ui-{name}.png"));
     let ok = Command::new("import")
@@ -265,12 +282,10 @@ fn run_scenario(name: &str) -> i32 {
         }
     }
     if name == "dashboard-de-dark" {
-        let added = Command::new(env!("CARGO_BIN_EXE_tally"))
-            .args(["policy", "add", "Team", "--limit", "2", "--db"])
-            .arg(&db)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(added, "a budget for the dashboard");
+        assert!(
+            tally(&db, &["policy", "add", "Team", "--limit", "2"]),
+            "a budget for the dashboard"
+        );
         // SAFETY: the scenario process has no other threads yet.
         unsafe {
             std::env::set_var("LANGUAGE", "de");
@@ -556,14 +571,13 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             wait_for(Duration::from_secs(2), || check.rows() == 262).await;
 
             // Another process writes; the view follows within a second.
-            let status = Command::new(env!("CARGO_BIN_EXE_tally"))
-                .args([
-                    "record", "--model", "gpt-4o", "--input", "100", "--output", "10", "--db",
-                ])
-                .arg(db)
-                .status()
-                .expect("run tally record");
-            check.expect(status.success(), "tally record succeeds");
+            let recorded = tally(
+                db,
+                &[
+                    "record", "--model", "gpt-4o", "--input", "100", "--output", "10",
+                ],
+            );
+            check.expect(recorded, "tally record succeeds");
             let seen = wait_for(Duration::from_secs(3), || check.rows() == 263).await;
             check.expect(
                 seen.is_some_and(|d| d < Duration::from_secs(1)),
@@ -572,14 +586,13 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
 
             // And on the dashboard: a $2.50 call recorded now.
             check.show("dashboard");
-            let status = Command::new(env!("CARGO_BIN_EXE_tally"))
-                .args([
-                    "record", "--model", "gpt-4o", "--input", "1000000", "--output", "0", "--db",
-                ])
-                .arg(db)
-                .status()
-                .expect("run tally record");
-            check.expect(status.success(), "tally record succeeds");
+            let recorded = tally(
+                db,
+                &[
+                    "record", "--model", "gpt-4o", "--input", "1000000", "--output", "0",
+                ],
+            );
+            check.expect(recorded, "tally record succeeds");
             let seen = wait_for(Duration::from_secs(3), || {
                 check.label("dashboard-spend-title").ends_with("$2.50")
             })
@@ -593,14 +606,14 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             );
             // Calls that say whether their job succeeded: cost per successful job.
             for success in ["true", "false"] {
-                let status = Command::new(env!("CARGO_BIN_EXE_tally"))
-                    .args(["record", "--model", "gpt-4o", "--input", "400000", "--meta"])
-                    .arg(format!("success={success}"))
-                    .arg("--db")
-                    .arg(db)
-                    .status()
-                    .expect("run tally record");
-                check.expect(status.success(), "a job is recorded");
+                let meta = format!("success={success}");
+                let recorded = tally(
+                    db,
+                    &[
+                        "record", "--model", "gpt-4o", "--input", "400000", "--meta", &meta,
+                    ],
+                );
+                check.expect(recorded, "a job is recorded");
             }
             let jobs = wait_for(Duration::from_secs(3), || {
                 check.label("dashboard-jobs")
@@ -825,6 +838,21 @@ fn claude_line(msg: &str, req: &str) -> String {
     ) + "\n"
 }
 
+/// Clicks the first-run offer's Import button (answering and closing as a
+/// person's click does); false when it has none.
+fn click_import(dialog: &adw::MessageDialog) -> bool {
+    let import = find_where(dialog.upcast_ref(), &|w| {
+        w.downcast_ref::<gtk::Button>()
+            .and_then(|b| b.label())
+            .is_some_and(|l| l == "_Import")
+    })
+    .and_then(|w| w.downcast::<gtk::Button>().ok());
+    if let Some(b) = &import {
+        b.emit_clicked();
+    }
+    import.is_some()
+}
+
 /// An empty ledger and Claude Code logs: the app offers to import them; saying
 /// yes imports them, and a line the agent appends shows up by itself.
 async fn first_run_imports_and_follows(check: &Check) {
@@ -843,16 +871,7 @@ async fn first_run_imports_and_follows(check: &Check) {
     else {
         return;
     };
-    // Click "Import" (answering and closing as a person's click does).
-    let import = find_where(dialog.upcast_ref(), &|w| {
-        w.downcast_ref::<gtk::Button>()
-            .and_then(|b| b.label())
-            .is_some_and(|l| l == "_Import")
-    });
-    check.expect(import.is_some(), "the offer has an Import button");
-    if let Some(b) = import.and_then(|w| w.downcast::<gtk::Button>().ok()) {
-        b.emit_clicked();
-    }
+    check.expect(click_import(&dialog), "the offer has an Import button");
     let imported = wait_for(Duration::from_secs(5), || check.rows() == 1).await;
     check.expect(
         imported.is_some(),
@@ -908,37 +927,18 @@ async fn watches_with_the_window_closed(check: &Check, db: &Path) {
         check.expect(false, "the first-run offer appears");
         return;
     };
-    let import = find_where(dialog.upcast_ref(), &|w| {
-        w.downcast_ref::<gtk::Button>()
-            .and_then(|b| b.label())
-            .is_some_and(|l| l == "_Import")
-    });
-    if let Some(b) = import.and_then(|w| w.downcast::<gtk::Button>().ok()) {
-        b.emit_clicked();
-    }
+    click_import(&dialog);
     let imported = wait_for(Duration::from_secs(5), || check.rows() == 1).await;
     check.expect(imported.is_some(), "the log is imported");
     // A budget today's next call will cross (each costs about $0.00047), and
     // the preference on.
-    let tally = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_tally"))
-            .args(args)
-            .arg("--db")
-            .arg(db)
-            .output()
-            .expect("run tally");
-        if !out.status.success() {
-            eprintln!(
-                "  tally {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        out.status.success()
-    };
     check.expect(
-        tally(&[
-            "policy", "add", "Tiny", "--limit", "0.0003", "--period", "daily",
-        ]),
+        tally(
+            db,
+            &[
+                "policy", "add", "Tiny", "--limit", "0.0003", "--period", "daily",
+            ],
+        ),
         "a budget is added",
     );
     Store::open(db)
