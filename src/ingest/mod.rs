@@ -89,17 +89,20 @@ pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
     out
 }
 
-/// The complete lines of a text, numbered from `first`; a last line without its
-/// newline is left for the next import (it may still be being written).
-fn complete_lines(text: &str, first: u64) -> (Vec<(u64, &str)>, bool) {
+/// The complete lines of a text that are not blank, numbered from `first`; how
+/// many complete lines there are, blank ones included; and whether a last line
+/// lacks its newline (it is left for the next import: it may still be being
+/// written).
+fn complete_lines(text: &str, first: u64) -> (Vec<(u64, &str)>, u64, bool) {
     let mut lines: Vec<(u64, &str)> = text
         .split('\n')
         .enumerate()
         .map(|(i, l)| (first + i as u64, l))
         .collect();
     let incomplete = lines.pop().is_some_and(|(_, last)| !last.trim().is_empty());
+    let complete = lines.len() as u64;
     lines.retain(|(_, l)| !l.trim().is_empty());
-    (lines, incomplete)
+    (lines, complete, incomplete)
 }
 
 /// How many bytes of a file's start identify it: a file replaced by another
@@ -210,7 +213,7 @@ fn read_file(
     // Up to the end of the last complete line; a line still being written
     // is read next time.
     let consumed = new.text.rfind('\n').map_or(0, |i| i + 1);
-    let (lines, incomplete) = complete_lines(&new.text, new.first_line);
+    let (lines, complete, incomplete) = complete_lines(&new.text, new.first_line);
     let mut skipped = BTreeMap::new();
     if incomplete {
         skipped.insert(SkipReason::IncompleteLine, 1);
@@ -282,7 +285,7 @@ fn read_file(
             size: new.size,
             head_hash: head,
             offset,
-            lines: new.first_line - 1 + new.text[..consumed].matches('\n').count() as u64,
+            lines: new.first_line - 1 + complete,
             state,
         },
     }))
@@ -561,11 +564,13 @@ mod tests {
 
     #[test]
     fn a_last_line_without_its_newline_waits() {
-        let (lines, incomplete) = complete_lines("a\n\nb\nc", 1);
+        let (lines, complete, incomplete) = complete_lines("a\n\nb\nc", 1);
         assert_eq!(lines, vec![(1, "a"), (3, "b")]);
+        assert_eq!(complete, 3, "the blank line counts");
         assert!(incomplete);
-        let (lines, incomplete) = complete_lines("a\nb\n", 41);
+        let (lines, complete, incomplete) = complete_lines("a\nb\n", 41);
         assert_eq!(lines, vec![(41, "a"), (42, "b")]);
+        assert_eq!(complete, 2);
         assert!(!incomplete);
     }
 }
