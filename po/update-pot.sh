@@ -7,7 +7,7 @@ rust_files=$(grep -v '^#' po/POTFILES.in | grep '\.rs$' || true)
 other_files=$(grep -v '^#' po/POTFILES.in | grep -v '\.rs$' || true)
 # xgettext has no Rust parser in Debian 12's gettext; the C one reads gettext("…")
 # and ngettext("…", "…", n) calls in Rust correctly.
-xgettext --from-code=UTF-8 --language=C --keyword=gettext --keyword=ngettext:1,2 \
+xgettext --from-code=UTF-8 --language=C --keyword=gettext --keyword=ngettext:1,2 --keyword=pgettext:1c,2 \
     --add-comments=Translators --package-name=tally --msgid-bugs-address=https://github.com/tallyapp/tally/issues \
     -o po/tally.pot $rust_files 2>&1 | grep -v "unterminated" >&2 || true
 xgettext --from-code=UTF-8 --join-existing --add-comments=Translators -o po/tally.pot $other_files

@@ -5,6 +5,8 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::core::money::AmountStyle;
+
 /// Colours for one style (light or dark).
 #[derive(Clone, Debug)]
 pub struct Palette {
@@ -86,6 +88,8 @@ pub struct SpendChart {
     /// Dollars per day the main budget allows, if there is one.
     pub budget_per_day: Option<f64>,
     pub budget_label: String,
+    /// How the axis writes amounts (the dollars above are converted for it).
+    pub amounts: AmountStyle,
 }
 
 impl SpendChart {
@@ -99,15 +103,6 @@ impl SpendChart {
 }
 
 type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
-
-/// Dollars on an axis: no cents once the scale is in tens.
-fn axis_dollars(v: f64, top: f64) -> String {
-    if top >= 10.0 {
-        format!("${v:.0}")
-    } else {
-        format!("${v:.2}")
-    }
-}
 
 pub fn draw_spend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -145,7 +140,7 @@ pub fn draw_spend<DB: DrawingBackend>(
         .bold_line_style(p.grid)
         .axis_style(p.grid)
         .y_labels(5)
-        .y_label_formatter(&|v| axis_dollars(*v, top))
+        .y_label_formatter(&|v| data.amounts.axis(*v, top))
         .x_labels(n)
         .x_label_formatter(&|x| {
             let i = x.floor() as usize;
@@ -378,6 +373,7 @@ mod tests {
             forecast_label: "Forecast".into(),
             budget_per_day: Some(12.5),
             budget_label: "Budget per day".into(),
+            amounts: AmountStyle::USD,
         }
     }
 
@@ -409,6 +405,21 @@ mod tests {
             out.contains("$1.00") && !out.contains("$0.01"),
             "a dollar's scale: {out}"
         );
+        // The axis speaks the currency the window shows.
+        let euros = SpendChart {
+            amounts: AmountStyle {
+                symbol: "€",
+                symbol_after: true,
+                thousands: '.',
+                decimal: ',',
+                per_usd_micros: 2_000_000,
+            },
+            ..spend(30, 2)
+        };
+        let out = svg(800, 300, |a| {
+            draw_spend(a, &euros, &Palette::light()).unwrap()
+        });
+        assert!(out.contains("20\u{a0}€") && !out.contains('$'), "{out}");
         // Day labels are spaced out, not one per bar.
         let data = spend(90, 3);
         let out = svg(800, 300, |a| {

@@ -1,6 +1,6 @@
 //! Translations through the system's gettext.
 
-pub use gettextrs::{gettext, ngettext};
+pub use gettextrs::{gettext, ngettext, pgettext};
 
 use crate::config;
 

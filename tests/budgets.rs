@@ -767,3 +767,25 @@ fn kept_past_days_follow_every_write() {
         5
     );
 }
+
+#[test]
+fn a_rule_added_without_a_cooldown_takes_the_preferred_one() {
+    let l = Ledger::new();
+    l.ok(&["rules", "add", "--on", "91"]);
+    Store::open(&l.db)
+        .unwrap()
+        .set_setting("default_cooldown", Some("90m"))
+        .unwrap();
+    l.ok(&["rules", "add", "--on", "92"]);
+    l.ok(&["rules", "add", "--on", "93", "--cooldown", "5m"]);
+    let list = l.ok(&["rules", "list"]);
+    let cooldown_of = |threshold: &str| {
+        list.lines()
+            .find(|line| line.contains(threshold))
+            .unwrap_or_else(|| panic!("no rule at {threshold}: {list}"))
+            .to_string()
+    };
+    assert!(cooldown_of("91%").contains("1h "), "{list}");
+    assert!(cooldown_of("92%").contains("1h 30m"), "{list}");
+    assert!(cooldown_of("93%").contains("5m"), "{list}");
+}

@@ -279,6 +279,13 @@ fn run_scenario(name: &str) -> i32 {
                     .set_setting("default_zone", Some("America/New_York"))
                     .expect("setting");
             }
+            // Amounts in euros, at 0.92 to the dollar.
+            if name == "dashboard-de-dark" {
+                store.set_setting("currency", Some("EUR")).expect("setting");
+                store
+                    .set_setting("usd_rate", Some("0.92"))
+                    .expect("setting");
+            }
         }
     }
     if name == "dashboard-de-dark" {
@@ -662,8 +669,8 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             check.expect(content.is_some(), "the dashboard shows the budget");
             let title = check.label("dashboard-spend-title");
             check.expect(
-                title.starts_with("Ausgaben pro Tag") && title.ends_with("$1.50"),
-                &format!("the dashboard speaks German ({title})"),
+                title.starts_with("Ausgaben pro Tag") && title.ends_with("1,38\u{a0}€"),
+                &format!("the dashboard speaks German, in euros ({title})"),
             );
             check.expect(adw::StyleManager::default().is_dark(), "and is drawn dark");
             pause(300).await;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::policy::actor;
 use super::print_json;
 use super::table::Table;
-use crate::core::alerts::{Channel, DEFAULT_COOLDOWN, Rule, Severity, Trigger};
+use crate::core::alerts::{COOLDOWN_SETTING, Channel, DEFAULT_COOLDOWN, Rule, Severity, Trigger};
 use crate::i18n::local_time;
 use crate::i18n::{fill, gettext};
 use crate::notifier::WEBHOOK_SETTING;
@@ -270,18 +270,20 @@ pub fn run_rules(store: &mut Store, command: RulesCommand) -> anyhow::Result<()>
                 ),
                 None => None,
             };
+            let cooldown = match a.cooldown.as_deref() {
+                Some(text) => cooldown(text)?,
+                None => store
+                    .setting(COOLDOWN_SETTING)?
+                    .and_then(|v| cooldown(&v).ok())
+                    .unwrap_or(DEFAULT_COOLDOWN),
+            };
             let rule = Rule {
                 id: 0,
                 policy_id,
                 trigger,
                 severity,
                 channels,
-                cooldown: a
-                    .cooldown
-                    .as_deref()
-                    .map(cooldown)
-                    .transpose()?
-                    .unwrap_or(DEFAULT_COOLDOWN),
+                cooldown,
             };
             let id = store.add_rule(&rule)?;
             println!("{}", fill(&gettext("Added rule {}."), &[&id.to_string()]));

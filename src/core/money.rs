@@ -91,20 +91,66 @@ impl Money {
     /// A single call's amount, where cents hide too much: four decimals below ten
     /// dollars (`$0.0925`), the usual form above.
     pub fn display_detailed(self) -> String {
-        let abs = self.0.unsigned_abs();
-        if abs == 0 || abs >= 10 * NANOS_PER_USD as u64 || abs < 100_000 {
-            return self.display();
-        }
-        let rounded = round_to_decimals(abs, 4);
-        let per = NANOS_PER_USD as u64;
-        let sign = if self.0 < 0 { "-" } else { "" };
-        format!("{sign}${}.{:04}", rounded / per, rounded % per / 100_000)
+        AmountStyle::USD.detailed(self)
     }
 
     /// A human amount: `$1,234.56` from a dollar up, and enough decimals below a
     /// dollar to show two significant digits (`$0.0042`, `$0.000025`).
     pub fn display(self) -> String {
-        let abs = self.0.unsigned_abs();
+        AmountStyle::USD.format(self)
+    }
+}
+
+/// How amounts are shown: in which currency, with which separators. The ledger
+/// keeps US dollars; another currency is the dollar amount times a rate the user
+/// sets, converted exactly and only for display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AmountStyle {
+    pub symbol: &'static str,
+    /// `12,50 €` rather than `€12.50`.
+    pub symbol_after: bool,
+    pub thousands: char,
+    pub decimal: char,
+    /// Units of the shown currency per dollar, in millionths (1.0 = 1,000,000).
+    pub per_usd_micros: i64,
+}
+
+impl Default for AmountStyle {
+    fn default() -> Self {
+        AmountStyle::USD
+    }
+}
+
+/// The currencies amounts can be shown in: ISO code and symbol.
+pub const CURRENCIES: [(&str, &str); 8] = [
+    ("USD", "$"),
+    ("EUR", "€"),
+    ("GBP", "£"),
+    ("CHF", "CHF"),
+    ("JPY", "¥"),
+    ("CAD", "CA$"),
+    ("AUD", "A$"),
+    ("INR", "₹"),
+];
+
+impl AmountStyle {
+    pub const USD: AmountStyle = AmountStyle {
+        symbol: "$",
+        symbol_after: false,
+        thousands: ',',
+        decimal: '.',
+        per_usd_micros: 1_000_000,
+    };
+
+    /// A dollar amount in the shown currency, rounded half away from zero.
+    pub fn convert(&self, m: Money) -> Money {
+        Money::from_ratio(i128::from(m.0) * i128::from(self.per_usd_micros), 1_000_000)
+    }
+
+    /// [`Money::display`] in this style.
+    pub fn format(&self, m: Money) -> String {
+        let m = self.convert(m);
+        let abs = m.0.unsigned_abs();
         let cent = NANOS_PER_USD as u64 / 100;
         let mut decimals = 2;
         if abs != 0 && abs < cent {
@@ -114,12 +160,56 @@ impl Money {
                 decimals = 2;
             }
         }
+        self.with_symbol(m.0 < 0, abs, decimals)
+    }
+
+    /// [`Money::display_detailed`] in this style.
+    pub fn detailed(&self, m: Money) -> String {
+        let shown = self.convert(m);
+        let abs = shown.0.unsigned_abs();
+        if abs == 0 || abs >= 10 * NANOS_PER_USD as u64 || abs < 100_000 {
+            return self.format(m);
+        }
+        self.with_symbol(shown.0 < 0, abs, 4)
+    }
+
+    /// A count with this style's thousands separator: `1,234,567`.
+    pub fn count(&self, n: u64) -> String {
+        group_with(n, self.thousands)
+    }
+
+    /// An axis label for a dollar value: no cents once the scale is in tens.
+    pub fn axis(&self, dollars: f64, top_dollars: f64) -> String {
+        let nanos = |v: f64| Money::from_nanos((v * 1e9).round() as i64);
+        let (v, top) = (
+            self.convert(nanos(dollars)),
+            self.convert(nanos(top_dollars)),
+        );
+        let decimals = if top.0 >= 10 * NANOS_PER_USD { 0 } else { 2 };
+        self.with_symbol(v.0 < 0, v.0.unsigned_abs(), decimals)
+    }
+
+    fn with_symbol(&self, negative: bool, abs: u64, decimals: u32) -> String {
         let rounded = round_to_decimals(abs, decimals);
         let per = NANOS_PER_USD as u64;
-        let whole = group_thousands(rounded / per);
-        let frac = rounded % per / 10u64.pow(9 - decimals);
-        let sign = if self.0 < 0 && rounded != 0 { "-" } else { "" };
-        format!("{sign}${whole}.{frac:0width$}", width = decimals as usize)
+        let mut number = group_with(rounded / per, self.thousands);
+        if decimals > 0 {
+            let frac = rounded % per / 10u64.pow(9 - decimals);
+            number.push(self.decimal);
+            number.push_str(&format!("{frac:0width$}", width = decimals as usize));
+        }
+        let sign = if negative && rounded != 0 { "-" } else { "" };
+        // A symbol of letters (CHF) needs a space before the number.
+        let gap = if self.symbol_after || self.symbol.chars().all(char::is_alphabetic) {
+            "\u{a0}"
+        } else {
+            ""
+        };
+        if self.symbol_after {
+            format!("{sign}{number}{gap}{}", self.symbol)
+        } else {
+            format!("{sign}{}{gap}{number}", self.symbol)
+        }
     }
 }
 
@@ -130,11 +220,15 @@ fn round_to_decimals(nanos: u64, decimals: u32) -> u64 {
 
 /// `1234567` → `1,234,567`.
 pub fn group_thousands(n: u64) -> String {
+    group_with(n, ',')
+}
+
+fn group_with(n: u64, separator: char) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
+            out.push(separator);
         }
         out.push(ch);
     }
@@ -334,6 +428,42 @@ mod tests {
             "$12.35"
         );
         assert_eq!(Money::ZERO.display_detailed(), "$0.00");
+    }
+
+    #[test]
+    fn another_currency_is_converted_exactly_and_written_its_way() {
+        let euro = AmountStyle {
+            symbol: "€",
+            symbol_after: true,
+            thousands: '.',
+            decimal: ',',
+            per_usd_micros: 920_000,
+        };
+        // $1,234.56 × 0.92 = €1,135.7952.
+        let m = Money::from_nanos(1_234_560_000_000);
+        assert_eq!(euro.convert(m).nanos(), 1_135_795_200_000);
+        assert_eq!(euro.format(m), "1.135,80\u{a0}€");
+        assert_eq!(
+            euro.detailed(Money::from_nanos(92_512_000)),
+            "0,0851\u{a0}€"
+        );
+        assert_eq!(
+            euro.format(Money::from_nanos(-2_500_000_000)),
+            "-2,30\u{a0}€"
+        );
+        assert_eq!(euro.count(1_234_567), "1.234.567");
+        assert_eq!(euro.axis(100.0, 200.0), "92\u{a0}€");
+        let franc = AmountStyle {
+            symbol: "CHF",
+            ..AmountStyle::USD
+        };
+        assert_eq!(
+            franc.format(Money::from_nanos(12_500_000_000)),
+            "CHF\u{a0}12.50"
+        );
+        // The dollar style is what Money::display has always written.
+        assert_eq!(AmountStyle::USD.axis(0.5, 2.0), "$0.50");
+        assert_eq!(AmountStyle::USD.axis(1500.0, 2000.0), "$1,500");
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl From<jiff::Error> for PeriodError {
     }
 }
 
-const WEEKDAYS: [(Weekday, &str); 7] = [
+pub const WEEKDAYS: [(Weekday, &str); 7] = [
     (Weekday::Monday, "monday"),
     (Weekday::Tuesday, "tuesday"),
     (Weekday::Wednesday, "wednesday"),

@@ -221,10 +221,15 @@ impl Metric {
 
     /// An amount for people: `$1,234.56` or `2,500`.
     pub fn display(self, amount: i64) -> String {
+        self.display_in(&super::money::AmountStyle::USD, amount)
+    }
+
+    /// [`Metric::display`] in the currency and separators the window shows.
+    pub fn display_in(self, style: &super::money::AmountStyle, amount: i64) -> String {
         match self {
-            Metric::Cost => Money::from_nanos(amount).display(),
-            _ if amount < 0 => format!("-{}", super::money::group_thousands(amount.unsigned_abs())),
-            _ => super::money::group_thousands(amount as u64),
+            Metric::Cost => style.format(Money::from_nanos(amount)),
+            _ if amount < 0 => format!("-{}", style.count(amount.unsigned_abs())),
+            _ => style.count(amount as u64),
         }
     }
 

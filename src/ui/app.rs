@@ -195,6 +195,7 @@ impl SimpleComponent for App {
         window: adw::ApplicationWindow,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
+        super::amounts::load(&ledger);
         let history = HistoryView::builder().launch(store).detach();
         let ledger_for_window = ledger.clone();
         let dashboard =

@@ -2,10 +2,10 @@
 //! project…) with its cost, share, requests, tokens and cost per request,
 //! profit and margin when revenue was recorded; each column sorts it.
 
+use super::amounts;
 use relm4::gtk::{self, prelude::*};
 
 use crate::core::breakdown::{Share, SortBy};
-use crate::core::money::group_thousands;
 use crate::i18n::{fill as fill_in, gettext, percent};
 
 /// Fills `table` with `shares`; `on_sort` is called with the column clicked.
@@ -66,30 +66,30 @@ pub fn fill(
         let t = &share.totals;
         // Calls without a price are never shown as costing nothing.
         let cost = match (t.unpriced, t.cost.is_zero()) {
-            (0, _) => t.cost.display(),
-            (n, true) => fill_in(&gettext("{} unpriced"), &[&group_thousands(n)]),
+            (0, _) => amounts::money(t.cost),
+            (n, true) => fill_in(&gettext("{} unpriced"), &[&amounts::count(n)]),
             (n, false) => fill_in(
                 &gettext("{} + {} unpriced"),
-                &[&t.cost.display(), &group_thousands(n)],
+                &[&amounts::money(t.cost), &amounts::count(n)],
             ),
         };
         let per_request = share
             .cost_per_request()
             .filter(|_| t.unpriced == 0)
-            .map_or_else(|| "—".into(), |m| m.display());
+            .map_or_else(|| "—".into(), amounts::money);
         let mut cells = vec![
             share.key.clone(),
             cost,
             percent(share.share_bp),
-            group_thousands(t.requests),
-            group_thousands(share.tokens()),
+            amounts::count(t.requests),
+            amounts::count(share.tokens()),
             per_request,
         ];
         if revenue {
             cells.push(
                 share
                     .profit()
-                    .map(|m| m.display())
+                    .map(amounts::money)
                     .unwrap_or_else(|| "—".into()),
             );
             cells.push(share.margin_bp().map(percent).unwrap_or_else(|| "—".into()));

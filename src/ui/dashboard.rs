@@ -4,6 +4,7 @@
 //! where the money went by a dimension, open alerts and calls without a price.
 //! It follows every write to the ledger, from this app or any other process.
 
+use super::amounts;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -19,7 +20,6 @@ use super::ledger::Ledger;
 use super::policies::period_label;
 use crate::charts::{self, Bars, Meter, SpendChart};
 use crate::core::breakdown::{SortBy, sort};
-use crate::core::money::group_thousands;
 use crate::core::usage::Dimension;
 use crate::i18n::{fill, gettext, local_time, ngettext, percent, short_date};
 
@@ -150,7 +150,7 @@ impl DashboardView {
         let Some(o) = &self.data.outlook else {
             return String::new();
         };
-        let m = |v: i64| crate::core::Money::from_nanos(v).display();
+        let m = |v: i64| amounts::money(crate::core::Money::from_nanos(v));
         let p = o.projection;
         let mut parts = vec![if p.low == p.high {
             fill(&gettext("Heading for {}"), &[&m(p.expected)])
@@ -198,7 +198,10 @@ fn other_row(s: &crate::engine::PolicyStatus) -> gtk::ListBoxRow {
     let figures = gtk::Label::builder()
         .label(fill(
             &gettext("{} of {}"),
-            &[&s.metric.display(s.used), &s.metric.display(s.limit)],
+            &[
+                &s.metric.display_in(&amounts::current(), s.used),
+                &s.metric.display_in(&amounts::current(), s.limit),
+            ],
         ))
         .css_classes(["amount", "dim-label"])
         .build();
@@ -369,7 +372,8 @@ impl SimpleComponent for DashboardView {
                 return false;
             };
             let mut lines = vec![format!("<b>{}</b>", glib::markup_escape_text(day))];
-            let money = |v: f64| crate::core::Money::from_nanos((v * 1e9).round() as i64).display();
+            let money =
+                |v: f64| amounts::money(crate::core::Money::from_nanos((v * 1e9).round() as i64));
             let total: f64 = d.series.iter().map(|(_, v)| v[i]).sum();
             lines.push(fill(&gettext("Spent: {}"), &[&money(total)]));
             for (label, values) in d.series.iter().filter(|(_, v)| v[i] > 0.0) {
@@ -584,16 +588,22 @@ impl SimpleComponent for DashboardView {
             w.budget_figures.set_label(&fill(
                 &gettext("{} of {} · {}"),
                 &[
-                    &s.metric.display(s.used),
-                    &s.metric.display(s.limit),
+                    &s.metric.display_in(&amounts::current(), s.used),
+                    &s.metric.display_in(&amounts::current(), s.limit),
                     &percent(s.basis_points),
                 ],
             ));
             let mut left = vec![
                 if s.remaining > 0 {
-                    fill(&gettext("{} left"), &[&s.metric.display(s.remaining)])
+                    fill(
+                        &gettext("{} left"),
+                        &[&s.metric.display_in(&amounts::current(), s.remaining)],
+                    )
                 } else {
-                    fill(&gettext("{} over"), &[&s.metric.display(s.used - s.limit)])
+                    fill(
+                        &gettext("{} over"),
+                        &[&s.metric.display_in(&amounts::current(), s.used - s.limit)],
+                    )
                 },
                 period_label(&s.period),
             ];
@@ -665,12 +675,12 @@ impl SimpleComponent for DashboardView {
                 "{} calls in these days have no price, so their cost is not in the totals.",
                 d.unpriced.min(u32::MAX as u64) as u32,
             ),
-            &[&group_thousands(d.unpriced)],
+            &[&amounts::count(d.unpriced)],
         ));
 
         w.spend_title.set_label(&fill(
             &gettext("Spend per Day · {}"),
-            &[&d.range_total.cost.display()],
+            &[&amounts::money(d.range_total.cost)],
         ));
         w.spend.set(d.spend.clone());
         w.bars
@@ -690,14 +700,14 @@ impl SimpleComponent for DashboardView {
         if let Some(rate) = jobs.success_bp() {
             let per = jobs
                 .cost_per_success()
-                .map_or_else(|| "—".into(), |m| m.display());
+                .map_or_else(|| "—".into(), amounts::money);
             w.jobs.set_label(&fill(
                 &ngettext(
                     "{} job · {} succeeded · {} per successful job",
                     "{} jobs · {} succeeded · {} per successful job",
                     jobs.attempts.min(u32::MAX as u64) as u32,
                 ),
-                &[&group_thousands(jobs.attempts), &percent(rate), &per],
+                &[&amounts::count(jobs.attempts), &percent(rate), &per],
             ));
         }
         if d.any_usage {

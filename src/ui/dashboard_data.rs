@@ -174,6 +174,7 @@ pub fn load(
         forecast_label: gettext("Forecast"),
         budget_per_day,
         budget_label: gettext("Budget per day"),
+        amounts: super::amounts::current(),
     };
 
     let (by_dim, _) = store.usage(&query(vec![dimension], since))?;
@@ -193,7 +194,7 @@ pub fn load(
                 (
                     s.key.clone(),
                     dollars(s.totals.cost),
-                    s.totals.cost.display(),
+                    super::amounts::money(s.totals.cost),
                 )
             })
             .collect(),

@@ -1,5 +1,6 @@
 //! The Usage history view: every record, newest first, with filters.
 
+use super::amounts;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -456,7 +457,7 @@ impl HistoryView {
         widgets.stack.set_visible_child_name(page);
         widgets.count.set_text(&fill(
             &ngettext("{} record", "{} records", n),
-            &[&crate::core::money::group_thousands(u64::from(n))],
+            &[&amounts::count(u64::from(n))],
         ));
     }
 }

@@ -1,11 +1,12 @@
 //! The usage history's columns and the text of their cells.
 
+use super::amounts;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use relm4::gtk::{self, glib, prelude::*};
 
+use crate::core::UsageRecord;
 use crate::core::usage::Cost;
-use crate::core::{Money, UsageRecord};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::store::HistoryRow;
 
@@ -45,7 +46,7 @@ fn cost_text(row: &HistoryRow) -> String {
     row.record
         .cost
         .amount()
-        .map_or_else(|| "—".to_string(), Money::display_detailed)
+        .map_or_else(|| "—".to_string(), amounts::detailed)
 }
 
 fn provider_text(row: &HistoryRow) -> String {

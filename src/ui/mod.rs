@@ -2,6 +2,7 @@
 
 mod a11y;
 mod alerts;
+mod amounts;
 mod app;
 mod breakdown_table;
 mod chart;

@@ -2,6 +2,7 @@
 //! state; add and edit through the editor; override, reset, switch off and
 //! delete from each row's menu, with confirmation.
 
+use super::amounts;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -93,7 +94,7 @@ pub fn period_label(text: &str) -> String {
     }
 }
 
-fn weekday_label(d: jiff::civil::Weekday) -> String {
+pub fn weekday_label(d: jiff::civil::Weekday) -> String {
     use jiff::civil::Weekday::*;
     match d {
         Monday => gettext("Monday"),
@@ -122,7 +123,10 @@ fn subtitle(s: &PolicyStatus) -> String {
         None => gettext("no automatic reset"),
     });
     if let Some(p) = s.projection {
-        parts.push(fill(&gettext("forecast {}"), &[&m.display(p.expected)]));
+        parts.push(fill(
+            &gettext("forecast {}"),
+            &[&m.display_in(&amounts::current(), p.expected)],
+        ));
     }
     if let Some(until) = s.override_until {
         parts.push(fill(&gettext("overridden until {}"), &[&local_time(until)]));
@@ -167,8 +171,8 @@ fn policy_row(s: &PolicyStatus) -> gtk::ListBoxRow {
         .label(fill(
             &gettext("{} of {} · {}"),
             &[
-                &m.display(s.used),
-                &m.display(s.limit),
+                &m.display_in(&amounts::current(), s.used),
+                &m.display_in(&amounts::current(), s.limit),
                 &percent(s.basis_points),
             ],
         ))

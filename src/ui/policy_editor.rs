@@ -10,6 +10,7 @@ use relm4::adw::prelude::*;
 use relm4::gtk;
 
 use super::policy_form::{self, Form};
+use super::preferences::PolicyDefaults;
 use crate::core::policy::Policy;
 use crate::i18n::gettext;
 use crate::i18n::local_time;
@@ -60,17 +61,17 @@ impl Fields {
     /// Shows only the fields the chosen kinds need, titled for what they hold.
     fn adapt(&self) {
         self.pattern.set_visible(self.scope.selected() != 0);
-        let (visible, title) = match policy_form::PERIOD_KINDS[self.period.selected() as usize % 5]
-        {
-            "weekly" => (true, gettext("Week starts on (e.g. monday)")),
-            "monthly" => (true, gettext("Reset day of the month (1–31)")),
-            "rolling" => (true, gettext("Hours")),
-            "custom" => (
-                true,
-                gettext("From/to, e.g. 2026-01-01T00:00:00Z/2026-04-01T00:00:00Z"),
-            ),
-            _ => (false, String::new()),
-        };
+        let (visible, title) =
+            match policy_form::PERIOD_KINDS[(self.period.selected() as usize).min(5)] {
+                "weekly" => (true, gettext("Week starts on (e.g. monday)")),
+                "monthly" => (true, gettext("Reset day of the month (1–31)")),
+                "rolling" => (true, gettext("Hours")),
+                "custom" => (
+                    true,
+                    gettext("From/to, e.g. 2026-01-01T00:00:00Z/2026-04-01T00:00:00Z"),
+                ),
+                _ => (false, String::new()),
+            };
         self.detail.set_visible(visible);
         self.detail.set_title(&title);
         let unit = if self.metric.selected() == 0 {
@@ -105,7 +106,7 @@ pub fn open(
     parent: &gtk::Window,
     existing: Option<Policy>,
     audit: Vec<AuditEntry>,
-    (soft, zone): (u8, String),
+    defaults: PolicyDefaults,
     save: impl Fn(Policy) -> Result<(), String> + 'static,
 ) {
     let title = if existing.is_some() {
@@ -236,8 +237,8 @@ pub fn open(
         None => Form {
             period_kind: 2,
             period_detail: "1".into(),
-            soft_percent: soft.into(),
-            zone,
+            soft_percent: defaults.soft.into(),
+            zone: defaults.zone.clone(),
             ..Form::default()
         },
     };
@@ -291,6 +292,14 @@ pub fn open(
         let v = validate.clone();
         c.connect_selected_notify(move |_| v());
     }
+    // A new kind of period gets a detail that fits it.
+    let (f, week_start) = (fields.clone(), defaults.week_start);
+    fields.period.connect_selected_notify(move |c| {
+        let kind = policy_form::PERIOD_KINDS[(c.selected() as usize).min(5)];
+        if let Some(d) = policy_form::detail_for(kind, &f.detail.text(), week_start) {
+            f.detail.set_text(&d);
+        }
+    });
     let v = validate.clone();
     fields.soft.connect_value_changed(move |_| v());
     validate();

@@ -92,6 +92,20 @@ pub struct Form {
     pub zone: String,
 }
 
+/// A period detail that fits `kind` when the one typed does not, for when the
+/// period kind changes: the preferred week start, the 1st, a day of hours.
+pub fn detail_for(kind: &str, current: &str, week_start: jiff::civil::Weekday) -> Option<String> {
+    let number = current.trim().parse::<u32>().ok();
+    match kind {
+        "weekly" if crate::core::period::parse_weekday(current).is_err() => {
+            Some(crate::core::period::weekday_name(week_start).to_string())
+        }
+        "monthly" if !number.is_some_and(|d| (1..=31).contains(&d)) => Some("1".into()),
+        "rolling" if number.is_none_or(|h| h == 0) => Some("24".into()),
+        _ => None,
+    }
+}
+
 impl Form {
     pub fn from_policy(p: &Policy) -> Form {
         let (period_kind, period_detail) = match p.period {
@@ -246,6 +260,24 @@ mod tests {
             action: 0,
             zone: "Europe/Berlin".into(),
         }
+    }
+
+    #[test]
+    fn a_changed_period_kind_gets_a_detail_that_fits_it() {
+        use jiff::civil::Weekday::Sunday;
+        assert_eq!(detail_for("weekly", "1", Sunday).as_deref(), Some("sunday"));
+        assert_eq!(detail_for("weekly", "tue", Sunday), None);
+        assert_eq!(
+            detail_for("monthly", "sunday", Sunday).as_deref(),
+            Some("1")
+        );
+        assert_eq!(detail_for("monthly", "15", Sunday), None);
+        assert_eq!(
+            detail_for("rolling", "sunday", Sunday).as_deref(),
+            Some("24")
+        );
+        assert_eq!(detail_for("rolling", "48", Sunday), None);
+        assert_eq!(detail_for("daily", "x", Sunday), None);
     }
 
     #[test]

@@ -1,15 +1,22 @@
 //! Preferences: running in the background and at login, where alerts go, and
 //! the ledger itself (where it is, back up, restore).
 
+use super::amounts;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use jiff::civil::Weekday;
 use relm4::adw;
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, gio, glib};
 
+use super::amounts::{CURRENCY_SETTING, RATE_SETTING};
 use super::ledger::Ledger;
+use super::policies::weekday_label;
 use crate::autostart;
+use crate::core::alerts::{COOLDOWN_SETTING, DEFAULT_COOLDOWN};
+use crate::core::money::CURRENCIES;
+use crate::core::period::{WEEKDAYS, parse_weekday, weekday_name};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
 
@@ -25,10 +32,20 @@ fn setting(ledger: &Ledger, key: &str) -> Option<String> {
 /// Settings a new policy starts from.
 pub const SOFT_SETTING: &str = "default_soft_percent";
 pub const ZONE_SETTING: &str = "default_zone";
+pub const WEEK_SETTING: &str = "week_start";
 
-/// A new policy's soft limit and time zone: the preferences', else 80 % and
-/// the system's zone.
-pub fn policy_defaults(ledger: &Ledger) -> (u8, String) {
+/// What a new policy starts from.
+#[derive(Clone, Debug)]
+pub struct PolicyDefaults {
+    pub soft: u8,
+    pub zone: String,
+    /// The day a new weekly budget's week begins.
+    pub week_start: Weekday,
+}
+
+/// The preferences' soft limit, time zone and week start, else 80 %, the
+/// system's zone and Monday.
+pub fn policy_defaults(ledger: &Ledger) -> PolicyDefaults {
     let soft = setting(ledger, SOFT_SETTING)
         .and_then(|v| v.parse().ok())
         .filter(|v| (1..=100).contains(v))
@@ -41,7 +58,14 @@ pub fn policy_defaults(ledger: &Ledger) -> (u8, String) {
                 .unwrap_or("UTC")
                 .to_string()
         });
-    (soft, zone)
+    let week_start = setting(ledger, WEEK_SETTING)
+        .and_then(|d| parse_weekday(&d).ok())
+        .unwrap_or(Weekday::Monday);
+    PolicyDefaults {
+        soft,
+        zone,
+        week_start,
+    }
 }
 
 pub fn runs_in_background(ledger: &Ledger) -> bool {
@@ -149,6 +173,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
         });
         alerts.add(&row);
     }
+    alerts.add(&cooldown_row(&window, &ledger));
     let webhook = adw::EntryRow::builder()
         .title(gettext("Webhook URL"))
         .text(setting(&ledger, WEBHOOK_SETTING).unwrap_or_default())
@@ -178,9 +203,9 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     let budgets = adw::PreferencesGroup::builder()
         .title(gettext("New Budgets"))
         .build();
-    let (soft, zone) = policy_defaults(&ledger);
+    let defaults = policy_defaults(&ledger);
     let spin = gtk::SpinButton::with_range(1.0, 100.0, 1.0);
-    spin.set_value(f64::from(soft));
+    spin.set_value(f64::from(defaults.soft));
     spin.set_valign(gtk::Align::Center);
     let row = adw::ActionRow::builder()
         .title(gettext("Warn From"))
@@ -195,7 +220,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     budgets.add(&row);
     let zone_row = adw::EntryRow::builder()
         .title(gettext("Time Zone"))
-        .text(zone)
+        .text(&defaults.zone)
         .show_apply_button(true)
         .build();
     zone_row.set_tooltip_text(Some(&gettext(
@@ -217,7 +242,28 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
         save(&w, &l, ZONE_SETTING, Some(&zone));
     });
     budgets.add(&zone_row);
+    let days: Vec<String> = WEEKDAYS.iter().map(|(d, _)| weekday_label(*d)).collect();
+    let week = adw::ComboRow::builder()
+        .title(gettext("Weeks Start On"))
+        .subtitle(gettext("For weekly budgets and weekly reports"))
+        .model(&gtk::StringList::new(
+            &days.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+        .selected(
+            WEEKDAYS
+                .iter()
+                .position(|(d, _)| *d == defaults.week_start)
+                .unwrap_or(0) as u32,
+        )
+        .build();
+    let (w, l) = (window.clone(), ledger.clone());
+    week.connect_selected_notify(move |c| {
+        let day = WEEKDAYS[(c.selected() as usize).min(WEEKDAYS.len() - 1)].0;
+        save(&w, &l, WEEK_SETTING, Some(weekday_name(day)));
+    });
+    budgets.add(&week);
     page.add(&budgets);
+    page.add(&amounts_group(&window, parent, &ledger));
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()
@@ -348,7 +394,7 @@ fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: Pa
                             "Restored {} records.",
                             n.min(u32::MAX as u64) as u32,
                         ),
-                        &[&crate::core::money::group_thousands(n)],
+                        &[&amounts::count(n)],
                     ),
                 );
             }
@@ -356,4 +402,117 @@ fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: Pa
         }
     });
     dialog.present();
+}
+
+/// How long a rule added without a cooldown waits before the same policy's
+/// next alert.
+fn cooldown_row(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::ActionRow {
+    let minutes = setting(ledger, COOLDOWN_SETTING)
+        .and_then(|v| v.parse::<jiff::SignedDuration>().ok())
+        .unwrap_or(DEFAULT_COOLDOWN)
+        .as_mins();
+    let spin = gtk::SpinButton::with_range(0.0, 7.0 * 24.0 * 60.0, 5.0);
+    spin.set_value(minutes as f64);
+    spin.set_valign(gtk::Align::Center);
+    super::a11y::set_label(&spin, &gettext("Minutes between alerts"));
+    let row = adw::ActionRow::builder()
+        .title(gettext("Minutes Between Alerts"))
+        .subtitle(gettext(
+            "How long a new alert rule waits before it alerts about the same budget again",
+        ))
+        .activatable_widget(&spin)
+        .build();
+    row.add_suffix(&spin);
+    let (w, l) = (window.clone(), ledger.clone());
+    spin.connect_value_changed(move |s| {
+        let value = format!("{}m", s.value() as i64);
+        save(&w, &l, COOLDOWN_SETTING, Some(&value));
+    });
+    row
+}
+
+/// The currency amounts are shown in, and its rate to the ledger's dollars.
+fn amounts_group(
+    window: &adw::PreferencesWindow,
+    parent: &gtk::Window,
+    ledger: &Rc<Ledger>,
+) -> adw::PreferencesGroup {
+    let group = adw::PreferencesGroup::builder()
+        .title(gettext("Amounts"))
+        .description(gettext(
+            "Tally records US dollars, as providers bill them. Another currency is shown at the rate you set here; exports and the command line stay in dollars.",
+        ))
+        .build();
+    let names: Vec<String> = CURRENCIES
+        .iter()
+        .map(|(code, _)| currency_name(code))
+        .collect();
+    let code = setting(ledger, CURRENCY_SETTING).unwrap_or_else(|| "USD".into());
+    let currency = adw::ComboRow::builder()
+        .title(gettext("Currency"))
+        .model(&gtk::StringList::new(
+            &names.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+        .selected(CURRENCIES.iter().position(|(c, _)| *c == code).unwrap_or(0) as u32)
+        .build();
+    let rate = adw::EntryRow::builder()
+        .title(gettext("One US Dollar In It"))
+        .text(setting(ledger, RATE_SETTING).unwrap_or_default())
+        .show_apply_button(true)
+        .input_purpose(gtk::InputPurpose::Number)
+        .visible(code != "USD")
+        .build();
+    // Every view writes amounts again once the style changed.
+    let reload = {
+        let (l, p) = (ledger.clone(), parent.clone());
+        move || {
+            amounts::load(&l);
+            let _ = p.activate_action("win.reload", None);
+        }
+    };
+    let (w, l, r, again) = (window.clone(), ledger.clone(), rate.clone(), reload.clone());
+    currency.connect_selected_notify(move |c| {
+        let (code, _) = CURRENCIES[(c.selected() as usize).min(CURRENCIES.len() - 1)];
+        r.set_visible(code != "USD");
+        save(&w, &l, CURRENCY_SETTING, Some(code));
+        if code != "USD" && r.text().is_empty() {
+            toast(
+                &w,
+                &gettext("Set how much one US dollar is in this currency."),
+            );
+        }
+        again();
+    });
+    let (w, l) = (window.clone(), ledger.clone());
+    rate.connect_apply(move |e| {
+        let text = e.text().trim().replace(',', ".");
+        match crate::core::money::parse_scaled(&text, 6) {
+            Ok(v) if v > 0 => {
+                save(&w, &l, RATE_SETTING, Some(&text));
+                reload();
+            }
+            _ => toast(
+                &w,
+                &fill(&gettext("“{}” is not a rate (e.g. 0.92)"), &[&text]),
+            ),
+        }
+    });
+    group.add(&currency);
+    group.add(&rate);
+    group
+}
+
+fn currency_name(code: &str) -> String {
+    let name = match code {
+        "USD" => gettext("US Dollar"),
+        "EUR" => gettext("Euro"),
+        "GBP" => gettext("British Pound"),
+        "CHF" => gettext("Swiss Franc"),
+        "JPY" => gettext("Japanese Yen"),
+        "CAD" => gettext("Canadian Dollar"),
+        "AUD" => gettext("Australian Dollar"),
+        "INR" => gettext("Indian Rupee"),
+        other => other.to_string(),
+    };
+    format!("{name} ({code})")
 }

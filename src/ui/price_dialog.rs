@@ -2,6 +2,7 @@
 //! know. The calls already recorded are priced at once, as `tally prices set`
 //! does.
 
+use super::amounts;
 use std::rc::Rc;
 
 use jiff::civil::Date;
@@ -12,7 +13,6 @@ use relm4::gtk;
 use super::a11y;
 use super::ledger::Ledger;
 use crate::core::Money;
-use crate::core::money::group_thousands;
 use crate::core::price_file::{PriceSpec, RateSpec};
 use crate::i18n::{fill, gettext, ngettext};
 
@@ -48,7 +48,7 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
                 "{} ({} calls)",
                 (*n).min(u32::MAX as u64) as u32,
             );
-            fill(&calls, &[&who, &group_thousands(*n)])
+            fill(&calls, &[&who, &amounts::count(*n)])
         })
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();

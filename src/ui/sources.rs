@@ -2,6 +2,7 @@
 //! a switch to follow each live, and importing a file in Tally's CSV/JSONL
 //! format. On a first run with an empty ledger it offers to import the logs.
 
+use super::amounts;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -548,7 +549,7 @@ impl SimpleComponent for SourcesView {
                 &[
                     &done.to_string(),
                     &files.to_string(),
-                    &crate::core::money::group_thousands(p.lines.load(Ordering::Relaxed)),
+                    &amounts::count(p.lines.load(Ordering::Relaxed)),
                 ],
             )));
         }
@@ -565,10 +566,7 @@ impl SimpleComponent for SourcesView {
                         "{} files read · {} records",
                         a.files as u32,
                     ),
-                    &[
-                        &crate::core::money::group_thousands(a.files),
-                        &crate::core::money::group_thousands(a.records),
-                    ],
+                    &[&amounts::count(a.files), &amounts::count(a.records)],
                 )
             };
             row.set_subtitle(&subtitle);
