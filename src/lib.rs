@@ -8,10 +8,12 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod export;
 pub mod i18n;
 pub mod ingest;
 pub mod notifier;
 pub mod prices;
+pub mod reports;
 pub mod store;
 pub mod ui;
 

@@ -9,6 +9,7 @@ mod import;
 mod policy;
 mod prices;
 mod record;
+mod report;
 mod reprice;
 mod table;
 mod usage;
@@ -70,6 +71,9 @@ pub enum Command {
     Rules(alerts::RulesCommand),
     /// Follow the agents' logs and import new usage as it is written
     Watch(watch::WatchArgs),
+    /// Reports (summary, trend, compare, projection, what-if, reconcile) and exports
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 /// Ends the program with a particular exit status, after the command printed
@@ -148,6 +152,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts(c) => return alerts::run_alerts(&mut open()?, c),
         Command::Rules(c) => return alerts::run_rules(&mut open()?, c),
         Command::Watch(a) => return watch::run(&mut open()?, a),
+        Command::Report(c) => return report::run(&open()?, c),
         Command::Record(a) => with(open()?, |s| record::run(s, a)),
         Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
         Command::Import(c) => with(open()?, |s| import::run(s, c)),

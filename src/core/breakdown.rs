@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use super::Money;
 use super::usage::Totals;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Share {
     pub key: String,
     pub totals: Totals,
@@ -45,7 +45,7 @@ impl Share {
 }
 
 /// `part / whole` in basis points, rounded half away from zero.
-fn ratio_bp(part: i64, whole: i64) -> i64 {
+pub(crate) fn ratio_bp(part: i64, whole: i64) -> i64 {
     if whole == 0 {
         return 0;
     }

@@ -9,6 +9,7 @@ pub mod outlook;
 pub mod period;
 pub mod policy;
 pub mod price_file;
+pub mod report;
 pub mod pricing;
 pub mod usage;
 

@@ -196,6 +196,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Every record the filter matches, oldest first, handed to `each` one at a
+    /// time (an export of millions never holds them all). Returns how many.
+    pub fn for_each_record<E: From<StoreError>>(
+        &self,
+        filter: &HistoryFilter,
+        mut each: impl FnMut(i64, &UsageRecord) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let (clause, args) = filter.where_clause();
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms, id");
+        let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(StoreError::from)?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            let (id, record) = record_from_row(row)?;
+            each(id, &record)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// One record by its id.
     pub fn record(&self, id: i64) -> Result<Option<UsageRecord>, StoreError> {
         let sql = format!("SELECT {RECORD_COLUMNS} FROM usage WHERE id = ?1");

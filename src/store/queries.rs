@@ -220,6 +220,28 @@ fn dim_index(dim: Dimension) -> usize {
 }
 
 impl Store {
+    /// Totals per UTC day, provider and model over `[since, until)` (whole UTC
+    /// hours), from the hourly rollup: the days providers bill by.
+    pub fn by_utc_day(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<(jiff::civil::Date, String, String, Totals)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT hour_ms / 86400000, provider, model, {SUMS} FROM usage_hourly
+             WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY 1, 2, 3"
+        ))?;
+        let mut rows = stmt.query(params![since.as_millisecond(), until.as_millisecond()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let day = Timestamp::from_second(row.get::<_, i64>(0)? * 86_400)?
+                .to_zoned(TimeZone::UTC)
+                .date();
+            out.push((day, row.get(1)?, row.get(2)?, totals_at(row, 3)?));
+        }
+        Ok(out)
+    }
+
     /// The models with unpriced calls, most calls first: (provider, model, calls).
     pub fn unpriced_models(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(

@@ -17,6 +17,7 @@ use crate::autostart;
 use crate::core::alerts::{COOLDOWN_SETTING, DEFAULT_COOLDOWN};
 use crate::core::money::CURRENCIES;
 use crate::core::period::{WEEKDAYS, parse_weekday, weekday_name};
+use crate::reports::WEEK_SETTING;
 use crate::i18n::{fill, gettext, ngettext};
 use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
 
@@ -32,7 +33,6 @@ fn setting(ledger: &Ledger, key: &str) -> Option<String> {
 /// Settings a new policy starts from.
 pub const SOFT_SETTING: &str = "default_soft_percent";
 pub const ZONE_SETTING: &str = "default_zone";
-pub const WEEK_SETTING: &str = "week_start";
 
 /// What a new policy starts from.
 #[derive(Clone, Debug)]

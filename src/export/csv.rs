@@ -1,0 +1,125 @@
+//! CSV: exact values (dollars with nine decimals, plain integers), one row per
+//! line. Text that a spreadsheet would run as a formula is neutralised.
+
+use super::{Cell, Column, Document};
+
+/// Text starting with one of these is a formula to a spreadsheet.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell's CSV text. Text that would start a formula gets a leading `'`,
+/// which spreadsheets show as text; numbers are written as numbers.
+pub fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) if s.starts_with(FORMULA_STARTS) => format!("'{s}"),
+        other => other.plain(),
+    }
+}
+
+/// Writes rows under a header, for a long stream (the usage history).
+pub struct Stream<W: std::io::Write> {
+    writer: csv::Writer<W>,
+    record: csv::ByteRecord,
+}
+
+impl<W: std::io::Write> Stream<W> {
+    pub fn new(out: W, columns: &[Column]) -> std::io::Result<Stream<W>> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(columns.iter().map(|c| c.key))?;
+        Ok(Stream {
+            writer,
+            record: csv::ByteRecord::new(),
+        })
+    }
+
+    pub fn row(&mut self, cells: &[Cell]) -> std::io::Result<()> {
+        self.record.clear();
+        for c in cells {
+            self.record.push_field(cell_text(c).as_bytes());
+        }
+        self.writer.write_byte_record(&self.record)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// The document as CSV: its one table, or with several, a first column
+/// `table` naming each row's table and the columns of all of them.
+pub fn render(doc: &Document) -> Vec<u8> {
+    let several = doc.tables.len() > 1;
+    let mut keys: Vec<&str> = Vec::new();
+    for t in &doc.tables {
+        for c in &t.columns {
+            if !keys.contains(&c.key) {
+                keys.push(c.key);
+            }
+        }
+    }
+    let mut header: Vec<Column> = Vec::new();
+    if several {
+        header.push(super::column("table", String::new()));
+    }
+    header.extend(keys.iter().map(|k| super::column(k, String::new())));
+    let mut out = Stream::new(Vec::new(), &header).expect("writing to memory");
+    for t in &doc.tables {
+        for row in &t.rows {
+            let mut cells: Vec<Cell> = Vec::with_capacity(header.len());
+            if several {
+                cells.push(Cell::text(t.name));
+            }
+            for k in &keys {
+                let at = t.columns.iter().position(|c| c.key == *k);
+                cells.push(at.and_then(|i| row.get(i).cloned()).unwrap_or(Cell::Empty));
+            }
+            out.row(&cells).expect("writing to memory");
+        }
+    }
+    out.writer.into_inner().expect("writing to memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Money;
+    use crate::export::{Table, column};
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_stay_numbers() {
+        for bad in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(cell_text(&Cell::text(bad)), format!("'{bad}"));
+        }
+        assert_eq!(cell_text(&Cell::text("a=b")), "a=b");
+        assert_eq!(cell_text(&Cell::Money(Money::from_nanos(-5))), "-0.000000005");
+        assert_eq!(cell_text(&Cell::Int(-3)), "-3");
+    }
+
+    #[test]
+    fn several_tables_share_one_header_with_the_table_first() {
+        let doc = Document {
+            report: "summary",
+            title: String::new(),
+            from: None,
+            to: None,
+            generated_at: jiff::Timestamp::UNIX_EPOCH,
+            notes: vec![],
+            tables: vec![
+                Table {
+                    name: "a",
+                    title: String::new(),
+                    columns: vec![column("x", String::new()), column("y", String::new())],
+                    rows: vec![vec![Cell::Count(1), Cell::text("one, \"two\"")]],
+                },
+                Table {
+                    name: "b",
+                    title: String::new(),
+                    columns: vec![column("y", String::new()), column("z", String::new())],
+                    rows: vec![vec![Cell::text("b"), Cell::Count(2)]],
+                },
+            ],
+        };
+        let text = String::from_utf8(render(&doc)).unwrap();
+        assert_eq!(text, "table,x,y,z\na,1,\"one, \"\"two\"\"\",\nb,,b,2\n");
+    }
+}
