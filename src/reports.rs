@@ -99,6 +99,9 @@ impl Request {
     }
 }
 
+/// A group's keys (one per dimension) and totals.
+type Grouped = (Vec<String>, Totals);
+
 /// What reports read besides the request: the ledger, prices, the clock.
 pub struct Context<'a> {
     pub store: &'a Store,
@@ -120,7 +123,7 @@ impl Context<'_> {
         &self,
         days: Days,
         group_by: Vec<Dimension>,
-    ) -> Result<(Vec<(Vec<String>, Totals)>, Totals), StoreError> {
+    ) -> Result<(Vec<Grouped>, Totals), StoreError> {
         let (since, until) = self.bounds(days)?;
         let (rows, total) = self.store.usage(&UsageQuery {
             since: Some(since),
@@ -129,7 +132,10 @@ impl Context<'_> {
             zone: self.store.zone().clone(),
             week_start: self.week_start,
         })?;
-        Ok((rows.into_iter().map(|r| (r.keys, r.totals)).collect(), total))
+        Ok((
+            rows.into_iter().map(|r| (r.keys, r.totals)).collect(),
+            total,
+        ))
     }
 
     fn grouped(&self, days: Days, by: Dimension) -> Result<Vec<(String, Totals)>, StoreError> {
@@ -326,7 +332,10 @@ fn summary_doc(ctx: &Context, req: &Request) -> Result<Document, StoreError> {
             },
             Table {
                 name: "policies",
-                title: fill(&gettext("Budgets on {}"), &[&at.to_zoned(ctx.store.zone().clone()).date().to_string()]),
+                title: fill(
+                    &gettext("Budgets on {}"),
+                    &[&at.to_zoned(ctx.store.zone().clone()).date().to_string()],
+                ),
                 columns: vec![
                     column("policy", gettext("Budget")),
                     column("metric", gettext("Metric")),
@@ -376,7 +385,10 @@ fn trend_doc(ctx: &Context, req: &Request) -> Result<Document, StoreError> {
         req.days.to_string(),
         vec![Table {
             name: "trend",
-            title: fill(&gettext("Cost by {}"), &[&dimension_title(by).to_lowercase()]),
+            title: fill(
+                &gettext("Cost by {}"),
+                &[&dimension_title(by).to_lowercase()],
+            ),
             columns: vec![
                 column("bucket", dimension_title(by)),
                 column("cost_usd", gettext("Cost")),
@@ -436,10 +448,17 @@ fn compare_doc(ctx: &Context, req: &Request) -> Result<Document, StoreError> {
         ]
     };
     let mut rows = vec![row(gettext("All"), "total", &c.total)];
-    rows.extend(c.rows.iter().map(|ch| row(ch.key.clone(), presence(ch.presence), ch)));
+    rows.extend(
+        c.rows
+            .iter()
+            .map(|ch| row(ch.key.clone(), presence(ch.presence), ch)),
+    );
     let mut doc = document(
         Some(after),
-        fill(&gettext("{} against {}"), &[&after.to_string(), &before.to_string()]),
+        fill(
+            &gettext("{} against {}"),
+            &[&after.to_string(), &before.to_string()],
+        ),
         vec![Table {
             name: "comparison",
             title: fill(&gettext("By {}"), &[&dimension_title(by).to_lowercase()]),
@@ -456,8 +475,16 @@ fn compare_doc(ctx: &Context, req: &Request) -> Result<Document, StoreError> {
             rows,
         }],
     );
-    let new = c.rows.iter().filter(|r| r.presence == compare::Presence::New).count();
-    let gone = c.rows.iter().filter(|r| r.presence == compare::Presence::Gone).count();
+    let new = c
+        .rows
+        .iter()
+        .filter(|r| r.presence == compare::Presence::New)
+        .count();
+    let gone = c
+        .rows
+        .iter()
+        .filter(|r| r.presence == compare::Presence::Gone)
+        .count();
     if new + gone > 0 {
         doc.notes.push(fill(
             &gettext("New since the earlier range: {}; gone: {}."),
@@ -505,7 +532,14 @@ pub fn projection_lines(ctx: &Context) -> Result<Vec<Line>, StoreError> {
         start,
         end: Some(end),
     };
-    let o = outlook(used.cost.nanos(), i64::MAX, &window, ctx.now, &zone, &history);
+    let o = outlook(
+        used.cost.nanos(),
+        i64::MAX,
+        &window,
+        ctx.now,
+        &zone,
+        &history,
+    );
     lines.push(Line {
         name: gettext("All usage, this month"),
         metric: Metric::Cost,
@@ -570,7 +604,10 @@ fn projection_doc(ctx: &Context) -> Result<Document, StoreError> {
 
 /// The range's calls as buckets of one day and model within each value of `by`.
 fn buckets(ctx: &Context, days: Days, by: Dimension) -> Result<Vec<Bucket>, StoreError> {
-    let (rows, _) = ctx.usage(days, vec![Dimension::Day, Dimension::Provider, Dimension::Model, by])?;
+    let (rows, _) = ctx.usage(
+        days,
+        vec![Dimension::Day, Dimension::Provider, Dimension::Model, by],
+    )?;
     let zone = ctx.store.zone();
     let mut out = Vec::with_capacity(rows.len());
     for (keys, totals) in rows {
@@ -594,7 +631,11 @@ pub fn scenario_text(s: &Scenario) -> String {
             let parts: Vec<String> = map
                 .iter()
                 .map(|(from, to)| {
-                    let from = if from == "*" { gettext("every model") } else { from.clone() };
+                    let from = if from == "*" {
+                        gettext("every model")
+                    } else {
+                        from.clone()
+                    };
                     format!("{from} → {to}")
                 })
                 .collect();
@@ -613,26 +654,28 @@ fn what_if_doc(ctx: &Context, req: &Request) -> Result<Document, StoreError> {
     let w = what_if(&buckets, &req.scenario, ctx.book);
     let (_, end) = ctx.bounds(req.days)?;
     let recommendations = recommend(&buckets, ctx.book, end.min(ctx.now), 3);
-    let row = |key: String, r: &crate::core::report::what_if::Row| {
-        vec![
-            Cell::text(key),
-            Cell::Money(r.actual),
-            Cell::Money(r.what_if),
-            Cell::Money(r.saving()),
-            Cell::percent(
-                (!r.actual.is_zero()).then(|| {
+    let row =
+        |key: String, r: &crate::core::report::what_if::Row| {
+            vec![
+                Cell::text(key),
+                Cell::Money(r.actual),
+                Cell::Money(r.what_if),
+                Cell::Money(r.saving()),
+                Cell::percent((!r.actual.is_zero()).then(|| {
                     crate::core::breakdown::ratio_bp(r.saving().nanos(), r.actual.nanos())
-                }),
-            ),
-            Cell::Count(r.records),
-            Cell::Count(r.left_out),
-        ]
-    };
+                })),
+                Cell::Count(r.records),
+                Cell::Count(r.left_out),
+            ]
+        };
     let mut rows = vec![row(gettext("All"), &w.total)];
     rows.extend(w.rows.iter().map(|r| row(r.key.clone(), r)));
     let mut doc = document(
         Some(req.days),
-        fill(&gettext("{}, {}"), &[&req.days.to_string(), &scenario_text(&req.scenario)]),
+        fill(
+            &gettext("{}, {}"),
+            &[&req.days.to_string(), &scenario_text(&req.scenario)],
+        ),
         vec![
             Table {
                 name: "what_if",

@@ -120,7 +120,12 @@ fn days(a: &ReportArgs, today: Date, week_start: jiff::civil::Weekday) -> anyhow
 }
 
 fn against(text: &str) -> anyhow::Result<Days> {
-    let bad = || fill(&gettext("“{}” is not a range FROM..TO (e.g. 2026-01-01..2026-01-31)"), &[text]);
+    let bad = || {
+        fill(
+            &gettext("“{}” is not a range FROM..TO (e.g. 2026-01-01..2026-01-31)"),
+            &[text],
+        )
+    };
     let (from, to) = text.split_once("..").with_context(bad)?;
     let (from, to): (Date, Date) = (
         from.trim().parse().with_context(bad)?,
@@ -146,7 +151,14 @@ fn scenario(a: &ReportArgs) -> anyhow::Result<Scenario> {
                 m.split_once('=')
                     .filter(|(f, t)| !f.trim().is_empty() && !t.trim().is_empty())
                     .map(|(f, t)| (f.trim().to_string(), t.trim().to_string()))
-                    .with_context(|| fill(&gettext("“{}” is not FROM=TO (e.g. claude-opus-4-1=claude-sonnet-4-5)"), &[m]))
+                    .with_context(|| {
+                        fill(
+                            &gettext(
+                                "“{}” is not FROM=TO (e.g. claude-opus-4-1=claude-sonnet-4-5)",
+                            ),
+                            &[m],
+                        )
+                    })
             })
             .collect::<anyhow::Result<_>>()?;
         return Ok(Scenario::Models { map });
@@ -230,7 +242,10 @@ fn emit(doc: &Document, format: OutputFormat, out: Option<&std::path::Path>) -> 
     match out {
         Some(path) => {
             export::write_atomic(path, &bytes)?;
-            eprintln!("{}", fill(&gettext("Wrote {}"), &[&path.display().to_string()]));
+            eprintln!(
+                "{}",
+                fill(&gettext("Wrote {}"), &[&path.display().to_string()])
+            );
         }
         None => {
             use std::io::Write;
@@ -253,7 +268,12 @@ fn terminal(doc: &Document) -> String {
         if let [row] = t.rows.as_slice()
             && t.columns.len() > 6
         {
-            let width = t.columns.iter().map(|c| c.title.chars().count()).max().unwrap_or(0);
+            let width = t
+                .columns
+                .iter()
+                .map(|c| c.title.chars().count())
+                .max()
+                .unwrap_or(0);
             for (c, cell) in t.columns.iter().zip(row) {
                 let pad = " ".repeat(width - c.title.chars().count());
                 out.push_str(&format!("  {}{pad}  {}\n", c.title, cell.human()));
@@ -318,7 +338,11 @@ fn usage_cells(r: &crate::core::UsageRecord, cells: &mut Vec<Cell>) {
         Cost::Priced {
             amount,
             price_version,
-        } => (Cell::Money(*amount), "priced", Cell::text(price_version.clone())),
+        } => (
+            Cell::Money(*amount),
+            "priced",
+            Cell::text(price_version.clone()),
+        ),
         Cost::Reported { amount } => (Cell::Money(*amount), "reported", Cell::Empty),
         Cost::Unpriced { .. } => (Cell::Empty, "unpriced", Cell::Empty),
     };
@@ -388,8 +412,19 @@ impl From<crate::store::StoreError> for Wrapped {
 fn usage_filter(store: &Store, days: Days) -> anyhow::Result<crate::store::HistoryFilter> {
     let zone = store.zone().clone();
     Ok(crate::store::HistoryFilter {
-        since_ms: Some(days.from.to_zoned(zone.clone())?.timestamp().as_millisecond()),
-        until_ms: Some(days.to.tomorrow()?.to_zoned(zone)?.timestamp().as_millisecond()),
+        since_ms: Some(
+            days.from
+                .to_zoned(zone.clone())?
+                .timestamp()
+                .as_millisecond(),
+        ),
+        until_ms: Some(
+            days.to
+                .tomorrow()?
+                .to_zoned(zone)?
+                .timestamp()
+                .as_millisecond(),
+        ),
         ..Default::default()
     })
 }
@@ -406,7 +441,10 @@ fn usage(
             "{}",
             fill(
                 &gettext("Wrote {} records to {}"),
-                &[&crate::core::money::group_thousands(n), &path.display().to_string()]
+                &[
+                    &crate::core::money::group_thousands(n),
+                    &path.display().to_string()
+                ]
             )
         );
         return Ok(());

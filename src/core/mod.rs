@@ -9,8 +9,8 @@ pub mod outlook;
 pub mod period;
 pub mod policy;
 pub mod price_file;
-pub mod report;
 pub mod pricing;
+pub mod report;
 pub mod usage;
 
 pub use money::Money;

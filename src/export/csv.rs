@@ -87,11 +87,21 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_and_numbers_stay_numbers() {
-        for bad in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+        for bad in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             assert_eq!(cell_text(&Cell::text(bad)), format!("'{bad}"));
         }
         assert_eq!(cell_text(&Cell::text("a=b")), "a=b");
-        assert_eq!(cell_text(&Cell::Money(Money::from_nanos(-5))), "-0.000000005");
+        assert_eq!(
+            cell_text(&Cell::Money(Money::from_nanos(-5))),
+            "-0.000000005"
+        );
         assert_eq!(cell_text(&Cell::Int(-3)), "-3");
     }
 

@@ -37,7 +37,10 @@ pub fn render(doc: &Document) -> String {
             .collect();
         let titles: Vec<String> = t.columns.iter().map(|c| escape(&c.title)).collect();
         out.push_str(&format!("| {} |\n", titles.join(" | ")));
-        let rules: Vec<&str> = right.iter().map(|r| if *r { "---:" } else { "---" }).collect();
+        let rules: Vec<&str> = right
+            .iter()
+            .map(|r| if *r { "---:" } else { "---" })
+            .collect();
         out.push_str(&format!("| {} |\n", rules.join(" | ")));
         for row in &t.rows {
             let cells: Vec<String> = (0..t.columns.len())

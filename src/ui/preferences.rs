@@ -17,9 +17,9 @@ use crate::autostart;
 use crate::core::alerts::{COOLDOWN_SETTING, DEFAULT_COOLDOWN};
 use crate::core::money::CURRENCIES;
 use crate::core::period::{WEEKDAYS, parse_weekday, weekday_name};
-use crate::reports::WEEK_SETTING;
 use crate::i18n::{fill, gettext, ngettext};
 use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
+use crate::reports::WEEK_SETTING;
 
 /// The setting that keeps the app running, watching and alerting, with its
 /// window closed.

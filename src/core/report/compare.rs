@@ -136,7 +136,14 @@ mod tests {
         let rows: Vec<(&str, i64, Option<i64>, Presence)> = c
             .rows
             .iter()
-            .map(|r| (r.key.as_str(), r.delta().nanos() / 1_000_000_000, r.delta_bp(), r.presence))
+            .map(|r| {
+                (
+                    r.key.as_str(),
+                    r.delta().nanos() / 1_000_000_000,
+                    r.delta_bp(),
+                    r.presence,
+                )
+            })
             .collect();
         assert_eq!(
             rows,

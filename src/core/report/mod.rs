@@ -29,7 +29,7 @@ impl Days {
     }
 
     /// How many days the range holds.
-    pub fn len(&self) -> i64 {
+    pub fn count(&self) -> i64 {
         i64::from(self.to.since(self.from).map_or(0, |s| s.get_days())) + 1
     }
 
@@ -37,14 +37,16 @@ impl Days {
     pub fn previous(&self) -> Days {
         let to = self.from.yesterday().unwrap_or(self.from);
         let from = to
-            .checked_sub(jiff::Span::new().days(self.len() - 1))
+            .checked_sub(jiff::Span::new().days(self.count() - 1))
             .unwrap_or(to);
         Days { from, to }
     }
 
     /// Every day of the range, in order.
     pub fn days(&self) -> impl Iterator<Item = Date> + '_ {
-        self.from.series(jiff::Span::new().days(1)).take_while(|d| *d <= self.to)
+        self.from
+            .series(jiff::Span::new().days(1))
+            .take_while(|d| *d <= self.to)
     }
 }
 
@@ -67,7 +69,11 @@ pub const PRESETS: [&str; 11] = [
 impl Days {
     /// A named range (see [`PRESETS`]) as of `today`; `this-…` ranges end today.
     pub fn preset(name: &str, today: Date, week_start: jiff::civil::Weekday) -> Option<Days> {
-        let back = |n: i64| today.checked_sub(jiff::Span::new().days(n)).unwrap_or(today);
+        let back = |n: i64| {
+            today
+                .checked_sub(jiff::Span::new().days(n))
+                .unwrap_or(today)
+        };
         let week = back(i64::from(today.weekday().since(week_start)));
         let month = today.first_of_month();
         let last_month_end = month.yesterday().unwrap_or(month);
@@ -107,13 +113,16 @@ mod tests {
     #[test]
     fn the_previous_range_has_the_same_length_and_ends_the_day_before() {
         let march = Days::new(date(2026, 3, 1), date(2026, 3, 31));
-        assert_eq!(march.len(), 31);
+        assert_eq!(march.count(), 31);
         assert_eq!(
             march.previous(),
             Days::new(date(2026, 1, 29), date(2026, 2, 28))
         );
         let one = Days::new(date(2026, 1, 1), date(2026, 1, 1));
-        assert_eq!(one.previous(), Days::new(date(2025, 12, 31), date(2025, 12, 31)));
+        assert_eq!(
+            one.previous(),
+            Days::new(date(2025, 12, 31), date(2025, 12, 31))
+        );
         assert_eq!(march.days().count(), 31);
     }
 
@@ -134,12 +143,15 @@ mod tests {
             Days::new(date(2026, 2, 1), date(2026, 2, 28))
         );
         assert_eq!(p("this-month", Monday), Days::new(date(2026, 3, 1), today));
-        assert_eq!(p("last-90-days", Monday).len(), 90);
+        assert_eq!(p("last-90-days", Monday).count(), 90);
         assert_eq!(
             p("last-year", Monday),
             Days::new(date(2025, 1, 1), date(2025, 12, 31))
         );
-        assert_eq!(p("yesterday", Monday), Days::new(date(2026, 3, 3), date(2026, 3, 3)));
+        assert_eq!(
+            p("yesterday", Monday),
+            Days::new(date(2026, 3, 3), date(2026, 3, 3))
+        );
         assert!(Days::preset("someday", today, Monday).is_none());
         for name in PRESETS {
             assert!(Days::preset(name, today, Monday).is_some(), "{name}");

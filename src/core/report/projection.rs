@@ -86,7 +86,10 @@ mod tests {
             Breach::NotExpected
         );
         assert_eq!(breach(100, 100, None, now, None, &zone), Breach::Already);
-        assert_eq!(breach(10, 100, None, now, Some(end), &zone), Breach::Unknown);
+        assert_eq!(
+            breach(10, 100, None, now, Some(end), &zone),
+            Breach::Unknown
+        );
     }
 
     #[test]
@@ -95,9 +98,19 @@ mod tests {
         let end: Timestamp = "2026-03-11T00:00:00Z".parse().unwrap();
         // Crossed at 23:00 UTC: still the 10th in UTC, the 11th in Berlin.
         let day = |z: &str| {
-            breach(0, 23, Some(&p(24)), now, Some(end), &TimeZone::get(z).unwrap())
+            breach(
+                0,
+                23,
+                Some(&p(24)),
+                now,
+                Some(end),
+                &TimeZone::get(z).unwrap(),
+            )
         };
         assert_eq!(day("UTC"), Breach::On(jiff::civil::date(2026, 3, 10)));
-        assert_eq!(day("Europe/Berlin"), Breach::On(jiff::civil::date(2026, 3, 11)));
+        assert_eq!(
+            day("Europe/Berlin"),
+            Breach::On(jiff::civil::date(2026, 3, 11))
+        );
     }
 }

@@ -61,8 +61,7 @@ pub fn reconcile(rows: Vec<(Date, String, String, Totals)>, threshold: Threshold
         .filter(|(_, _, _, t)| !t.billed.is_zero())
         .map(|(d, p, _, _)| (*d, p.clone()))
         .collect();
-    let mut merged: std::collections::BTreeMap<(Date, String, String), Totals> =
-        Default::default();
+    let mut merged: std::collections::BTreeMap<(Date, String, String), Totals> = Default::default();
     for (day, provider, model, t) in rows {
         if billed_days.contains(&(day, provider.clone())) {
             merged.entry((day, provider, model)).or_default().add(&t);
@@ -112,11 +111,11 @@ mod tests {
         let lines = reconcile(
             vec![
                 row(d1, "anthropic", "opus", t(1000, 1040, 0)), // 3.8 %: fine
-                row(d1, "anthropic", "haiku", t(100, 0, 0)),   // estimated, not billed
+                row(d1, "anthropic", "haiku", t(100, 0, 0)),    // estimated, not billed
                 row(d2, "anthropic", "opus", t(1000, 1100, 0)), // 9 %: flagged
-                row(d2, "anthropic", "sonnet", t(0, 50, 4)),  // unpriced calls
-                row(d2, "openai", "gpt-4o", t(500, 0, 0)),    // openai billed nothing: out
-                row(d1, "anthropic", "tiny", t(1, 2, 0)),     // 50 %, but a cent
+                row(d2, "anthropic", "sonnet", t(0, 50, 4)),    // unpriced calls
+                row(d2, "openai", "gpt-4o", t(500, 0, 0)),      // openai billed nothing: out
+                row(d1, "anthropic", "tiny", t(1, 2, 0)),       // 50 %, but a cent
             ],
             Threshold::default(),
         );

@@ -95,7 +95,10 @@ mod tests {
         let keys: Vec<&str> = top.shares.iter().map(|s| s.key.as_str()).collect();
         assert_eq!(keys, ["b", "c"]);
         assert_eq!(top.shares[0].share_bp, 5000);
-        assert_eq!((top.others, top.others_totals.cost.nanos()), (2, 2_000_000_000));
+        assert_eq!(
+            (top.others, top.others_totals.cost.nanos()),
+            (2, 2_000_000_000)
+        );
         assert_eq!(s.profit, None);
         assert_eq!(s.margin_bp, None);
     }

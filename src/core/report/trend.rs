@@ -93,10 +93,16 @@ mod tests {
             ("2026-03-09".to_string(), dollars(100)), // outside
         ];
         let t = trend(days, Dimension::Day, Weekday::Monday, &rows, 2);
-        let costs: Vec<i64> = t.iter().map(|p| p.totals.cost.nanos() / 1_000_000_000).collect();
+        let costs: Vec<i64> = t
+            .iter()
+            .map(|p| p.totals.cost.nanos() / 1_000_000_000)
+            .collect();
         assert_eq!(costs, [2, 0, 4, 5]);
         let avg: Vec<i64> = t.iter().map(|p| p.moving_average.nanos()).collect();
-        assert_eq!(avg, [2_000_000_000, 1_000_000_000, 2_000_000_000, 4_500_000_000]);
+        assert_eq!(
+            avg,
+            [2_000_000_000, 1_000_000_000, 2_000_000_000, 4_500_000_000]
+        );
         let change: Vec<Option<i64>> = t.iter().map(|p| p.change_bp).collect();
         assert_eq!(change, [None, Some(-10_000), None, Some(2500)]);
     }

@@ -10,9 +10,9 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::core::Money;
 use crate::core::pricing::{Mode, ModelPrice, PriceBook};
 use crate::core::usage::{Totals, UsageRecord};
-use crate::core::Money;
 
 /// One day's calls of one model within one value of the report's group.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,7 +200,10 @@ pub fn recommend(
     per_model: usize,
 ) -> Vec<Recommendation> {
     let mut used: std::collections::BTreeMap<(String, String), Totals> = Default::default();
-    for b in buckets.iter().filter(|b| b.totals.unpriced == 0 && b.totals.images == 0) {
+    for b in buckets
+        .iter()
+        .filter(|b| b.totals.unpriced == 0 && b.totals.images == 0)
+    {
         used.entry((b.provider.clone(), b.model.clone()))
             .or_default()
             .add(&b.totals);
@@ -237,19 +240,27 @@ pub fn recommend(
             .filter(|e| !(e.provider == resolved.provider && e.model == resolved.model))
             .filter(|e| e.mode != Mode::Image)
             .filter_map(|e| {
-                let cost = book.price(&as_record(&bucket, &e.provider, &e.model)).ok()?.0;
+                let cost = book
+                    .price(&as_record(&bucket, &e.provider, &e.model))
+                    .ok()?
+                    .0;
                 (cost < totals.cost).then_some((cost, *e))
             })
             .collect();
         candidates.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.model.cmp(&b.1.model)));
-        out.extend(candidates.into_iter().take(per_model).map(|(cost, e)| Recommendation {
-            provider: provider.clone(),
-            model: model.clone(),
-            actual: totals.cost,
-            candidate_provider: e.provider.clone(),
-            candidate: e.model.clone(),
-            candidate_cost: cost,
-        }));
+        out.extend(
+            candidates
+                .into_iter()
+                .take(per_model)
+                .map(|(cost, e)| Recommendation {
+                    provider: provider.clone(),
+                    model: model.clone(),
+                    actual: totals.cost,
+                    candidate_provider: e.provider.clone(),
+                    candidate: e.model.clone(),
+                    candidate_cost: cost,
+                }),
+        );
     }
     out
 }

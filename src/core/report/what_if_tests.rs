@@ -14,7 +14,11 @@ fn book() -> PriceBook {
 /// below any long-context threshold.
 fn calls(book: &PriceBook, n: usize, seed: u64) -> Vec<(String, UsageRecord)> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let models = [("anthropic", "claude-opus-4-1"), ("openai", "gpt-4o"), ("anthropic", "claude-haiku-4-5")];
+    let models = [
+        ("anthropic", "claude-opus-4-1"),
+        ("openai", "gpt-4o"),
+        ("anthropic", "claude-haiku-4-5"),
+    ];
     let start: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
     (0..n)
         .map(|_| {
@@ -86,7 +90,12 @@ fn another_model_costs_what_pricing_each_call_on_it_costs() {
     assert_eq!(report.total.records, 2_000);
     assert!(report.total.saving() > Money::ZERO);
     // Biggest saving first.
-    assert!(report.rows.windows(2).all(|w| w[0].saving() >= w[1].saving()));
+    assert!(
+        report
+            .rows
+            .windows(2)
+            .all(|w| w[0].saving() >= w[1].saving())
+    );
 }
 
 #[test]
@@ -114,7 +123,12 @@ fn batch_halves_what_a_batch_api_exists_for_and_caching_bills_prompts_as_reads()
     };
     let b = [
         bucket("anthropic", "claude-sonnet-4-5", 3_000_000_001, tokens),
-        bucket("elsewhere", "some-model", 1_000_000_000, TokenCounts::default()),
+        bucket(
+            "elsewhere",
+            "some-model",
+            1_000_000_000,
+            TokenCounts::default(),
+        ),
     ];
     let batch = what_if(&b, &Scenario::Batch, &book);
     let by_key = |w: &WhatIf, k: &str| w.rows.iter().find(|r| r.key == k).unwrap().what_if;
@@ -156,7 +170,11 @@ fn unpriced_calls_and_unknown_targets_are_left_out_and_said_why() {
     assert_eq!(w.total.left_out, 6);
     assert_eq!(w.total.records, 0);
     assert_eq!(w.reasons.len(), 2, "{:?}", w.reasons);
-    assert!(w.reasons.iter().any(|(why, n)| why.contains("mystery") && *n == 3));
+    assert!(
+        w.reasons
+            .iter()
+            .any(|(why, n)| why.contains("mystery") && *n == 3)
+    );
 }
 
 #[test]
@@ -165,8 +183,10 @@ fn cheaper_models_of_the_same_kind_are_recommended() {
     let calls = calls(&book, 300, 3);
     let at: Timestamp = "2026-04-01T00:00:00Z".parse().unwrap();
     let recs = recommend(&buckets(&calls), &book, at, 3);
-    let for_opus: Vec<&Recommendation> =
-        recs.iter().filter(|r| r.model == "claude-opus-4-1").collect();
+    let for_opus: Vec<&Recommendation> = recs
+        .iter()
+        .filter(|r| r.model == "claude-opus-4-1")
+        .collect();
     assert!(!for_opus.is_empty());
     assert!(for_opus.len() <= 3);
     for r in &recs {
@@ -174,7 +194,14 @@ fn cheaper_models_of_the_same_kind_are_recommended() {
         assert_ne!(r.candidate, r.model);
     }
     // Cheapest first within a model.
-    assert!(for_opus.windows(2).all(|w| w[0].candidate_cost <= w[1].candidate_cost));
+    assert!(
+        for_opus
+            .windows(2)
+            .all(|w| w[0].candidate_cost <= w[1].candidate_cost)
+    );
     // Same context class as opus (200k): never a 1M-context model.
-    assert!(for_opus.iter().all(|r| r.candidate != "claude-sonnet-4-5"), "{for_opus:?}");
+    assert!(
+        for_opus.iter().all(|r| r.candidate != "claude-sonnet-4-5"),
+        "{for_opus:?}"
+    );
 }
