@@ -23,6 +23,16 @@ use crate::store::{Store, StoreError, UsageQuery};
 /// The setting for the day weeks start on (weekly trends, new weekly budgets).
 pub const WEEK_SETTING: &str = "week_start";
 
+/// The week start the preferences chose for weekly figures; Monday unset.
+pub fn week_start(store: &Store) -> Weekday {
+    store
+        .setting(WEEK_SETTING)
+        .ok()
+        .flatten()
+        .and_then(|d| crate::core::period::parse_weekday(&d).ok())
+        .unwrap_or(Weekday::Monday)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Summary,
@@ -178,7 +188,7 @@ fn document(days: Option<Days>, title: String, tables: Vec<Table>) -> Document {
     }
 }
 
-fn dimension_title(d: Dimension) -> String {
+pub fn dimension_title(d: Dimension) -> String {
     match d {
         Dimension::Day => gettext("Day"),
         Dimension::Week => gettext("Week"),

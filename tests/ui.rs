@@ -27,6 +27,7 @@ const SCENARIOS: &[&str] = &[
     "sources",
     "dashboard-de-dark",
     "background",
+    "reports",
 ];
 
 fn main() {
@@ -227,6 +228,7 @@ fn run_scenario(name: &str) -> i32 {
     // A home of the test's own: the app looks for agents' logs there, and must
     // not find (or offer to import) the developer's own.
     let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
     if name == "sources" || name == "background" {
         let log = home.join(".claude/projects/-home-ada-web/session.jsonl");
         std::fs::create_dir_all(log.parent().expect("folder")).expect("log folder");
@@ -677,6 +679,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             screenshot("dashboard-de-dark");
         }
         "sources" => first_run_imports_and_follows(check).await,
+        "reports" => each_report_runs_and_exports(check).await,
         "background" => watches_with_the_window_closed(check, db).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
@@ -991,4 +994,147 @@ async fn watches_with_the_window_closed(check: &Check, db: &Path) {
     }
     pause(300).await;
     check.expect(window.is_visible(), "opening Tally again shows the window");
+}
+
+/// Every label under `root`, in order.
+fn labels(root: &gtk::Widget) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(w) = stack.pop() {
+        if let Some(l) = w.downcast_ref::<gtk::Label>() {
+            out.push(l.label().to_string());
+        }
+        let mut child = w.last_child();
+        while let Some(c) = child {
+            child = c.prev_sibling();
+            stack.push(c);
+        }
+    }
+    out
+}
+
+fn select(check: &Check, name: &str, index: u32) {
+    check
+        .widget(name)
+        .downcast::<gtk::DropDown>()
+        .expect("a drop-down")
+        .set_selected(index);
+}
+
+/// Saves the report through the Export button's file chooser.
+async fn export_through_the_chooser(check: &Check, path: &Path) -> bool {
+    check
+        .widget("reports-export")
+        .downcast::<gtk::Button>()
+        .expect("a button")
+        .emit_clicked();
+    let found = wait_for(Duration::from_secs(3), || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .any(|w| w.is::<gtk::FileChooserDialog>() && w.is_visible())
+    })
+    .await;
+    let Some(dialog) = gtk::Window::list_toplevels()
+        .into_iter()
+        .find_map(|w| w.downcast::<gtk::FileChooserDialog>().ok())
+        .filter(|_| found.is_some())
+    else {
+        return false;
+    };
+    let folder = gio::File::for_path(path.parent().expect("a folder"));
+    let _ = dialog.set_current_folder(Some(&folder));
+    dialog.set_current_name(&path.file_name().expect("a name").to_string_lossy());
+    pause(200).await;
+    dialog.response(gtk::ResponseType::Accept);
+    wait_for(Duration::from_secs(3), || path.exists())
+        .await
+        .is_some()
+}
+
+/// Runs each report over the seeded days, sees its figures, and exports two.
+async fn each_report_runs_and_exports(check: &Check) {
+    check.show("reports");
+    // The seeded calls are from November 2025: a custom range.
+    select(
+        check,
+        "reports-range",
+        tally::core::report::PRESETS.len() as u32,
+    );
+    pause(100).await;
+    set_text(&check.window, "reports-from", "2025-11-01");
+    set_text(&check.window, "reports-to", "2025-11-30");
+    check
+        .widget("reports-to")
+        .downcast::<gtk::Entry>()
+        .expect("an entry")
+        .emit_activate();
+    // 1,234,000 nano-dollars × (1 + 2 + … + 262): the seeded calls' cost.
+    let total = Money::from_nanos(1_234_000 * (262 * 263 / 2)).display();
+    let expected: [(u32, &str, &str); 6] = [
+        (0, "summary", "Totals"),
+        (1, "trend", "Cost by day"),
+        (2, "compare", "By model"),
+        (3, "projection", "By the End of Each Period"),
+        (4, "what-if", "Cheaper Models of the Same Kind"),
+        (5, "reconcile", "Per UTC Day and Model"),
+    ];
+    for (index, name, title) in expected {
+        select(check, "reports-kind", index);
+        let tables = check.widget("reports-tables");
+        // The figure proves the run for this range has landed, not an earlier one.
+        let figure = match name {
+            "summary" | "compare" => total.as_str(),
+            "what-if" => "claude-sonnet-4-5",
+            _ => title,
+        };
+        let shown = wait_for(Duration::from_secs(5), || {
+            let spinner = check.widget("reports-spinner");
+            let all = labels(&tables);
+            !spinner.is_visible()
+                && all.iter().any(|l| l == title)
+                && all.iter().any(|l| l == figure)
+        })
+        .await;
+        check.expect(
+            shown.is_some(),
+            &format!("the {name} report shows “{title}”"),
+        );
+        let all = labels(&tables);
+        match name {
+            "summary" | "compare" => check.expect(
+                all.contains(&total),
+                &format!("the {name} holds the range's {total}"),
+            ),
+            "what-if" => check.expect(
+                all.iter().any(|l| l == "claude-sonnet-4-5"),
+                "the what-if lists the model that was used",
+            ),
+            _ => {}
+        }
+        pause(200).await;
+        screenshot(&format!("reports-{name}"));
+        if name == "summary" || name == "what-if" {
+            let dir = artifacts();
+            let (format, file) = if name == "summary" {
+                (0, dir.join("report-summary.csv"))
+            } else {
+                (2, dir.join("report-what-if.json"))
+            };
+            let _ = std::fs::remove_file(&file);
+            select(check, "reports-format", format);
+            let saved = export_through_the_chooser(check, &file).await;
+            check.expect(
+                saved,
+                &format!("the {name} is exported to {}", file.display()),
+            );
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let plain = Money::from_nanos(1_234_000 * (262 * 263 / 2)).to_decimal_string();
+            let right = match name {
+                "summary" => text.starts_with("table,") && text.contains(&plain),
+                _ => serde_json::from_str::<serde_json::Value>(&text)
+                    .is_ok_and(|v| v["report"] == "what-if"),
+            };
+            check.expect(right, &format!("the exported {name} holds the report"));
+        }
+    }
 }

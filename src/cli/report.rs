@@ -87,16 +87,6 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The week start the preferences chose for weekly figures.
-pub fn week_start(store: &Store) -> jiff::civil::Weekday {
-    store
-        .setting(crate::reports::WEEK_SETTING)
-        .ok()
-        .flatten()
-        .and_then(|d| crate::core::period::parse_weekday(&d).ok())
-        .unwrap_or(jiff::civil::Weekday::Monday)
-}
-
 fn days(a: &ReportArgs, today: Date, week_start: jiff::civil::Weekday) -> anyhow::Result<Days> {
     if let Some(name) = &a.period {
         return Days::preset(name, today, week_start).with_context(|| {
@@ -185,7 +175,7 @@ pub fn run(store: &Store, command: ReportCommand) -> anyhow::Result<()> {
         ReportCommand::Usage(a) => (None, a),
     };
     let now = jiff::Timestamp::now();
-    let week_start = week_start(store);
+    let week_start = reports::week_start(store);
     let today = now.to_zoned(store.zone().clone()).date();
     let range = days(&a, today, week_start)?;
     let format = match (a.format, &a.out) {

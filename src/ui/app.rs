@@ -16,6 +16,7 @@ use super::dashboard::{DashboardInput, DashboardOutput, DashboardView};
 use super::history::{HistoryInput, HistoryView};
 use super::ledger::Ledger;
 use super::policies::{PoliciesInput, PoliciesView};
+use super::reports::{ReportsInput, ReportsView};
 use super::sources::{SourcesInput, SourcesView};
 use crate::config;
 use crate::i18n::gettext;
@@ -39,8 +40,9 @@ pub enum AppInput {
 const DASHBOARD: usize = 0;
 const POLICIES: usize = 1;
 const HISTORY: usize = 2;
-const ALERTS: usize = 3;
-const SOURCES: usize = 4;
+const REPORTS: usize = 3;
+const ALERTS: usize = 4;
+const SOURCES: usize = 5;
 
 /// A sidebar entry: its page name, title and icon.
 struct View {
@@ -57,6 +59,7 @@ pub struct App {
     dashboard: Controller<DashboardView>,
     history: Controller<HistoryView>,
     policies: Controller<PoliciesView>,
+    reports: Controller<ReportsView>,
     alerts: Controller<AlertsView>,
     sources: Controller<SourcesView>,
     toasts: Vec<String>,
@@ -137,6 +140,7 @@ impl App {
         action("view-dashboard", || AppInput::Show(DASHBOARD));
         action("view-policies", || AppInput::Show(POLICIES));
         action("view-history", || AppInput::Show(HISTORY));
+        action("view-reports", || AppInput::Show(REPORTS));
         action("view-alerts", || AppInput::Show(ALERTS));
         action("view-sources", || AppInput::Show(SOURCES));
         if let Some(app) = relm4::main_adw_application().downcast_ref::<adw::Application>() {
@@ -145,8 +149,9 @@ impl App {
             app.set_accels_for_action("win.view-dashboard", &["<Primary>1"]);
             app.set_accels_for_action("win.view-policies", &["<Primary>2"]);
             app.set_accels_for_action("win.view-history", &["<Primary>3"]);
-            app.set_accels_for_action("win.view-alerts", &["<Primary>4"]);
-            app.set_accels_for_action("win.view-sources", &["<Primary>5"]);
+            app.set_accels_for_action("win.view-reports", &["<Primary>4"]);
+            app.set_accels_for_action("win.view-alerts", &["<Primary>5"]);
+            app.set_accels_for_action("win.view-sources", &["<Primary>6"]);
             app.set_accels_for_action("app.quit", &["<Primary>q"]);
             app.set_accels_for_action("win.preferences", &["<Primary>comma"]);
             app.set_accels_for_action("window.close", &["<Primary>w"]);
@@ -205,6 +210,7 @@ impl SimpleComponent for App {
                     DashboardOutput::Show(page) => AppInput::ShowPage(page),
                 });
         let policies = PoliciesView::builder().launch(ledger.clone()).detach();
+        let reports = ReportsView::builder().launch(db.clone()).detach();
         let sources = SourcesView::builder()
             .launch((ledger.clone(), db.clone()))
             .detach();
@@ -229,6 +235,11 @@ impl SimpleComponent for App {
                 name: "history",
                 title: gettext("Usage history"),
                 icon: "view-list-symbolic",
+            },
+            View {
+                name: "reports",
+                title: gettext("Reports"),
+                icon: "x-office-spreadsheet-symbolic",
             },
             View {
                 name: "alerts",
@@ -297,6 +308,7 @@ impl SimpleComponent for App {
         stack.add_named(dashboard.widget(), Some(views[DASHBOARD].name));
         stack.add_named(policies.widget(), Some(views[POLICIES].name));
         stack.add_named(history.widget(), Some(views[HISTORY].name));
+        stack.add_named(reports.widget(), Some(views[REPORTS].name));
         stack.add_named(alerts.widget(), Some(views[ALERTS].name));
         stack.add_named(sources.widget(), Some(views[SOURCES].name));
         let content_pane = gtk::Box::builder()
@@ -359,6 +371,7 @@ impl SimpleComponent for App {
             dashboard,
             history,
             policies,
+            reports,
             alerts,
             sources,
             toasts: Vec::new(),
@@ -398,6 +411,7 @@ impl SimpleComponent for App {
                 self.dashboard.emit(DashboardInput::Refresh);
                 self.history.emit(HistoryInput::LedgerChanged);
                 self.policies.emit(PoliciesInput::Refresh);
+                self.reports.emit(ReportsInput::Reload);
                 self.alerts.emit(AlertsInput::Refresh);
                 self.sources.emit(SourcesInput::Refresh);
             }

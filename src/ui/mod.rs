@@ -19,6 +19,7 @@ mod policy_editor;
 mod policy_form;
 mod preferences;
 mod price_dialog;
+mod reports;
 mod sources;
 
 use std::path::PathBuf;
@@ -32,6 +33,22 @@ use relm4::{RelmApp, adw};
 use crate::config;
 use crate::i18n::gettext;
 use crate::store::Store;
+
+/// Shows a file chooser and calls `on_accept` with the file picked. GTK does
+/// not keep native dialogs alive, so one dropped after `show` never appears:
+/// the chooser holds itself until it is answered.
+fn choose_file(chooser: gtk::FileChooserNative, on_accept: impl Fn(PathBuf) + 'static) {
+    let keep = std::cell::RefCell::new(Some(chooser.clone()));
+    chooser.connect_response(move |c, response| {
+        if response == gtk::ResponseType::Accept
+            && let Some(path) = c.file().and_then(|f| f.path())
+        {
+            on_accept(path);
+        }
+        keep.borrow_mut().take();
+    });
+    chooser.show();
+}
 
 /// The body of a list page (Policies, Alerts, Sources): `children` stacked in a
 /// column of readable width, scrolling vertically.

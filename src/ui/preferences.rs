@@ -330,21 +330,15 @@ fn back_up(window: &adw::PreferencesWindow, ledger: Rc<Ledger>) {
     let today = jiff::Zoned::now().date();
     chooser.set_current_name(&format!("tally-backup-{today}.sqlite"));
     let w = window.clone();
-    chooser.connect_response(move |c, response| {
-        if response == gtk::ResponseType::Accept
-            && let Some(path) = c.file().and_then(|f| f.path())
-        {
-            match ledger.read(|s| s.backup_to(&path)) {
-                Ok(()) => toast(
-                    &w,
-                    &fill(&gettext("Backed up to {}"), &[&path.display().to_string()]),
-                ),
-                Err(e) => toast(&w, &e.to_string()),
-            }
+    super::choose_file(chooser, move |path| {
+        match ledger.read(|s| s.backup_to(&path)) {
+            Ok(()) => toast(
+                &w,
+                &fill(&gettext("Backed up to {}"), &[&path.display().to_string()]),
+            ),
+            Err(e) => toast(&w, &e.to_string()),
         }
-        c.destroy();
     });
-    chooser.show();
 }
 
 fn choose_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>) {
@@ -356,15 +350,9 @@ fn choose_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>) {
         .accept_label(gettext("_Restore"))
         .build();
     let w = window.clone();
-    chooser.connect_response(move |c, response| {
-        if response == gtk::ResponseType::Accept
-            && let Some(path) = c.file().and_then(|f| f.path())
-        {
-            confirm_restore(&w, ledger.clone(), path);
-        }
-        c.destroy();
+    super::choose_file(chooser, move |path| {
+        confirm_restore(&w, ledger.clone(), path)
     });
-    chooser.show();
 }
 
 fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: PathBuf) {

@@ -310,16 +310,7 @@ impl SourcesView {
         filter.add_pattern("*.jsonl");
         chooser.add_filter(&filter);
         let s = sender.clone();
-        chooser.connect_response(move |c, response| {
-            if response == gtk::ResponseType::Accept
-                && let Some(path) = c.file().and_then(|f| f.path())
-            {
-                s.input(SourcesInput::ImportFile(path));
-            }
-        });
-        chooser.show();
-        // The chooser lives until it answers; GTK holds the last reference.
-        std::mem::forget(chooser);
+        super::choose_file(chooser, move |path| s.input(SourcesInput::ImportFile(path)));
     }
 
     /// First run: an empty ledger, logs found, never asked: offer to import them.
