@@ -585,3 +585,62 @@ fn the_command_line_writes_each_report_and_the_records() {
     let o = tally(&l.db, &["report", "what-if"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--to MODEL"));
 }
+
+#[test]
+fn the_monthly_report_is_written_once_a_month_and_caught_up() {
+    let mut l = ledger(600, 21);
+    let folder = tempfile::tempdir().unwrap();
+    let at = |t: &str| t.parse::<Timestamp>().unwrap();
+    // Off until a folder is chosen.
+    assert!(
+        reports::write_monthly(&mut l.store, at("2026-04-02T09:00:00Z"))
+            .unwrap()
+            .is_empty()
+    );
+    l.store
+        .set_setting(
+            reports::MONTHLY_FOLDER_SETTING,
+            Some(folder.path().to_str().unwrap()),
+        )
+        .unwrap();
+    assert!(reports::monthly_due(&l.store, at("2026-04-02T09:00:00Z")));
+    let written = reports::write_monthly(&mut l.store, at("2026-04-02T09:00:00Z")).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["tally-report-2026-03.md", "tally-report-2026-03.csv"]
+    );
+    // March's cost, exactly, in the CSV.
+    let march: Money = l
+        .within(Days::new(date(2026, 3, 1), date(2026, 3, 31)))
+        .filter_map(|r| r.cost.amount())
+        .fold(Money::ZERO, |a, b| a + b);
+    let csv = std::fs::read_to_string(folder.path().join("tally-report-2026-03.csv")).unwrap();
+    assert!(csv.contains(&march.to_decimal_string()), "{csv}");
+    // Once: later in April nothing more is due or written.
+    assert!(!reports::monthly_due(&l.store, at("2026-04-29T09:00:00Z")));
+    assert!(
+        reports::write_monthly(&mut l.store, at("2026-04-29T09:00:00Z"))
+            .unwrap()
+            .is_empty()
+    );
+    // Off until mid-July: April, May and June come after.
+    let written = reports::write_monthly(&mut l.store, at("2026-07-15T09:00:00Z")).unwrap();
+    assert_eq!(written.len(), 6);
+    for m in ["04", "05", "06"] {
+        assert!(
+            folder
+                .path()
+                .join(format!("tally-report-2026-{m}.md"))
+                .exists()
+        );
+    }
+    let md = std::fs::read_to_string(folder.path().join("tally-report-2026-04.md")).unwrap();
+    assert!(
+        md.starts_with("# Summary · 2026-04-01 – 2026-04-30"),
+        "{md}"
+    );
+}

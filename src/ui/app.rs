@@ -19,7 +19,7 @@ use super::policies::{PoliciesInput, PoliciesView};
 use super::reports::{ReportsInput, ReportsView};
 use super::sources::{SourcesInput, SourcesView};
 use crate::config;
-use crate::i18n::gettext;
+use crate::i18n::{fill, gettext};
 use crate::store::Store;
 
 #[derive(Debug)]
@@ -156,6 +156,52 @@ impl App {
             app.set_accels_for_action("win.preferences", &["<Primary>comma"]);
             app.set_accels_for_action("window.close", &["<Primary>w"]);
         }
+    }
+
+    /// Writes the monthly report when one is due (at a month's start, or
+    /// later after the computer was off), on a worker thread with its own
+    /// connection; checked every minute. A failure is said once, then left
+    /// until the next start.
+    fn write_monthly_reports(
+        ledger: &Rc<Ledger>,
+        db: &std::path::Path,
+        sender: &ComponentSender<Self>,
+    ) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let busy = Arc::new(AtomicBool::new(false));
+        let (l, db, s) = (ledger.clone(), db.to_path_buf(), sender.clone());
+        let check = move || {
+            let now = jiff::Timestamp::now();
+            if !busy.load(Ordering::Relaxed) && l.read(|st| crate::reports::monthly_due(st, now)) {
+                busy.store(true, Ordering::Relaxed);
+                let (db, s, busy) = (db.clone(), s.clone(), busy.clone());
+                std::thread::spawn(move || {
+                    let result = Store::open(&db)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|mut st| crate::reports::write_monthly(&mut st, now));
+                    match result {
+                        Ok(written) => {
+                            if let Some(first) = written.first() {
+                                let folder = first.parent().unwrap_or(first).display().to_string();
+                                s.input(AppInput::Toast(fill(
+                                    &gettext("Monthly report written to {}"),
+                                    &[&folder],
+                                )));
+                            }
+                            busy.store(false, Ordering::Relaxed);
+                        }
+                        // Stays busy: no retry every minute.
+                        Err(e) => s.input(AppInput::Toast(format!("{:#}", e))),
+                    }
+                });
+            }
+            glib::ControlFlow::Continue
+        };
+        glib::timeout_add_seconds_local(60, check.clone());
+        glib::timeout_add_seconds_local_once(10, move || {
+            check();
+        });
     }
 
     fn show_about(window: &adw::ApplicationWindow) {
@@ -363,6 +409,7 @@ impl SimpleComponent for App {
         if let Some(row) = sidebar.row_at_index(0) {
             sidebar.select_row(Some(&row));
         }
+        Self::write_monthly_reports(&ledger_for_window, &db, &sender);
 
         let model = App {
             views,

@@ -19,7 +19,7 @@ use crate::core::money::CURRENCIES;
 use crate::core::period::{WEEKDAYS, parse_weekday, weekday_name};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
-use crate::reports::WEEK_SETTING;
+use crate::reports::{MONTHLY_FOLDER_SETTING, WEEK_SETTING};
 
 /// The setting that keeps the app running, watching and alerting, with its
 /// window closed.
@@ -264,6 +264,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     budgets.add(&week);
     page.add(&budgets);
     page.add(&amounts_group(&window, parent, &ledger));
+    page.add(&monthly_group(&window, &ledger));
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()
@@ -503,4 +504,58 @@ fn currency_name(code: &str) -> String {
         other => other.to_string(),
     };
     format!("{name} ({code})")
+}
+
+/// The monthly report: a folder to write it to, or off.
+fn monthly_group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::PreferencesGroup {
+    let group = adw::PreferencesGroup::builder()
+        .title(gettext("Monthly Report"))
+        .description(gettext(
+            "At each month’s start, last month’s summary is written as Markdown and CSV (tally-report-YYYY-MM.md); months missed while the computer was off are written later.",
+        ))
+        .build();
+    let folder = setting(ledger, MONTHLY_FOLDER_SETTING);
+    let row = adw::ActionRow::builder()
+        .title(gettext("Folder"))
+        .subtitle(glib::markup_escape_text(
+            &folder.clone().unwrap_or_else(|| gettext("Off")),
+        ))
+        .build();
+    let choose = gtk::Button::builder()
+        .label(gettext("Choose Folder…"))
+        .valign(gtk::Align::Center)
+        .build();
+    let off = gtk::Button::builder()
+        .label(gettext("Turn Off"))
+        .valign(gtk::Align::Center)
+        .css_classes(["flat"])
+        .visible(folder.is_some())
+        .build();
+    let (w, l, r, o) = (window.clone(), ledger.clone(), row.clone(), off.clone());
+    choose.connect_clicked(move |_| {
+        let chooser = gtk::FileChooserNative::builder()
+            .title(gettext("Monthly Report Folder"))
+            .action(gtk::FileChooserAction::SelectFolder)
+            .transient_for(&w)
+            .modal(true)
+            .accept_label(gettext("_Choose"))
+            .build();
+        let (w, l, r, o) = (w.clone(), l.clone(), r.clone(), o.clone());
+        super::choose_file(chooser, move |path| {
+            let text = path.display().to_string();
+            save(&w, &l, MONTHLY_FOLDER_SETTING, Some(&text));
+            r.set_subtitle(&glib::markup_escape_text(&text));
+            o.set_visible(true);
+        });
+    });
+    let (w, l, r) = (window.clone(), ledger.clone(), row.clone());
+    off.connect_clicked(move |b| {
+        save(&w, &l, MONTHLY_FOLDER_SETTING, None);
+        r.set_subtitle(&gettext("Off"));
+        b.set_visible(false);
+    });
+    row.add_suffix(&off);
+    row.add_suffix(&choose);
+    group.add(&row);
+    group
 }

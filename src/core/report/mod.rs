@@ -6,6 +6,7 @@
 pub mod compare;
 pub mod projection;
 pub mod reconcile;
+pub mod schedule;
 pub mod summary;
 pub mod trend;
 pub mod what_if;
