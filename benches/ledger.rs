@@ -14,6 +14,10 @@
 //!   dashboard frame ≤ 500 ms from starting `tally-app` (needs a display), its
 //!   peak RSS ≤ 200 MB, and reloading the dashboard's data after a write ≤ 50 ms
 //!
+//! - each report (summary, trend, compare, projection, what-if, reconcile) over
+//!   90 days of that 10,000,000-record ledger, in process: median ≤ 200 ms
+//! - `tally report usage --out usage.csv` of 1,000,000 records: median ≤ 3 s
+//!
 //! The ledger's year of calls ends today, so every policy window holds usage.
 //! Prints medians (and the spread) and the ratio to each target; exits non-zero
 //! when a target is missed, so a regression is seen.
@@ -212,6 +216,9 @@ fn main() {
     }
     if wanted("dashboard") {
         all_ok &= bench_dashboard(dir.path());
+    }
+    if wanted("reports") {
+        all_ok &= bench_reports(dir.path());
     }
     if wanted("record") || wanted("usage") || wanted("check") || wanted("evaluate") {
         all_ok &= bench_processes(dir.path(), &wanted);
@@ -517,5 +524,82 @@ fn bench_dashboard(dir: &Path) -> bool {
         false,
     );
     ok &= report("the app's peak RSS", peak, 200.0, "MB", false);
+    ok
+}
+
+/// Each report over the last 90 days of the 10M ledger, and the CSV export of
+/// the 1M ledger's records.
+fn bench_reports(dir: &Path) -> bool {
+    use tally::core::report::Days;
+    use tally::core::report::what_if::Scenario;
+    use tally::reports::{Context, Kind, Request};
+    let path = std::env::var_os("TALLY_BENCH_LEDGER10M")
+        .map_or_else(|| dir.join("ten-million.sqlite"), Into::into);
+    prepare_ledger(&path, 10_000_000);
+    let store = Store::open(&path).expect("open");
+    let book = tally::prices::load(&store).expect("prices");
+    let now = Timestamp::now();
+    let today = now.to_zoned(store.zone().clone()).date();
+    let days = Days::preset("last-90-days", today, jiff::civil::Weekday::Monday).expect("preset");
+    let ctx = Context {
+        store: &store,
+        book: &book,
+        now,
+        week_start: jiff::civil::Weekday::Monday,
+    };
+    let mut ok = true;
+    for kind in Kind::ALL {
+        let mut req = Request::new(kind, days);
+        req.scenario = Scenario::Models {
+            map: vec![("*".into(), "claude-haiku-4-5".into())],
+        };
+        let samples: Vec<Duration> = (0..11)
+            .map(|_| {
+                let start = Instant::now();
+                let doc = tally::reports::run(&ctx, &req).expect("report");
+                let took = start.elapsed();
+                assert!(!doc.tables.is_empty());
+                took
+            })
+            .collect();
+        let (lo, mid, hi) = median(samples);
+        println!(
+            "report {}, 90 days of 10M records, 11 runs: median {mid:.1?} (min {lo:.1?}, max {hi:.1?})",
+            kind.name()
+        );
+        ok &= report(
+            &format!("report {}, 90 days, 10M records (median)", kind.name()),
+            mid.as_secs_f64() * 1e3,
+            200.0,
+            "ms",
+            false,
+        );
+    }
+    drop(store);
+    let million = std::env::var_os("TALLY_BENCH_LEDGER")
+        .map_or_else(|| dir.join("million.sqlite"), Into::into);
+    prepare_ledger(&million, LEDGER_RECORDS);
+    let out = dir.join("usage.csv");
+    let since = (today - jiff::Span::new().days(400)).to_string();
+    let args = [
+        "report",
+        "usage",
+        "--since",
+        &since,
+        "--out",
+        out.to_str().expect("path"),
+    ];
+    let (lo, mid, hi) = time_process(&million, &args, 5);
+    let rows = std::fs::read_to_string(&out).expect("csv").lines().count() - 1;
+    // The process benches add their records to this ledger too.
+    assert!(rows as u64 >= LEDGER_RECORDS, "every record exported");
+    println!("CSV export of {rows} records, 5 runs: median {mid:.2?} (min {lo:.2?}, max {hi:.2?})");
+    ok &= report(
+        "CSV export of 1,000,000 records (median)",
+        mid.as_secs_f64(),
+        3.0,
+        "s",
+        false,
+    );
     ok
 }

@@ -578,6 +578,25 @@ fn the_command_line_writes_each_report_and_the_records() {
         .map(|m| m.nanos())
         .sum();
     assert_eq!(sum, want);
+    // The streamed, parallel file and the terminal's CSV are the same bytes.
+    let o = tally(
+        &l.db,
+        &[
+            "report",
+            "usage",
+            "--since",
+            "2026-03-01",
+            "--until",
+            "2026-04-30",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        std::fs::read_to_string(&out).unwrap()
+    );
     // Bad input is named.
     let o = tally(&l.db, &["report", "summary", "--period", "fortnight"]);
     assert!(!o.status.success());

@@ -9,11 +9,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::civil::Date;
 
 use super::table::Table;
+use crate::core::Money;
 use crate::core::report::reconcile::Threshold;
 use crate::core::report::what_if::Scenario;
 use crate::core::report::{Days, PRESETS};
 use crate::core::usage::Dimension;
-use crate::export::{self, Cell, Document, Format};
+use crate::export::{self, Cell, CellRef, Document, Format};
 use crate::i18n::{fill, gettext};
 use crate::reports::{self, Context, Kind, Request};
 use crate::store::Store;
@@ -321,82 +322,79 @@ fn usage_columns() -> Vec<export::Column> {
     ]
 }
 
-fn usage_cells(r: &crate::core::UsageRecord, cells: &mut Vec<Cell>) {
-    use crate::core::Cost;
-    let opt = |s: &Option<String>| s.clone().map_or(Cell::Empty, Cell::Text);
-    let (cost, kind, version) = match &r.cost {
-        Cost::Priced {
-            amount,
-            price_version,
-        } => (
-            Cell::Money(*amount),
-            "priced",
-            Cell::text(price_version.clone()),
-        ),
-        Cost::Reported { amount } => (Cell::Money(*amount), "reported", Cell::Empty),
-        Cost::Unpriced { .. } => (Cell::Empty, "unpriced", Cell::Empty),
-    };
-    let t = &r.tokens;
-    cells.clear();
-    cells.extend([
-        Cell::Time(r.at),
-        Cell::text(r.provider.clone()),
-        Cell::text(r.model.clone()),
-        Cell::text(r.user.clone()),
-        Cell::text(r.project.clone()),
-        Cell::text(r.agent.clone()),
-        Cell::text(r.source.clone()),
-        opt(&r.session),
-        opt(&r.request_id),
-        Cell::Count(r.requests),
-        Cell::Count(t.input),
-        Cell::Count(t.output),
-        Cell::Count(t.cache_read),
-        Cell::Count(t.cache_write_5m),
-        Cell::Count(t.cache_write_1h),
-        Cell::Count(t.reasoning),
-        Cell::Count(r.embedding_tokens),
-        Cell::Count(r.images.count),
-        cost,
-        Cell::text(kind),
-        version,
-        Cell::money(r.billed),
-        Cell::money(r.revenue),
-    ]);
+/// A record's cells in the order of [`usage_columns`].
+fn usage_cells<'a>(r: &crate::store::RawRecord<'a>) -> [CellRef<'a>; 23] {
+    let text = |s: Option<&'a str>| s.map_or(CellRef::Empty, CellRef::Text);
+    let money = |n: Option<i64>| n.map_or(CellRef::Empty, |n| CellRef::Money(Money::from_nanos(n)));
+    let count = |k: usize| CellRef::Count(r.counts[k].max(0) as u64);
+    let [provider, model, user, project, agent, source] = r.dimensions;
+    let time = jiff::Timestamp::from_millisecond(r.ts_ms).map_or(CellRef::Empty, CellRef::Time);
+    [
+        time,
+        CellRef::Text(provider),
+        CellRef::Text(model),
+        CellRef::Text(user),
+        CellRef::Text(project),
+        CellRef::Text(agent),
+        CellRef::Text(source),
+        text(r.session),
+        text(r.request_id),
+        count(0),
+        count(1),
+        count(2),
+        count(3),
+        count(4),
+        count(5),
+        count(6),
+        count(7),
+        count(8),
+        money(r.cost_nanos),
+        CellRef::Text(r.cost_kind),
+        text(r.price_version),
+        money(r.billed_nanos),
+        money(r.revenue_nanos),
+    ]
 }
 
-/// Writes every record of `days` to `path` as CSV, streamed (millions of rows
-/// never sit in memory), whole or not at all. Returns how many.
+/// Parts an export is cut into, by time, so both cores format rows.
+const EXPORT_PARTS: usize = 16;
+
+/// Writes every record of `days` to `path` as CSV, whole or not at all.
+/// Millions never sit in memory: the range is cut into parts by time, formatted
+/// on worker threads (each with its own connection) and written in order.
+/// Returns how many.
 pub fn export_usage_csv(store: &Store, days: Days, path: &std::path::Path) -> anyhow::Result<u64> {
     let filter = usage_filter(store, days)?;
-    let mut n = 0;
+    let (start, end) = (filter.since_ms.unwrap_or(0), filter.until_ms.unwrap_or(0));
+    let step = (end - start) / EXPORT_PARTS as i64 + 1;
+    let part = |i: usize| crate::store::HistoryFilter {
+        since_ms: Some(start + step * i as i64),
+        until_ms: Some((start + step * (i as i64 + 1)).min(end)),
+        ..Default::default()
+    };
+    let db = store.path().to_path_buf();
+    let format = |i: usize| -> anyhow::Result<(Vec<u8>, u64)> {
+        let store = Store::open(&db)?;
+        let mut stream = export::csv::Stream::rows_only(Vec::with_capacity(1 << 20));
+        let mut scratch = String::with_capacity(32);
+        let n = store.for_each_raw_record(&part(i), |r| {
+            stream.row_refs(&usage_cells(r), &mut scratch)?;
+            Ok::<(), anyhow::Error>(())
+        })?;
+        Ok((stream.into_inner()?, n))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut total = 0;
     export::write_atomic_with(path, |out| {
-        let mut stream = export::csv::Stream::new(out, &usage_columns())?;
-        let mut cells = Vec::with_capacity(24);
-        n = store
-            .for_each_record(&filter, |_, r| {
-                usage_cells(r, &mut cells);
-                stream.row(&cells).map_err(Wrapped::Io)
-            })
-            .map_err(|e| match e {
-                Wrapped::Io(e) => e,
-                Wrapped::Store(e) => std::io::Error::other(e),
-            })?;
-        stream.finish()
+        use std::io::Write;
+        export::csv::Stream::new(&mut *out, &usage_columns())?.into_inner()?;
+        crate::ingest::ordered::for_each(EXPORT_PARTS, threads, format, |_, done| {
+            let (bytes, n) = done.map_err(std::io::Error::other)?;
+            total += n;
+            out.write_all(&bytes)
+        })
     })?;
-    Ok(n)
-}
-
-/// An error from either side of a streamed export.
-enum Wrapped {
-    Io(std::io::Error),
-    Store(crate::store::StoreError),
-}
-
-impl From<crate::store::StoreError> for Wrapped {
-    fn from(e: crate::store::StoreError) -> Self {
-        Wrapped::Store(e)
-    }
+    Ok(total)
 }
 
 fn usage_filter(store: &Store, days: Days) -> anyhow::Result<crate::store::HistoryFilter> {
@@ -441,10 +439,8 @@ fn usage(
     }
     let filter = usage_filter(store, days)?;
     let mut rows = Vec::new();
-    store.for_each_record(&filter, |_, r| {
-        let mut cells = Vec::new();
-        usage_cells(r, &mut cells);
-        rows.push(cells);
+    store.for_each_raw_record(&filter, |r| {
+        rows.push(usage_cells(r).iter().map(|c| c.to_cell()).collect());
         Ok::<(), crate::store::StoreError>(())
     })?;
     let doc = Document {

@@ -82,10 +82,18 @@ impl Money {
 
     /// The fixed nine-decimal form used in JSON and CSV: `"0.000025000"`.
     pub fn to_decimal_string(self) -> String {
+        let mut out = String::with_capacity(16);
+        self.write_decimal(&mut out);
+        out
+    }
+
+    /// [`Money::to_decimal_string`] into a buffer (an export of millions).
+    pub fn write_decimal(self, out: &mut String) {
+        use std::fmt::Write;
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         let per = NANOS_PER_USD as u64;
-        format!("{sign}{}.{:09}", abs / per, abs % per)
+        let _ = write!(out, "{sign}{}.{:09}", abs / per, abs % per);
     }
 
     /// A single call's amount, where cents hide too much: four decimals below ten

@@ -38,7 +38,7 @@ pub fn write_atomic_with(
     let temp = dir.join(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
         let file = std::fs::File::create(&temp)?;
-        let mut out = std::io::BufWriter::new(&file);
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
         fill(&mut out)?;
         out.flush()?;
         drop(out);

@@ -1,7 +1,7 @@
 //! CSV: exact values (dollars with nine decimals, plain integers), one row per
 //! line. Text that a spreadsheet would run as a formula is neutralised.
 
-use super::{Cell, Column, Document};
+use super::{Cell, CellRef, Column, Document};
 
 /// Text starting with one of these is a formula to a spreadsheet.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -23,18 +23,66 @@ pub struct Stream<W: std::io::Write> {
 
 impl<W: std::io::Write> Stream<W> {
     pub fn new(out: W, columns: &[Column]) -> std::io::Result<Stream<W>> {
-        let mut writer = csv::Writer::from_writer(out);
-        writer.write_record(columns.iter().map(|c| c.key))?;
-        Ok(Stream {
+        let mut stream = Stream::rows_only(out);
+        stream.writer.write_record(columns.iter().map(|c| c.key))?;
+        Ok(stream)
+    }
+
+    /// Rows without a header: a part of a longer stream.
+    pub fn rows_only(out: W) -> Stream<W> {
+        // Large buffers: an export is one long sequential write.
+        let writer = csv::WriterBuilder::new()
+            .buffer_capacity(1 << 16)
+            .from_writer(out);
+        Stream {
             writer,
             record: csv::ByteRecord::new(),
-        })
+        }
+    }
+
+    /// Flushes and hands back what the rows were written to.
+    pub fn into_inner(self) -> std::io::Result<W> {
+        self.writer.into_inner().map_err(|e| e.into_error())
     }
 
     pub fn row(&mut self, cells: &[Cell]) -> std::io::Result<()> {
         self.record.clear();
         for c in cells {
             self.record.push_field(cell_text(c).as_bytes());
+        }
+        self.writer.write_byte_record(&self.record)?;
+        Ok(())
+    }
+
+    /// Writes borrowed cells as [`Stream::row`] writes their owned forms,
+    /// with `scratch` reused for the numbers.
+    pub fn row_refs(&mut self, cells: &[CellRef], scratch: &mut String) -> std::io::Result<()> {
+        use std::fmt::Write;
+        self.record.clear();
+        for c in cells {
+            scratch.clear();
+            let text: &str = match c {
+                CellRef::Text(s) if s.starts_with(FORMULA_STARTS) => {
+                    scratch.push('\'');
+                    scratch.push_str(s);
+                    scratch
+                }
+                CellRef::Text(s) => s,
+                CellRef::Money(m) => {
+                    m.write_decimal(scratch);
+                    scratch
+                }
+                CellRef::Count(n) => {
+                    let _ = write!(scratch, "{n}");
+                    scratch
+                }
+                CellRef::Time(t) => {
+                    let _ = write!(scratch, "{t}");
+                    scratch
+                }
+                CellRef::Empty => "",
+            };
+            self.record.push_field(text.as_bytes());
         }
         self.writer.write_byte_record(&self.record)?;
         Ok(())

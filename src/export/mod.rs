@@ -92,6 +92,29 @@ impl Cell {
     }
 }
 
+/// A cell borrowed from where it lives (a row being exported): copying
+/// millions of names into [`Cell`]s is most of an export's time otherwise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CellRef<'a> {
+    Text(&'a str),
+    Money(Money),
+    Count(u64),
+    Time(Timestamp),
+    Empty,
+}
+
+impl CellRef<'_> {
+    pub fn to_cell(self) -> Cell {
+        match self {
+            CellRef::Text(s) => Cell::Text(s.to_string()),
+            CellRef::Money(m) => Cell::Money(m),
+            CellRef::Count(n) => Cell::Count(n),
+            CellRef::Time(t) => Cell::Time(t),
+            CellRef::Empty => Cell::Empty,
+        }
+    }
+}
+
 /// `1234` → `12.34`, `-5` → `-0.05`.
 fn percent_plain(bp: i64) -> String {
     let sign = if bp < 0 { "-" } else { "" };

@@ -6,7 +6,7 @@ pub mod claude_code;
 pub mod codex;
 pub mod exports;
 pub mod generic;
-mod ordered;
+pub(crate) mod ordered;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashSet};

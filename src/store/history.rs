@@ -25,6 +25,68 @@ pub struct HistoryRow {
     pub record: UsageRecord,
 }
 
+/// The columns `RawRecord::read` reads, in order.
+const RAW_COLUMNS: &str = "ts_ms, provider, model, user, project, agent, source, session, request_id,
+    requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, embedding_tokens,
+    images, cost_kind, cost_nanos, price_version, billed_nanos, revenue_nanos";
+
+/// A record's columns as stored, borrowed from the result row.
+pub struct RawRecord<'a> {
+    pub ts_ms: i64,
+    /// provider, model, user, project, agent, source
+    pub dimensions: [&'a str; 6],
+    pub session: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    /// requests, input, output, cache read, cache write 5m and 1h, reasoning,
+    /// embedding tokens, images
+    pub counts: [i64; 9],
+    /// `priced`, `reported` or `unpriced`.
+    pub cost_kind: &'a str,
+    pub cost_nanos: Option<i64>,
+    pub price_version: Option<&'a str>,
+    pub billed_nanos: Option<i64>,
+    pub revenue_nanos: Option<i64>,
+}
+
+impl<'a> RawRecord<'a> {
+    fn read(row: &'a rusqlite::Row) -> rusqlite::Result<RawRecord<'a>> {
+        let text = |i: usize| -> rusqlite::Result<&'a str> {
+            row.get_ref(i)?.as_str().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        };
+        let optional = |i: usize| -> rusqlite::Result<Option<&'a str>> {
+            row.get_ref(i)?.as_str_or_null().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        };
+        let mut counts = [0; 9];
+        for (k, c) in counts.iter_mut().enumerate() {
+            *c = row.get(9 + k)?;
+        }
+        Ok(RawRecord {
+            ts_ms: row.get(0)?,
+            dimensions: [text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?],
+            session: optional(7)?,
+            request_id: optional(8)?,
+            counts,
+            cost_kind: text(18)?,
+            cost_nanos: row.get(19)?,
+            price_version: optional(20)?,
+            billed_nanos: row.get(21)?,
+            revenue_nanos: row.get(22)?,
+        })
+    }
+}
+
 /// The columns a text search looks in: the ones the history shows.
 const SEARCHED: [&str; 5] = ["model", "provider", "user", "project", "agent"];
 
@@ -196,23 +258,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Every record the filter matches, oldest first, handed to `each` one at a
-    /// time (an export of millions never holds them all). Returns how many.
-    pub fn for_each_record<E: From<StoreError>>(
+    /// Every record the filter matches, oldest first, as borrowed columns: an
+    /// export of millions copies nothing it does not write.
+    pub fn for_each_raw_record<E: From<StoreError>>(
         &self,
         filter: &HistoryFilter,
-        mut each: impl FnMut(i64, &UsageRecord) -> Result<(), E>,
+        mut each: impl FnMut(&RawRecord) -> Result<(), E>,
     ) -> Result<u64, E> {
         let (clause, args) = filter.where_clause();
-        let sql = format!("SELECT {RECORD_COLUMNS} FROM usage {clause} ORDER BY ts_ms, id");
+        let sql = format!("SELECT {RAW_COLUMNS} FROM usage {clause} ORDER BY ts_ms, id");
         let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
         let mut rows = stmt
             .query(rusqlite::params_from_iter(args))
             .map_err(StoreError::from)?;
         let mut n = 0;
         while let Some(row) = rows.next().map_err(StoreError::from)? {
-            let (id, record) = record_from_row(row)?;
-            each(id, &record)?;
+            let raw = RawRecord::read(row).map_err(StoreError::from)?;
+            each(&raw)?;
             n += 1;
         }
         Ok(n)

@@ -23,7 +23,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use alerts::{Alert, AlertState, Delivery, NewAlert};
 pub use backup::BackupError;
-pub use history::{HistoryFilter, HistoryPage, HistoryRow};
+pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
@@ -199,6 +199,11 @@ impl Store {
     }
 
     /// The zone whose local days the rollup uses.
+    /// The ledger file, for another connection to the same ledger.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn zone(&self) -> &TimeZone {
         &self.zone
     }
