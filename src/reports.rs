@@ -604,7 +604,7 @@ fn projection_doc(ctx: &Context) -> Result<Document, StoreError> {
                 column("low", gettext("Low")),
                 column("high", gettext("High")),
                 column("period_end", gettext("Period ends")),
-                column("breach", gettext("Limit")),
+                column("breach", gettext("Limit reached")),
                 column("breach_day", gettext("Reached on")),
             ],
             rows,

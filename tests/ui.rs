@@ -1113,28 +1113,31 @@ async fn each_report_runs_and_exports(check: &Check) {
         }
         pause(200).await;
         screenshot(&format!("reports-{name}"));
-        if name == "summary" || name == "what-if" {
-            let dir = artifacts();
-            let (format, file) = if name == "summary" {
-                (0, dir.join("report-summary.csv"))
-            } else {
-                (2, dir.join("report-what-if.json"))
-            };
-            let _ = std::fs::remove_file(&file);
-            select(check, "reports-format", format);
-            let saved = export_through_the_chooser(check, &file).await;
-            check.expect(
-                saved,
-                &format!("the {name} is exported to {}", file.display()),
-            );
-            let text = std::fs::read_to_string(&file).unwrap_or_default();
-            let plain = Money::from_nanos(1_234_000 * (262 * 263 / 2)).to_decimal_string();
-            let right = match name {
-                "summary" => text.starts_with("table,") && text.contains(&plain),
-                _ => serde_json::from_str::<serde_json::Value>(&text)
-                    .is_ok_and(|v| v["report"] == "what-if"),
-            };
-            check.expect(right, &format!("the exported {name} holds the report"));
-        }
+        // Each exported, the formats in turn.
+        let (format, ext) = [(0, "csv"), (1, "md"), (2, "json")][index as usize % 3];
+        let file = artifacts().join(format!("report-{name}.{ext}"));
+        let _ = std::fs::remove_file(&file);
+        select(check, "reports-format", format);
+        let saved = export_through_the_chooser(check, &file).await;
+        check.expect(
+            saved,
+            &format!("the {name} is exported to {}", file.display()),
+        );
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let plain = Money::from_nanos(1_234_000 * (262 * 263 / 2)).to_decimal_string();
+        let right = match ext {
+            "csv" => {
+                let rows = csv::Reader::from_reader(text.as_bytes()).records().count();
+                rows > 0 && (name != "summary" || text.contains(&plain))
+            }
+            "md" => text.starts_with("# ") && text.contains(&format!("## {title}")),
+            _ => {
+                serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v["report"] == name)
+            }
+        };
+        check.expect(
+            right,
+            &format!("the exported {name} ({ext}) holds the report"),
+        );
     }
 }

@@ -290,8 +290,8 @@ fn word(key: &str, text: &str) -> Option<String> {
         ("presence", "new") => gettext("New"),
         ("presence", "gone") => gettext("Gone"),
         ("presence", "total") => String::new(),
-        ("breach", "already") => gettext("Already reached"),
-        ("breach", "on") => gettext("Reached on"),
+        ("breach", "already") => gettext("Already"),
+        ("breach", "on") => gettext("Expected"),
         ("breach", "not_expected") => gettext("Not expected"),
         ("breach", "unknown") => gettext("Too early to say"),
         ("state", "ok") => gettext("OK"),
@@ -339,7 +339,7 @@ fn cell_label(text: &str, number: bool) -> gtk::Label {
         // Long names are cut, never squeezed below a readable width.
         let chars = text.chars().count() as i32;
         label.set_ellipsize(gtk::pango::EllipsizeMode::End);
-        label.set_width_chars(chars.min(18));
+        label.set_width_chars((chars + 2).min(18));
         label.set_max_width_chars(36);
         if chars > 36 {
             label.set_tooltip_text(Some(text));
@@ -772,10 +772,13 @@ impl Component for ReportsView {
         widgets.spinner.set_visible(self.running);
         widgets.status.set_label(&self.status);
         widgets.status.set_visible(!self.status.is_empty());
-        let custom = self.controls.custom();
-        widgets.from.set_visible(custom);
-        widgets.to.set_visible(custom);
         let kind = self.controls.kind();
+        // A projection is about now, whatever the range.
+        let ranged = kind != Kind::Projection;
+        let custom = self.controls.custom();
+        self.controls.range.set_visible(ranged);
+        widgets.from.set_visible(ranged && custom);
+        widgets.to.set_visible(ranged && custom);
         widgets.scenario_box.set_visible(kind == Kind::WhatIf);
         widgets.group.set_visible(
             kind != Kind::Projection && kind != Kind::Reconcile && kind != Kind::Summary,
