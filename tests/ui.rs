@@ -1022,9 +1022,9 @@ fn select(check: &Check, name: &str, index: u32) {
 }
 
 /// Saves the report through the Export button's file chooser.
-async fn export_through_the_chooser(check: &Check, path: &Path) -> bool {
+async fn export_through_the_chooser(check: &Check, button: &str, path: &Path) -> bool {
     check
-        .widget("reports-export")
+        .widget(button)
         .downcast::<gtk::Button>()
         .expect("a button")
         .emit_clicked();
@@ -1036,15 +1036,29 @@ async fn export_through_the_chooser(check: &Check, path: &Path) -> bool {
     .await;
     let Some(dialog) = gtk::Window::list_toplevels()
         .into_iter()
+        .filter(|w| w.is_visible())
         .find_map(|w| w.downcast::<gtk::FileChooserDialog>().ok())
         .filter(|_| found.is_some())
     else {
         return false;
     };
+    // The chooser may still be loading its first folder: set ours until it holds.
     let folder = gio::File::for_path(path.parent().expect("a folder"));
-    let _ = dialog.set_current_folder(Some(&folder));
-    dialog.set_current_name(&path.file_name().expect("a name").to_string_lossy());
-    pause(200).await;
+    let name = path
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .to_string();
+    let chosen = wait_for(Duration::from_secs(3), || {
+        let _ = dialog.set_current_folder(Some(&folder));
+        dialog.set_current_name(&name);
+        dialog.file().and_then(|f| f.path()).as_deref() == Some(path)
+    })
+    .await;
+    if chosen.is_none() {
+        eprintln!("  the chooser would not take {}", path.display());
+        return false;
+    }
     dialog.response(gtk::ResponseType::Accept);
     wait_for(Duration::from_secs(3), || path.exists())
         .await
@@ -1118,7 +1132,7 @@ async fn each_report_runs_and_exports(check: &Check) {
         let file = artifacts().join(format!("report-{name}.{ext}"));
         let _ = std::fs::remove_file(&file);
         select(check, "reports-format", format);
-        let saved = export_through_the_chooser(check, &file).await;
+        let saved = export_through_the_chooser(check, "reports-export", &file).await;
         check.expect(
             saved,
             &format!("the {name} is exported to {}", file.display()),
@@ -1140,4 +1154,21 @@ async fn each_report_runs_and_exports(check: &Check) {
             &format!("the exported {name} ({ext}) holds the report"),
         );
     }
+    // The usage history exports the records it lists.
+    check.show("history");
+    let file = artifacts().join("usage-history.csv");
+    let _ = std::fs::remove_file(&file);
+    let saved = export_through_the_chooser(check, "history-export", &file).await;
+    let said = wait_for(Duration::from_secs(5), || {
+        check
+            .label("history-export-status")
+            .starts_with("Exported 262 records")
+    })
+    .await;
+    check.expect(
+        saved && said.is_some(),
+        "the history's records are exported and it says so",
+    );
+    let rows = std::fs::read_to_string(&file).map_or(0, |t| t.lines().count());
+    check.expect(rows == 263, &format!("a header and 262 rows ({rows})"));
 }

@@ -9,12 +9,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::civil::Date;
 
 use super::table::Table;
-use crate::core::Money;
 use crate::core::report::reconcile::Threshold;
 use crate::core::report::what_if::Scenario;
 use crate::core::report::{Days, PRESETS};
 use crate::core::usage::Dimension;
-use crate::export::{self, Cell, CellRef, Document, Format};
+use crate::export::{self, Cell, Document, Format};
 use crate::i18n::{fill, gettext};
 use crate::reports::{self, Context, Kind, Request};
 use crate::store::Store;
@@ -292,111 +291,6 @@ fn terminal(doc: &Document) -> String {
     out
 }
 
-/// The columns of an exported usage history.
-fn usage_columns() -> Vec<export::Column> {
-    use export::column;
-    vec![
-        column("time", gettext("Time")),
-        column("provider", gettext("Provider")),
-        column("model", gettext("Model")),
-        column("user", gettext("User")),
-        column("project", gettext("Project")),
-        column("agent", gettext("Agent")),
-        column("source", gettext("Source")),
-        column("session", gettext("Session")),
-        column("request_id", gettext("Request")),
-        column("requests", gettext("Requests")),
-        column("input_tokens", gettext("Input")),
-        column("output_tokens", gettext("Output")),
-        column("cache_read_tokens", gettext("Cache reads")),
-        column("cache_write_5m_tokens", gettext("Cache writes (5 min)")),
-        column("cache_write_1h_tokens", gettext("Cache writes (1 h)")),
-        column("reasoning_tokens", gettext("Reasoning")),
-        column("embedding_tokens", gettext("Embedding")),
-        column("images", gettext("Images")),
-        column("cost_usd", gettext("Cost")),
-        column("cost_kind", gettext("Cost is")),
-        column("price_version", gettext("Price")),
-        column("billed_usd", gettext("Billed")),
-        column("revenue_usd", gettext("Revenue")),
-    ]
-}
-
-/// A record's cells in the order of [`usage_columns`].
-fn usage_cells<'a>(r: &crate::store::RawRecord<'a>) -> [CellRef<'a>; 23] {
-    let text = |s: Option<&'a str>| s.map_or(CellRef::Empty, CellRef::Text);
-    let money = |n: Option<i64>| n.map_or(CellRef::Empty, |n| CellRef::Money(Money::from_nanos(n)));
-    let count = |k: usize| CellRef::Count(r.counts[k].max(0) as u64);
-    let [provider, model, user, project, agent, source] = r.dimensions;
-    let time = jiff::Timestamp::from_millisecond(r.ts_ms).map_or(CellRef::Empty, CellRef::Time);
-    [
-        time,
-        CellRef::Text(provider),
-        CellRef::Text(model),
-        CellRef::Text(user),
-        CellRef::Text(project),
-        CellRef::Text(agent),
-        CellRef::Text(source),
-        text(r.session),
-        text(r.request_id),
-        count(0),
-        count(1),
-        count(2),
-        count(3),
-        count(4),
-        count(5),
-        count(6),
-        count(7),
-        count(8),
-        money(r.cost_nanos),
-        CellRef::Text(r.cost_kind),
-        text(r.price_version),
-        money(r.billed_nanos),
-        money(r.revenue_nanos),
-    ]
-}
-
-/// Parts an export is cut into, by time, so both cores format rows.
-const EXPORT_PARTS: usize = 16;
-
-/// Writes every record of `days` to `path` as CSV, whole or not at all.
-/// Millions never sit in memory: the range is cut into parts by time, formatted
-/// on worker threads (each with its own connection) and written in order.
-/// Returns how many.
-pub fn export_usage_csv(store: &Store, days: Days, path: &std::path::Path) -> anyhow::Result<u64> {
-    let filter = usage_filter(store, days)?;
-    let (start, end) = (filter.since_ms.unwrap_or(0), filter.until_ms.unwrap_or(0));
-    let step = (end - start) / EXPORT_PARTS as i64 + 1;
-    let part = |i: usize| crate::store::HistoryFilter {
-        since_ms: Some(start + step * i as i64),
-        until_ms: Some((start + step * (i as i64 + 1)).min(end)),
-        ..Default::default()
-    };
-    let db = store.path().to_path_buf();
-    let format = |i: usize| -> anyhow::Result<(Vec<u8>, u64)> {
-        let store = Store::open(&db)?;
-        let mut stream = export::csv::Stream::rows_only(Vec::with_capacity(1 << 20));
-        let mut scratch = String::with_capacity(32);
-        let n = store.for_each_raw_record(&part(i), |r| {
-            stream.row_refs(&usage_cells(r), &mut scratch)?;
-            Ok::<(), anyhow::Error>(())
-        })?;
-        Ok((stream.into_inner()?, n))
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut total = 0;
-    export::write_atomic_with(path, |out| {
-        use std::io::Write;
-        export::csv::Stream::new(&mut *out, &usage_columns())?.into_inner()?;
-        crate::ingest::ordered::for_each(EXPORT_PARTS, threads, format, |_, done| {
-            let (bytes, n) = done.map_err(std::io::Error::other)?;
-            total += n;
-            out.write_all(&bytes)
-        })
-    })?;
-    Ok(total)
-}
-
 fn usage_filter(store: &Store, days: Days) -> anyhow::Result<crate::store::HistoryFilter> {
     let zone = store.zone().clone();
     Ok(crate::store::HistoryFilter {
@@ -424,7 +318,7 @@ fn usage(
     out: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     if let (OutputFormat::Csv, Some(path)) = (format, out) {
-        let n = export_usage_csv(store, days, path)?;
+        let n = export::usage::write_csv(store, &usage_filter(store, days)?, path)?;
         eprintln!(
             "{}",
             fill(
@@ -437,25 +331,8 @@ fn usage(
         );
         return Ok(());
     }
-    let filter = usage_filter(store, days)?;
-    let mut rows = Vec::new();
-    store.for_each_raw_record(&filter, |r| {
-        rows.push(usage_cells(r).iter().map(|c| c.to_cell()).collect());
-        Ok::<(), crate::store::StoreError>(())
-    })?;
-    let doc = Document {
-        report: "usage",
-        title: fill(&gettext("Usage · {}"), &[&days.to_string()]),
-        from: Some(days.from),
-        to: Some(days.to),
-        generated_at: jiff::Timestamp::now(),
-        notes: Vec::new(),
-        tables: vec![export::Table {
-            name: "usage",
-            title: gettext("Records"),
-            columns: usage_columns(),
-            rows,
-        }],
-    };
+    let title = fill(&gettext("Usage · {}"), &[&days.to_string()]);
+    let mut doc = export::usage::document(store, &usage_filter(store, days)?, title)?;
+    (doc.from, doc.to) = (Some(days.from), Some(days.to));
     emit(&doc, format, out)
 }

@@ -7,6 +7,7 @@ mod atomic;
 pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod usage;
 
 use jiff::Timestamp;
 use jiff::civil::Date;

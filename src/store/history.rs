@@ -258,6 +258,19 @@ impl Store {
         Ok(out)
     }
 
+    /// `[start, end)` in milliseconds that the filter's records lie in: its own
+    /// bounds, else the ledger's first and last record.
+    pub fn time_span(&self, filter: &HistoryFilter) -> Result<(i64, i64), StoreError> {
+        let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT (SELECT MIN(ts_ms) FROM usage), (SELECT MAX(ts_ms) FROM usage)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let start = filter.since_ms.or(first).unwrap_or(0);
+        let end = filter.until_ms.or(last.map(|l| l + 1)).unwrap_or(start);
+        Ok((start, end.max(start)))
+    }
+
     /// Every record the filter matches, oldest first, as borrowed columns: an
     /// export of millions copies nothing it does not write.
     pub fn for_each_raw_record<E: From<StoreError>>(

@@ -37,6 +37,8 @@ pub enum HistoryInput {
     FocusSearch,
     /// A narrow window: keep only time, model and cost.
     Compact(bool),
+    /// An export finished: how many records went to which file, or why not.
+    Exported(Result<(u64, std::path::PathBuf), String>),
 }
 
 pub struct HistoryView {
@@ -53,6 +55,8 @@ pub struct HistoryView {
     clear_controls: Cell<bool>,
     compact: Cell<bool>,
     range: RangeState,
+    /// What the last export did, shown under the filters until the next.
+    exported: std::cell::RefCell<Option<String>>,
 }
 
 /// The date menu's state between messages and the view update.
@@ -75,6 +79,7 @@ pub struct HistoryWidgets {
     range_popover: gtk::Popover,
     stack: gtk::Stack,
     count: gtk::Label,
+    export_status: gtk::Label,
     /// Hidden in a narrow window.
     secondary_columns: [gtk::ColumnViewColumn; 3],
 }
@@ -218,7 +223,20 @@ impl SimpleComponent for HistoryView {
             .margin_top(12)
             .margin_bottom(6)
             .build();
-        bar.append(&search);
+        let export = gtk::Button::builder()
+            .icon_name("document-save-as-symbolic")
+            .tooltip_text(gettext("Export the Listed Records…"))
+            .valign(gtk::Align::Center)
+            .build();
+        export.set_widget_name("history-export");
+        a11y::set_label(&export, &gettext("Export the listed records as CSV"));
+        let (m, s, db) = (model.clone(), sender.clone(), store.path().to_path_buf());
+        export.connect_clicked(move |b| export_listed(b, m.filter(), db.clone(), s.clone()));
+        let search_row = gtk::Box::builder().spacing(6).build();
+        search.set_hexpand(true);
+        search_row.append(&search);
+        search_row.append(&export);
+        bar.append(&search_row);
         bar.append(&filters);
 
         let columns = gtk::ColumnView::builder()
@@ -288,6 +306,16 @@ impl SimpleComponent for HistoryView {
             .css_classes(["dim-label", "caption"])
             .build();
         count.set_widget_name("history-count");
+        let export_status = gtk::Label::builder()
+            .xalign(0.0)
+            .wrap(true)
+            .margin_start(12)
+            .margin_end(12)
+            .visible(false)
+            .css_classes(["caption"])
+            .build();
+        export_status.set_widget_name("history-export-status");
+        bar.append(&export_status);
 
         root.append(&bar);
         root.append(&stack);
@@ -317,6 +345,7 @@ impl SimpleComponent for HistoryView {
             clear_controls: Cell::new(false),
             compact: Cell::new(false),
             range: RangeState::default(),
+            exported: std::cell::RefCell::new(None),
         };
         let widgets = HistoryWidgets {
             search,
@@ -327,6 +356,7 @@ impl SimpleComponent for HistoryView {
             range_popover,
             stack,
             count,
+            export_status,
             secondary_columns,
         };
         view.refill_menus(&widgets);
@@ -385,6 +415,19 @@ impl SimpleComponent for HistoryView {
             }
             HistoryInput::FocusSearch => self.focus_search.set(true),
             HistoryInput::Compact(on) => self.compact.set(on),
+            HistoryInput::Exported(result) => {
+                self.exported.replace(Some(match result {
+                    Ok((n, path)) => fill(
+                        &ngettext(
+                            "Exported {} record to {}",
+                            "Exported {} records to {}",
+                            n.min(u64::from(u32::MAX)) as u32,
+                        ),
+                        &[&amounts::count(n), &path.display().to_string()],
+                    ),
+                    Err(e) => e,
+                }));
+            }
         }
     }
 
@@ -396,6 +439,10 @@ impl SimpleComponent for HistoryView {
         self.show_state(widgets);
         if self.focus_search.take() {
             widgets.search.grab_focus();
+        }
+        if let Some(text) = self.exported.take() {
+            widgets.export_status.set_label(&text);
+            widgets.export_status.set_visible(true);
         }
     }
 }
@@ -460,4 +507,34 @@ impl HistoryView {
             &[&amounts::count(u64::from(n))],
         ));
     }
+}
+
+/// Asks where to save the records `filter` lists, then writes them as CSV on a
+/// worker thread with its own connection; the view hears how it went.
+fn export_listed(
+    button: &gtk::Button,
+    filter: HistoryFilter,
+    db: std::path::PathBuf,
+    sender: ComponentSender<HistoryView>,
+) {
+    let parent = button.root().and_then(|r| r.downcast::<gtk::Window>().ok());
+    let chooser = gtk::FileChooserNative::new(
+        Some(&gettext("Export the Listed Records")),
+        parent.as_ref(),
+        gtk::FileChooserAction::Save,
+        Some(&gettext("_Export")),
+        Some(&gettext("_Cancel")),
+    );
+    chooser.set_current_name(&format!("tally-usage-{}.csv", Zoned::now().date()));
+    super::choose_file(chooser, move |path| {
+        let (filter, db, sender) = (filter.clone(), db.clone(), sender.clone());
+        std::thread::spawn(move || {
+            let result = Store::open(&db)
+                .map_err(anyhow::Error::from)
+                .and_then(|store| crate::export::usage::write_csv(&store, &filter, &path))
+                .map(|n| (n, path))
+                .map_err(|e| format!("{e:#}"));
+            sender.input(HistoryInput::Exported(result));
+        });
+    });
 }

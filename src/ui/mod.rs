@@ -19,6 +19,8 @@ mod policy_editor;
 mod policy_form;
 mod preferences;
 mod price_dialog;
+mod report_chart;
+mod report_tables;
 mod reports;
 mod sources;
 

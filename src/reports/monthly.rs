@@ -1,0 +1,60 @@
+//! The monthly report, written at each month's start and caught up.
+
+use jiff::Timestamp;
+
+use super::{Context, Kind, Request, run, week_start};
+use crate::core::report::Days;
+use crate::store::Store;
+
+/// The folder the monthly report is written to; unset, there is none.
+pub const MONTHLY_FOLDER_SETTING: &str = "monthly_report_folder";
+/// The month (`YYYY-MM-01`) whose report was written last.
+pub const MONTHLY_LAST_SETTING: &str = "monthly_report_last";
+
+/// Whether a monthly report is due: cheap, for a timer on the main loop.
+pub fn monthly_due(store: &Store, now: Timestamp) -> bool {
+    let folder = store.setting(MONTHLY_FOLDER_SETTING).ok().flatten();
+    let last = store
+        .setting(MONTHLY_LAST_SETTING)
+        .ok()
+        .flatten()
+        .and_then(|d| d.parse().ok());
+    let today = now.to_zoned(store.zone().clone()).date();
+    folder.is_some() && !crate::core::report::schedule::due_months(last, today).is_empty()
+}
+
+/// Writes the summary of each finished month not yet written, as
+/// `tally-report-YYYY-MM.md` and `.csv` in the chosen folder, each file whole
+/// or not at all; records each month as done once both files are there.
+pub fn write_monthly(store: &mut Store, now: Timestamp) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let Some(folder) = store.setting(MONTHLY_FOLDER_SETTING)? else {
+        return Ok(Vec::new());
+    };
+    let folder = std::path::PathBuf::from(folder);
+    let last = store
+        .setting(MONTHLY_LAST_SETTING)?
+        .and_then(|d| d.parse().ok());
+    let today = now.to_zoned(store.zone().clone()).date();
+    let book = crate::prices::load(store)?;
+    let mut written = Vec::new();
+    for month in crate::core::report::schedule::due_months(last, today) {
+        let days = Days::new(month, month.last_of_month());
+        let ctx = Context {
+            store,
+            book: &book,
+            now,
+            week_start: week_start(store),
+        };
+        let mut req = Request::new(Kind::Summary, days);
+        req.top = 10;
+        let doc = run(&ctx, &req)?;
+        let name = format!("tally-report-{}", month.strftime("%Y-%m"));
+        for format in [crate::export::Format::Markdown, crate::export::Format::Csv] {
+            let path = folder.join(format!("{name}.{}", format.extension()));
+            crate::export::write_atomic(&path, &crate::export::render(&doc, format))?;
+            written.push(path);
+        }
+        store.set_setting(MONTHLY_LAST_SETTING, Some(&month.to_string()))?;
+    }
+    Ok(written)
+}
