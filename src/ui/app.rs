@@ -350,7 +350,14 @@ impl SimpleComponent for App {
         content_header.pack_start(&back);
         content_header.pack_end(&reload);
 
-        let stack = gtk::Stack::builder().vexpand(true).hexpand(true).build();
+        // Not homogeneous: a homogeneous stack measures every page, so the
+        // history list built its rows before the first frame of the dashboard.
+        let stack = gtk::Stack::builder()
+            .vexpand(true)
+            .hexpand(true)
+            .hhomogeneous(false)
+            .vhomogeneous(false)
+            .build();
         stack.add_named(dashboard.widget(), Some(views[DASHBOARD].name));
         stack.add_named(policies.widget(), Some(views[POLICIES].name));
         stack.add_named(history.widget(), Some(views[HISTORY].name));

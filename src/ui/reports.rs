@@ -303,8 +303,9 @@ impl Component for ReportsView {
             gettext("Perfectly cached"),
         ];
         let scenario = dropdown(&scenarios, "reports-scenario", &gettext("What if"));
-        let names = chat_models(&db);
-        let models = gtk::StringList::new(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        // Filled when the view is first shown: reading the price book is no
+        // reason to delay the window's first frame.
+        let models = gtk::StringList::new(&[]);
         let model = gtk::DropDown::builder()
             .model(&models)
             .enable_search(true)
@@ -317,9 +318,6 @@ impl Component for ReportsView {
             .build();
         model.set_widget_name("reports-model");
         a11y::set_label(&model, &gettext("Model"));
-        if let Some(i) = names.iter().position(|n| n.ends_with("/claude-haiku-4-5")) {
-            model.set_selected(i as u32);
-        }
         let format_names = [
             "CSV".to_string(),
             "Markdown".to_string(),
@@ -463,7 +461,15 @@ impl Component for ReportsView {
     fn update(&mut self, input: ReportsInput, sender: ComponentSender<Self>, root: &Self::Root) {
         match input {
             ReportsInput::Changed => self.start(&sender),
-            ReportsInput::Shown if self.generation == 0 => self.start(&sender),
+            ReportsInput::Shown if self.generation == 0 => {
+                let names = chat_models(&self.db);
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                self.controls.models.splice(0, 0, &refs);
+                if let Some(i) = names.iter().position(|n| n.ends_with("/claude-haiku-4-5")) {
+                    self.controls.model.set_selected(i as u32);
+                }
+                self.start(&sender);
+            }
             ReportsInput::Shown => {}
             ReportsInput::Reload if self.generation > 0 => self.start(&sender),
             ReportsInput::Reload => {}
