@@ -445,19 +445,35 @@ fn a_write_into_a_read_only_folder_fails_clearly_and_leaves_nothing() {
     std::fs::write(&target, "the old report").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
-    // Root ignores permissions; there the check cannot be made.
-    let writable = std::fs::File::create(locked.join("probe")).is_ok();
-    if !writable {
-        let err = export::write_atomic(&target, b"new")
-            .unwrap_err()
-            .to_string();
+    // Root ignores permissions: there the folder is made immutable instead.
+    let chattr = |flag: &str| {
+        Command::new("chattr")
+            .arg(flag)
+            .arg(&locked)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let probe = || std::fs::File::create(locked.join("probe")).is_ok();
+    let immutable = probe() && {
+        let _ = std::fs::remove_file(locked.join("probe"));
+        chattr("+i")
+    };
+    if probe() {
+        let _ = std::fs::remove_file(locked.join("probe"));
+        eprintln!("cannot make a read-only folder here (root without chattr): skipped that part");
+    } else {
+        let err = export::write_atomic(&target, b"new").unwrap_err().to_string();
         assert!(err.contains("report.csv"), "{err}");
+        assert!(err.contains("ermission") || err.contains("not permitted"), "{err}");
         let names: Vec<_> = std::fs::read_dir(&locked)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "the old report");
+    }
+    if immutable {
+        assert!(chattr("-i"), "the folder is writable again");
     }
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     // A writer that fails half-way leaves the old file and no temporary one.
