@@ -462,9 +462,14 @@ fn a_write_into_a_read_only_folder_fails_clearly_and_leaves_nothing() {
         let _ = std::fs::remove_file(locked.join("probe"));
         eprintln!("cannot make a read-only folder here (root without chattr): skipped that part");
     } else {
-        let err = export::write_atomic(&target, b"new").unwrap_err().to_string();
+        let err = export::write_atomic(&target, b"new")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("report.csv"), "{err}");
-        assert!(err.contains("ermission") || err.contains("not permitted"), "{err}");
+        assert!(
+            err.contains("ermission") || err.contains("not permitted"),
+            "{err}"
+        );
         let names: Vec<_> = std::fs::read_dir(&locked)
             .unwrap()
             .map(|e| e.unwrap().file_name())

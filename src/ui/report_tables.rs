@@ -88,38 +88,13 @@ pub fn table_widget(t: &export::Table) -> gtk::Widget {
     let numbers: Vec<bool> = (0..t.columns.len())
         .map(|i| t.rows.iter().any(|r| r.get(i).is_some_and(Cell::is_number)))
         .collect();
-    if let [row] = t.rows.as_slice()
-        && t.columns.len() > 6
-    {
-        // One wide row reads better as a list of figures.
-        for (i, (c, cell)) in t.columns.iter().zip(row).enumerate() {
-            let title = cell_label(&c.title, false);
-            title.add_css_class("dim-label");
-            grid.attach(&title, (i % 2 * 2) as i32, (i / 2) as i32, 1, 1);
-            grid.attach(
-                &cell_label(&shown_in(c.key, cell), true),
-                (i % 2 * 2 + 1) as i32,
-                (i / 2) as i32,
-                1,
-                1,
-            );
-        }
-    } else {
-        for (i, c) in t.columns.iter().enumerate() {
-            let label = cell_label(&c.title, numbers[i]);
-            label.add_css_class("heading");
-            grid.attach(&label, i as i32, 0, 1, 1);
-        }
+    for (i, c) in t.columns.iter().enumerate() {
+        let label = cell_label(&c.title, numbers[i]);
+        label.add_css_class("heading");
+        grid.attach(&label, i as i32, 0, 1, 1);
     }
-    let listed = t.rows.len() > 1 || t.columns.len() <= 6;
     let mut previous_first: Option<String> = None;
-    for (r, row) in t
-        .rows
-        .iter()
-        .take(SHOWN_ROWS)
-        .enumerate()
-        .filter(|_| listed)
-    {
+    for (r, row) in t.rows.iter().take(SHOWN_ROWS).enumerate() {
         for (i, cell) in row.iter().enumerate() {
             let mut text = shown_in(t.columns[i].key, cell);
             // A first column that repeats (the summary's dimension) is said once.
@@ -141,6 +116,11 @@ pub fn table_widget(t: &export::Table) -> gtk::Widget {
         .vscrollbar_policy(gtk::PolicyType::Never)
         .child(&grid)
         .build();
+    // One wide row reads better as a list of figures, two a line where there is room.
+    let body: gtk::Widget = match t.rows.as_slice() {
+        [row] if t.columns.len() > 6 => figures(t, row),
+        _ => scroller.upcast(),
+    };
     let card = gtk::Box::builder()
         .orientation(gtk::Orientation::Vertical)
         .css_classes(["card", "report-table"])
@@ -154,9 +134,9 @@ pub fn table_widget(t: &export::Table) -> gtk::Widget {
         .margin_start(12)
         .build();
     card.append(&title);
-    scroller.set_margin_start(12);
-    scroller.set_margin_end(12);
-    card.append(&scroller);
+    body.set_margin_start(12);
+    body.set_margin_end(12);
+    card.append(&body);
     if t.rows.is_empty() {
         let empty = gtk::Label::builder()
             .label(gettext("Nothing to show for this range."))
@@ -176,4 +156,28 @@ pub fn table_widget(t: &export::Table) -> gtk::Widget {
         card.append(&more);
     }
     card.upcast()
+}
+
+/// A single row's figures as title and value pairs that wrap to the width.
+fn figures(t: &export::Table, row: &[Cell]) -> gtk::Widget {
+    let flow = gtk::FlowBox::builder()
+        .selection_mode(gtk::SelectionMode::None)
+        .homogeneous(true)
+        .min_children_per_line(1)
+        .max_children_per_line(2)
+        .column_spacing(24)
+        .row_spacing(6)
+        .margin_top(6)
+        .margin_bottom(12)
+        .build();
+    for (c, cell) in t.columns.iter().zip(row) {
+        let pair = gtk::Box::builder().spacing(12).build();
+        let title = cell_label(&c.title, false);
+        title.add_css_class("dim-label");
+        title.set_hexpand(true);
+        pair.append(&title);
+        pair.append(&cell_label(&shown_in(c.key, cell), true));
+        flow.insert(&pair, -1);
+    }
+    flow.upcast()
 }
