@@ -460,6 +460,12 @@ fn jobs_count_attempts_and_successes_from_metadata_through_their_index() {
     let (_d, path) = temp_db();
     let mut store = Store::open(&path).unwrap();
     let job = |i: i64, success: Option<serde_json::Value>, cents: i64| {
+        let quality = [
+            Some(serde_json::json!(0.5)),
+            Some(serde_json::json!("1")),
+            Some(serde_json::json!("good")),
+            None,
+        ];
         let mut r = UsageRecord::new(
             Timestamp::from_second(1_790_000_000 + i * 60).unwrap(),
             "openai",
@@ -468,6 +474,10 @@ fn jobs_count_attempts_and_successes_from_metadata_through_their_index() {
         r.request_id = Some(format!("job-{i}"));
         if let Some(v) = success {
             r.metadata.insert("success".into(), v);
+        }
+        // Scores as numbers or numeric text count; words do not.
+        if let Some(q) = quality[i as usize % 4].clone() {
+            r.metadata.insert("quality".into(), q);
         }
         r.cost = Cost::Priced {
             amount: Money::from_nanos(cents * 10_000_000),
@@ -491,6 +501,9 @@ fn jobs_count_attempts_and_successes_from_metadata_through_their_index() {
     assert_eq!((jobs.attempts, jobs.succeeded), (4, 2));
     assert_eq!(jobs.cost.display(), "$1.20");
     assert_eq!(jobs.cost_per_success().unwrap().display(), "$0.60");
+    // Jobs 1–4: "1", "good", none, 0.5: the mean of 1 and 0.5.
+    assert_eq!(jobs.quality_count, 2);
+    assert_eq!(jobs.mean_quality(), Some(0.75));
     let plan: String = store
         .connection()
         .query_row(

@@ -614,19 +614,21 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 ),
             );
             // Calls that say whether their job succeeded: cost per successful job.
-            for success in ["true", "false"] {
+            for (success, quality) in [("true", "0.9"), ("false", "0.4")] {
                 let meta = format!("success={success}");
+                let score = format!("quality={quality}");
                 let recorded = tally(
                     db,
                     &[
                         "record", "--model", "gpt-4o", "--input", "400000", "--meta", &meta,
+                        "--meta", &score,
                     ],
                 );
                 check.expect(recorded, "a job is recorded");
             }
             let jobs = wait_for(Duration::from_secs(3), || {
                 check.label("dashboard-jobs")
-                    == "2 jobs · 50 % succeeded · $2.00 per successful job"
+                    == "2 jobs · 50 % succeeded · $2.00 per successful job · quality 0.65 on average"
             })
             .await;
             check.expect(

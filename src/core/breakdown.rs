@@ -95,18 +95,27 @@ pub fn sort(shares: &mut [Share], by: SortBy, descending: bool) {
 }
 
 /// Calls that say whether their job succeeded (metadata `success`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Jobs {
     pub attempts: u64,
     pub succeeded: u64,
     /// What all the attempts cost, failed ones included.
     pub cost: Money,
+    /// The attempts' `quality` scores, where they have a numeric one: their
+    /// sum and how many (a mean of scores, not money: `f64` is right here).
+    pub quality_sum: f64,
+    pub quality_count: u64,
 }
 
 impl Jobs {
     /// Succeeded over attempted, in basis points.
     pub fn success_bp(&self) -> Option<i64> {
         (self.attempts > 0).then(|| ratio_bp(self.succeeded as i64, self.attempts as i64))
+    }
+
+    /// The mean quality score, on whatever scale the scores were given.
+    pub fn mean_quality(&self) -> Option<f64> {
+        (self.quality_count > 0).then(|| self.quality_sum / self.quality_count as f64)
     }
 
     /// What each success cost, paying for the failures too.
@@ -216,8 +225,12 @@ mod tests {
             attempts: 4,
             succeeded: 3,
             cost: Money::from_nanos(900_000_000),
+            quality_sum: 2.5,
+            quality_count: 3,
         };
         assert_eq!(jobs.success_bp(), Some(7_500));
+        assert!((jobs.mean_quality().unwrap() - 2.5 / 3.0).abs() < 1e-12);
+        assert_eq!(Jobs::default().mean_quality(), None);
         assert_eq!(jobs.cost_per_success().unwrap().display(), "$0.30");
         assert_eq!(Jobs::default().success_bp(), None);
         let failed = Jobs {

@@ -262,7 +262,10 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT COUNT(*),
                     COALESCE(SUM(json_extract(metadata, '$.success') IN (1, 'true', 'yes', 'ok')), 0),
-                    COALESCE(SUM(cost_nanos), 0)
+                    COALESCE(SUM(cost_nanos), 0),
+                    COALESCE(SUM(CAST(json_extract(metadata, '$.quality') AS REAL))
+                        FILTER (WHERE json_extract(metadata, '$.quality') GLOB '[0-9]*'), 0),
+                    COUNT(*) FILTER (WHERE json_extract(metadata, '$.quality') GLOB '[0-9]*')
              FROM usage
              WHERE json_extract(metadata, '$.success') IS NOT NULL AND ts_ms >= ?1",
         )?;
@@ -271,6 +274,8 @@ impl Store {
                 attempts: r.get::<_, i64>(0)? as u64,
                 succeeded: r.get::<_, i64>(1)? as u64,
                 cost: Money::from_nanos(r.get(2)?),
+                quality_sum: r.get(3)?,
+                quality_count: r.get::<_, i64>(4)? as u64,
             })
         })?)
     }

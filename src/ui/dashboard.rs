@@ -701,14 +701,20 @@ impl SimpleComponent for DashboardView {
             let per = jobs
                 .cost_per_success()
                 .map_or_else(|| "—".into(), amounts::money);
-            w.jobs.set_label(&fill(
+            let mut text = fill(
                 &ngettext(
                     "{} job · {} succeeded · {} per successful job",
                     "{} jobs · {} succeeded · {} per successful job",
                     jobs.attempts.min(u32::MAX as u64) as u32,
                 ),
                 &[&amounts::count(jobs.attempts), &percent(rate), &per],
-            ));
+            );
+            if let Some(q) = jobs.mean_quality() {
+                // Scores come on the caller's own scale: shown as given.
+                let mean = format!("{q:.2}").replace('.', &amounts::current().decimal.to_string());
+                text.push_str(&fill(&gettext(" · quality {} on average"), &[&mean]));
+            }
+            w.jobs.set_label(&text);
         }
         if d.any_usage {
             report_first_frame(&w.stack);
