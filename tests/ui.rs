@@ -28,6 +28,7 @@ const SCENARIOS: &[&str] = &[
     "dashboard-de-dark",
     "background",
     "reports",
+    "million",
 ];
 
 fn main() {
@@ -242,7 +243,9 @@ fn run_scenario(name: &str) -> i32 {
     }
     {
         let mut store = Store::open(&db).expect("open ledger");
-        if !matches!(name, "empty" | "sources" | "background") {
+        if name == "million" {
+            seed_a_million(&mut store);
+        } else if !matches!(name, "empty" | "sources" | "background") {
             let mut records: Vec<UsageRecord> = (0..250)
                 .map(|i| record(i, "claude-sonnet-4-5", "anthropic", "website"))
                 .collect();
@@ -682,6 +685,24 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         }
         "sources" => first_run_imports_and_follows(check).await,
         "reports" => each_report_runs_and_exports(check).await,
+        "million" => {
+            let content = wait_for(Duration::from_secs(5), || {
+                check.dashboard_page() == "content"
+            })
+            .await;
+            check.expect(
+                content.is_some(),
+                "a million-record ledger's dashboard shows its figures",
+            );
+            let want = million_last_30_days();
+            let title = check.label("dashboard-spend-title");
+            check.expect(
+                title.ends_with(&want),
+                &format!("the last 30 days of a million calls: {want} ({title})"),
+            );
+            pause(300).await;
+            screenshot("dashboard-million");
+        }
         "background" => watches_with_the_window_closed(check, db).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
@@ -1173,4 +1194,57 @@ async fn each_report_runs_and_exports(check: &Check) {
     );
     let rows = std::fs::read_to_string(&file).map_or(0, |t| t.lines().count());
     check.expect(rows == 263, &format!("a header and 262 rows ({rows})"));
+}
+
+/// The million-record ledger: call `i` made `i` × 5 s before now (about 58
+/// days), costing 1,000 + (i mod 1,000) nano-dollars.
+const MILLION: i64 = 1_000_000;
+
+fn million_call(i: i64, now: jiff::Timestamp) -> UsageRecord {
+    let model = ["gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro"][(i % 3) as usize];
+    let mut r = record(0, model, "openai", "web");
+    r.at = now - jiff::SignedDuration::from_secs(i * 5);
+    r.request_id = Some(format!("m{i}"));
+    r.cost = Cost::Priced {
+        amount: Money::from_nanos(1_000 + i % 1_000),
+        price_version: "test".into(),
+    };
+    r
+}
+
+fn million_now() -> jiff::Timestamp {
+    static NOW: std::sync::OnceLock<jiff::Timestamp> = std::sync::OnceLock::new();
+    *NOW.get_or_init(jiff::Timestamp::now)
+}
+
+fn seed_a_million(store: &mut Store) {
+    let now = million_now();
+    store
+        .in_bulk(|s| {
+            for start in (0..MILLION).step_by(20_000) {
+                let batch: Vec<UsageRecord> = (start..start + 20_000)
+                    .map(|i| million_call(i, now))
+                    .collect();
+                s.insert_batch(&batch)?;
+            }
+            Ok::<_, tally::store::StoreError>(())
+        })
+        .expect("a million calls");
+}
+
+/// The dashboard's 30 days (today and the 29 before, in the ledger's zone),
+/// summed call by call.
+fn million_last_30_days() -> String {
+    let zone = jiff::tz::TimeZone::system();
+    let now = million_now();
+    let today = now.to_zoned(zone.clone()).date();
+    let first = today
+        .checked_sub(jiff::Span::new().days(29))
+        .expect("a day");
+    let total: i64 = (0..MILLION)
+        .map(|i| million_call(i, now))
+        .filter(|r| r.at.to_zoned(zone.clone()).date() >= first)
+        .map(|r| r.cost.amount().expect("priced").nanos())
+        .sum();
+    Money::from_nanos(total).display()
 }
