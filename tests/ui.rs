@@ -638,8 +638,28 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 jobs.is_some(),
                 &format!("jobs are counted ({})", check.label("dashboard-jobs")),
             );
+
             pause(300).await;
             screenshot("dashboard");
+            // Today by the hour: the $2.50 call and the two $1.00 jobs.
+            check
+                .widget("dashboard-range-1")
+                .downcast::<gtk::ToggleButton>()
+                .expect("a toggle")
+                .set_active(true);
+            let hourly = wait_for(Duration::from_secs(3), || {
+                check.label("dashboard-spend-title") == "Spend per Hour · $4.50"
+            })
+            .await;
+            check.expect(
+                hourly.is_some(),
+                &format!(
+                    "today by the hour ({})",
+                    check.label("dashboard-spend-title")
+                ),
+            );
+            pause(300).await;
+            screenshot("dashboard-today");
         }
         "narrow-dark" => {
             let shown = |name: &str| find(&check.window, name).is_some_and(|w| w.is_mapped());

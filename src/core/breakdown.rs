@@ -155,12 +155,29 @@ pub fn daily_stacks(
     let dates: Vec<Date> = (0..days as i64)
         .filter_map(|i| first.checked_add(jiff::Span::new().days(i)).ok())
         .collect();
-    let index = |d: Date| dates.binary_search(&d).ok();
+    let slotted: Vec<(usize, &str, Money)> = rows
+        .iter()
+        .filter_map(|(d, key, cost)| Some((dates.binary_search(d).ok()?, key.as_str(), *cost)))
+        .collect();
+    DailyStacks {
+        series: stacks(&slotted, dates.len(), top, other),
+        days: dates,
+    }
+}
+
+/// Stacks `rows` (slot, key, cost) over `slots` consecutive slots (days,
+/// hours): the `top` keys with the most cost each get a series, the rest are
+/// summed under `other`. Rows past the last slot are ignored.
+pub fn stacks(
+    rows: &[(usize, &str, Money)],
+    slots: usize,
+    top: usize,
+    other: &str,
+) -> Vec<(String, Vec<Money>)> {
+    let rows: Vec<&(usize, &str, Money)> = rows.iter().filter(|r| r.0 < slots).collect();
     let mut totals: std::collections::HashMap<&str, Money> = std::collections::HashMap::new();
-    for (d, key, cost) in rows {
-        if index(*d).is_some() {
-            *totals.entry(key).or_default() += *cost;
-        }
+    for (_, key, cost) in &rows {
+        *totals.entry(key).or_default() += *cost;
     }
     let mut keys: Vec<(&str, Money)> = totals.into_iter().collect();
     keys.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
@@ -168,23 +185,19 @@ pub fn daily_stacks(
     let folded = keys.len() > kept.len();
     let mut series: Vec<(String, Vec<Money>)> = kept
         .iter()
-        .map(|k| (k.to_string(), vec![Money::ZERO; dates.len()]))
+        .map(|k| (k.to_string(), vec![Money::ZERO; slots]))
         .collect();
     if folded {
-        series.push((other.to_string(), vec![Money::ZERO; dates.len()]));
+        series.push((other.to_string(), vec![Money::ZERO; slots]));
     }
-    for (d, key, cost) in rows {
-        let Some(i) = index(*d) else { continue };
+    for (i, key, cost) in rows {
         let s = kept
             .iter()
             .position(|k| k == key)
             .unwrap_or(series.len() - 1);
-        series[s].1[i] += *cost;
+        series[s].1[*i] += *cost;
     }
-    DailyStacks {
-        days: dates,
-        series,
-    }
+    series
 }
 
 #[cfg(test)]

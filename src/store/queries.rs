@@ -242,6 +242,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Cost per UTC hour and model over `[since, until)`, from the hourly rollup.
+    pub fn hourly_costs(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<(Timestamp, String, Money)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT hour_ms, model, SUM(cost_nanos) FROM usage_hourly
+             WHERE hour_ms >= ?1 AND hour_ms < ?2 GROUP BY 1, 2",
+        )?;
+        let mut rows = stmt.query(params![since.as_millisecond(), until.as_millisecond()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push((
+                Timestamp::from_millisecond(row.get(0)?)?,
+                row.get(1)?,
+                Money::from_nanos(row.get(2)?),
+            ));
+        }
+        Ok(out)
+    }
+
     /// The models with unpriced calls, most calls first: (provider, model, calls).
     pub fn unpriced_models(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(

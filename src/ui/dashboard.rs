@@ -25,7 +25,8 @@ use crate::i18n::{fill, gettext, local_time, ngettext, percent, short_date};
 
 const POLL: Duration = Duration::from_millis(400);
 const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
-const RANGES: [usize; 3] = [7, 30, 90];
+/// Days of spend to show; 1 is today by the hour.
+const RANGES: [usize; 4] = [1, 7, 30, 90];
 /// Other budgets listed under the main one.
 const OTHER_BUDGETS: usize = 5;
 const DIMENSIONS: [Dimension; 5] = [
@@ -321,13 +322,18 @@ impl SimpleComponent for DashboardView {
         let ranges = gtk::Box::builder().css_classes(["linked"]).build();
         let mut first: Option<gtk::ToggleButton> = None;
         for days in RANGES {
-            let b = gtk::ToggleButton::builder()
-                .label(fill(
+            let label = match days {
+                1 => gettext("Today"),
+                _ => fill(
                     &ngettext("{} day", "{} days", days as u32),
                     &[&days.to_string()],
-                ))
+                ),
+            };
+            let b = gtk::ToggleButton::builder()
+                .label(label)
                 .active(days == 30)
                 .build();
+            b.set_widget_name(&format!("dashboard-range-{days}"));
             if let Some(f) = &first {
                 b.set_group(Some(f));
             } else {
@@ -678,10 +684,12 @@ impl SimpleComponent for DashboardView {
             &[&amounts::count(d.unpriced)],
         ));
 
-        w.spend_title.set_label(&fill(
-            &gettext("Spend per Day · {}"),
-            &[&amounts::money(d.range_total.cost)],
-        ));
+        let title = match self.days {
+            1 => gettext("Spend per Hour · {}"),
+            _ => gettext("Spend per Day · {}"),
+        };
+        w.spend_title
+            .set_label(&fill(&title, &[&amounts::money(d.range_total.cost)]));
         w.spend.set(d.spend.clone());
         w.bars
             .area

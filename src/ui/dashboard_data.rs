@@ -177,6 +177,10 @@ pub fn load(
         amounts: super::amounts::current(),
     };
 
+    if days == 1 {
+        data.spend = today_by_hour(store, now, &zone)?;
+    }
+
     let (by_dim, _) = store.usage(&query(vec![dimension], since))?;
     data.shares = breakdown::shares(
         by_dim
@@ -204,6 +208,54 @@ pub fn load(
     }
     data.alerts = store.alerts(&[AlertState::Active], 3)?;
     Ok(data)
+}
+
+/// Today's spend hour by hour, stacked by model: the hours from the one that
+/// holds local midnight to now (a DST day has 23 or 25).
+fn today_by_hour(
+    store: &Store,
+    now: Timestamp,
+    zone: &jiff::tz::TimeZone,
+) -> Result<SpendChart, StoreError> {
+    const HOUR_MS: i64 = 3_600_000;
+    let midnight = now
+        .to_zoned(zone.clone())
+        .date()
+        .to_zoned(zone.clone())?
+        .timestamp();
+    let start_ms = midnight.as_millisecond().div_euclid(HOUR_MS) * HOUR_MS;
+    let slots = ((now.as_millisecond() - start_ms) / HOUR_MS + 1) as usize;
+    let rows = store.hourly_costs(
+        Timestamp::from_millisecond(start_ms)?,
+        now + jiff::SignedDuration::from_hours(1),
+    )?;
+    let slotted: Vec<(usize, &str, Money)> = rows
+        .iter()
+        .map(|(hour, model, cost)| {
+            (
+                ((hour.as_millisecond() - start_ms) / HOUR_MS) as usize,
+                model.as_str(),
+                *cost,
+            )
+        })
+        .collect();
+    let series = breakdown::stacks(&slotted, slots, TOP_SERIES, &gettext("Other"));
+    let hours = (0..slots).map(|i| {
+        Timestamp::from_millisecond(start_ms + i as i64 * HOUR_MS)
+            .map(|t| t.to_zoned(zone.clone()).strftime("%H:%M").to_string())
+            .unwrap_or_default()
+    });
+    Ok(SpendChart {
+        days: hours.collect(),
+        series: series
+            .into_iter()
+            .map(|(l, v)| (l, v.iter().map(|m| dollars(*m)).collect()))
+            .collect(),
+        forecast: vec![None; slots],
+        forecast_label: gettext("Forecast"),
+        amounts: super::amounts::current(),
+        ..SpendChart::default()
+    })
 }
 
 /// An empty dimension value (no project, no user) as people read it.
