@@ -319,7 +319,9 @@ impl SimpleComponent for DashboardView {
         a11y::set_label(&others, &gettext("Other budgets"));
 
         // Spend per day, with a choice of range.
-        let ranges = gtk::Box::builder().css_classes(["linked"]).build();
+        let ranges = gtk::Box::builder()
+            .css_classes(["linked", "range-buttons"])
+            .build();
         let mut first: Option<gtk::ToggleButton> = None;
         for days in RANGES {
             let label = match days {
