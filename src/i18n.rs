@@ -28,6 +28,22 @@ pub fn short_date(d: jiff::civil::Date) -> String {
     d.strftime(&gettext("%b %-d")).to_string()
 }
 
+/// A dimension's name as a heading: `Model`, `Project`, `Day`…
+pub fn dimension_title(d: crate::core::usage::Dimension) -> String {
+    use crate::core::usage::Dimension;
+    match d {
+        Dimension::Day => gettext("Day"),
+        Dimension::Week => gettext("Week"),
+        Dimension::Month => gettext("Month"),
+        Dimension::Provider => gettext("Provider"),
+        Dimension::Model => gettext("Model"),
+        Dimension::User => gettext("User"),
+        Dimension::Project => gettext("Project"),
+        Dimension::Agent => gettext("Agent"),
+        Dimension::Source => gettext("Source"),
+    }
+}
+
 /// A share in basis points as a whole percent: `78 %`.
 pub fn percent(bp: i64) -> String {
     format!("{} %", bp / 100)

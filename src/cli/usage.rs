@@ -138,7 +138,10 @@ pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let mut columns: Vec<(String, bool)> = group_by.iter().map(|d| (heading(*d), false)).collect();
+    let mut columns: Vec<(String, bool)> = group_by
+        .iter()
+        .map(|d| (crate::i18n::dimension_title(*d), false))
+        .collect();
     for h in [
         gettext("Requests"),
         gettext("Input"),
@@ -201,19 +204,5 @@ fn cost_cell(t: &Totals) -> String {
         format!("{} + {} ?", t.cost.display(), thousands(t.unpriced))
     } else {
         t.cost.display()
-    }
-}
-
-fn heading(d: Dimension) -> String {
-    match d {
-        Dimension::Day => gettext("Day"),
-        Dimension::Week => gettext("Week"),
-        Dimension::Month => gettext("Month"),
-        Dimension::Provider => gettext("Provider"),
-        Dimension::Model => gettext("Model"),
-        Dimension::User => gettext("User"),
-        Dimension::Project => gettext("Project"),
-        Dimension::Agent => gettext("Agent"),
-        Dimension::Source => gettext("Source"),
     }
 }

@@ -193,19 +193,7 @@ pub(super) fn document(days: Option<Days>, title: String, tables: Vec<Table>) ->
     }
 }
 
-pub fn dimension_title(d: Dimension) -> String {
-    match d {
-        Dimension::Day => gettext("Day"),
-        Dimension::Week => gettext("Week"),
-        Dimension::Month => gettext("Month"),
-        Dimension::Provider => gettext("Provider"),
-        Dimension::Model => gettext("Model"),
-        Dimension::User => gettext("User"),
-        Dimension::Project => gettext("Project"),
-        Dimension::Agent => gettext("Agent"),
-        Dimension::Source => gettext("Source"),
-    }
-}
+use crate::i18n::dimension_title;
 
 pub(super) fn unpriced_note(n: u64) -> String {
     fill(

@@ -117,17 +117,6 @@ fn label(classes: &[&str]) -> gtk::Label {
         .build()
 }
 
-fn dimension_name(d: Dimension) -> String {
-    match d {
-        Dimension::Model => gettext("Model"),
-        Dimension::Provider => gettext("Provider"),
-        Dimension::Project => gettext("Project"),
-        Dimension::User => gettext("User"),
-        Dimension::Agent => gettext("Agent"),
-        _ => String::new(),
-    }
-}
-
 impl DashboardView {
     fn reload(&mut self) {
         let now = Timestamp::now();
@@ -401,7 +390,10 @@ impl SimpleComponent for DashboardView {
         let spend_card = card("", &[spend_head.upcast_ref(), spend.area.upcast_ref()]);
 
         // Where the money went.
-        let names: Vec<String> = DIMENSIONS.iter().map(|d| dimension_name(*d)).collect();
+        let names: Vec<String> = DIMENSIONS
+            .iter()
+            .map(|d| crate::i18n::dimension_title(*d))
+            .collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let dims = gtk::DropDown::from_strings(&names);
         dims.set_tooltip_text(Some(&gettext("Break down by")));
@@ -701,7 +693,7 @@ impl SimpleComponent for DashboardView {
         super::breakdown_table::fill(
             &w.table,
             &d.shares,
-            &dimension_name(DIMENSIONS[self.dimension]),
+            &crate::i18n::dimension_title(DIMENSIONS[self.dimension]),
             self.sort,
             move |by| s.input(DashboardInput::Sort(by)),
         );

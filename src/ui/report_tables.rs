@@ -8,14 +8,13 @@ use super::amounts;
 use crate::core::usage::Dimension;
 use crate::export::{self, Cell};
 use crate::i18n::{fill, gettext};
-use crate::reports;
 
 /// Rows shown per table; an export holds them all.
 const SHOWN_ROWS: usize = 400;
 /// The words machine columns hold, as the window says them.
 fn word(key: &str, text: &str) -> Option<String> {
     Some(match (key, text) {
-        ("dimension", d) => reports::dimension_title(d.parse::<Dimension>().ok()?),
+        ("dimension", d) => crate::i18n::dimension_title(d.parse::<Dimension>().ok()?),
         ("presence", "both") => gettext("Both"),
         ("presence", "new") => gettext("New"),
         ("presence", "gone") => gettext("Gone"),
