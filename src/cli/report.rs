@@ -292,21 +292,10 @@ fn terminal(doc: &Document) -> String {
 }
 
 fn usage_filter(store: &Store, days: Days) -> anyhow::Result<crate::store::HistoryFilter> {
-    let zone = store.zone().clone();
+    let (since, until) = days.bounds(store.zone())?;
     Ok(crate::store::HistoryFilter {
-        since_ms: Some(
-            days.from
-                .to_zoned(zone.clone())?
-                .timestamp()
-                .as_millisecond(),
-        ),
-        until_ms: Some(
-            days.to
-                .tomorrow()?
-                .to_zoned(zone)?
-                .timestamp()
-                .as_millisecond(),
-        ),
+        since_ms: Some(since.as_millisecond()),
+        until_ms: Some(until.as_millisecond()),
         ..Default::default()
     })
 }

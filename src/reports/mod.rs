@@ -128,10 +128,7 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// `[start of from, start of the day after to)` in the ledger's zone.
     fn bounds(&self, days: Days) -> Result<(Timestamp, Timestamp), StoreError> {
-        let zone = self.store.zone();
-        let start = days.from.to_zoned(zone.clone())?.timestamp();
-        let end = days.to.tomorrow()?.to_zoned(zone.clone())?.timestamp();
-        Ok((start, end))
+        Ok(days.bounds(self.store.zone())?)
     }
 
     fn usage(

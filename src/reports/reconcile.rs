@@ -11,8 +11,7 @@ use crate::store::StoreError;
 
 pub(super) fn reconcile_doc(ctx: &Context, req: &Request) -> Result<Document, StoreError> {
     // Providers bill by UTC day.
-    let utc = |d: Date| d.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp());
-    let (since, until) = (utc(req.days.from)?, utc(req.days.to.tomorrow()?)?);
+    let (since, until) = req.days.bounds(&jiff::tz::TimeZone::UTC)?;
     let rows: Vec<(Date, String, String, Totals)> = ctx
         .store
         .by_utc_day(since, until)?

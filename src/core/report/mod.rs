@@ -43,6 +43,15 @@ impl Days {
         Days { from, to }
     }
 
+    /// `[start of from, start of the day after to)` as instants in `zone`.
+    pub fn bounds(
+        &self,
+        zone: &jiff::tz::TimeZone,
+    ) -> Result<(jiff::Timestamp, jiff::Timestamp), jiff::Error> {
+        let start = |d: Date| d.to_zoned(zone.clone()).map(|z| z.timestamp());
+        Ok((start(self.from)?, start(self.to.tomorrow()?)?))
+    }
+
     /// Every day of the range, in order.
     pub fn days(&self) -> impl Iterator<Item = Date> + '_ {
         self.from
@@ -125,6 +134,11 @@ mod tests {
             Days::new(date(2025, 12, 31), date(2025, 12, 31))
         );
         assert_eq!(march.days().count(), 31);
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let (start, end) = march.bounds(&berlin).unwrap();
+        // March 2026 in Berlin: CET at the start, CEST from the 29th.
+        assert_eq!(start.to_string(), "2026-02-28T23:00:00Z");
+        assert_eq!(end.to_string(), "2026-03-31T22:00:00Z");
     }
 
     #[test]
