@@ -16,7 +16,7 @@ use super::policies::weekday_label;
 use crate::autostart;
 use crate::core::alerts::{COOLDOWN_SETTING, DEFAULT_COOLDOWN};
 use crate::core::money::CURRENCIES;
-use crate::core::period::{WEEKDAYS, parse_weekday, weekday_name};
+use crate::core::period::{WEEKDAYS, weekday_name};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
 use crate::reports::{MONTHLY_FOLDER_SETTING, WEEK_SETTING};
@@ -58,9 +58,7 @@ pub fn policy_defaults(ledger: &Ledger) -> PolicyDefaults {
                 .unwrap_or("UTC")
                 .to_string()
         });
-    let week_start = setting(ledger, WEEK_SETTING)
-        .and_then(|d| parse_weekday(&d).ok())
-        .unwrap_or(Weekday::Monday);
+    let week_start = ledger.read(crate::reports::week_start);
     PolicyDefaults {
         soft,
         zone,
