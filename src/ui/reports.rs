@@ -135,21 +135,19 @@ impl Controls {
         self.range.selected() as usize >= PRESETS.len()
     }
 
-    fn days(
-        &self,
-        today: jiff::civil::Date,
-        week_start: jiff::civil::Weekday,
-    ) -> Result<Days, String> {
+    fn range(&self) -> Result<Range, String> {
         if !self.custom() {
-            let name = PRESETS[self.range.selected() as usize];
-            return Days::preset(name, today, week_start).ok_or_else(|| name.to_string());
+            return Ok(Range::Preset(PRESETS[self.range.selected() as usize]));
         }
         let parse = |e: &gtk::Entry| {
             let text = e.text().trim().to_string();
             text.parse::<jiff::civil::Date>()
                 .map_err(|_| fill(&gettext("“{}” is not a date (YYYY-MM-DD)"), &[&text]))
         };
-        Ok(Days::new(parse(&self.from)?, parse(&self.to)?))
+        Ok(Range::Custom(Days::new(
+            parse(&self.from)?,
+            parse(&self.to)?,
+        )))
     }
 
     fn scenario(&self) -> Scenario {
@@ -193,8 +191,23 @@ fn chat_models(db: &std::path::Path) -> Vec<String> {
     names
 }
 
+/// The range picked. A preset becomes days on the worker, against the
+/// ledger's today and week start, which take a connection to read.
+enum Range {
+    Preset(&'static str),
+    Custom(Days),
+}
+
+/// What to run, as read from the controls.
+struct Asked {
+    kind: Kind,
+    range: Range,
+    group: Dimension,
+    scenario: Scenario,
+}
+
 /// Runs a report on its own connection (called on a worker thread).
-fn run(db: &std::path::Path, req: &Request) -> Result<Document, String> {
+fn run(db: &std::path::Path, asked: Asked) -> Result<Document, String> {
     let store = Store::open(db).map_err(|e| e.to_string())?;
     let book = crate::prices::load(&store).map_err(|e| e.to_string())?;
     let ctx = Context {
@@ -203,7 +216,16 @@ fn run(db: &std::path::Path, req: &Request) -> Result<Document, String> {
         now: jiff::Timestamp::now(),
         week_start: reports::week_start(&store),
     };
-    reports::run(&ctx, req).map_err(|e| e.to_string())
+    let days = match asked.range {
+        Range::Custom(days) => days,
+        Range::Preset(name) => {
+            Days::preset(name, ctx.today(), ctx.week_start).ok_or_else(|| name.to_string())?
+        }
+    };
+    let mut req = Request::new(asked.kind, days);
+    req.group_by = asked.group;
+    req.scenario = asked.scenario;
+    reports::run(&ctx, &req).map_err(|e| e.to_string())
 }
 
 impl ReportsView {
@@ -226,27 +248,24 @@ impl ReportsView {
         if self.fit_group() {
             return;
         }
-        let store_today = jiff::Zoned::now().date();
-        let week_start = Store::open(&self.db)
-            .map(|s| reports::week_start(&s))
-            .unwrap_or(jiff::civil::Weekday::Monday);
-        let days = match self.controls.days(store_today, week_start) {
-            Ok(d) => d,
+        let range = match self.controls.range() {
+            Ok(r) => r,
             Err(e) => {
                 self.status = e;
                 return;
             }
         };
-        let kind = self.controls.kind();
-        let mut req = Request::new(kind, days);
-        let group = GROUPS[(self.controls.group.selected() as usize).min(GROUPS.len() - 1)];
-        req.group_by = group;
-        req.scenario = self.controls.scenario();
+        let asked = Asked {
+            kind: self.controls.kind(),
+            range,
+            group: GROUPS[(self.controls.group.selected() as usize).min(GROUPS.len() - 1)],
+            scenario: self.controls.scenario(),
+        };
         self.generation += 1;
         self.running = true;
         self.status.clear();
         let (db, generation) = (self.db.clone(), self.generation);
-        sender.spawn_oneshot_command(move || (generation, run(&db, &req)));
+        sender.spawn_oneshot_command(move || (generation, run(&db, asked)));
     }
 }
 
