@@ -133,15 +133,6 @@ pub struct DailyStacks {
     pub series: Vec<(String, Vec<Money>)>,
 }
 
-impl DailyStacks {
-    /// Each day's sum over the series.
-    pub fn day_totals(&self) -> Vec<Money> {
-        (0..self.days.len())
-            .map(|i| self.series.iter().map(|(_, v)| v[i]).sum())
-            .collect()
-    }
-}
-
 /// Stacks `rows` (day, key, cost) over `days` days from `first`: the `top` keys
 /// with the most cost each get a series, the rest are summed under `other`.
 /// Rows outside the days are ignored.
@@ -297,7 +288,8 @@ mod tests {
         assert_eq!(stacks.series[3].0, "other");
         for (i, day) in stacks.days.iter().enumerate() {
             let brute: Money = rows.iter().filter(|r| r.0 == *day).map(|r| r.2).sum();
-            assert_eq!(stacks.day_totals()[i], brute, "{day}");
+            let stacked: Money = stacks.series.iter().map(|(_, v)| v[i]).sum();
+            assert_eq!(stacked, brute, "{day}");
             for (label, values) in &stacks.series[..3] {
                 let brute: Money = rows
                     .iter()

@@ -8,7 +8,7 @@ use jiff::{Span, Timestamp};
 
 use crate::charts::{Bars, Meter, SpendChart};
 use crate::core::Money;
-use crate::core::breakdown::{self, DailyStacks, Share};
+use crate::core::breakdown::{self, Share};
 use crate::core::outlook::{Outlook, outlook};
 use crate::core::period::Window;
 use crate::core::policy::{CRITICAL_PERCENT, Metric, State};
@@ -29,7 +29,6 @@ pub struct DashboardData {
     pub main: Option<usize>,
     pub outlook: Option<Outlook>,
     pub meter: Meter,
-    pub stacks: DailyStacks,
     pub spend: SpendChart,
     pub shares: Vec<Share>,
     pub bars: Bars,
@@ -121,14 +120,13 @@ pub fn load(
             Some((last - today).get_days().clamp(0, 31) as usize)
         })
         .unwrap_or(0);
-    data.stacks =
-        breakdown::daily_stacks(&rows, first, days + ahead, TOP_SERIES, &gettext("Other"));
+    let stacks = breakdown::daily_stacks(&rows, first, days + ahead, TOP_SERIES, &gettext("Other"));
 
     // The main budget: its meter, and its outlook from the days before today
     // (the weekday pattern needs the whole ledger's days, so only a cost
     // budget over everything gets it; the others keep the engine's projection).
     let mut budget_per_day = None;
-    let mut forecast = vec![None; data.stacks.days.len()];
+    let mut forecast = vec![None; stacks.days.len()];
     if let Some(i) = data.main {
         let s = &data.statuses[i];
         data.meter = meter_of(s);
@@ -155,31 +153,30 @@ pub fn load(
         }
         if let Some(o) = &data.outlook {
             for (d, v) in &o.days_ahead {
-                if let Ok(k) = data.stacks.days.binary_search(d) {
+                if let Ok(k) = stacks.days.binary_search(d) {
                     forecast[k] = Some(*v as f64 / 1e9);
                 }
             }
         }
     }
-    // Today has happened in part: its forecast is what is left of it, on top.
-    data.spend = SpendChart {
-        days: data.stacks.days.iter().map(|d| short_date(*d)).collect(),
-        series: data
-            .stacks
-            .series
-            .iter()
-            .map(|(l, v)| (l.clone(), v.iter().map(|m| dollars(*m)).collect()))
-            .collect(),
-        forecast,
-        forecast_label: gettext("Forecast"),
-        budget_per_day,
-        budget_label: gettext("Budget per day"),
-        amounts: super::amounts::current(),
+    data.spend = if days == 1 {
+        today_by_hour(store, now, &zone)?
+    } else {
+        // Today has happened in part: its forecast is what is left of it, on top.
+        SpendChart {
+            days: stacks.days.iter().map(|d| short_date(*d)).collect(),
+            series: stacks
+                .series
+                .into_iter()
+                .map(|(l, v)| (l, v.iter().map(|m| dollars(*m)).collect()))
+                .collect(),
+            forecast,
+            forecast_label: gettext("Forecast"),
+            budget_per_day,
+            budget_label: gettext("Budget per day"),
+            amounts: super::amounts::current(),
+        }
     };
-
-    if days == 1 {
-        data.spend = today_by_hour(store, now, &zone)?;
-    }
 
     let (by_dim, _) = store.usage(&query(vec![dimension], since))?;
     data.shares = breakdown::shares(
