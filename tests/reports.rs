@@ -562,18 +562,17 @@ fn the_command_line_writes_each_report_and_the_records() {
     }
     // The records themselves, streamed: as many rows as records, exact costs.
     let out = dir.path().join("usage.csv");
+    let usage = [
+        "report",
+        "usage",
+        "--since",
+        "2026-03-01",
+        "--until",
+        "2026-04-30",
+    ];
     let o = tally(
         &l.db,
-        &[
-            "report",
-            "usage",
-            "--since",
-            "2026-03-01",
-            "--until",
-            "2026-04-30",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        &[&usage[..], &["--out", out.to_str().unwrap()]].concat(),
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut reader = csv::Reader::from_path(&out).unwrap();
@@ -600,19 +599,7 @@ fn the_command_line_writes_each_report_and_the_records() {
         .sum();
     assert_eq!(sum, want);
     // The streamed, parallel file and the terminal's CSV are the same bytes.
-    let o = tally(
-        &l.db,
-        &[
-            "report",
-            "usage",
-            "--since",
-            "2026-03-01",
-            "--until",
-            "2026-04-30",
-            "--format",
-            "csv",
-        ],
-    );
+    let o = tally(&l.db, &[&usage[..], &["--format", "csv"]].concat());
     assert!(o.status.success());
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
