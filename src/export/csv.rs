@@ -6,11 +6,22 @@ use super::{Cell, CellRef, Column, Document};
 /// Text starting with one of these is a formula to a spreadsheet.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// A cell's CSV text. Text that would start a formula gets a leading `'`,
-/// which spreadsheets show as text; numbers are written as numbers.
+/// Text as a CSV cell: with a leading `'`, which spreadsheets show as text,
+/// when it would start a formula (built in `scratch` then).
+fn neutral<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
+    if !text.starts_with(FORMULA_STARTS) {
+        return text;
+    }
+    scratch.clear();
+    scratch.push('\'');
+    scratch.push_str(text);
+    scratch
+}
+
+/// A cell's CSV text: text neutralised, numbers written as numbers.
 pub fn cell_text(cell: &Cell) -> String {
     match cell {
-        Cell::Text(s) if s.starts_with(FORMULA_STARTS) => format!("'{s}"),
+        Cell::Text(s) => neutral(s, &mut String::new()).to_string(),
         other => other.plain(),
     }
 }
@@ -62,12 +73,7 @@ impl<W: std::io::Write> Stream<W> {
         for c in cells {
             scratch.clear();
             let text: &str = match c {
-                CellRef::Text(s) if s.starts_with(FORMULA_STARTS) => {
-                    scratch.push('\'');
-                    scratch.push_str(s);
-                    scratch
-                }
-                CellRef::Text(s) => s,
+                CellRef::Text(s) => neutral(s, scratch),
                 CellRef::Money(m) => {
                     m.write_decimal(scratch);
                     scratch
@@ -86,10 +92,6 @@ impl<W: std::io::Write> Stream<W> {
         }
         self.writer.write_byte_record(&self.record)?;
         Ok(())
-    }
-
-    pub fn finish(mut self) -> std::io::Result<()> {
-        self.writer.flush()
     }
 }
 
