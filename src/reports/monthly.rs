@@ -1,49 +1,58 @@
 //! The monthly report, written at each month's start and caught up.
 
+use std::path::PathBuf;
+
 use jiff::Timestamp;
+use jiff::civil::Date;
 
 use super::{Context, Kind, Request, run, week_start};
 use crate::core::report::Days;
-use crate::store::Store;
+use crate::core::report::schedule::due_months;
+use crate::store::{Store, StoreError};
 
 /// The folder the monthly report is written to; unset, there is none.
 pub const MONTHLY_FOLDER_SETTING: &str = "monthly_report_folder";
 /// The month (`YYYY-MM-01`) whose report was written last.
 pub const MONTHLY_LAST_SETTING: &str = "monthly_report_last";
 
-/// Whether a monthly report is due: cheap, for a timer on the main loop.
-pub fn monthly_due(store: &Store, now: Timestamp) -> bool {
-    let folder = store.setting(MONTHLY_FOLDER_SETTING).ok().flatten();
+/// The report folder and the first days of the months still to write there;
+/// `None` while no folder is chosen.
+fn due(store: &Store, now: Timestamp) -> Result<Option<(PathBuf, Vec<Date>)>, StoreError> {
+    let Some(folder) = store.setting(MONTHLY_FOLDER_SETTING)? else {
+        return Ok(None);
+    };
     let last = store
-        .setting(MONTHLY_LAST_SETTING)
-        .ok()
-        .flatten()
+        .setting(MONTHLY_LAST_SETTING)?
         .and_then(|d| d.parse().ok());
     let today = now.to_zoned(store.zone().clone()).date();
-    folder.is_some() && !crate::core::report::schedule::due_months(last, today).is_empty()
+    Ok(Some((PathBuf::from(folder), due_months(last, today))))
+}
+
+/// Whether a monthly report is due: cheap, for a timer on the main loop.
+pub fn monthly_due(store: &Store, now: Timestamp) -> bool {
+    due(store, now)
+        .ok()
+        .flatten()
+        .is_some_and(|(_, months)| !months.is_empty())
 }
 
 /// Writes the summary of each finished month not yet written, as
 /// `tally-report-YYYY-MM.md` and `.csv` in the chosen folder, each file whole
 /// or not at all; records each month as done once both files are there.
-pub fn write_monthly(store: &mut Store, now: Timestamp) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    let Some(folder) = store.setting(MONTHLY_FOLDER_SETTING)? else {
+pub fn write_monthly(store: &mut Store, now: Timestamp) -> anyhow::Result<Vec<PathBuf>> {
+    let Some((folder, months)) = due(store, now)? else {
         return Ok(Vec::new());
     };
-    let folder = std::path::PathBuf::from(folder);
-    let last = store
-        .setting(MONTHLY_LAST_SETTING)?
-        .and_then(|d| d.parse().ok());
-    let today = now.to_zoned(store.zone().clone()).date();
+    let week_start = week_start(store);
     let book = crate::prices::load(store)?;
     let mut written = Vec::new();
-    for month in crate::core::report::schedule::due_months(last, today) {
+    for month in months {
         let days = Days::new(month, month.last_of_month());
         let ctx = Context {
             store,
             book: &book,
             now,
-            week_start: week_start(store),
+            week_start,
         };
         let mut req = Request::new(Kind::Summary, days);
         req.top = 10;
