@@ -136,6 +136,16 @@ struct NewText {
 fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<NewText>> {
     use std::io::{Read, Seek, SeekFrom};
     use std::os::unix::fs::MetadataExt;
+    // Unchanged since the last import: known without opening the file, which a
+    // follower polling thousands of files would otherwise do every few seconds.
+    let meta = std::fs::metadata(path)?;
+    if let Some(b) = before
+        && b.inode == meta.ino()
+        && b.size == meta.len()
+        && b.offset <= b.size
+    {
+        return Ok(None);
+    }
     let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     let (inode, size) = (meta.ino(), meta.len());
@@ -322,6 +332,13 @@ fn import_files(
     progress: &mut dyn FnMut(usize, usize, u64),
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
+    // Where each file stopped is kept by path: the same folder reached through a
+    // link or `..` must meet its saved state, or every file is read again.
+    let dirs: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+        .collect();
+    let dirs = &dirs[..];
     let files = jsonl_files(dirs, &mut report.errors);
     let before = store.import_states(agent.source())?;
     let mut claude = claude_code::Collector::default();
@@ -422,6 +439,10 @@ fn flush(
     dry_run: bool,
     report: &mut ImportReport,
 ) -> Result<(), StoreError> {
+    if claude.is_empty() && codex_records.is_empty() && states.is_empty() {
+        // Nothing read: no transaction, so nothing for other connections to see.
+        return Ok(());
+    }
     let (mut records, skipped) = std::mem::take(claude).finish();
     for (reason, count) in skipped {
         *report.skipped.entry(reason).or_default() += count;

@@ -99,6 +99,22 @@ fn import_now(
     Ok(())
 }
 
+/// Whether a change can bring new lines: a file created, written, moved or
+/// removed. Opening, reading and closing a file unchanged are events too
+/// (inotify reports `IN_OPEN`), and the import itself opens the logs: reacting
+/// to those made every import start the next, a core busy for nothing.
+fn writes_logs(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
 /// Follows `sources` until `stop` is set, importing within about a second of
 /// each change.
 pub fn follow(
@@ -110,7 +126,9 @@ pub fn follow(
     let all = [Agent::ClaudeCode, Agent::Codex];
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
+        if let Ok(event) = event
+            && writes_logs(&event.kind)
+        {
             for path in event.paths {
                 let _ = tx.send(path);
             }

@@ -127,7 +127,10 @@ impl Store {
     /// end instead of one after every small batch: each would copy the pages the
     /// batch touched, and a large import touches the same index pages again and
     /// again. The WAL still gets a checkpoint each time it passes 256 MiB, so a
-    /// very large import cannot fill the disk with it.
+    /// very large import cannot fill the disk with it. A bulk write that wrote
+    /// nothing (a poll of unchanged logs) does not checkpoint: every other
+    /// connection sees a checkpoint as a change (`data_version` moves), and the
+    /// app would reload its views for nothing.
     pub fn in_bulk<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut Store) -> Result<T, E>,
@@ -135,7 +138,14 @@ impl Store {
         self.conn
             .pragma_update(None, "wal_autocheckpoint", BULK_WAL_PAGES)
             .map_err(StoreError::from)?;
+        let changes_before = self.conn.total_changes();
         let result = f(self);
+        if self.conn.total_changes() == changes_before {
+            self.conn
+                .pragma_update(None, "wal_autocheckpoint", WAL_PAGES)
+                .map_err(StoreError::from)?;
+            return result;
+        }
         // TRUNCATE also empties the WAL file, which the next process to open the
         // ledger would otherwise read whole. It waits for readers (the app's are
         // brief), but not long: if they stay, a later checkpoint does the rest.
