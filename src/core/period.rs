@@ -255,6 +255,25 @@ impl Period {
     }
 }
 
+/// Whether two zones have the same rules, so that local days in one are local
+/// days in the other: `UTC`, `Etc/UTC` and `Etc/Zulu` are one zone under three
+/// names. Compared by the offset in force and every transition from 1970 to
+/// 2100, which covers any instant a ledger holds.
+pub fn same_zone(a: &TimeZone, b: &TimeZone) -> bool {
+    if a.iana_name().is_some() && a.iana_name() == b.iana_name() {
+        return true;
+    }
+    let from = Timestamp::UNIX_EPOCH;
+    let until = Timestamp::from_second(4_102_444_800).unwrap_or(Timestamp::MAX); // 2100-01-01
+    let changes = |z: &TimeZone| -> Vec<(Timestamp, i32)> {
+        z.following(from)
+            .take_while(|t| t.timestamp() < until)
+            .map(|t| (t.timestamp(), t.offset().seconds()))
+            .collect()
+    };
+    a.to_offset(from) == b.to_offset(from) && changes(a) == changes(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,5 +465,34 @@ mod tests {
         assert!(w.contains(ts("2026-04-30T23:59:59Z")));
         assert!(!w.contains(ts("2026-05-01T00:00:00Z")));
         assert!(Period::Daily.resets() && !Period::Manual.resets() && !custom.resets());
+    }
+
+    #[test]
+    fn zones_are_compared_by_their_rules() {
+        let get = |n: &str| TimeZone::get(n).unwrap();
+        assert!(super::same_zone(&TimeZone::UTC, &get("Etc/UTC")));
+        assert!(super::same_zone(&get("Etc/Zulu"), &get("UTC")));
+        assert!(super::same_zone(
+            &TimeZone::UTC,
+            &TimeZone::fixed(jiff::tz::offset(0))
+        ));
+        assert!(super::same_zone(
+            &get("Europe/Berlin"),
+            &get("Europe/Berlin")
+        ));
+        assert!(!super::same_zone(&TimeZone::UTC, &get("Europe/London")));
+        // France kept summer time from 1976, West Germany from 1980.
+        assert!(!super::same_zone(
+            &get("Europe/Berlin"),
+            &get("Europe/Paris")
+        ));
+        assert!(!super::same_zone(
+            &get("America/New_York"),
+            &get("America/Chicago")
+        ));
+        assert!(!super::same_zone(
+            &TimeZone::fixed(jiff::tz::offset(1)),
+            &TimeZone::UTC
+        ));
     }
 }

@@ -128,7 +128,7 @@ impl Store {
     }
 
     fn rollup_days(&self, q: &UsageQuery) -> Result<Option<(String, String)>, StoreError> {
-        if q.zone.iana_name() != self.zone.iana_name() {
+        if !crate::core::period::same_zone(&q.zone, &self.zone) {
             return Ok(None);
         }
         self.rollup_range(
@@ -265,6 +265,15 @@ impl Store {
     }
 
     /// The models with unpriced calls, most calls first: (provider, model, calls).
+    /// When the newest call was made, if there is any: one step down the time
+    /// index, however large the ledger.
+    pub fn last_call_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        let ms: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(ts_ms) FROM usage", [], |r| r.get(0))?;
+        Ok(ms.map(Timestamp::from_millisecond).transpose()?)
+    }
+
     pub fn unpriced_models(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT provider, model, COUNT(*) FROM usage WHERE cost_kind = 'unpriced'
