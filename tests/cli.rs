@@ -431,20 +431,15 @@ fn prices_show_and_list() {
     assert!(l.ok(&["prices", "list"]).contains("claude-opus-4-1"));
 }
 
-fn shared_litellm() -> PathBuf {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/litellm_model_prices.json");
-    assert!(
-        path.exists(),
-        "the LiteLLM snapshot is expected at {}",
-        path.display()
-    );
-    path
+/// A quarter of LiteLLM's price file (every fourth entry, and the entries this
+/// test names), committed so that a fresh clone tests on its own.
+fn litellm_snapshot() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/litellm_model_prices.json")
 }
 
 #[test]
 fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
-    let file = shared_litellm();
+    let file = litellm_snapshot();
     let raw: serde_json::Map<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let l = Ledger::new();
@@ -469,7 +464,7 @@ fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
     ]);
     let imported = v["imported"].as_u64().unwrap();
     let skipped = v["skipped"].as_array().unwrap();
-    assert!(imported > 2_500, "imported {imported}");
+    assert!(imported > 600, "imported {imported}");
     for s in skipped {
         assert!(!s["reason"].as_str().unwrap().is_empty(), "{s}");
     }
