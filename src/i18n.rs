@@ -28,6 +28,13 @@ pub fn short_date(d: jiff::civil::Date) -> String {
     d.strftime(&gettext("%b %-d")).to_string()
 }
 
+/// A date with its year, for what may be long ago.
+pub fn long_date(d: jiff::civil::Date) -> String {
+    // Translators: a date with its year, as jiff's strftime writes it: %b the
+    // month's English abbreviation, %-d the day, %Y the year.
+    d.strftime(&gettext("%b %-d, %Y")).to_string()
+}
+
 /// A dimension's name as a heading: `Model`, `Project`, `Day`…
 pub fn dimension_title(d: crate::core::usage::Dimension) -> String {
     use crate::core::usage::Dimension;

@@ -3,7 +3,6 @@
 //! process, and tells the window so it can show a toast.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use relm4::adw::prelude::*;
@@ -17,7 +16,6 @@ use crate::i18n::local_time;
 use crate::i18n::{fill, gettext};
 use crate::store::{Alert, AlertState};
 
-const POLL: Duration = Duration::from_millis(500);
 const SHOWN: usize = 500;
 
 #[derive(Debug)]
@@ -208,17 +206,6 @@ impl SimpleComponent for AlertsView {
         stack.add_named(&empty, Some("empty"));
         root.append(&stack);
 
-        let last = std::cell::Cell::new(ledger.revision());
-        let (l, s) = (ledger.clone(), sender.clone());
-        glib::timeout_add_local(POLL, move || {
-            let now = l.revision();
-            if now != last.get() {
-                last.set(now);
-                s.input(AlertsInput::Refresh);
-            }
-            glib::ControlFlow::Continue
-        });
-
         let mut model = AlertsView {
             ledger,
             alerts: Vec::new(),
@@ -238,16 +225,14 @@ impl SimpleComponent for AlertsView {
         match msg {
             AlertsInput::Refresh => {}
             AlertsInput::ShowAll(all) => self.show_all = all,
-            AlertsInput::Acknowledge(id) => {
-                if let Err(e) = self.ledger.write(|s| s.acknowledge_alert(id, &me, now)) {
-                    tracing::warn!("acknowledge failed: {e}");
-                }
-            }
-            AlertsInput::Resolve(id) => {
-                if let Err(e) = self.ledger.write(|s| s.resolve_alert(id, now)) {
-                    tracing::warn!("resolve failed: {e}");
-                }
-            }
+            AlertsInput::Acknowledge(id) => self.ledger.write(
+                move |s| s.acknowledge_alert(id, &me, now),
+                |r| super::report_failure(&gettext("The alert was not acknowledged"), r),
+            ),
+            AlertsInput::Resolve(id) => self.ledger.write(
+                move |s| s.resolve_alert(id, now),
+                |r| super::report_failure(&gettext("The alert was not resolved"), r),
+            ),
         }
         self.reload(&sender);
     }

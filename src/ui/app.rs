@@ -22,38 +22,96 @@ use crate::config;
 use crate::i18n::{fill, gettext};
 use crate::store::Store;
 
+/// The views, in sidebar order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Dashboard,
+    Policies,
+    History,
+    Reports,
+    Alerts,
+    Sources,
+}
+
+impl Page {
+    const ALL: [Page; 6] = [
+        Page::Dashboard,
+        Page::Policies,
+        Page::History,
+        Page::Reports,
+        Page::Alerts,
+        Page::Sources,
+    ];
+
+    /// The stack page's name (and the `win.view-NAME` action's).
+    pub fn name(self) -> &'static str {
+        match self {
+            Page::Dashboard => "dashboard",
+            Page::Policies => "policies",
+            Page::History => "history",
+            Page::Reports => "reports",
+            Page::Alerts => "alerts",
+            Page::Sources => "sources",
+        }
+    }
+
+    fn title(self) -> String {
+        gettext(match self {
+            Page::Dashboard => "Dashboard",
+            Page::Policies => "Policies",
+            Page::History => "Usage history",
+            Page::Reports => "Reports",
+            Page::Alerts => "Alerts",
+            Page::Sources => "Sources",
+        })
+    }
+
+    fn icon(self) -> &'static str {
+        match self {
+            Page::Dashboard => "io.github.tallyapp.Tally-symbolic",
+            Page::Policies => "emblem-ok-symbolic",
+            Page::History => "view-list-symbolic",
+            Page::Reports => "x-office-spreadsheet-symbolic",
+            Page::Alerts => "preferences-system-notifications-symbolic",
+            Page::Sources => "folder-download-symbolic",
+        }
+    }
+
+    fn index(self) -> usize {
+        Page::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    fn at(index: usize) -> Option<Page> {
+        Page::ALL.get(index).copied()
+    }
+}
+
 #[derive(Debug)]
 pub enum AppInput {
-    /// Show the view at this sidebar index.
-    Show(usize),
-    /// Show the view with this page name.
-    ShowPage(&'static str),
+    Show(Page),
     Search,
+    /// Reload every view (F5).
     Reload,
+    /// The ledger changed (this app's write or another process's).
+    LedgerChanged,
+    /// A minute passed: time alone changes budgets and forecasts.
+    Tick,
     /// An alert was raised while the window is open.
     Toast(String),
+    /// Something the user asked for did not happen.
+    Failed {
+        summary: String,
+        details: String,
+    },
     /// How many alerts are open.
     OpenAlerts(usize),
 }
 
-/// Sidebar positions.
-const DASHBOARD: usize = 0;
-const POLICIES: usize = 1;
-const HISTORY: usize = 2;
-const REPORTS: usize = 3;
-const ALERTS: usize = 4;
-const SOURCES: usize = 5;
-
-/// A sidebar entry: its page name, title and icon.
-struct View {
-    name: &'static str,
-    title: String,
-    icon: &'static str,
-}
-
 pub struct App {
-    views: Vec<View>,
-    current: usize,
+    ledger: Rc<Ledger>,
+    current: Page,
+    /// Views that missed a change while hidden: they refresh when shown.
+    stale: Vec<Page>,
     /// Set when a view was chosen, so a folded window turns to it.
     navigate: std::cell::Cell<bool>,
     dashboard: Controller<DashboardView>,
@@ -63,6 +121,7 @@ pub struct App {
     alerts: Controller<AlertsView>,
     sources: Controller<SourcesView>,
     toasts: Vec<String>,
+    failures: Vec<(String, String)>,
     open_alerts: usize,
 }
 
@@ -75,7 +134,7 @@ pub struct AppWidgets {
     alerts_badge: gtk::Label,
 }
 
-fn sidebar_row(view: &View, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
+fn sidebar_row(page: Page, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
     let row = gtk::Box::builder()
         .spacing(12)
         .margin_top(6)
@@ -83,10 +142,10 @@ fn sidebar_row(view: &View, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
         .margin_start(6)
         .margin_end(6)
         .build();
-    row.append(&gtk::Image::from_icon_name(view.icon));
+    row.append(&gtk::Image::from_icon_name(page.icon()));
     row.append(
         &gtk::Label::builder()
-            .label(&view.title)
+            .label(page.title())
             .hexpand(true)
             .xalign(0.0)
             .build(),
@@ -95,7 +154,7 @@ fn sidebar_row(view: &View, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
         row.append(b);
     }
     let item = gtk::ListBoxRow::builder().child(&row).build();
-    item.set_widget_name(&format!("sidebar-{}", view.name));
+    item.set_widget_name(&format!("sidebar-{}", page.name()));
     item
 }
 
@@ -137,21 +196,19 @@ impl App {
         window.add_action(&preferences);
         action("search", || AppInput::Search);
         action("reload", || AppInput::Reload);
-        action("view-dashboard", || AppInput::Show(DASHBOARD));
-        action("view-policies", || AppInput::Show(POLICIES));
-        action("view-history", || AppInput::Show(HISTORY));
-        action("view-reports", || AppInput::Show(REPORTS));
-        action("view-alerts", || AppInput::Show(ALERTS));
-        action("view-sources", || AppInput::Show(SOURCES));
+        for page in Page::ALL {
+            let a = gio::SimpleAction::new(&format!("view-{}", page.name()), None);
+            let s = sender.clone();
+            a.connect_activate(move |_, _| s.input(AppInput::Show(page)));
+            window.add_action(&a);
+        }
         if let Some(app) = relm4::main_adw_application().downcast_ref::<adw::Application>() {
             app.set_accels_for_action("win.search", &["<Primary>f"]);
             app.set_accels_for_action("win.reload", &["<Primary>r", "F5"]);
-            app.set_accels_for_action("win.view-dashboard", &["<Primary>1"]);
-            app.set_accels_for_action("win.view-policies", &["<Primary>2"]);
-            app.set_accels_for_action("win.view-history", &["<Primary>3"]);
-            app.set_accels_for_action("win.view-reports", &["<Primary>4"]);
-            app.set_accels_for_action("win.view-alerts", &["<Primary>5"]);
-            app.set_accels_for_action("win.view-sources", &["<Primary>6"]);
+            for page in Page::ALL {
+                let accel = format!("<Primary>{}", page.index() + 1);
+                app.set_accels_for_action(&format!("win.view-{}", page.name()), &[&accel]);
+            }
             app.set_accels_for_action("app.quit", &["<Primary>q"]);
             app.set_accels_for_action("win.preferences", &["<Primary>comma"]);
             app.set_accels_for_action("window.close", &["<Primary>w"]);
@@ -204,6 +261,27 @@ impl App {
         });
     }
 
+    fn show(&mut self, page: Page) {
+        self.current = page;
+        self.navigate.set(true);
+        if let Some(i) = self.stale.iter().position(|p| *p == page) {
+            self.stale.remove(i);
+            self.refresh(page);
+        }
+    }
+
+    /// Tells one view to read the ledger again.
+    fn refresh(&self, page: Page) {
+        match page {
+            Page::Dashboard => self.dashboard.emit(DashboardInput::Refresh),
+            Page::Policies => self.policies.emit(PoliciesInput::Refresh),
+            Page::History => self.history.emit(HistoryInput::LedgerChanged),
+            Page::Reports => self.reports.emit(ReportsInput::Reload),
+            Page::Alerts => self.alerts.emit(AlertsInput::Refresh),
+            Page::Sources => self.sources.emit(SourcesInput::Refresh),
+        }
+    }
+
     fn show_about(window: &adw::ApplicationWindow) {
         let about = adw::AboutWindow::builder()
             .transient_for(window)
@@ -253,7 +331,7 @@ impl SimpleComponent for App {
             DashboardView::builder()
                 .launch(ledger.clone())
                 .forward(sender.input_sender(), |out| match out {
-                    DashboardOutput::Show(page) => AppInput::ShowPage(page),
+                    DashboardOutput::Show(page) => AppInput::Show(page),
                 });
         let policies = PoliciesView::builder().launch(ledger.clone()).detach();
         let reports = ReportsView::builder().launch(db.clone()).detach();
@@ -266,38 +344,6 @@ impl SimpleComponent for App {
                 AlertsOutput::Raised(title) => AppInput::Toast(title),
                 AlertsOutput::Open(n) => AppInput::OpenAlerts(n),
             });
-        let views = vec![
-            View {
-                name: "dashboard",
-                title: gettext("Dashboard"),
-                icon: "io.github.tallyapp.Tally-symbolic",
-            },
-            View {
-                name: "policies",
-                title: gettext("Policies"),
-                icon: "emblem-ok-symbolic",
-            },
-            View {
-                name: "history",
-                title: gettext("Usage history"),
-                icon: "view-list-symbolic",
-            },
-            View {
-                name: "reports",
-                title: gettext("Reports"),
-                icon: "x-office-spreadsheet-symbolic",
-            },
-            View {
-                name: "alerts",
-                title: gettext("Alerts"),
-                icon: "preferences-system-notifications-symbolic",
-            },
-            View {
-                name: "sources",
-                title: gettext("Sources"),
-                icon: "folder-download-symbolic",
-            },
-        ];
         let alerts_badge = gtk::Label::builder()
             .css_classes(["alerts-badge"])
             .visible(false)
@@ -309,12 +355,17 @@ impl SimpleComponent for App {
             .vexpand(true)
             .build();
         a11y::set_label(&sidebar, &gettext("Views"));
-        for (i, v) in views.iter().enumerate() {
-            sidebar.append(&sidebar_row(v, (i == ALERTS).then_some(&alerts_badge)));
+        for page in Page::ALL {
+            sidebar.append(&sidebar_row(
+                page,
+                (page == Page::Alerts).then_some(&alerts_badge),
+            ));
         }
         let s = sender.clone();
         sidebar.connect_row_activated(move |_, row| {
-            s.input(AppInput::Show(row.index().max(0) as usize))
+            if let Some(page) = Page::at(row.index().max(0) as usize) {
+                s.input(AppInput::Show(page));
+            }
         });
 
         let menu_button = gtk::MenuButton::builder()
@@ -335,7 +386,7 @@ impl SimpleComponent for App {
         sidebar_pane.append(&sidebar_header);
         sidebar_pane.append(&sidebar);
 
-        let title = adw::WindowTitle::new(&views[0].title, "");
+        let title = adw::WindowTitle::new(&Page::Dashboard.title(), "");
         let back = gtk::Button::builder()
             .icon_name("go-previous-symbolic")
             .tooltip_text(gettext("Back"))
@@ -358,12 +409,12 @@ impl SimpleComponent for App {
             .hhomogeneous(false)
             .vhomogeneous(false)
             .build();
-        stack.add_named(dashboard.widget(), Some(views[DASHBOARD].name));
-        stack.add_named(policies.widget(), Some(views[POLICIES].name));
-        stack.add_named(history.widget(), Some(views[HISTORY].name));
-        stack.add_named(reports.widget(), Some(views[REPORTS].name));
-        stack.add_named(alerts.widget(), Some(views[ALERTS].name));
-        stack.add_named(sources.widget(), Some(views[SOURCES].name));
+        stack.add_named(dashboard.widget(), Some(Page::Dashboard.name()));
+        stack.add_named(policies.widget(), Some(Page::Policies.name()));
+        stack.add_named(history.widget(), Some(Page::History.name()));
+        stack.add_named(reports.widget(), Some(Page::Reports.name()));
+        stack.add_named(alerts.widget(), Some(Page::Alerts.name()));
+        stack.add_named(sources.widget(), Some(Page::Sources.name()));
         let content_pane = gtk::Box::builder()
             .orientation(gtk::Orientation::Vertical)
             .hexpand(true)
@@ -417,10 +468,21 @@ impl SimpleComponent for App {
             sidebar.select_row(Some(&row));
         }
         Self::write_monthly_reports(&ledger_for_window, &db, &sender);
+        let failures = sender.input_sender().clone();
+        super::FAILURES.with_borrow_mut(|f| *f = Some(failures));
+        // One watcher for the whole window: each change reaches each view once.
+        let s = sender.clone();
+        ledger_for_window.watch(move || s.input(AppInput::LedgerChanged));
+        let s = sender.clone();
+        glib::timeout_add_seconds_local(60, move || {
+            s.input(AppInput::Tick);
+            glib::ControlFlow::Continue
+        });
 
         let model = App {
-            views,
-            current: 0,
+            ledger: ledger_for_window,
+            current: Page::Dashboard,
+            stale: Vec::new(),
             navigate: std::cell::Cell::new(false),
             dashboard,
             history,
@@ -429,6 +491,7 @@ impl SimpleComponent for App {
             alerts,
             sources,
             toasts: Vec::new(),
+            failures: Vec::new(),
             open_alerts: 0,
         };
         let widgets = AppWidgets {
@@ -444,41 +507,61 @@ impl SimpleComponent for App {
 
     fn update(&mut self, msg: AppInput, _sender: ComponentSender<Self>) {
         self.toasts.clear();
+        self.failures.clear();
         match msg {
-            AppInput::Show(i) if i < self.views.len() => {
-                self.current = i;
-                self.navigate.set(true);
-            }
-            AppInput::Show(_) => {}
-            AppInput::ShowPage(name) => {
-                if let Some(i) = self.views.iter().position(|v| v.name == name) {
-                    self.current = i;
-                    self.navigate.set(true);
-                }
-            }
+            AppInput::Show(page) => self.show(page),
             AppInput::Search => {
-                self.current = HISTORY;
-                self.navigate.set(true);
+                self.show(Page::History);
                 self.history.emit(HistoryInput::FocusSearch);
             }
             AppInput::Reload => {
-                self.dashboard.emit(DashboardInput::Refresh);
-                self.history.emit(HistoryInput::LedgerChanged);
-                self.policies.emit(PoliciesInput::Refresh);
-                self.reports.emit(ReportsInput::Reload);
-                self.alerts.emit(AlertsInput::Refresh);
-                self.sources.emit(SourcesInput::Refresh);
+                self.stale.clear();
+                for page in Page::ALL {
+                    self.refresh(page);
+                }
+            }
+            AppInput::LedgerChanged => {
+                // The alerts view counts open alerts for the sidebar's badge
+                // and raises toasts, so it follows every change; the others
+                // refresh now if shown, or when they are.
+                self.refresh(Page::Alerts);
+                if self.current != Page::Alerts {
+                    self.refresh(self.current);
+                }
+                for page in [
+                    Page::Dashboard,
+                    Page::Policies,
+                    Page::History,
+                    Page::Reports,
+                ] {
+                    if page != self.current && !self.stale.contains(&page) {
+                        self.stale.push(page);
+                    }
+                }
+            }
+            AppInput::Tick => {
+                self.ledger.evaluate();
+                match self.current {
+                    Page::Dashboard | Page::Policies => self.refresh(self.current),
+                    _ => {
+                        for page in [Page::Dashboard, Page::Policies] {
+                            if !self.stale.contains(&page) {
+                                self.stale.push(page);
+                            }
+                        }
+                    }
+                }
             }
             AppInput::Toast(title) => self.toasts.push(title),
+            AppInput::Failed { summary, details } => self.failures.push((summary, details)),
             AppInput::OpenAlerts(n) => self.open_alerts = n,
         }
     }
 
     fn update_view(&self, widgets: &mut AppWidgets, _sender: ComponentSender<Self>) {
-        let view = &self.views[self.current];
-        widgets.stack.set_visible_child_name(view.name);
-        widgets.title.set_title(&view.title);
-        if let Some(row) = widgets.sidebar.row_at_index(self.current as i32) {
+        widgets.stack.set_visible_child_name(self.current.name());
+        widgets.title.set_title(&self.current.title());
+        if let Some(row) = widgets.sidebar.row_at_index(self.current.index() as i32) {
             widgets.sidebar.select_row(Some(&row));
         }
         for title in &self.toasts {
@@ -487,6 +570,25 @@ impl SimpleComponent for App {
                 .button_label(gettext("Show"))
                 .action_name("win.view-alerts")
                 .build();
+            widgets.toaster.add_toast(toast);
+        }
+        for (summary, details) in &self.failures {
+            let toast = adw::Toast::builder()
+                .title(glib::markup_escape_text(summary))
+                .button_label(gettext("Details"))
+                .priority(adw::ToastPriority::High)
+                .build();
+            let (heading, body, w) = (summary.clone(), details.clone(), widgets.toaster.clone());
+            toast.connect_button_clicked(move |_| {
+                let dialog = adw::MessageDialog::builder()
+                    .heading(&heading)
+                    .body(&body)
+                    .modal(true)
+                    .build();
+                dialog.set_transient_for(w.root().and_downcast::<gtk::Window>().as_ref());
+                dialog.add_response("close", &gettext("_Close"));
+                dialog.present();
+            });
             widgets.toaster.add_toast(toast);
         }
         widgets.alerts_badge.set_visible(self.open_alerts > 0);

@@ -6,7 +6,6 @@
 
 use super::amounts;
 use std::rc::Rc;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use relm4::adw::prelude::*;
@@ -14,6 +13,7 @@ use relm4::gtk::{self, glib};
 use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
 
 use super::a11y;
+use super::app::Page;
 use super::chart::Chart;
 use super::dashboard_data::{self, DashboardData};
 use super::ledger::Ledger;
@@ -21,10 +21,8 @@ use super::policies::period_label;
 use crate::charts::{self, Bars, Meter, SpendChart};
 use crate::core::breakdown::{SortBy, sort};
 use crate::core::usage::Dimension;
-use crate::i18n::{fill, gettext, local_time, ngettext, percent, short_date};
+use crate::i18n::{fill, gettext, local_time, long_date, ngettext, percent, short_date};
 
-const POLL: Duration = Duration::from_millis(400);
-const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
 /// Days of spend to show; 1 is today by the hour.
 const RANGES: [usize; 4] = [1, 7, 30, 90];
 /// Other budgets listed under the main one.
@@ -51,8 +49,8 @@ pub enum DashboardInput {
 
 #[derive(Debug)]
 pub enum DashboardOutput {
-    /// Go to the view with this page name.
-    Show(&'static str),
+    /// Go to this view.
+    Show(Page),
 }
 
 pub struct DashboardView {
@@ -85,6 +83,9 @@ pub struct DashboardWidgets {
     alerts_card: gtk::Box,
     unpriced: gtk::Box,
     unpriced_label: gtk::Label,
+    quiet: gtk::Box,
+    quiet_label: gtk::Label,
+    where_card: gtk::Box,
     error: gtk::Label,
 }
 
@@ -249,8 +250,8 @@ impl SimpleComponent for DashboardView {
             .halign(gtk::Align::Center)
             .build();
         for (text, page, suggested) in [
-            (gettext("Import Agent Logs…"), "sources", true),
-            (gettext("Add a Budget…"), "policies", false),
+            (gettext("Import Agent Logs…"), Page::Sources, true),
+            (gettext("Add a Budget…"), Page::Policies, false),
         ] {
             let b = gtk::Button::builder()
                 .label(text)
@@ -291,7 +292,7 @@ impl SimpleComponent for DashboardView {
             .build();
         let s = sender.clone();
         add_budget.connect_clicked(move |_| {
-            let _ = s.output(DashboardOutput::Show("policies"));
+            let _ = s.output(DashboardOutput::Show(Page::Policies));
         });
         let no_budget_text = label(&["dim-label"]);
         no_budget_text.set_label(&gettext(
@@ -387,7 +388,38 @@ impl SimpleComponent for DashboardView {
             true
         });
         a11y::set_label(&spend.area, &gettext("Spend per day by model"));
-        let spend_card = card("", &[spend_head.upcast_ref(), spend.area.upcast_ref()]);
+        // A range with nothing in it, in a ledger that has calls: say when the
+        // last one was, and where to see it.
+        let quiet_label = label(&["dim-label"]);
+        quiet_label.set_widget_name("dashboard-quiet");
+        quiet_label.set_justify(gtk::Justification::Center);
+        quiet_label.set_xalign(0.5);
+        let quiet_button = gtk::Button::builder()
+            .label(gettext("Show Usage History"))
+            .halign(gtk::Align::Center)
+            .css_classes(["pill"])
+            .build();
+        let s = sender.clone();
+        quiet_button.connect_clicked(move |_| {
+            let _ = s.output(DashboardOutput::Show(Page::History));
+        });
+        let quiet = gtk::Box::builder()
+            .orientation(gtk::Orientation::Vertical)
+            .spacing(12)
+            .margin_top(24)
+            .margin_bottom(24)
+            .visible(false)
+            .build();
+        quiet.append(&quiet_label);
+        quiet.append(&quiet_button);
+        let spend_card = card(
+            "",
+            &[
+                spend_head.upcast_ref(),
+                spend.area.upcast_ref(),
+                quiet.upcast_ref(),
+            ],
+        );
 
         // Where the money went.
         let names: Vec<String> = DIMENSIONS
@@ -444,7 +476,7 @@ impl SimpleComponent for DashboardView {
             .build();
         let s = sender.clone();
         all_alerts.connect_clicked(move |_| {
-            let _ = s.output(DashboardOutput::Show("alerts"));
+            let _ = s.output(DashboardOutput::Show(Page::Alerts));
         });
         let alerts_card = card(
             &gettext("Open Alerts"),
@@ -487,20 +519,6 @@ impl SimpleComponent for DashboardView {
         stack.add_named(&content, Some("content"));
         root.append(&stack);
 
-        // Writes by anyone (this app, the CLI, an importer) show within a poll.
-        let last = std::cell::Cell::new(ledger.revision());
-        let since = std::cell::Cell::new(std::time::Instant::now());
-        let (l, s) = (ledger.clone(), sender.clone());
-        glib::timeout_add_local(POLL, move || {
-            let now = l.revision();
-            if now != last.get() || since.get().elapsed() >= REFRESH_ANYWAY {
-                last.set(now);
-                since.set(std::time::Instant::now());
-                s.input(DashboardInput::Refresh);
-            }
-            glib::ControlFlow::Continue
-        });
-
         let model = DashboardView {
             ledger,
             root: root.clone(),
@@ -530,6 +548,9 @@ impl SimpleComponent for DashboardView {
             alerts_card,
             unpriced,
             unpriced_label,
+            quiet,
+            quiet_label,
+            where_card,
             error,
         };
         ComponentParts { model, widgets }
@@ -559,13 +580,12 @@ impl SimpleComponent for DashboardView {
             }
             DashboardInput::Acknowledge(id) => {
                 let me = crate::config::user_name();
-                let done = self
-                    .ledger
-                    .write(|s| s.acknowledge_alert(id, &me, Timestamp::now()));
-                if let Err(e) = done {
-                    self.error = Some(e.to_string());
-                    return;
-                }
+                // The change watcher refreshes the dashboard once it is written.
+                self.ledger.write(
+                    move |s| s.acknowledge_alert(id, &me, Timestamp::now()),
+                    |r| super::report_failure(&gettext("The alert was not acknowledged"), r),
+                );
+                return;
             }
         }
         self.reload();
@@ -575,7 +595,8 @@ impl SimpleComponent for DashboardView {
         let d = &self.data;
         w.error.set_visible(self.error.is_some());
         w.error.set_label(self.error.as_deref().unwrap_or_default());
-        let empty = !d.any_usage && d.statuses.is_empty() && self.error.is_none();
+        // The first-run page is for a ledger with nothing in it at all.
+        let empty = d.last_call.is_none() && d.statuses.is_empty() && self.error.is_none();
         w.stack
             .set_visible_child_name(if empty { "empty" } else { "content" });
 
@@ -642,7 +663,7 @@ impl SimpleComponent for DashboardView {
                 .build();
             let s = sender.clone();
             all.connect_clicked(move |_| {
-                let _ = s.output(DashboardOutput::Show("policies"));
+                let _ = s.output(DashboardOutput::Show(Page::Policies));
             });
             w.others.append(&all);
         }
@@ -685,6 +706,28 @@ impl SimpleComponent for DashboardView {
         w.spend_title
             .set_label(&fill(&title, &[&amounts::money(d.range_total.cost)]));
         w.spend.set(d.spend.clone());
+        let quiet = d.range_total.records == 0 && d.last_call.is_some();
+        w.spend.area.set_visible(!quiet);
+        w.where_card.set_visible(!quiet);
+        w.quiet.set_visible(quiet);
+        if let Some(last) = d.last_call.filter(|_| quiet) {
+            let last = long_date(last.to_zoned(jiff::tz::TimeZone::system()).date());
+            w.quiet_label.set_label(&if self.days == 1 {
+                fill(
+                    &gettext("Nothing spent today. The last call was on {}."),
+                    &[&last],
+                )
+            } else {
+                fill(
+                    &ngettext(
+                        "Nothing spent in the last {} day. The last call was on {}.",
+                        "Nothing spent in the last {} days. The last call was on {}.",
+                        self.days as u32,
+                    ),
+                    &[&self.days.to_string(), &last],
+                )
+            });
+        }
         w.bars
             .area
             .set_content_height((d.bars.bars.len().max(1) * 28) as i32);
@@ -718,7 +761,7 @@ impl SimpleComponent for DashboardView {
             }
             w.jobs.set_label(&text);
         }
-        if d.any_usage {
+        if d.last_call.is_some() {
             report_first_frame(&w.stack);
         }
     }

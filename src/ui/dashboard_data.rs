@@ -38,8 +38,8 @@ pub struct DashboardData {
     pub alerts: Vec<Alert>,
     /// Calls without a price in the range (their cost is not in the totals).
     pub unpriced: u64,
-    /// Whether the ledger has any usage at all.
-    pub any_usage: bool,
+    /// When the newest call in the ledger was made; none for an empty ledger.
+    pub last_call: Option<Timestamp>,
 }
 
 /// The budget to show large: the first enabled cost budget over everything,
@@ -104,7 +104,7 @@ pub fn load(
         store.usage(&query(vec![Dimension::Day, Dimension::Model], since))?;
     data.range_total = total;
     data.unpriced = total.unpriced;
-    data.any_usage = total.records > 0 || store.usage(&query(vec![], None))?.1.records > 0;
+    data.last_call = store.last_call_at()?;
     let rows: Vec<(Date, String, Money)> = by_day_model
         .iter()
         .filter_map(|r| Some((r.keys[0].parse().ok()?, r.keys[1].clone(), r.totals.cost)))

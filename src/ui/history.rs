@@ -3,11 +3,10 @@
 use super::amounts;
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Duration;
 
 use jiff::Zoned;
 use relm4::adw::prelude::*;
-use relm4::gtk::{self, glib};
+use relm4::gtk;
 use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
 
 use super::a11y;
@@ -20,7 +19,6 @@ use crate::i18n::{fill, gettext, ngettext};
 use crate::store::{HistoryFilter, Store};
 
 /// How often the view asks SQLite whether another process wrote: well under a second.
-const POLL: Duration = Duration::from_millis(400);
 
 #[derive(Debug)]
 pub enum HistoryInput {
@@ -321,18 +319,6 @@ impl SimpleComponent for HistoryView {
         root.append(&stack);
         root.append(&gtk::Separator::new(gtk::Orientation::Horizontal));
         root.append(&count);
-
-        // Another process writing to the ledger bumps SQLite's data_version.
-        let last_version = Cell::new(store.data_version().unwrap_or(0));
-        let (poll_store, s) = (store.clone(), sender.clone());
-        glib::timeout_add_local(POLL, move || {
-            if let Ok(v) = poll_store.data_version()
-                && v != last_version.replace(v)
-            {
-                s.input(HistoryInput::LedgerChanged);
-            }
-            glib::ControlFlow::Continue
-        });
 
         let view = HistoryView {
             store,

@@ -1,58 +1,164 @@
-//! The app's writing connection, shared by the views that change the ledger
-//! (policies, alerts). Writes go through `write`, which evaluates the budgets
-//! afterwards as every other writer does and bumps a local revision, since
-//! SQLite's data_version only moves for other connections' commits.
+//! The app's two ledger connections: one the main loop reads from (quick
+//! reads: settings, a page of history, the dashboard's rollups), and one owned
+//! by the ledger worker, a thread that runs every write, the budget evaluation
+//! after it and the alert delivery that follows (a webhook can take seconds, a
+//! desktop notification goes over D-Bus), so that none of it blocks drawing.
+//!
+//! The ledger also tells the window when it changed: one timer reads SQLite's
+//! `data_version` (which moves when any other connection commits, the worker's
+//! included) and the worker says when it has written; either makes the one
+//! listener (the window) hear of it once.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use jiff::Timestamp;
+use relm4::gtk::glib;
 
 use crate::engine;
 use crate::notifier::System;
 use crate::store::Store;
 
+/// How often another process's commits are looked for. A `PRAGMA
+/// data_version` is a few microseconds, and answers without waiting for a
+/// writer that holds the lock.
+const WATCH: Duration = Duration::from_millis(250);
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
 pub struct Ledger {
-    store: RefCell<Store>,
-    local: Cell<u64>,
+    reader: Store,
+    jobs: mpsc::Sender<Job>,
+    /// Writes the worker finished, for `revision`.
+    written: Cell<u64>,
+    /// The revision the listener last heard of.
+    seen: Cell<(i64, u64)>,
+    listener: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 impl Ledger {
-    pub fn new(store: Store) -> Ledger {
-        Ledger {
-            store: RefCell::new(store),
-            local: Cell::new(0),
+    /// Takes the main loop's connection and the worker's (which moves to its
+    /// thread; the thread ends when the ledger is dropped).
+    pub fn new(reader: Store, writer: Store) -> Rc<Ledger> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("tally-ledger".into())
+            .spawn(move || {
+                let mut store = writer;
+                for job in queue {
+                    job(&mut store);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the ledger worker: {e}");
         }
+        let seen = Cell::new((reader.data_version().unwrap_or(0), 0));
+        Rc::new(Ledger {
+            reader,
+            jobs,
+            written: Cell::new(0),
+            seen,
+            listener: RefCell::new(None),
+        })
     }
 
     pub fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        f(&self.store.borrow())
+        f(&self.reader)
     }
 
-    /// Runs a change, then the budget evaluation (alerts for what it crossed).
-    pub fn write<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        let mut store = self.store.borrow_mut();
-        let out = f(&mut store);
-        let notifier = System::for_store(&store);
-        engine::after_write(&mut store, Timestamp::now(), &notifier);
-        self.local.set(self.local.get() + 1);
-        out
+    /// Runs `change` on the ledger worker, then the budget evaluation (alerts
+    /// for what it crossed, delivered there too); `done` gets its result back
+    /// on the main loop, and the window hears that the ledger changed.
+    pub fn write<T: Send + 'static>(
+        self: &Rc<Self>,
+        change: impl FnOnce(&mut Store) -> T + Send + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        self.run(
+            move |store| {
+                let out = change(store);
+                let notifier = System::for_store(store);
+                engine::after_write(store, Timestamp::now(), &notifier);
+                out
+            },
+            done,
+        );
     }
 
-    /// Evaluates the budgets with nothing written: time alone can make a
-    /// forecast cross the limit, start a new period, or make a failed delivery
-    /// due again.
-    pub fn evaluate(&self) {
-        let mut store = self.store.borrow_mut();
-        let notifier = System::for_store(&store);
-        let raised = engine::after_write(&mut store, Timestamp::now(), &notifier);
-        if !raised.is_empty() {
-            self.local.set(self.local.get() + 1);
+    /// Evaluates the budgets with nothing written, on the worker: time alone
+    /// can make a forecast cross the limit, start a new period, or make a
+    /// failed delivery due again.
+    pub fn evaluate(self: &Rc<Self>) {
+        self.run(
+            |store| {
+                let notifier = System::for_store(store);
+                engine::after_write(store, Timestamp::now(), &notifier);
+            },
+            |()| {},
+        );
+    }
+
+    /// Runs `job` on the worker, with no evaluation after it (a backup), and
+    /// hands its result to `done` on the main loop.
+    pub fn run<T: Send + 'static>(
+        self: &Rc<Self>,
+        job: impl FnOnce(&mut Store) -> T + Send + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        let (tx, rx) = relm4::channel::<T>();
+        let sent = self.jobs.send(Box::new(move |store| {
+            tx.send(job(store)).ok();
+        }));
+        if sent.is_err() {
+            tracing::error!("the ledger worker has stopped; a change was not saved");
+            return;
         }
+        let me = Rc::downgrade(self);
+        relm4::spawn_local(async move {
+            if let Some(out) = rx.recv().await {
+                done(out);
+                if let Some(me) = me.upgrade() {
+                    me.written.set(me.written.get() + 1);
+                    me.notice();
+                }
+            }
+        });
     }
 
-    /// Changes whenever anyone (this app or another process) has written.
+    /// Changes whenever anyone (this app's worker or another process) has
+    /// committed. A checkpoint moves `data_version` too; writers here do not
+    /// checkpoint when they wrote nothing.
     pub fn revision(&self) -> (i64, u64) {
-        let remote = self.store.borrow().data_version().unwrap_or(0);
-        (remote, self.local.get())
+        let remote = self.reader.data_version().unwrap_or(0);
+        (remote, self.written.get())
+    }
+
+    /// Calls `listener` once for each change to the ledger, from now on.
+    pub fn watch(self: &Rc<Self>, listener: impl Fn() + 'static) {
+        self.listener.replace(Some(Rc::new(listener)));
+        self.seen.set(self.revision());
+        let me = Rc::downgrade(self);
+        glib::timeout_add_local(WATCH, move || match me.upgrade() {
+            Some(me) => {
+                me.notice();
+                glib::ControlFlow::Continue
+            }
+            None => glib::ControlFlow::Break,
+        });
+    }
+
+    /// Tells the listener if the ledger changed since it last heard: once for
+    /// a worker's write, although both the worker and `data_version` report it.
+    fn notice(&self) {
+        let now = self.revision();
+        if self.seen.replace(now) == now {
+            return;
+        }
+        let listener = self.listener.borrow().clone();
+        if let Some(listener) = listener {
+            listener();
+        }
     }
 }

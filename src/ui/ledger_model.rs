@@ -112,6 +112,53 @@ impl State {
         }
     }
 
+    /// Counts the rows the filter matches again; the pages loaded before are
+    /// dropped.
+    fn recount(&mut self) {
+        let counted = self.store.as_ref().map(|store| {
+            let effective = store.narrow(&self.filter)?;
+            let count = store.history_count(&effective)?;
+            Ok::<_, crate::store::StoreError>((effective, count))
+        });
+        let count = match counted {
+            Some(Ok((effective, count))) => {
+                self.effective = effective;
+                count
+            }
+            Some(Err(e)) => {
+                tracing::warn!("cannot count usage history: {e}");
+                0
+            }
+            None => 0,
+        };
+        self.count = u32::try_from(count).unwrap_or(u32::MAX);
+        self.pages.clear();
+    }
+
+    /// The positions (after `added` new rows in front) of the rows that were
+    /// loaded before and now read differently.
+    fn changed_rows(
+        &mut self,
+        before: &HashMap<u32, Vec<glib::BoxedAnyObject>>,
+        added: u32,
+    ) -> Vec<u32> {
+        let mut changed = Vec::new();
+        let mut pages: Vec<_> = before.iter().collect();
+        pages.sort_by_key(|(page, _)| **page);
+        for (page, rows) in pages {
+            for (i, old) in rows.iter().enumerate() {
+                let position = page * PAGE + i as u32 + added;
+                let same = self
+                    .item(position)
+                    .is_some_and(|new| *new.borrow::<HistoryRow>() == *old.borrow::<HistoryRow>());
+                if !same && position < self.count {
+                    changed.push(position);
+                }
+            }
+        }
+        changed
+    }
+
     fn first_id(&mut self) -> Option<i64> {
         self.item(0).map(|o| o.borrow::<HistoryRow>().id)
     }
@@ -126,8 +173,11 @@ impl Default for LedgerModel {
 impl LedgerModel {
     pub fn new(store: Rc<Store>) -> LedgerModel {
         let model = LedgerModel::default();
-        model.imp().state.borrow_mut().store = Some(store);
-        model.reload();
+        {
+            let mut s = model.imp().state.borrow_mut();
+            s.store = Some(store);
+            s.recount();
+        }
         model
     }
 
@@ -135,40 +185,37 @@ impl LedgerModel {
         self.imp().state.borrow().filter.clone()
     }
 
-    /// Applies a new filter: everything is counted and paged again.
+    /// Applies a new filter: everything is counted and paged again, and the
+    /// list is a new one.
     pub fn set_filter(&self, filter: HistoryFilter) {
-        self.imp().state.borrow_mut().filter = filter;
-        self.reload();
+        let (old_count, new_count) = {
+            let mut s = self.imp().state.borrow_mut();
+            let old = s.count;
+            s.filter = filter;
+            s.recount();
+            s.recent.clear();
+            (old, s.count)
+        };
+        if old_count > 0 || new_count > 0 {
+            self.items_changed(0, old_count, new_count);
+        }
     }
 
-    /// Re-reads the ledger after a change. When the change only added rows in
-    /// front (the usual case: new calls), the rows already shown stay put, so the
-    /// view does not jump or flicker.
+    /// Re-reads the ledger after a change, keeping what it can: rows added in
+    /// front (new calls) are inserted there, rows already shown that changed
+    /// (a later snapshot, a reprice) are replaced one by one, and a change that
+    /// touched nothing shown changes nothing, so GTK rebinds no row and the
+    /// view does not jump or flicker. Anything else (a filter, a deletion) is
+    /// a new list.
     pub fn reload(&self) {
-        let (old_count, old_first) = {
+        let (old_count, old_first, old_pages) = {
             let mut s = self.imp().state.borrow_mut();
-            (s.count, if s.count > 0 { s.first_id() } else { None })
+            let first = if s.count > 0 { s.first_id() } else { None };
+            (s.count, first, std::mem::take(&mut s.pages))
         };
         let new_count = {
             let mut s = self.imp().state.borrow_mut();
-            let counted = s.store.as_ref().map(|store| {
-                let effective = store.narrow(&s.filter)?;
-                let count = store.history_count(&effective)?;
-                Ok::<_, crate::store::StoreError>((effective, count))
-            });
-            let count = match counted {
-                Some(Ok((effective, count))) => {
-                    s.effective = effective;
-                    count
-                }
-                Some(Err(e)) => {
-                    tracing::warn!("cannot count usage history: {e}");
-                    0
-                }
-                None => 0,
-            };
-            s.count = u32::try_from(count).unwrap_or(u32::MAX);
-            s.pages.clear();
+            s.recount();
             s.recent.clear();
             s.count
         };
@@ -177,8 +224,18 @@ impl LedgerModel {
             let mut s = self.imp().state.borrow_mut();
             s.item(added).map(|o| o.borrow::<HistoryRow>().id)
         };
-        if old_count > 0 && added > 0 && shifted_first == old_first {
-            self.items_changed(0, 0, added);
+        if old_count > 0 && shifted_first == old_first {
+            let changed = self
+                .imp()
+                .state
+                .borrow_mut()
+                .changed_rows(&old_pages, added);
+            if added > 0 {
+                self.items_changed(0, 0, added);
+            }
+            for position in changed {
+                self.items_changed(position, 1, 1);
+            }
         } else if old_count != new_count || old_count > 0 {
             self.items_changed(0, old_count, new_count);
         }

@@ -52,6 +52,29 @@ fn choose_file(chooser: gtk::FileChooserNative, on_accept: impl Fn(PathBuf) + 's
     chooser.show();
 }
 
+thread_local! {
+    /// Where failures go: the window's toasts (set when the window is built).
+    static FAILURES: std::cell::RefCell<Option<relm4::Sender<app::AppInput>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The one way a failure reaches the user: a toast saying what did not happen,
+/// with the error behind its Details button (and in the log).
+fn report_failure<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) {
+    if let Err(e) = result {
+        let details = e.to_string();
+        tracing::warn!("{what}: {details}");
+        FAILURES.with_borrow(|s| {
+            if let Some(s) = s {
+                s.emit(app::AppInput::Failed {
+                    summary: what.to_string(),
+                    details,
+                });
+            }
+        });
+    }
+}
+
 /// The body of a list page (Policies, Alerts, Sources): `children` stacked in a
 /// column of readable width, scrolling vertically.
 fn scrolling_column(children: &[&gtk::Widget], spacing: i32) -> gtk::ScrolledWindow {
@@ -140,11 +163,11 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // (tests run under an id of their own).
     app.set_resource_base_path(Some("/io/github/tallyapp/Tally"));
     let path = db.unwrap_or_else(config::default_db_path);
-    // Two connections: the history reads on one, while policy and alert changes
-    // write on the other.
-    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?)));
+    // Three connections: the history pages through one, the other views read
+    // on another, and the ledger worker writes on the third.
+    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?, Store::open(&path)?)));
     let (store, ledger) = match opened {
-        Ok((reader, writer)) => (Rc::new(reader), Rc::new(ledger::Ledger::new(writer))),
+        Ok((history, reader, writer)) => (Rc::new(history), ledger::Ledger::new(reader, writer)),
         Err(e) => {
             let shown = path.display().to_string();
             let detail = if e.to_string().contains(&shown) {

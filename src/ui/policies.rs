@@ -4,7 +4,6 @@
 
 use super::amounts;
 use std::rc::Rc;
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use relm4::adw::prelude::*;
@@ -21,8 +20,6 @@ use crate::i18n::{fill, gettext};
 
 /// How often the view looks for writes by others, and evaluates and re-reads
 /// anyway (windows move on and forecasts change as time passes).
-const POLL: Duration = Duration::from_millis(500);
-const REFRESH_ANYWAY: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub enum PoliciesInput {
@@ -271,21 +268,27 @@ impl PoliciesView {
         let (ledger, s) = (self.ledger.clone(), sender.clone());
         let actor = crate::config::user_name();
         let defaults = super::preferences::policy_defaults(&self.ledger);
-        policy_editor::open(&parent, existing, audit, defaults, move |p| {
-            let result = ledger.write(|store| {
-                if p.id == 0 {
-                    store.add_policy(&p, &actor).map(|_| ())
-                } else {
-                    store.update_policy(&p, Timestamp::now(), &actor)
-                }
-            });
-            s.input(PoliciesInput::Refresh);
-            result.map_err(|e| match e {
-                crate::store::PolicyStoreError::NameTaken(n) => {
-                    fill(&gettext("A policy named “{}” already exists."), &[&n])
-                }
-                other => other.to_string(),
-            })
+        policy_editor::open(&parent, existing, audit, defaults, move |p, saved| {
+            let (actor, s) = (actor.clone(), s.clone());
+            ledger.write(
+                move |store| {
+                    let result = if p.id == 0 {
+                        store.add_policy(&p, &actor).map(|_| ())
+                    } else {
+                        store.update_policy(&p, Timestamp::now(), &actor)
+                    };
+                    result.map_err(|e| match e {
+                        crate::store::PolicyStoreError::NameTaken(n) => {
+                            fill(&gettext("A policy named “{}” already exists."), &[&n])
+                        }
+                        other => other.to_string(),
+                    })
+                },
+                move |result| {
+                    s.input(PoliciesInput::Refresh);
+                    saved(result);
+                },
+            );
         });
     }
 
@@ -328,7 +331,7 @@ impl PoliciesView {
         dialog.present();
     }
 
-    fn override_dialog(&self, p: Policy, root: &gtk::Box, sender: &ComponentSender<Self>) {
+    fn override_dialog(&self, p: Policy, root: &gtk::Box) {
         let reason = gtk::Entry::builder()
             .placeholder_text(gettext("Why (kept in the audit log)"))
             .build();
@@ -344,7 +347,7 @@ impl PoliciesView {
             .build();
         fields.append(&reason);
         fields.append(&hours_row);
-        let (ledger, s) = (self.ledger.clone(), sender.clone());
+        let ledger = self.ledger.clone();
         Self::confirm(
             root,
             &fill(&gettext("Override “{}”?"), &[&p.name]),
@@ -372,10 +375,11 @@ impl PoliciesView {
                     reason: why,
                     until,
                 };
-                if let Err(e) = ledger.write(|st| st.set_override(&p, Some(&o), now, &actor)) {
-                    tracing::warn!("override failed: {e}");
-                }
-                s.input(PoliciesInput::Refresh);
+                let p = p.clone();
+                ledger.write(
+                    move |st| st.set_override(&p, Some(&o), now, &actor),
+                    |r| super::report_failure(&gettext("The override was not saved"), r),
+                );
             },
         );
     }
@@ -476,23 +480,6 @@ impl SimpleComponent for PoliciesView {
         stack.add_named(&empty, Some("empty"));
         root.append(&stack);
 
-        let last = std::cell::Cell::new(ledger.revision());
-        let since = std::cell::Cell::new(std::time::Instant::now());
-        let (l, s) = (ledger.clone(), sender.clone());
-        glib::timeout_add_local(POLL, move || {
-            if since.get().elapsed() >= REFRESH_ANYWAY {
-                since.set(std::time::Instant::now());
-                l.evaluate();
-                s.input(PoliciesInput::Refresh);
-            }
-            let now = l.revision();
-            if now != last.get() {
-                last.set(now);
-                s.input(PoliciesInput::Refresh);
-            }
-            glib::ControlFlow::Continue
-        });
-
         let mut model = PoliciesView {
             ledger,
             root: root.clone(),
@@ -514,10 +501,6 @@ impl SimpleComponent for PoliciesView {
         let root = self.root.clone();
         let actor = crate::config::user_name();
         let now = Timestamp::now();
-        let refresh = {
-            let s = sender.clone();
-            move || s.input(PoliciesInput::Refresh)
-        };
         match msg {
             PoliciesInput::Refresh => self.reload(),
             PoliciesInput::Add => self.open_editor(None, &root, &sender),
@@ -533,24 +516,24 @@ impl SimpleComponent for PoliciesView {
             }
             PoliciesInput::Override(id) => {
                 if let Some(p) = self.policy(id) {
-                    self.override_dialog(p, &root, &sender);
+                    self.override_dialog(p, &root);
                 }
             }
             PoliciesInput::EndOverride(id) => {
                 if let Some(p) = self.policy(id) {
-                    if let Err(e) = self.ledger.write(|s| s.set_override(&p, None, now, &actor)) {
-                        self.error = Some(e.to_string());
-                    }
-                    self.reload();
+                    self.ledger.write(
+                        move |s| s.set_override(&p, None, now, &actor),
+                        |r| super::report_failure(&gettext("The override was not ended"), r),
+                    );
                 }
             }
             PoliciesInput::Toggle(id) => {
                 if let Some(mut p) = self.policy(id) {
                     p.enabled = !p.enabled;
-                    if let Err(e) = self.ledger.write(|s| s.update_policy(&p, now, &actor)) {
-                        self.error = Some(e.to_string());
-                    }
-                    self.reload();
+                    self.ledger.write(
+                        move |s| s.update_policy(&p, now, &actor),
+                        |r| super::report_failure(&gettext("The policy was not changed"), r),
+                    );
                 }
             }
             PoliciesInput::Reset(id) => {
@@ -567,12 +550,11 @@ impl SimpleComponent for PoliciesView {
                         None,
                         move || {
                             let why = gettext("reset in the app");
-                            if let Err(e) =
-                                ledger.write(|s| s.reset_policy(&p, Timestamp::now(), &actor, &why))
-                            {
-                                tracing::warn!("reset failed: {e}");
-                            }
-                            refresh();
+                            let (p, actor) = (p.clone(), actor.clone());
+                            ledger.write(
+                                move |s| s.reset_policy(&p, Timestamp::now(), &actor, &why),
+                                |r| super::report_failure(&gettext("The policy was not reset"), r),
+                            );
                         },
                     );
                 }
@@ -588,12 +570,13 @@ impl SimpleComponent for PoliciesView {
                         true,
                         None,
                         move || {
-                            if let Err(e) =
-                                ledger.write(|s| s.remove_policy(&p, Timestamp::now(), &actor))
-                            {
-                                tracing::warn!("delete failed: {e}");
-                            }
-                            refresh();
+                            let (p, actor) = (p.clone(), actor.clone());
+                            ledger.write(
+                                move |s| s.remove_policy(&p, Timestamp::now(), &actor),
+                                |r| {
+                                    super::report_failure(&gettext("The policy was not deleted"), r)
+                                },
+                            );
                         },
                     );
                 }

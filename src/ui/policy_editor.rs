@@ -100,6 +100,9 @@ fn group(title: &str) -> adw::PreferencesGroup {
     adw::PreferencesGroup::builder().title(title).build()
 }
 
+/// Tells the editor how saving went: it closes, or shows why not.
+pub type Saved = Box<dyn FnOnce(Result<(), String>)>;
+
 /// Opens the editor for `existing` (or a new policy). `save` stores the policy
 /// and returns an error to show (a taken name, say), or `Ok` to close.
 pub fn open(
@@ -107,7 +110,7 @@ pub fn open(
     existing: Option<Policy>,
     audit: Vec<AuditEntry>,
     defaults: PolicyDefaults,
-    save: impl Fn(Policy) -> Result<(), String> + 'static,
+    save: impl Fn(Policy, Saved) + 'static,
 ) {
     let title = if existing.is_some() {
         gettext("Edit Policy")
@@ -308,17 +311,31 @@ pub fn open(
     cancel.connect_clicked(move |_| w.close());
     let save = Rc::new(RefCell::new(save));
     let (w, f, err) = (window.clone(), fields.clone(), error.clone());
-    save_button.connect_clicked(move |_| {
-        let result = f
-            .form()
-            .to_policy(base.as_ref().as_ref(), Timestamp::now())
-            .and_then(|p| (save.borrow())(p));
-        match result {
-            Ok(()) => w.close(),
-            Err(message) => {
-                err.set_label(&message);
+    save_button.connect_clicked(move |button| {
+        let shown = {
+            let err = err.clone();
+            move |message: &str| {
+                err.set_label(message);
                 err.set_visible(true);
             }
+        };
+        match f.form().to_policy(base.as_ref().as_ref(), Timestamp::now()) {
+            Ok(p) => {
+                // Saved on the ledger worker: the editor waits for the answer.
+                button.set_sensitive(false);
+                let (w, b) = (w.clone(), button.clone());
+                (save.borrow())(
+                    p,
+                    Box::new(move |result| match result {
+                        Ok(()) => w.close(),
+                        Err(message) => {
+                            b.set_sensitive(true);
+                            shown(&message);
+                        }
+                    }),
+                );
+            }
+            Err(message) => shown(&message),
         }
     });
     window.present();

@@ -89,10 +89,29 @@ fn toast(window: &adw::PreferencesWindow, text: &str) {
 }
 
 /// Saves a setting, `off` or `on`/a value; says so if the ledger refuses.
-fn save(window: &adw::PreferencesWindow, ledger: &Ledger, key: &str, value: Option<&str>) {
-    if let Err(e) = ledger.write(|s| s.set_setting(key, value)) {
-        toast(window, &e.to_string());
-    }
+fn save(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>, key: &str, value: Option<&str>) {
+    save_then(window, ledger, key, value, || {});
+}
+
+/// As `save`, then runs `then` once the setting is in the ledger.
+fn save_then(
+    window: &adw::PreferencesWindow,
+    ledger: &Rc<Ledger>,
+    key: &str,
+    value: Option<&str>,
+    then: impl FnOnce() + 'static,
+) {
+    let (key, value, w) = (key.to_string(), value.map(str::to_string), window.clone());
+    ledger.write(
+        move |s| {
+            s.set_setting(&key, value.as_deref())
+                .map_err(|e| e.to_string())
+        },
+        move |saved| match saved {
+            Ok(()) => then(),
+            Err(e) => toast(&w, &e),
+        },
+    );
 }
 
 pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
@@ -329,14 +348,16 @@ fn back_up(window: &adw::PreferencesWindow, ledger: Rc<Ledger>) {
     let today = jiff::Zoned::now().date();
     chooser.set_current_name(&format!("tally-backup-{today}.sqlite"));
     let w = window.clone();
+    // On the ledger worker: copying a large ledger takes seconds.
     super::choose_file(chooser, move |path| {
-        match ledger.read(|s| s.backup_to(&path)) {
-            Ok(()) => toast(
-                &w,
-                &fill(&gettext("Backed up to {}"), &[&path.display().to_string()]),
-            ),
-            Err(e) => toast(&w, &e.to_string()),
-        }
+        let (w, shown) = (w.clone(), path.display().to_string());
+        ledger.run(
+            move |s| s.backup_to(&path).map_err(|e| e.to_string()),
+            move |done| match done {
+                Ok(()) => toast(&w, &fill(&gettext("Backed up to {}"), &[&shown])),
+                Err(e) => toast(&w, &e),
+            },
+        );
     });
 }
 
@@ -370,23 +391,27 @@ fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: Pa
     dialog.set_close_response("cancel");
     let w = window.clone();
     dialog.connect_response(Some("restore"), move |_, _| {
-        match ledger.write(|s| s.restore_from(&path)) {
-            Ok(n) => {
-                ledger.evaluate();
-                toast(
-                    &w,
-                    &fill(
-                        &ngettext(
-                            "Restored {} record.",
-                            "Restored {} records.",
-                            n.min(u32::MAX as u64) as u32,
+        let w = w.clone();
+        let path = path.clone();
+        ledger.write(
+            move |s| s.restore_from(&path).map_err(|e| e.to_string()),
+            move |restored| match restored {
+                Ok(n) => {
+                    toast(
+                        &w,
+                        &fill(
+                            &ngettext(
+                                "Restored {} record.",
+                                "Restored {} records.",
+                                n.min(u32::MAX as u64) as u32,
+                            ),
+                            &[&amounts::count(n)],
                         ),
-                        &[&amounts::count(n)],
-                    ),
-                );
-            }
-            Err(e) => toast(&w, &e.to_string()),
-        }
+                    );
+                }
+                Err(e) => toast(&w, &e),
+            },
+        );
     });
     dialog.present();
 }
@@ -461,22 +486,20 @@ fn amounts_group(
     currency.connect_selected_notify(move |c| {
         let (code, _) = CURRENCIES[(c.selected() as usize).min(CURRENCIES.len() - 1)];
         r.set_visible(code != "USD");
-        save(&w, &l, CURRENCY_SETTING, Some(code));
+        save_then(&w, &l, CURRENCY_SETTING, Some(code), again.clone());
         if code != "USD" && r.text().is_empty() {
             toast(
                 &w,
                 &gettext("Set how much one US dollar is in this currency."),
             );
         }
-        again();
     });
     let (w, l) = (window.clone(), ledger.clone());
     rate.connect_apply(move |e| {
         let text = e.text().trim().replace(',', ".");
         match crate::core::money::parse_scaled(&text, 6) {
             Ok(v) if v > 0 => {
-                save(&w, &l, RATE_SETTING, Some(&text));
-                reload();
+                save_then(&w, &l, RATE_SETTING, Some(&text), reload.clone());
             }
             _ => toast(
                 &w,

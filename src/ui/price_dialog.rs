@@ -92,6 +92,7 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
         e.connect_changed(move |_| d.set_response_enabled("save", valid() && !names_empty(&d)));
     }
     let models = Rc::new(models);
+    let done = Rc::new(done);
     dialog.connect_response(Some("save"), move |d, _| {
         let Some((provider, name, _)) = models.get(model.selected() as usize) else {
             return;
@@ -110,22 +111,23 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
             },
             ..PriceSpec::default()
         };
-        match ledger.write(|s| crate::prices::save_user_price(s, &spec)) {
-            Ok(_) => {
-                ledger.evaluate();
-                done();
-            }
-            Err(e) => {
-                let why = adw::MessageDialog::builder()
-                    .heading(gettext("The Price Was Not Saved"))
-                    .body(e.to_string())
-                    .modal(true)
-                    .build();
-                why.set_transient_for(d.transient_for().as_ref());
-                why.add_response("close", &gettext("_Close"));
-                why.present();
-            }
-        }
+        let (d, done) = (d.clone(), done.clone());
+        ledger.write(
+            move |s| crate::prices::save_user_price(s, &spec).map_err(|e| e.to_string()),
+            move |saved| match saved {
+                Ok(_) => done(),
+                Err(e) => {
+                    let why = adw::MessageDialog::builder()
+                        .heading(gettext("The Price Was Not Saved"))
+                        .body(e)
+                        .modal(true)
+                        .build();
+                    why.set_transient_for(d.transient_for().as_ref());
+                    why.add_response("close", &gettext("_Close"));
+                    why.present();
+                }
+            },
+        );
     });
     dialog.present();
 }

@@ -33,6 +33,8 @@ pub enum SourcesInput {
     ImportFile(PathBuf),
     /// The first-run question was answered: import and follow, or not.
     FirstRun(bool),
+    /// Follow again with the settings as they now are.
+    Restart,
 }
 
 /// What the view shows of one agent.
@@ -453,9 +455,12 @@ impl SimpleComponent for SourcesView {
             24,
         ));
 
-        let s = sender.clone();
+        // The follower's progress, shown while the view is.
+        let (s, shown) = (sender.clone(), root.clone());
         glib::timeout_add_local(POLL, move || {
-            s.input(SourcesInput::Refresh);
+            if shown.is_mapped() {
+                s.input(SourcesInput::Refresh);
+            }
             glib::ControlFlow::Continue
         });
 
@@ -498,28 +503,35 @@ impl SimpleComponent for SourcesView {
         ComponentParts { model, widgets }
     }
 
-    fn update(&mut self, msg: SourcesInput, _sender: ComponentSender<Self>) {
+    fn update(&mut self, msg: SourcesInput, sender: ComponentSender<Self>) {
+        // Settings are written on the ledger worker; the follower starts again
+        // with them once they are in.
+        let restart = move |saved: Result<(), crate::store::StoreError>| {
+            super::report_failure(&gettext("The setting was not saved"), saved);
+            sender.input(SourcesInput::Restart);
+        };
         match msg {
             SourcesInput::Refresh => {}
+            SourcesInput::Restart => self.restart(),
             SourcesInput::Follow(agent, on) => {
                 if on != self.following(agent) {
                     let value = if on { None } else { Some("off") };
-                    let _ = self
-                        .ledger
-                        .write(|s| s.set_setting(setting_key(agent), value));
-                    self.restart();
+                    self.ledger
+                        .write(move |s| s.set_setting(setting_key(agent), value), restart);
                 }
             }
             SourcesInput::ImportFile(path) => self.import_file(path),
             SourcesInput::FirstRun(yes) => {
-                let _ = self.ledger.write(|s| {
-                    s.set_setting(ASKED, Some("yes"))?;
-                    for a in [Agent::ClaudeCode, Agent::Codex] {
-                        s.set_setting(setting_key(a), if yes { None } else { Some("off") })?;
-                    }
-                    Ok::<(), crate::store::StoreError>(())
-                });
-                self.restart();
+                self.ledger.write(
+                    move |s| {
+                        s.set_setting(ASKED, Some("yes"))?;
+                        for a in [Agent::ClaudeCode, Agent::Codex] {
+                            s.set_setting(setting_key(a), if yes { None } else { Some("off") })?;
+                        }
+                        Ok(())
+                    },
+                    restart,
+                );
             }
         }
         self.reload();
