@@ -13,6 +13,9 @@ use crate::store::{HistoryFilter, HistoryRow, Store};
 /// Rows per page, and pages kept: about 3,000 rows at most in memory.
 const PAGE: u32 = 200;
 const PAGES_KEPT: usize = 16;
+/// Up to this many new rows are inserted in front of those shown; more make a
+/// new list.
+const KEEP_BELOW: u32 = PAGE * 4;
 
 #[derive(Default)]
 pub struct State {
@@ -220,11 +223,13 @@ impl LedgerModel {
             s.count
         };
         let added = new_count.saturating_sub(old_count);
-        let shifted_first = {
+        // Finding the old first row behind many new ones would page through
+        // all of them (an offset): after a large import the list is new.
+        let shifted_first = (added <= KEEP_BELOW).then(|| {
             let mut s = self.imp().state.borrow_mut();
             s.item(added).map(|o| o.borrow::<HistoryRow>().id)
-        };
-        if old_count > 0 && shifted_first == old_first {
+        });
+        if old_count > 0 && shifted_first == Some(old_first) {
             let changed = self
                 .imp()
                 .state
