@@ -930,6 +930,9 @@ async fn first_run_imports_and_follows(check: &Check) {
         return;
     };
     check.expect(click_import(&dialog), "the offer has an Import button");
+    // The history follows the ledger while shown (a hidden view refreshes
+    // when it is shown): look there, as a person would.
+    check.show("history");
     let imported = wait_for(Duration::from_secs(10), || check.rows() == 1).await;
     check.expect(
         imported.is_some(),
@@ -986,6 +989,7 @@ async fn watches_with_the_window_closed(check: &Check, db: &Path) {
         return;
     };
     click_import(&dialog);
+    check.show("history");
     let imported = wait_for(Duration::from_secs(10), || check.rows() == 1).await;
     check.expect(imported.is_some(), "the log is imported");
     // A budget today's next call will cross (each costs about $0.00047), and
