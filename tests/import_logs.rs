@@ -526,20 +526,8 @@ fn csv_and_jsonl_in_tallys_format_keep_good_rows_and_name_bad_ones() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("time and model"));
 }
 
-/// CPU time (user and system) a process has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
 #[test]
-fn watch_imports_appended_lines_and_idles_on_unchanged_logs() {
+fn watch_imports_appended_lines_and_leaves_the_ledger_alone_on_unchanged_logs() {
     let s = Setup::new();
     let file = s.logs.join("-home-ada-web/live.jsonl");
     append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
@@ -581,7 +569,7 @@ fn watch_imports_appended_lines_and_idles_on_unchanged_logs() {
     let new_file = wait_for(3);
     // Then nothing is written for longer than the watcher's 5-second poll: it
     // must neither commit nor checkpoint (other connections would see the
-    // ledger change) nor keep a core busy (reading a log is itself an event).
+    // ledger change).
     let other = rusqlite::Connection::open(&s.db).unwrap();
     let version = || -> i64 {
         other
@@ -589,9 +577,9 @@ fn watch_imports_appended_lines_and_idles_on_unchanged_logs() {
             .unwrap()
     };
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let (before, ticks) = (version(), cpu_ticks(child.0.id()));
+    let before = version();
     std::thread::sleep(std::time::Duration::from_secs(6));
-    let (after, used) = (version(), cpu_ticks(child.0.id()) - ticks);
+    let after = version();
     drop(child);
     eprintln!("initial {initial:?}, appended {appended:?}, new file {new_file:?}");
     assert!(initial.is_some(), "the existing log is imported at start");
@@ -599,10 +587,53 @@ fn watch_imports_appended_lines_and_idles_on_unchanged_logs() {
     assert!(new_file.is_some(), "a new log file is imported");
     assert_eq!(s.total()["output_tokens"], 60);
     assert_eq!(before, after, "idle, the watcher changed the ledger");
-    assert!(
-        used <= 30,
-        "idle, the watcher used {used} ticks of CPU in 6 s"
+}
+
+/// Counts the follower's imports.
+struct Imports(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl tally::ingest::watch::Observer for Imports {
+    fn imported(&mut self, _: tally::ingest::Agent, _: &tally::ingest::ImportReport) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let s = Setup::new();
+    for (i, project) in ["-home-ada-web", "-home-ada-api"].iter().enumerate() {
+        let (msg, req) = (format!("msg_{i}"), format!("req_{i}"));
+        append(
+            &s.logs.join(project).join("session.jsonl"),
+            &format!("{}\n", line(&msg, &req, 10).text()),
+        );
+    }
+    let (imports, stop) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
     );
+    let sources = tally::ingest::watch::Sources {
+        claude_code: vec![s.logs.clone()],
+        codex: Vec::new(),
+    };
+    let (db, count, flag) = (s.db.clone(), imports.clone(), stop.clone());
+    let follower = std::thread::spawn(move || {
+        let mut store = tally::store::Store::open(&db).unwrap();
+        tally::ingest::watch::follow(&mut store, &sources, &flag, &mut Imports(count)).unwrap();
+    });
+    // The first import, then six seconds in which nothing is written: one
+    // 5-second poll, not imports set off by the last one's reading the logs.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let first = imports.load(Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let idle = imports.load(Ordering::SeqCst) - first;
+    stop.store(true, Ordering::SeqCst);
+    follower.join().unwrap();
+    assert_eq!(first, 1, "the logs are imported once at the start");
+    assert!(idle <= 2, "{idle} imports in 6 s of unchanged logs");
+    assert_eq!(s.total()["requests"], 2);
 }
 
 #[test]

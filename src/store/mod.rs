@@ -140,18 +140,16 @@ impl Store {
             .map_err(StoreError::from)?;
         let changes_before = self.conn.total_changes();
         let result = f(self);
-        if self.conn.total_changes() == changes_before {
-            self.conn
-                .pragma_update(None, "wal_autocheckpoint", WAL_PAGES)
-                .map_err(StoreError::from)?;
-            return result;
-        }
+        let wrote = self.conn.total_changes() != changes_before;
         // TRUNCATE also empties the WAL file, which the next process to open the
         // ledger would otherwise read whole. It waits for readers (the app's are
         // brief), but not long: if they stay, a later checkpoint does the rest.
         let restored = (|| {
             self.conn
                 .pragma_update(None, "wal_autocheckpoint", WAL_PAGES)?;
+            if !wrote {
+                return Ok(());
+            }
             self.conn.busy_timeout(Duration::from_secs(1))?;
             self.conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;

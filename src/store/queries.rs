@@ -264,7 +264,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The models with unpriced calls, most calls first: (provider, model, calls).
     /// When the newest call was made, if there is any: one step down the time
     /// index, however large the ledger.
     pub fn last_call_at(&self) -> Result<Option<Timestamp>, StoreError> {
@@ -274,6 +273,7 @@ impl Store {
         Ok(ms.map(Timestamp::from_millisecond).transpose()?)
     }
 
+    /// The models with unpriced calls, most calls first: (provider, model, calls).
     pub fn unpriced_models(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT provider, model, COUNT(*) FROM usage WHERE cost_kind = 'unpriced'

@@ -302,7 +302,7 @@ impl App {
 }
 
 impl SimpleComponent for App {
-    type Init = (Rc<Store>, Rc<Ledger>, std::path::PathBuf);
+    type Init = (Rc<Ledger>, std::path::PathBuf);
     type Input = AppInput;
     type Output = ();
     type Root = adw::ApplicationWindow;
@@ -320,12 +320,12 @@ impl SimpleComponent for App {
     }
 
     fn init(
-        (store, ledger, db): (Rc<Store>, Rc<Ledger>, std::path::PathBuf),
+        (ledger, db): (Rc<Ledger>, std::path::PathBuf),
         window: adw::ApplicationWindow,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         super::amounts::load(&ledger);
-        let history = HistoryView::builder().launch(store).detach();
+        let history = HistoryView::builder().launch(ledger.reader()).detach();
         let ledger_for_window = ledger.clone();
         let dashboard =
             DashboardView::builder()
@@ -525,33 +525,16 @@ impl SimpleComponent for App {
                 // and raises toasts, so it follows every change; the others
                 // refresh now if shown, or when they are.
                 self.refresh(Page::Alerts);
-                if self.current != Page::Alerts {
-                    self.refresh(self.current);
-                }
-                for page in [
-                    Page::Dashboard,
-                    Page::Policies,
-                    Page::History,
-                    Page::Reports,
-                ] {
-                    if page != self.current && !self.stale.contains(&page) {
+                for page in Page::ALL.into_iter().filter(|p| *p != Page::Alerts) {
+                    if page == self.current {
+                        self.refresh(page);
+                    } else if !self.stale.contains(&page) {
                         self.stale.push(page);
                     }
                 }
             }
-            AppInput::Tick => {
-                self.ledger.evaluate();
-                match self.current {
-                    Page::Dashboard | Page::Policies => self.refresh(self.current),
-                    _ => {
-                        for page in [Page::Dashboard, Page::Policies] {
-                            if !self.stale.contains(&page) {
-                                self.stale.push(page);
-                            }
-                        }
-                    }
-                }
-            }
+            // Its end is heard as a change, which refreshes what is shown.
+            AppInput::Tick => self.ledger.evaluate(),
             AppInput::Toast(title) => self.toasts.push(title),
             AppInput::Failed { summary, details } => self.failures.push((summary, details)),
             AppInput::OpenAlerts(n) => self.open_alerts = n,

@@ -18,8 +18,6 @@ use super::ledger_model::LedgerModel;
 use crate::i18n::{fill, gettext, ngettext};
 use crate::store::{HistoryFilter, Store};
 
-/// How often the view asks SQLite whether another process wrote: well under a second.
-
 #[derive(Debug)]
 pub enum HistoryInput {
     Search(String),

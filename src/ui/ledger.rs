@@ -1,5 +1,5 @@
 //! The app's two ledger connections: one the main loop reads from (quick
-//! reads: settings, a page of history, the dashboard's rollups), and one owned
+//! reads: settings, pages of history, the dashboard's rollups), and one owned
 //! by the ledger worker, a thread that runs every write, the budget evaluation
 //! after it and the alert delivery that follows (a webhook can take seconds, a
 //! desktop notification goes over D-Bus), so that none of it blocks drawing.
@@ -29,7 +29,7 @@ const WATCH: Duration = Duration::from_millis(250);
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
 pub struct Ledger {
-    reader: Store,
+    reader: Rc<Store>,
     jobs: mpsc::Sender<Job>,
     /// Writes the worker finished, for `revision`.
     written: Cell<u64>,
@@ -56,7 +56,7 @@ impl Ledger {
         }
         let seen = Cell::new((reader.data_version().unwrap_or(0), 0));
         Rc::new(Ledger {
-            reader,
+            reader: Rc::new(reader),
             jobs,
             written: Cell::new(0),
             seen,
@@ -68,6 +68,12 @@ impl Ledger {
         f(&self.reader)
     }
 
+    /// The main loop's connection, for the history's list model, which reads
+    /// its pages as GTK asks for rows.
+    pub fn reader(&self) -> Rc<Store> {
+        self.reader.clone()
+    }
+
     /// Runs `change` on the ledger worker, then the budget evaluation (alerts
     /// for what it crossed, delivered there too); `done` gets its result back
     /// on the main loop, and the window hears that the ledger changed.
@@ -76,6 +82,7 @@ impl Ledger {
         change: impl FnOnce(&mut Store) -> T + Send + 'static,
         done: impl FnOnce(T) + 'static,
     ) {
+        let me = Rc::downgrade(self);
         self.run(
             move |store| {
                 let out = change(store);
@@ -83,25 +90,27 @@ impl Ledger {
                 engine::after_write(store, Timestamp::now(), &notifier);
                 out
             },
-            done,
+            move |out| {
+                done(out);
+                if let Some(me) = me.upgrade() {
+                    me.written.set(me.written.get() + 1);
+                    me.notice();
+                }
+            },
         );
     }
 
     /// Evaluates the budgets with nothing written, on the worker: time alone
     /// can make a forecast cross the limit, start a new period, or make a
-    /// failed delivery due again.
+    /// failed delivery due again. The window hears of it as of any write, so
+    /// figures that depend on the time are read again too.
     pub fn evaluate(self: &Rc<Self>) {
-        self.run(
-            |store| {
-                let notifier = System::for_store(store);
-                engine::after_write(store, Timestamp::now(), &notifier);
-            },
-            |()| {},
-        );
+        self.write(|_| (), |()| {});
     }
 
-    /// Runs `job` on the worker, with no evaluation after it (a backup), and
-    /// hands its result to `done` on the main loop.
+    /// Runs `job` on the worker, with no evaluation after it and nothing for
+    /// the window to hear (a backup), and hands its result to `done` on the
+    /// main loop.
     pub fn run<T: Send + 'static>(
         self: &Rc<Self>,
         job: impl FnOnce(&mut Store) -> T + Send + 'static,
@@ -115,14 +124,9 @@ impl Ledger {
             tracing::error!("the ledger worker has stopped; a change was not saved");
             return;
         }
-        let me = Rc::downgrade(self);
         relm4::spawn_local(async move {
             if let Some(out) = rx.recv().await {
                 done(out);
-                if let Some(me) = me.upgrade() {
-                    me.written.set(me.written.get() + 1);
-                    me.notice();
-                }
             }
         });
     }

@@ -136,6 +136,7 @@ impl State {
         };
         self.count = u32::try_from(count).unwrap_or(u32::MAX);
         self.pages.clear();
+        self.recent.clear();
     }
 
     /// The positions (after `added` new rows in front) of the rows that were
@@ -196,7 +197,6 @@ impl LedgerModel {
             let old = s.count;
             s.filter = filter;
             s.recount();
-            s.recent.clear();
             (old, s.count)
         };
         if old_count > 0 || new_count > 0 {
@@ -219,7 +219,6 @@ impl LedgerModel {
         let new_count = {
             let mut s = self.imp().state.borrow_mut();
             s.recount();
-            s.recent.clear();
             s.count
         };
         let added = new_count.saturating_sub(old_count);

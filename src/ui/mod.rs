@@ -26,7 +26,6 @@ mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
 
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, gio, glib};
@@ -163,11 +162,11 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // (tests run under an id of their own).
     app.set_resource_base_path(Some("/io/github/tallyapp/Tally"));
     let path = db.unwrap_or_else(config::default_db_path);
-    // Three connections: the history pages through one, the other views read
-    // on another, and the ledger worker writes on the third.
-    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?, Store::open(&path)?)));
-    let (store, ledger) = match opened {
-        Ok((history, reader, writer)) => (Rc::new(history), ledger::Ledger::new(reader, writer)),
+    // Two connections: the views read on one, and the ledger worker writes on
+    // the other.
+    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?)));
+    let ledger = match opened {
+        Ok((reader, writer)) => ledger::Ledger::new(reader, writer),
         Err(e) => {
             let shown = path.display().to_string();
             let detail = if e.to_string().contains(&shown) {
@@ -220,7 +219,7 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // GTK must not read Tally's own command-line flags.
     RelmApp::from_app(app)
         .with_args(Vec::new())
-        .run::<app::App>((store, ledger, path));
+        .run::<app::App>((ledger, path));
     ExitCode::SUCCESS
 }
 

@@ -18,9 +18,6 @@ use crate::core::policy::{Override, Policy, State};
 use crate::engine::{self, PolicyStatus};
 use crate::i18n::{fill, gettext};
 
-/// How often the view looks for writes by others, and evaluates and re-reads
-/// anyway (windows move on and forecasts change as time passes).
-
 #[derive(Debug)]
 pub enum PoliciesInput {
     Refresh,
@@ -252,12 +249,7 @@ impl PoliciesView {
         widget.root().and_then(|r| r.downcast::<gtk::Window>().ok())
     }
 
-    fn open_editor(
-        &self,
-        existing: Option<Policy>,
-        root: &gtk::Box,
-        sender: &ComponentSender<Self>,
-    ) {
+    fn open_editor(&self, existing: Option<Policy>, root: &gtk::Box) {
         let Some(parent) = Self::parent(root) else {
             return;
         };
@@ -265,11 +257,12 @@ impl PoliciesView {
             .as_ref()
             .and_then(|p| self.ledger.read(|s| s.audit_log(Some(p.id))).ok())
             .unwrap_or_default();
-        let (ledger, s) = (self.ledger.clone(), sender.clone());
+        let ledger = self.ledger.clone();
         let actor = crate::config::user_name();
         let defaults = super::preferences::policy_defaults(&self.ledger);
+        // The list is read again when the ledger worker reports the write.
         policy_editor::open(&parent, existing, audit, defaults, move |p, saved| {
-            let (actor, s) = (actor.clone(), s.clone());
+            let actor = actor.clone();
             ledger.write(
                 move |store| {
                     let result = if p.id == 0 {
@@ -284,10 +277,7 @@ impl PoliciesView {
                         other => other.to_string(),
                     })
                 },
-                move |result| {
-                    s.input(PoliciesInput::Refresh);
-                    saved(result);
-                },
+                saved,
             );
         });
     }
@@ -503,7 +493,7 @@ impl SimpleComponent for PoliciesView {
         let now = Timestamp::now();
         match msg {
             PoliciesInput::Refresh => self.reload(),
-            PoliciesInput::Add => self.open_editor(None, &root, &sender),
+            PoliciesInput::Add => self.open_editor(None, &root),
             PoliciesInput::Activated(i) => {
                 if let Some(id) = self.statuses.get(i).map(|s| s.id) {
                     sender.input(PoliciesInput::Edit(id));
@@ -511,7 +501,7 @@ impl SimpleComponent for PoliciesView {
             }
             PoliciesInput::Edit(id) => {
                 if let Some(p) = self.policy(id) {
-                    self.open_editor(Some(p), &root, &sender);
+                    self.open_editor(Some(p), &root);
                 }
             }
             PoliciesInput::Override(id) => {
