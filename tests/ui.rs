@@ -208,7 +208,11 @@ fn tally(db: &Path, args: &[&str]) -> bool {
     out.status.success()
 }
 
-fn screenshot(name: &str) {
+/// Saves a picture of the screen. Taking it blocks the main loop, so the
+/// window is first given time to end its transitions (GTK's last 200–250 ms)
+/// and paint what the test just changed, or the picture shows an older frame.
+async fn screenshot(name: &str) {
+    pause(400).await;
     let path = artifacts().join(format!("ui-{name}.png"));
     let ok = Command::new("import")
         .args(["-window", "root"])
@@ -387,7 +391,7 @@ async fn newer_ledger_is_explained(failures: &Rc<Cell<u32>>) {
     if !ok {
         failures.set(failures.get() + 1);
     }
-    screenshot("newer-ledger");
+    screenshot("newer-ledger").await;
 }
 
 /// The about window and the shortcuts window open from their actions, and the
@@ -406,7 +410,7 @@ async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
         has(adw::AboutWindow::static_type()),
         "“About Tally” opens the about window",
     );
-    screenshot("about");
+    screenshot("about").await;
     for w in toplevels() {
         if w.type_().is_a(adw::AboutWindow::static_type()) {
             w.close();
@@ -418,7 +422,7 @@ async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
         has(gtk::ShortcutsWindow::static_type()),
         "the shortcuts window opens",
     );
-    screenshot("shortcuts");
+    screenshot("shortcuts").await;
     for w in toplevels() {
         if w.type_().is_a(gtk::ShortcutsWindow::static_type()) {
             w.close();
@@ -441,7 +445,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 "the dashboard of an empty ledger says where usage comes from",
             );
             pause(300).await;
-            screenshot("empty");
+            screenshot("empty").await;
             check.show("history");
             check.expect(
                 check.page() == "empty",
@@ -450,7 +454,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             check.expect(check.rows() == 0, "no rows");
             check.expect(check.count_label() == "0 records", "count says 0 records");
             pause(300).await;
-            screenshot("empty-history");
+            screenshot("empty-history").await;
         }
         "seeded" => {
             let content = wait_for(Duration::from_secs(10), || {
@@ -477,7 +481,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 &format!("count label ({})", check.count_label()),
             );
             pause(300).await;
-            screenshot("seeded");
+            screenshot("seeded").await;
 
             let search = check
                 .widget("history-search")
@@ -493,7 +497,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 ),
             );
             pause(200).await;
-            screenshot("seeded-search");
+            screenshot("seeded-search").await;
 
             search.set_text("no such thing");
             let none = wait_for(Duration::from_secs(10), || check.page() == "no-match").await;
@@ -562,7 +566,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             if let (Some(from), Some(to)) = (from, to) {
                 from.select_day(&day(2025, 11, 1));
                 to.select_day(&day(2025, 11, 30));
-                screenshot("custom-range");
+                screenshot("custom-range").await;
                 let apply = find(
                     &from.root().expect("popover root").upcast(),
                     "history-range-apply",
@@ -647,7 +651,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             );
 
             pause(300).await;
-            screenshot("dashboard");
+            screenshot("dashboard").await;
             // Today by the hour: the $2.50 call and the two $1.00 jobs.
             check
                 .widget("dashboard-range-1")
@@ -666,7 +670,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 ),
             );
             pause(300).await;
-            screenshot("dashboard-today");
+            screenshot("dashboard-today").await;
         }
         "narrow-dark" => {
             let shown = |name: &str| find(&check.window, name).is_some_and(|w| w.is_mapped());
@@ -679,7 +683,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 "at 360 px the dashboard is shown alone",
             );
             pause(300).await;
-            screenshot("narrow-dark-dashboard");
+            screenshot("narrow-dark-dashboard").await;
             check.show("history");
             let folded = wait_for(Duration::from_secs(10), || {
                 shown("history-list") && !shown("sidebar-history")
@@ -692,7 +696,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 &format!("the window is narrow ({} px)", check.window.width()),
             );
             pause(300).await;
-            screenshot("narrow-dark");
+            screenshot("narrow-dark").await;
         }
         "policies" => policies_and_alerts(check, db).await,
         "dashboard-de-dark" => {
@@ -708,7 +712,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
             );
             check.expect(adw::StyleManager::default().is_dark(), "and is drawn dark");
             pause(300).await;
-            screenshot("dashboard-de-dark");
+            screenshot("dashboard-de-dark").await;
         }
         "sources" => first_run_imports_and_follows(check).await,
         "reports" => each_report_runs_and_exports(check).await,
@@ -728,7 +732,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
                 &format!("the last 30 days of a million calls: {want} ({title})"),
             );
             pause(300).await;
-            screenshot("dashboard-million");
+            screenshot("dashboard-million").await;
         }
         "background" => watches_with_the_window_closed(check, db).await,
         "real-home" => a_real_home_idles_and_never_blocks(check, db).await,
@@ -766,7 +770,7 @@ async fn policies_and_alerts(check: &Check, db: &Path) {
     let policies = check.widget("policies-view");
     let empty_shown = find(&policies, "policies-empty").is_some_and(|w| w.is_mapped());
     check.expect(empty_shown, "with no policies, the view explains them");
-    screenshot("policies-empty");
+    screenshot("policies-empty").await;
 
     check
         .widget("policies-add")
@@ -805,7 +809,7 @@ async fn policies_and_alerts(check: &Check, db: &Path) {
     );
     check.expect(!save.is_sensitive(), "and cannot be saved");
     pause(300).await;
-    screenshot("policy-editor-error");
+    screenshot("policy-editor-error").await;
     set_text(&ed, "policy-limit", "2");
     pause(100).await;
     check.expect(!error.is_visible(), "a good limit clears the message");
@@ -836,7 +840,7 @@ async fn policies_and_alerts(check: &Check, db: &Path) {
     );
     // Let the empty page's crossfade finish.
     pause(800).await;
-    screenshot("policies");
+    screenshot("policies").await;
 
     // Saving evaluated the budget: 75 % is under the 80 % soft limit, so no
     // alert yet. Spend $0.20 more from "another process" and one arrives.
@@ -878,7 +882,7 @@ async fn policies_and_alerts(check: &Check, db: &Path) {
         title.contains("Team budget"),
         &format!("with the policy's name ({title})"),
     );
-    screenshot("alerts");
+    screenshot("alerts").await;
     // Acknowledge each open alert (the soft limit, and perhaps the forecast).
     while let Some(ack) = find(&alerts, "alert-ack") {
         ack.downcast::<gtk::Button>()
@@ -923,7 +927,7 @@ async fn first_run_imports_and_follows(check: &Check) {
         "an empty ledger with logs found offers to import them",
     );
     pause(300).await;
-    screenshot("sources-first-run");
+    screenshot("sources-first-run").await;
     let Some(dialog) =
         toplevel("sources-first-run").and_then(|w| w.downcast::<adw::MessageDialog>().ok())
     else {
@@ -969,7 +973,7 @@ async fn first_run_imports_and_follows(check: &Check) {
     .await;
     check.expect(said.is_some(), "the Sources view counts the records");
     pause(500).await;
-    screenshot("sources");
+    screenshot("sources").await;
 }
 
 /// With "Run in Background" on, closing the window hides it: the app goes on
@@ -1178,7 +1182,7 @@ async fn each_report_runs_and_exports(check: &Check) {
             _ => {}
         }
         pause(200).await;
-        screenshot(&format!("reports-{name}"));
+        screenshot(&format!("reports-{name}")).await;
         // Each exported, the formats in turn.
         let (format, ext) = [(0, "csv"), (1, "md"), (2, "json")][index as usize % 3];
         let file = artifacts().join(format!("report-{name}.{ext}"));
@@ -1416,7 +1420,7 @@ async fn a_real_home_idles_and_never_blocks(check: &Check, db: &Path) {
             .contains("The last call was on"),
         "and says when the last call was",
     );
-    screenshot("real-home-dashboard");
+    screenshot("real-home-dashboard").await;
 
     // Idle, with the agents' folders followed: no reloads, no commits.
     pause(2000).await;
@@ -1466,7 +1470,7 @@ async fn a_real_home_idles_and_never_blocks(check: &Check, db: &Path) {
             check.rows()
         ),
     );
-    screenshot("real-home-history");
+    screenshot("real-home-history").await;
 
     // A budget switched on in the window crosses its limit, and its alert
     // goes to a webhook that hangs: the window goes on drawing.
