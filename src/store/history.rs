@@ -233,6 +233,30 @@ impl Store {
         self.fetch(&sql, args)
     }
 
+    /// How many rows the filter lists before the row `key` (time, id), newest
+    /// first: counted up to `limit`.
+    pub fn history_newer(
+        &self,
+        filter: &HistoryFilter,
+        key: (i64, i64),
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let (clause, mut args) = filter.where_clause();
+        let joiner = if clause.is_empty() { "WHERE" } else { " AND" };
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM usage {clause}{joiner} (ts_ms, id) > (?{}, ?{}) LIMIT {limit})",
+            args.len() + 1,
+            args.len() + 2
+        );
+        args.push(Value::Integer(key.0));
+        args.push(Value::Integer(key.1));
+        let n: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
     /// Up to `limit` rows newest first, skipping `offset` (for jumps far into the list).
     pub fn history_at(
         &self,

@@ -325,7 +325,7 @@ impl SimpleComponent for App {
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         super::amounts::load(&ledger);
-        let history = HistoryView::builder().launch(ledger.reader()).detach();
+        let history = HistoryView::builder().launch(ledger.clone()).detach();
         let ledger_for_window = ledger.clone();
         let dashboard =
             DashboardView::builder()
@@ -473,6 +473,10 @@ impl SimpleComponent for App {
         // One watcher for the whole window: each change reaches each view once.
         let s = sender.clone();
         ledger_for_window.watch(move || s.input(AppInput::LedgerChanged));
+        super::probe::heartbeat();
+        if super::probe::wants("history") {
+            sender.input(AppInput::Show(Page::History));
+        }
         let s = sender.clone();
         glib::timeout_add_seconds_local(60, move || {
             s.input(AppInput::Tick);

@@ -5,14 +5,17 @@
 use super::amounts;
 use relm4::gtk::{self, prelude::*};
 
+use super::ledger_row::project_name;
 use crate::core::breakdown::{Share, SortBy};
-use crate::i18n::{fill as fill_in, gettext, percent};
+use crate::core::usage::Dimension;
+use crate::i18n::{dimension_title, fill as fill_in, gettext, percent};
 
-/// Fills `table` with `shares`; `on_sort` is called with the column clicked.
+/// Fills `table` with the shares of `dimension`; `on_sort` is called with the
+/// column clicked.
 pub fn fill(
     table: &gtk::Grid,
     shares: &[Share],
-    first_column: &str,
+    dimension: Dimension,
     (sorted_by, descending): (SortBy, bool),
     on_sort: impl Fn(SortBy) + Clone + 'static,
 ) {
@@ -21,7 +24,7 @@ pub fn fill(
     }
     let revenue = shares.iter().any(|s| s.profit().is_some());
     let mut columns: Vec<(String, Option<SortBy>)> = vec![
-        (first_column.to_string(), Some(SortBy::Name)),
+        (dimension_title(dimension), Some(SortBy::Name)),
         (gettext("Cost"), Some(SortBy::Cost)),
         (gettext("Share"), Some(SortBy::Cost)),
         (gettext("Requests"), Some(SortBy::Requests)),
@@ -77,8 +80,14 @@ pub fn fill(
             .cost_per_request()
             .filter(|_| t.unpriced == 0)
             .map_or_else(|| "—".into(), amounts::money);
+        // A project is a working folder for coding agents: named by its
+        // last part, the whole path in the tooltip.
+        let name = match dimension {
+            Dimension::Project => project_name(&share.key),
+            _ => share.key.clone(),
+        };
         let mut cells = vec![
-            share.key.clone(),
+            name,
             cost,
             percent(share.share_bp),
             amounts::count(t.requests),
@@ -103,7 +112,7 @@ pub fn fill(
             if c == 0 {
                 l.set_ellipsize(gtk::pango::EllipsizeMode::Middle);
                 l.set_max_width_chars(36);
-                l.set_tooltip_text(Some(&text));
+                l.set_tooltip_text(Some(&share.key));
                 l.set_margin_start(12);
             }
             table.attach(&l, c as i32, r as i32 + 1, 1, 1);

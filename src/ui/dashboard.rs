@@ -736,7 +736,7 @@ impl SimpleComponent for DashboardView {
         super::breakdown_table::fill(
             &w.table,
             &d.shares,
-            &crate::i18n::dimension_title(DIMENSIONS[self.dimension]),
+            DIMENSIONS[self.dimension],
             self.sort,
             move |by| s.input(DashboardInput::Sort(by)),
         );
@@ -761,28 +761,9 @@ impl SimpleComponent for DashboardView {
             }
             w.jobs.set_label(&text);
         }
-        if d.last_call.is_some() {
-            report_first_frame(&w.stack);
-        }
-    }
-}
-
-/// For the start-up benchmark (`TALLY_BENCH_FIRST_FRAME` set): once the
-/// dashboard has been painted with its data, say so on stdout and quit.
-fn report_first_frame(widget: &gtk::Stack) {
-    if std::env::var_os("TALLY_BENCH_FIRST_FRAME").is_none() {
-        return;
-    }
-    match widget.frame_clock() {
-        Some(clock) => {
-            clock.connect_after_paint(|_| {
-                println!("first-frame");
-                std::process::exit(0);
-            });
-        }
-        // Not on screen yet: once it is.
-        None => {
-            widget.connect_realize(report_first_frame);
+        if let Some(last) = d.last_call {
+            super::probe::say(&format!("dashboard {}", last.as_millisecond()));
+            super::probe::first_frame(w.stack.upcast_ref());
         }
     }
 }

@@ -14,9 +14,10 @@ use super::date_range::{
     CUSTOM_RANGE, custom_range_popover, day_range_bounds, preset_days, range_names,
 };
 use super::history_columns::append_columns;
-use super::ledger_model::LedgerModel;
+use super::ledger::Ledger;
+use super::ledger_model::{Counted, LedgerModel};
 use crate::i18n::{fill, gettext, ngettext};
-use crate::store::{HistoryFilter, Store};
+use crate::store::{HistoryFilter, Store, StoreError};
 
 #[derive(Debug)]
 pub enum HistoryInput {
@@ -30,6 +31,10 @@ pub enum HistoryInput {
     ClearFilters,
     /// Another process (or this one) wrote to the ledger.
     LedgerChanged,
+    /// The reads thread counted what a filter lists (and, after a change to
+    /// the ledger, read the models and providers for the menus). Answers to
+    /// an older question than the last one asked are dropped.
+    Counted(u64, Box<Result<(Counted, Option<Menus>), StoreError>>),
     FocusSearch,
     /// A narrow window: keep only time, model and cost.
     Compact(bool),
@@ -37,16 +42,38 @@ pub enum HistoryInput {
     Exported(Result<(u64, std::path::PathBuf), String>),
 }
 
+/// The models and the providers in the ledger, for the filter menus.
+#[derive(Debug)]
+pub struct Menus {
+    models: Vec<String>,
+    providers: Vec<String>,
+}
+
+impl Menus {
+    fn read(store: &Store) -> Result<Menus, StoreError> {
+        Ok(Menus {
+            models: store.distinct_values("model")?,
+            providers: store.distinct_values("provider")?,
+        })
+    }
+}
+
 pub struct HistoryView {
-    store: Rc<Store>,
+    ledger: Rc<Ledger>,
     model: LedgerModel,
+    scroller: gtk::ScrolledWindow,
+    /// The filter as the user set it; ahead of the model's until counted.
+    filter: Rc<std::cell::RefCell<HistoryFilter>>,
+    /// The last count asked for, and whether one has been answered yet.
+    asked: Cell<u64>,
+    counted: Cell<bool>,
     models: std::cell::RefCell<Vec<String>>,
     providers: std::cell::RefCell<Vec<String>>,
+    /// Menus read with the last count, to fill in.
+    menus: std::cell::RefCell<Option<Menus>>,
     /// Set while the menus are rebuilt, so their "selected" signals are ignored.
     refilling: Rc<Cell<bool>>,
     focus_search: Cell<bool>,
-    /// New models or providers may have arrived: rebuild the filter menus.
-    menus_stale: Cell<bool>,
     /// "Clear Filters" was pressed: reset the controls too.
     clear_controls: Cell<bool>,
     compact: Cell<bool>,
@@ -98,7 +125,7 @@ fn dropdown(items: &gtk::StringList, accessible: &str) -> gtk::DropDown {
 }
 
 impl HistoryView {
-    fn refill_menus(&self, widgets: &HistoryWidgets) {
+    fn refill_menus(&self, widgets: &HistoryWidgets, menus: Menus) {
         let keep = |menu: &gtk::DropDown, old: &[String], new: &[String]| {
             let chosen = (menu.selected() as usize)
                 .checked_sub(1)
@@ -108,8 +135,7 @@ impl HistoryView {
                 .and_then(|c| new.iter().position(|v| *v == c))
                 .map_or(0, |i| i as u32 + 1)
         };
-        let models = self.store.distinct_values("model").unwrap_or_default();
-        let providers = self.store.distinct_values("provider").unwrap_or_default();
+        let Menus { models, providers } = menus;
         if models == *self.models.borrow() && providers == *self.providers.borrow() {
             return;
         }
@@ -129,17 +155,56 @@ impl HistoryView {
         self.providers.replace(providers);
     }
 
-    fn update_filter(&self, change: impl FnOnce(&mut HistoryFilter)) {
-        let mut filter = self.model.filter();
+    fn update_filter(
+        &self,
+        sender: &ComponentSender<Self>,
+        change: impl FnOnce(&mut HistoryFilter),
+    ) {
+        let mut filter = self.filter.borrow().clone();
         change(&mut filter);
-        if filter != self.model.filter() {
-            self.model.set_filter(filter);
+        if filter != *self.filter.borrow() {
+            self.filter.replace(filter);
+            self.count(sender, false);
         }
+    }
+
+    /// Asks the reads thread to count what the filter lists (and to read the
+    /// menus' values when `menus`); the answer comes as `Counted`.
+    fn count(&self, sender: &ComponentSender<Self>, menus: bool) {
+        let asked = self.asked.get() + 1;
+        self.asked.set(asked);
+        let ask = self.model.ask(self.filter.borrow().clone());
+        let sender = sender.clone();
+        self.ledger.query(
+            move |store| {
+                let counted = Counted::read(store, ask)?;
+                let menus = menus.then(|| Menus::read(store)).transpose()?;
+                Ok((counted, menus))
+            },
+            move |answer| sender.input(HistoryInput::Counted(asked, Box::new(answer))),
+        );
+    }
+
+    /// Shows what was counted; a new filter starts at the top.
+    fn show_counted(&self, counted: Counted) {
+        let new_filter = counted.filter != self.model.filter();
+        // The first position on screen, as far as the scroll bar tells.
+        let adj = self.scroller.vadjustment();
+        let seen = if !new_filter && adj.upper() > 0.0 {
+            (adj.value() / adj.upper() * f64::from(self.model.count())) as u32
+        } else {
+            0
+        };
+        self.model.refresh(counted, seen);
+        if new_filter {
+            self.scroller.vadjustment().set_value(0.0);
+        }
+        self.counted.set(true);
     }
 }
 
 impl SimpleComponent for HistoryView {
-    type Init = Rc<Store>;
+    type Init = Rc<Ledger>;
     type Input = HistoryInput;
     type Output = ();
     type Root = gtk::Box;
@@ -150,11 +215,13 @@ impl SimpleComponent for HistoryView {
     }
 
     fn init(
-        store: Rc<Store>,
+        ledger: Rc<Ledger>,
         root: gtk::Box,
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
-        let model = LedgerModel::new(store.clone());
+        // Empty until the first count comes from the reads thread.
+        let model = LedgerModel::new(ledger.reader());
+        let filter = Rc::new(std::cell::RefCell::new(HistoryFilter::default()));
         let refilling = Rc::new(Cell::new(false));
 
         let search = gtk::SearchEntry::builder()
@@ -226,8 +293,10 @@ impl SimpleComponent for HistoryView {
             .build();
         export.set_widget_name("history-export");
         a11y::set_label(&export, &gettext("Export the listed records as CSV"));
-        let (m, s, db) = (model.clone(), sender.clone(), store.path().to_path_buf());
-        export.connect_clicked(move |b| export_listed(b, m.filter(), db.clone(), s.clone()));
+        let (f, s) = (filter.clone(), sender.clone());
+        let db = ledger.reader().path().to_path_buf();
+        export
+            .connect_clicked(move |b| export_listed(b, f.borrow().clone(), db.clone(), s.clone()));
         let search_row = gtk::Box::builder().spacing(6).build();
         search.set_hexpand(true);
         search_row.append(&search);
@@ -319,13 +388,17 @@ impl SimpleComponent for HistoryView {
         root.append(&count);
 
         let view = HistoryView {
-            store,
+            ledger,
             model,
+            scroller: scroller.clone(),
+            filter,
+            asked: Cell::new(0),
+            counted: Cell::new(false),
             models: Default::default(),
             providers: Default::default(),
+            menus: Default::default(),
             refilling,
             focus_search: Cell::new(false),
-            menus_stale: Cell::new(false),
             clear_controls: Cell::new(false),
             compact: Cell::new(false),
             range: RangeState::default(),
@@ -343,7 +416,7 @@ impl SimpleComponent for HistoryView {
             export_status,
             secondary_columns,
         };
-        view.refill_menus(&widgets);
+        view.count(&sender, true);
         view.show_state(&widgets);
         ComponentParts {
             model: view,
@@ -351,22 +424,24 @@ impl SimpleComponent for HistoryView {
         }
     }
 
-    fn update(&mut self, msg: HistoryInput, _sender: ComponentSender<Self>) {
+    fn update(&mut self, msg: HistoryInput, sender: ComponentSender<Self>) {
         match msg {
             HistoryInput::Search(text) => {
-                self.update_filter(|f| f.text = Some(text).filter(|t| !t.trim().is_empty()));
+                self.update_filter(&sender, |f| {
+                    f.text = Some(text).filter(|t| !t.trim().is_empty())
+                });
             }
             HistoryInput::Model(i) => {
                 let chosen = (i as usize)
                     .checked_sub(1)
                     .and_then(|i| self.models.borrow().get(i).cloned());
-                self.update_filter(|f| f.model = chosen);
+                self.update_filter(&sender, |f| f.model = chosen);
             }
             HistoryInput::Provider(i) => {
                 let chosen = (i as usize)
                     .checked_sub(1)
                     .and_then(|i| self.providers.borrow().get(i).cloned());
-                self.update_filter(|f| f.provider = chosen);
+                self.update_filter(&sender, |f| f.provider = chosen);
             }
             HistoryInput::Range(CUSTOM_RANGE) => self.range.show_calendars.set(true),
             HistoryInput::Range(i) => {
@@ -374,7 +449,7 @@ impl SimpleComponent for HistoryView {
                 let days = preset_days(i, Zoned::now().date());
                 let (since, until) =
                     days.map_or((None, None), |(first, last)| day_range_bounds(first, last));
-                self.update_filter(|f| {
+                self.update_filter(&sender, |f| {
                     f.since_ms = since;
                     f.until_ms = until;
                 });
@@ -383,20 +458,28 @@ impl SimpleComponent for HistoryView {
                 self.range.chosen.set(CUSTOM_RANGE);
                 self.range.custom.replace(Some((first, last)));
                 let (since, until) = day_range_bounds(first, last);
-                self.update_filter(|f| {
+                self.update_filter(&sender, |f| {
                     f.since_ms = since;
                     f.until_ms = until;
                 });
             }
             HistoryInput::CustomRangeClosed => self.range.closed.set(true),
             HistoryInput::ClearFilters => {
-                self.model.set_filter(HistoryFilter::default());
+                self.update_filter(&sender, |f| *f = HistoryFilter::default());
                 self.clear_controls.set(true);
             }
-            HistoryInput::LedgerChanged => {
-                self.model.reload();
-                self.menus_stale.set(true);
-            }
+            HistoryInput::LedgerChanged => self.count(&sender, true),
+            HistoryInput::Counted(asked, _) if asked != self.asked.get() => {}
+            HistoryInput::Counted(_, answer) => match *answer {
+                Ok((counted, menus)) => {
+                    self.show_counted(counted);
+                    self.menus.replace(menus);
+                }
+                Err(e) => super::report_failure(
+                    &gettext("Cannot read the usage history"),
+                    Err::<(), _>(e),
+                ),
+            },
             HistoryInput::FocusSearch => self.focus_search.set(true),
             HistoryInput::Compact(on) => self.compact.set(on),
             HistoryInput::Exported(result) => {
@@ -416,8 +499,8 @@ impl SimpleComponent for HistoryView {
     }
 
     fn update_view(&self, widgets: &mut HistoryWidgets, _sender: ComponentSender<Self>) {
-        if self.menus_stale.take() {
-            self.refill_menus(widgets);
+        if let Some(menus) = self.menus.take() {
+            self.refill_menus(widgets, menus);
         }
         self.show_range(widgets);
         self.show_state(widgets);
@@ -478,6 +561,13 @@ impl HistoryView {
             column.set_visible(!self.compact.get());
         }
         let n = self.model.count();
+        if !self.counted.get() {
+            // Not counted yet: an empty list, not the "no usage yet" page.
+            widgets.stack.set_visible_child_name("list");
+            widgets.count.set_text(&gettext("Counting records…"));
+            return;
+        }
+        super::probe::say(&format!("history {n}"));
         let page = if n > 0 {
             "list"
         } else if filter == HistoryFilter::default() {

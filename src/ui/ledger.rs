@@ -1,8 +1,10 @@
-//! The app's two ledger connections: one the main loop reads from (quick
-//! reads: settings, pages of history, the dashboard's rollups), and one owned
-//! by the ledger worker, a thread that runs every write, the budget evaluation
+//! The app's three ledger connections: one the main loop reads from (quick
+//! reads: settings, pages of history, the dashboard's rollups); one owned by
+//! the ledger worker, a thread that runs every write, the budget evaluation
 //! after it and the alert delivery that follows (a webhook can take seconds, a
-//! desktop notification goes over D-Bus), so that none of it blocks drawing.
+//! desktop notification goes over D-Bus); and one for reads that can take
+//! longer than a frame (counting a searched history), on a thread of their
+//! own so that they never wait behind a write either.
 //!
 //! The ledger also tells the window when it changed: one timer reads SQLite's
 //! `data_version` (which moves when any other connection commits, the worker's
@@ -31,6 +33,8 @@ type Job = Box<dyn FnOnce(&mut Store) + Send>;
 pub struct Ledger {
     reader: Rc<Store>,
     jobs: mpsc::Sender<Job>,
+    /// Slow reads, on their own thread and connection.
+    reads: mpsc::Sender<Job>,
     /// Writes the worker finished, for `revision`.
     written: Cell<u64>,
     /// The revision the listener last heard of.
@@ -39,25 +43,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Takes the main loop's connection and the worker's (which moves to its
-    /// thread; the thread ends when the ledger is dropped).
-    pub fn new(reader: Store, writer: Store) -> Rc<Ledger> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let spawned = std::thread::Builder::new()
-            .name("tally-ledger".into())
-            .spawn(move || {
-                let mut store = writer;
-                for job in queue {
-                    job(&mut store);
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the ledger worker: {e}");
-        }
+    /// Takes the main loop's connection, the worker's and the slow reads'
+    /// (which move to their threads; the threads end when the ledger is
+    /// dropped).
+    pub fn new(reader: Store, writer: Store, background: Store) -> Rc<Ledger> {
         let seen = Cell::new((reader.data_version().unwrap_or(0), 0));
         Rc::new(Ledger {
             reader: Rc::new(reader),
-            jobs,
+            jobs: serve("tally-ledger", writer),
+            reads: serve("tally-reads", background),
             written: Cell::new(0),
             seen,
             listener: RefCell::new(None),
@@ -116,19 +110,23 @@ impl Ledger {
         job: impl FnOnce(&mut Store) -> T + Send + 'static,
         done: impl FnOnce(T) + 'static,
     ) {
-        let (tx, rx) = relm4::channel::<T>();
-        let sent = self.jobs.send(Box::new(move |store| {
-            tx.send(job(store)).ok();
-        }));
-        if sent.is_err() {
+        if !send(&self.jobs, job, done) {
             tracing::error!("the ledger worker has stopped; a change was not saved");
-            return;
         }
-        relm4::spawn_local(async move {
-            if let Some(out) = rx.recv().await {
-                done(out);
-            }
-        });
+    }
+
+    /// Runs a read that may take longer than a frame on the reads thread and
+    /// hands its result to `done` on the main loop. Reads run in the order
+    /// asked; a caller that asks again before an answer comes drops the
+    /// stale one itself.
+    pub fn query<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Store) -> T + Send + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
+        if !send(&self.reads, move |store: &mut Store| job(store), done) {
+            tracing::error!("the ledger's reads thread has stopped");
+        }
     }
 
     /// Changes whenever anyone (this app's worker or another process) has
@@ -165,4 +163,43 @@ impl Ledger {
             listener();
         }
     }
+}
+
+/// A thread that owns `store` and runs the jobs sent to it, one at a time.
+fn serve(name: &str, store: Store) -> mpsc::Sender<Job> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut store = store;
+            for job in queue {
+                job(&mut store);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the thread {name}: {e}");
+    }
+    jobs
+}
+
+/// Sends `job` to a thread from `serve`, and `done` its result on the main
+/// loop. False when the thread is gone.
+fn send<T: Send + 'static>(
+    jobs: &mpsc::Sender<Job>,
+    job: impl FnOnce(&mut Store) -> T + Send + 'static,
+    done: impl FnOnce(T) + 'static,
+) -> bool {
+    let (tx, rx) = relm4::channel::<T>();
+    let sent = jobs.send(Box::new(move |store| {
+        tx.send(job(store)).ok();
+    }));
+    if sent.is_err() {
+        return false;
+    }
+    relm4::spawn_local(async move {
+        if let Some(out) = rx.recv().await {
+            done(out);
+        }
+    });
+    true
 }

@@ -14,10 +14,12 @@ mod history;
 mod history_columns;
 mod ledger;
 mod ledger_model;
+mod ledger_row;
 mod policies;
 mod policy_editor;
 mod policy_form;
 mod preferences;
+mod probe;
 mod price_dialog;
 mod report_chart;
 mod report_tables;
@@ -126,20 +128,27 @@ fn show_fatal(app: &adw::Application, heading: &str, body: &str) {
 /// instance runs per session: starting Tally again shows its window. With
 /// `background` (from the autostart entry) the window starts hidden.
 pub fn run(db: Option<PathBuf>, background: bool) -> ExitCode {
+    choose_renderer();
+    let app = adw::Application::new(Some(config::APP_ID), gio::ApplicationFlags::default());
+    launch(app, db, background)
+}
+
+/// Draws with cairo and leaves GL off on a machine without a GPU, unless the
+/// environment chose already. Call it before GTK starts, while the process
+/// has one thread (it sets environment variables).
+pub fn choose_renderer() {
     let chosen = ["GSK_RENDERER", "GDK_DEBUG"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
     if !chosen && !has_render_node(std::path::Path::new("/dev/dri")) {
-        // SAFETY: called first thing in `main`, before GTK or anything else
-        // has started a thread that could read the environment.
+        // SAFETY: called before GTK or anything else has started a thread
+        // that could read the environment.
         unsafe {
             std::env::set_var("GSK_RENDERER", "cairo");
             // GDK 4.8 loads GL for any renderer; this is its only switch.
             std::env::set_var("GDK_DEBUG", "gl-disable");
         }
     }
-    let app = adw::Application::new(Some(config::APP_ID), gio::ApplicationFlags::default());
-    launch(app, db, background)
 }
 
 /// Whether the machine has a GPU to render with (a DRM render node). Without
@@ -162,11 +171,11 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // (tests run under an id of their own).
     app.set_resource_base_path(Some("/io/github/tallyapp/Tally"));
     let path = db.unwrap_or_else(config::default_db_path);
-    // Two connections: the views read on one, and the ledger worker writes on
-    // the other.
-    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?)));
+    // Three connections: the views read on one, the ledger worker writes on
+    // another, and slow reads run on the third.
+    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?, Store::open(&path)?)));
     let ledger = match opened {
-        Ok((reader, writer)) => ledger::Ledger::new(reader, writer),
+        Ok((reader, writer, background)) => ledger::Ledger::new(reader, writer, background),
         Err(e) => {
             let shown = path.display().to_string();
             let detail = if e.to_string().contains(&shown) {

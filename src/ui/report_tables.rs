@@ -79,7 +79,7 @@ fn cell_label(text: &str, number: bool) -> gtk::Label {
 
 pub fn table_widget(t: &export::Table) -> gtk::Widget {
     let grid = gtk::Grid::builder()
-        .column_spacing(18)
+        .column_spacing(14)
         .row_spacing(6)
         .margin_top(6)
         .margin_bottom(12)

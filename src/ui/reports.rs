@@ -446,8 +446,11 @@ impl Component for ReportsView {
         ] {
             column.append(w);
         }
+        // Wide tables use the window's width: no margin grows before the
+        // column reaches its widest.
         let clamp = adw::Clamp::builder()
             .maximum_size(1100)
+            .tightening_threshold(1100)
             .child(&column)
             .build();
         root.set_child(Some(&clamp));

@@ -387,7 +387,7 @@ impl SimpleComponent for SourcesView {
         let group = adw::PreferencesGroup::builder()
             .title(gettext("Coding agents"))
             .description(gettext(
-                "Tally reads the usage Claude Code and Codex CLI log on this computer, counting every call once.",
+                "Tally reads the usage that Claude Code and Codex CLI log on this computer, counting every call once.",
             ))
             .build();
         let mut switches = Vec::new();
