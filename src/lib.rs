@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod notifier;
 pub mod prices;
 pub mod reports;
+pub mod settings;
 pub mod store;
 pub mod ui;
 

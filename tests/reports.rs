@@ -624,10 +624,10 @@ fn the_monthly_report_is_written_once_a_month_and_caught_up() {
             .unwrap()
             .is_empty()
     );
-    l.store
-        .set_setting(
-            reports::MONTHLY_FOLDER_SETTING,
-            Some(folder.path().to_str().unwrap()),
+    tally::settings::MONTHLY_REPORT_FOLDER
+        .set(
+            &mut l.store,
+            Some(&folder.path().to_str().unwrap().to_string()),
         )
         .unwrap();
     assert!(reports::monthly_due(&l.store, at("2026-04-02T09:00:00Z")));

@@ -8,10 +8,10 @@ use serde_json::json;
 use super::policy::actor;
 use super::print_json;
 use super::table::Table;
-use crate::core::alerts::{COOLDOWN_SETTING, Channel, DEFAULT_COOLDOWN, Rule, Severity, Trigger};
+use crate::core::alerts::{Channel, DEFAULT_COOLDOWN, Rule, Severity, Trigger};
 use crate::i18n::local_time;
 use crate::i18n::{fill, gettext};
-use crate::notifier::WEBHOOK_SETTING;
+use crate::settings;
 use crate::store::{AlertState, Store};
 
 #[derive(Subcommand, Debug)]
@@ -143,7 +143,7 @@ pub fn run_alerts(store: &mut Store, command: AlertsCommand) -> anyhow::Result<(
         }
         AlertsCommand::Webhook(a) => {
             if a.clear {
-                store.set_setting(WEBHOOK_SETTING, None)?;
+                settings::WEBHOOK_URL.set(store, None)?;
                 println!("{}", gettext("Alerts are no longer sent to a webhook."));
                 return Ok(());
             }
@@ -154,7 +154,7 @@ pub fn run_alerts(store: &mut Store, command: AlertsCommand) -> anyhow::Result<(
                     &[&url]
                 ));
             }
-            store.set_setting(WEBHOOK_SETTING, Some(&url))?;
+            settings::WEBHOOK_URL.set(store, Some(&url))?;
             println!(
                 "{}",
                 fill(&gettext("Alerts on the webhook channel go to {}."), &[&url])
@@ -272,8 +272,8 @@ pub fn run_rules(store: &mut Store, command: RulesCommand) -> anyhow::Result<()>
             };
             let cooldown = match a.cooldown.as_deref() {
                 Some(text) => cooldown(text)?,
-                None => store
-                    .setting(COOLDOWN_SETTING)?
+                None => settings::DEFAULT_COOLDOWN
+                    .get(store)?
                     .and_then(|v| cooldown(&v).ok())
                     .unwrap_or(DEFAULT_COOLDOWN),
             };

@@ -180,10 +180,6 @@ fn seconds<S: serde::Serializer>(d: &SignedDuration, s: S) -> Result<S::Ok, S::E
 
 pub const DEFAULT_COOLDOWN: SignedDuration = SignedDuration::from_hours(1);
 
-/// The setting that replaces [`DEFAULT_COOLDOWN`] for rules added without one
-/// (a duration such as `90m`).
-pub const COOLDOWN_SETTING: &str = "default_cooldown";
-
 impl Rule {
     pub fn applies_to(&self, policy: &Policy) -> bool {
         self.policy_id.is_none_or(|id| id == policy.id)

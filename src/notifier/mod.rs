@@ -8,22 +8,17 @@ mod webhook;
 use std::path::PathBuf;
 
 use crate::core::alerts::Channel;
+use crate::settings;
 use crate::store::{Alert, Store};
 
 pub trait Notifier {
     fn send(&self, channel: Channel, alert: &Alert) -> Result<(), String>;
 }
 
-/// The setting that holds the webhook URL.
-pub const WEBHOOK_SETTING: &str = "webhook_url";
 /// Whether `url` can be a webhook: http or https.
 pub fn is_webhook_url(url: &str) -> bool {
     url.starts_with("http://") || url.starts_with("https://")
 }
-
-/// Settings that switch a channel off for every rule when set to `off`.
-pub const DESKTOP_SETTING: &str = "desktop_notifications";
-pub const LOG_SETTING: &str = "alert_log";
 
 /// The real channels, configured from the ledger's settings and the XDG state dir.
 pub struct System {
@@ -34,11 +29,10 @@ pub struct System {
 
 impl System {
     pub fn for_store(store: &Store) -> System {
-        let on = |key: &str| store.setting(key).ok().flatten().as_deref() != Some("off");
         System {
-            log_file: log::default_path().filter(|_| on(LOG_SETTING)),
-            webhook: store.setting(WEBHOOK_SETTING).ok().flatten(),
-            desktop: on(DESKTOP_SETTING),
+            log_file: log::default_path().filter(|_| settings::ALERT_LOG.get_or(store, true)),
+            webhook: settings::WEBHOOK_URL.get(store).ok().flatten(),
+            desktop: settings::DESKTOP_NOTIFICATIONS.get_or(store, true),
         }
     }
 }

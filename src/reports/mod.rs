@@ -22,20 +22,12 @@ mod summary;
 mod trend;
 mod what_if;
 
-pub use monthly::{MONTHLY_FOLDER_SETTING, MONTHLY_LAST_SETTING, monthly_due, write_monthly};
+pub use monthly::{monthly_due, write_monthly};
 pub use what_if::scenario_text;
-
-/// The setting for the day weeks start on (weekly trends, new weekly budgets).
-pub const WEEK_SETTING: &str = "week_start";
 
 /// The week start the preferences chose for weekly figures; Monday unset.
 pub fn week_start(store: &Store) -> Weekday {
-    store
-        .setting(WEEK_SETTING)
-        .ok()
-        .flatten()
-        .and_then(|d| crate::core::period::parse_weekday(&d).ok())
-        .unwrap_or(Weekday::Monday)
+    crate::settings::WEEK_START.get_or(store, Weekday::Monday)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

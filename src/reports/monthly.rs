@@ -8,21 +8,17 @@ use jiff::civil::Date;
 use super::{Context, Kind, Request, run, week_start};
 use crate::core::report::Days;
 use crate::core::report::schedule::due_months;
+use crate::settings;
 use crate::store::{Store, StoreError};
-
-/// The folder the monthly report is written to; unset, there is none.
-pub const MONTHLY_FOLDER_SETTING: &str = "monthly_report_folder";
-/// The month (`YYYY-MM-01`) whose report was written last.
-pub const MONTHLY_LAST_SETTING: &str = "monthly_report_last";
 
 /// The report folder and the first days of the months still to write there;
 /// `None` while no folder is chosen.
 fn due(store: &Store, now: Timestamp) -> Result<Option<(PathBuf, Vec<Date>)>, StoreError> {
-    let Some(folder) = store.setting(MONTHLY_FOLDER_SETTING)? else {
+    let Some(folder) = settings::MONTHLY_REPORT_FOLDER.get(store)? else {
         return Ok(None);
     };
-    let last = store
-        .setting(MONTHLY_LAST_SETTING)?
+    let last = settings::MONTHLY_REPORT_LAST
+        .get(store)?
         .and_then(|d| d.parse().ok());
     let today = now.to_zoned(store.zone().clone()).date();
     Ok(Some((PathBuf::from(folder), due_months(last, today))))
@@ -63,7 +59,7 @@ pub fn write_monthly(store: &mut Store, now: Timestamp) -> anyhow::Result<Vec<Pa
             crate::export::write_atomic(&path, &crate::export::render(&doc, format))?;
             written.push(path);
         }
-        store.set_setting(MONTHLY_LAST_SETTING, Some(&month.to_string()))?;
+        settings::MONTHLY_REPORT_LAST.set(store, Some(&month.to_string()))?;
     }
     Ok(written)
 }

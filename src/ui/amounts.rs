@@ -9,11 +9,7 @@ use crate::core::money::{AmountStyle, CURRENCIES};
 use crate::i18n::pgettext;
 
 use super::ledger::Ledger;
-
-/// The currency's ISO code; unset means US dollars.
-pub const CURRENCY_SETTING: &str = "currency";
-/// How many of that currency one dollar buys, as a decimal (`0.92`).
-pub const RATE_SETTING: &str = "usd_rate";
+use crate::settings;
 
 thread_local! {
     static STYLE: Cell<AmountStyle> = const { Cell::new(AmountStyle::USD) };
@@ -21,11 +17,13 @@ thread_local! {
 
 /// Reads the preferences into the style every view writes amounts with.
 pub fn load(ledger: &Ledger) {
-    let get = |key| ledger.read(|s| s.setting(key)).ok().flatten();
-    STYLE.set(style(
-        get(CURRENCY_SETTING).as_deref(),
-        get(RATE_SETTING).as_deref(),
-    ));
+    let (code, rate) = ledger.read(|s| {
+        (
+            settings::CURRENCY.get(s).ok().flatten(),
+            settings::USD_RATE.get(s).ok().flatten(),
+        )
+    });
+    STYLE.set(style(code.as_deref(), rate.as_deref()));
 }
 
 /// The style for a currency code and rate as stored; anything unreadable

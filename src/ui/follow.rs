@@ -13,14 +13,6 @@ use crate::ingest::watch::{Observer, Sources, follow};
 use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
-/// The setting that switches following an agent off ("off"); on otherwise.
-pub fn setting_key(agent: Agent) -> &'static str {
-    match agent {
-        Agent::ClaudeCode => "follow.claude-code",
-        Agent::Codex => "follow.codex",
-    }
-}
-
 /// What the follower has done, for the Sources view.
 #[derive(Default)]
 pub struct Progress {

@@ -10,29 +10,19 @@ use relm4::adw;
 use relm4::adw::prelude::*;
 use relm4::gtk::{self, gio, glib};
 
-use super::amounts::{CURRENCY_SETTING, RATE_SETTING};
 use super::ledger::Ledger;
 use super::policies::weekday_label;
 use crate::autostart;
-use crate::core::alerts::{COOLDOWN_SETTING, DEFAULT_COOLDOWN};
+use crate::core::alerts::DEFAULT_COOLDOWN;
 use crate::core::money::CURRENCIES;
-use crate::core::period::{WEEKDAYS, weekday_name};
+use crate::core::period::WEEKDAYS;
 use crate::i18n::{fill, gettext, ngettext};
-use crate::notifier::{DESKTOP_SETTING, LOG_SETTING, WEBHOOK_SETTING};
-use crate::reports::{MONTHLY_FOLDER_SETTING, WEEK_SETTING};
-
-/// The setting that keeps the app running, watching and alerting, with its
-/// window closed.
-pub const BACKGROUND_SETTING: &str = "run_in_background";
+use crate::settings::{self, Setting, Value};
 
 /// A setting's value; one that cannot be read counts as unset.
-fn setting(ledger: &Ledger, key: &str) -> Option<String> {
-    ledger.read(|s| s.setting(key)).ok().flatten()
+fn setting<T: Value>(ledger: &Ledger, setting: Setting<T>) -> Option<T> {
+    ledger.read(|s| setting.get(s)).ok().flatten()
 }
-
-/// Settings a new policy starts from.
-pub const SOFT_SETTING: &str = "default_soft_percent";
-pub const ZONE_SETTING: &str = "default_zone";
 
 /// What a new policy starts from.
 #[derive(Clone, Debug)]
@@ -46,11 +36,10 @@ pub struct PolicyDefaults {
 /// The preferences' soft limit, time zone and week start, else 80 %, the
 /// system's zone and Monday.
 pub fn policy_defaults(ledger: &Ledger) -> PolicyDefaults {
-    let soft = setting(ledger, SOFT_SETTING)
-        .and_then(|v| v.parse().ok())
+    let soft = setting(ledger, settings::DEFAULT_SOFT_PERCENT)
         .filter(|v| (1..=100).contains(v))
         .unwrap_or(crate::core::policy::DEFAULT_SOFT_PERCENT);
-    let zone = setting(ledger, ZONE_SETTING)
+    let zone = setting(ledger, settings::DEFAULT_ZONE)
         .filter(|z| jiff::tz::TimeZone::get(z).is_ok())
         .unwrap_or_else(|| {
             jiff::tz::TimeZone::system()
@@ -67,7 +56,7 @@ pub fn policy_defaults(ledger: &Ledger) -> PolicyDefaults {
 }
 
 pub fn runs_in_background(ledger: &Ledger) -> bool {
-    setting(ledger, BACKGROUND_SETTING).as_deref() == Some("on")
+    setting(ledger, settings::RUN_IN_BACKGROUND) == Some(true)
 }
 
 fn switch_row(title: &str, subtitle: &str, active: bool) -> (adw::ActionRow, gtk::Switch) {
@@ -88,25 +77,27 @@ fn toast(window: &adw::PreferencesWindow, text: &str) {
     window.add_toast(adw::Toast::new(&glib::markup_escape_text(text)));
 }
 
-/// Saves a setting, `off` or `on`/a value; says so if the ledger refuses.
-fn save(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>, key: &str, value: Option<&str>) {
-    save_then(window, ledger, key, value, || {});
+/// Saves a setting (None unsets it); says so if the ledger refuses.
+fn save<T: Value + Send + 'static>(
+    window: &adw::PreferencesWindow,
+    ledger: &Rc<Ledger>,
+    setting: Setting<T>,
+    value: Option<T>,
+) {
+    save_then(window, ledger, setting, value, || {});
 }
 
 /// As `save`, then runs `then` once the setting is in the ledger.
-fn save_then(
+fn save_then<T: Value + Send + 'static>(
     window: &adw::PreferencesWindow,
     ledger: &Rc<Ledger>,
-    key: &str,
-    value: Option<&str>,
+    setting: Setting<T>,
+    value: Option<T>,
     then: impl FnOnce() + 'static,
 ) {
-    let (key, value, w) = (key.to_string(), value.map(str::to_string), window.clone());
+    let w = window.clone();
     ledger.write(
-        move |s| {
-            s.set_setting(&key, value.as_deref())
-                .map_err(|e| e.to_string())
-        },
+        move |s| setting.set(s, value.as_ref()).map_err(|e| e.to_string()),
         move |saved| match saved {
             Ok(()) => then(),
             Err(e) => toast(&w, &e),
@@ -135,8 +126,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     );
     let (w, l) = (window.clone(), ledger.clone());
     run.connect_active_notify(move |s| {
-        let value = if s.is_active() { "on" } else { "off" };
-        save(&w, &l, BACKGROUND_SETTING, Some(value));
+        save(&w, &l, settings::RUN_IN_BACKGROUND, Some(s.is_active()));
     });
     background.add(&row);
     let config_home = autostart::config_home();
@@ -167,33 +157,30 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
             "Each rule picks its channels; these switch a channel off for all of them.",
         ))
         .build();
-    for (key, title, subtitle) in [
+    for (channel, title, subtitle) in [
         (
-            DESKTOP_SETTING,
+            settings::DESKTOP_NOTIFICATIONS,
             gettext("Desktop Notifications"),
             gettext("A notification for each alert"),
         ),
         (
-            LOG_SETTING,
+            settings::ALERT_LOG,
             gettext("Alert Log"),
             gettext("Each alert as a line of JSON in Tally’s state folder"),
         ),
     ] {
-        let (row, switch) = switch_row(
-            &title,
-            &subtitle,
-            setting(&ledger, key).as_deref() != Some("off"),
-        );
+        let (row, switch) = switch_row(&title, &subtitle, setting(&ledger, channel) != Some(false));
         let (w, l) = (window.clone(), ledger.clone());
         switch.connect_active_notify(move |s| {
-            save(&w, &l, key, (!s.is_active()).then_some("off"));
+            // On is the default: unset rather than written.
+            save(&w, &l, channel, (!s.is_active()).then_some(false));
         });
         alerts.add(&row);
     }
     alerts.add(&cooldown_row(&window, &ledger));
     let webhook = adw::EntryRow::builder()
         .title(gettext("Webhook URL"))
-        .text(setting(&ledger, WEBHOOK_SETTING).unwrap_or_default())
+        .text(setting(&ledger, settings::WEBHOOK_URL).unwrap_or_default())
         .show_apply_button(true)
         .build();
     let (w, l) = (window.clone(), ledger.clone());
@@ -209,8 +196,8 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
         save(
             &w,
             &l,
-            WEBHOOK_SETTING,
-            (!url.is_empty()).then_some(url.as_str()),
+            settings::WEBHOOK_URL,
+            (!url.is_empty()).then_some(url),
         );
     });
     alerts.add(&webhook);
@@ -232,7 +219,12 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     row.add_suffix(&spin);
     let (w, l) = (window.clone(), ledger.clone());
     spin.connect_value_changed(move |s| {
-        save(&w, &l, SOFT_SETTING, Some(&(s.value() as u8).to_string()));
+        save(
+            &w,
+            &l,
+            settings::DEFAULT_SOFT_PERCENT,
+            Some(s.value() as u8),
+        );
     });
     budgets.add(&row);
     let zone_row = adw::EntryRow::builder()
@@ -256,7 +248,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
             );
             return;
         }
-        save(&w, &l, ZONE_SETTING, Some(&zone));
+        save(&w, &l, settings::DEFAULT_ZONE, Some(zone));
     });
     budgets.add(&zone_row);
     let days: Vec<String> = WEEKDAYS.iter().map(|(d, _)| weekday_label(*d)).collect();
@@ -276,7 +268,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     let (w, l) = (window.clone(), ledger.clone());
     week.connect_selected_notify(move |c| {
         let day = WEEKDAYS[(c.selected() as usize).min(WEEKDAYS.len() - 1)].0;
-        save(&w, &l, WEEK_SETTING, Some(weekday_name(day)));
+        save(&w, &l, settings::WEEK_START, Some(day));
     });
     budgets.add(&week);
     page.add(&budgets);
@@ -419,7 +411,7 @@ fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: Pa
 /// How long a rule added without a cooldown waits before the same policy's
 /// next alert.
 fn cooldown_row(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::ActionRow {
-    let minutes = setting(ledger, COOLDOWN_SETTING)
+    let minutes = setting(ledger, settings::DEFAULT_COOLDOWN)
         .and_then(|v| v.parse::<jiff::SignedDuration>().ok())
         .unwrap_or(DEFAULT_COOLDOWN)
         .as_mins();
@@ -438,7 +430,7 @@ fn cooldown_row(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::Ac
     let (w, l) = (window.clone(), ledger.clone());
     spin.connect_value_changed(move |s| {
         let value = format!("{}m", s.value() as i64);
-        save(&w, &l, COOLDOWN_SETTING, Some(&value));
+        save(&w, &l, settings::DEFAULT_COOLDOWN, Some(value));
     });
     row
 }
@@ -459,7 +451,7 @@ fn amounts_group(
         .iter()
         .map(|(code, _)| currency_name(code))
         .collect();
-    let code = setting(ledger, CURRENCY_SETTING).unwrap_or_else(|| "USD".into());
+    let code = setting(ledger, settings::CURRENCY).unwrap_or_else(|| "USD".into());
     let currency = adw::ComboRow::builder()
         .title(gettext("Currency"))
         .model(&gtk::StringList::new(
@@ -469,7 +461,7 @@ fn amounts_group(
         .build();
     let rate = adw::EntryRow::builder()
         .title(gettext("One US Dollar In It"))
-        .text(setting(ledger, RATE_SETTING).unwrap_or_default())
+        .text(setting(ledger, settings::USD_RATE).unwrap_or_default())
         .show_apply_button(true)
         .input_purpose(gtk::InputPurpose::Number)
         .visible(code != "USD")
@@ -486,7 +478,13 @@ fn amounts_group(
     currency.connect_selected_notify(move |c| {
         let (code, _) = CURRENCIES[(c.selected() as usize).min(CURRENCIES.len() - 1)];
         r.set_visible(code != "USD");
-        save_then(&w, &l, CURRENCY_SETTING, Some(code), again.clone());
+        save_then(
+            &w,
+            &l,
+            settings::CURRENCY,
+            Some(code.to_string()),
+            again.clone(),
+        );
         if code != "USD" && r.text().is_empty() {
             toast(
                 &w,
@@ -499,7 +497,7 @@ fn amounts_group(
         let text = e.text().trim().replace(',', ".");
         match crate::core::money::parse_scaled(&text, 6) {
             Ok(v) if v > 0 => {
-                save_then(&w, &l, RATE_SETTING, Some(&text), reload.clone());
+                save_then(&w, &l, settings::USD_RATE, Some(text), reload.clone());
             }
             _ => toast(
                 &w,
@@ -535,7 +533,7 @@ fn monthly_group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::P
             "At each month’s start, last month’s summary is written as Markdown and CSV (tally-report-YYYY-MM.md); months missed while the computer was off are written later.",
         ))
         .build();
-    let folder = setting(ledger, MONTHLY_FOLDER_SETTING);
+    let folder = setting(ledger, settings::MONTHLY_REPORT_FOLDER);
     let row = adw::ActionRow::builder()
         .title(gettext("Folder"))
         .subtitle(glib::markup_escape_text(
@@ -564,14 +562,14 @@ fn monthly_group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::P
         let (w, l, r, o) = (w.clone(), l.clone(), r.clone(), o.clone());
         super::choose_file(chooser, move |path| {
             let text = path.display().to_string();
-            save(&w, &l, MONTHLY_FOLDER_SETTING, Some(&text));
+            save(&w, &l, settings::MONTHLY_REPORT_FOLDER, Some(text.clone()));
             r.set_subtitle(&glib::markup_escape_text(&text));
             o.set_visible(true);
         });
     });
     let (w, l, r) = (window.clone(), ledger.clone(), row.clone());
     off.connect_clicked(move |b| {
-        save(&w, &l, MONTHLY_FOLDER_SETTING, None);
+        save(&w, &l, settings::MONTHLY_REPORT_FOLDER, None);
         r.set_subtitle(&gettext("Off"));
         b.set_visible(false);
     });

@@ -14,17 +14,16 @@ use relm4::adw::prelude::*;
 use relm4::gtk::{self, glib};
 use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
 
-use super::follow::{Follower, Progress, setting_key};
+use super::follow::{Follower, Progress};
 use super::ledger::Ledger;
 use crate::core::usage::Dimension;
 use crate::i18n::{fill, gettext, ngettext};
 use crate::ingest::watch::Sources;
 use crate::ingest::{Agent, FileFormat, ImportReport, SkipReason};
+use crate::settings;
 use crate::store::UsageQuery;
 
 const POLL: Duration = Duration::from_secs(1);
-/// Set once the first-run question has been answered.
-const ASKED: &str = "sources.asked";
 
 #[derive(Debug)]
 pub enum SourcesInput {
@@ -172,12 +171,7 @@ impl SourcesView {
     }
 
     fn following(&self, a: Agent) -> bool {
-        self.ledger
-            .read(|s| s.setting(setting_key(a)))
-            .ok()
-            .flatten()
-            .as_deref()
-            != Some("off")
+        self.ledger.read(|s| settings::follow(a).get_or(s, true))
     }
 
     /// (Re)starts the follower on the agents switched on.
@@ -319,10 +313,7 @@ impl SourcesView {
     fn offer_first_import(&self, root: &gtk::Box, sender: &ComponentSender<Self>) {
         let asked = self
             .ledger
-            .read(|s| s.setting(ASKED))
-            .ok()
-            .flatten()
-            .is_some();
+            .read(|s| settings::SOURCES_ASKED.get_or(s, false));
         let empty = self
             .ledger
             .read(|s| s.history_count(&crate::store::HistoryFilter::default()))
@@ -476,12 +467,9 @@ impl SimpleComponent for SourcesView {
         };
         let first_run_pending = {
             model.offer_first_import(&root, &sender);
-            model
+            !model
                 .ledger
-                .read(|s| s.setting(ASKED))
-                .ok()
-                .flatten()
-                .is_none()
+                .read(|s| settings::SOURCES_ASKED.get_or(s, false))
                 && model
                     .ledger
                     .read(|s| s.history_count(&Default::default()))
@@ -515,18 +503,21 @@ impl SimpleComponent for SourcesView {
             SourcesInput::Restart => self.restart(),
             SourcesInput::Follow(agent, on) => {
                 if on != self.following(agent) {
-                    let value = if on { None } else { Some("off") };
-                    self.ledger
-                        .write(move |s| s.set_setting(setting_key(agent), value), restart);
+                    // On is the default: unset rather than written.
+                    let value = (!on).then_some(false);
+                    self.ledger.write(
+                        move |s| settings::follow(agent).set(s, value.as_ref()),
+                        restart,
+                    );
                 }
             }
             SourcesInput::ImportFile(path) => self.import_file(path),
             SourcesInput::FirstRun(yes) => {
                 self.ledger.write(
                     move |s| {
-                        s.set_setting(ASKED, Some("yes"))?;
+                        settings::SOURCES_ASKED.set(s, Some(&true))?;
                         for a in [Agent::ClaudeCode, Agent::Codex] {
-                            s.set_setting(setting_key(a), if yes { None } else { Some("off") })?;
+                            settings::follow(a).set(s, (!yes).then_some(&false))?;
                         }
                         Ok(())
                     },
