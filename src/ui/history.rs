@@ -15,7 +15,7 @@ use super::date_range::{
 };
 use super::history_columns::append_columns;
 use super::ledger::Ledger;
-use super::ledger_model::{Counted, LedgerModel};
+use super::ledger_model::{Counted, LedgerModel, PageAsk};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::store::{HistoryFilter, Store, StoreError};
 
@@ -31,6 +31,8 @@ pub enum HistoryInput {
     ClearFilters,
     /// Another process (or this one) wrote to the ledger.
     LedgerChanged,
+    /// The view was put on screen.
+    Shown,
     /// The reads thread counted what a filter lists (and, after a change to
     /// the ledger, read the models and providers for the menus). Answers to
     /// an older question than the last one asked are dropped.
@@ -220,7 +222,10 @@ impl SimpleComponent for HistoryView {
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         // Empty until the first count comes from the reads thread.
-        let model = LedgerModel::new(ledger.reader());
+        let reads = ledger.clone();
+        let model = LedgerModel::new(Rc::new(move |ask: PageAsk, done| {
+            reads.query(move |store| ask.read(store), done)
+        }));
         let filter = Rc::new(std::cell::RefCell::new(HistoryFilter::default()));
         let refilling = Rc::new(Cell::new(false));
 
@@ -416,7 +421,10 @@ impl SimpleComponent for HistoryView {
             export_status,
             secondary_columns,
         };
-        view.count(&sender, true);
+        // Counted when first shown: a hidden list would make its rows'
+        // widgets at start-up, before the first frame.
+        let s = sender.clone();
+        root.connect_map(move |_| s.input(HistoryInput::Shown));
         view.show_state(&widgets);
         ComponentParts {
             model: view,
@@ -469,6 +477,8 @@ impl SimpleComponent for HistoryView {
                 self.clear_controls.set(true);
             }
             HistoryInput::LedgerChanged => self.count(&sender, true),
+            HistoryInput::Shown if self.asked.get() == 0 => self.count(&sender, true),
+            HistoryInput::Shown => {}
             HistoryInput::Counted(asked, _) if asked != self.asked.get() => {}
             HistoryInput::Counted(_, answer) => match *answer {
                 Ok((counted, menus)) => {

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use relm4::gtk::glib;
+use relm4::gtk::{gio, glib, prelude::*};
 
 use crate::engine;
 use crate::notifier::System;
@@ -40,6 +40,7 @@ pub struct Ledger {
     /// The revision the listener last heard of.
     seen: Cell<(i64, u64)>,
     listener: RefCell<Option<Rc<dyn Fn()>>>,
+    monitor: RefCell<Option<gio::FileMonitor>>,
 }
 
 impl Ledger {
@@ -55,6 +56,7 @@ impl Ledger {
             written: Cell::new(0),
             seen,
             listener: RefCell::new(None),
+            monitor: RefCell::new(None),
         })
     }
 
@@ -141,6 +143,26 @@ impl Ledger {
     pub fn watch(self: &Rc<Self>, listener: impl Fn() + 'static) {
         self.listener.replace(Some(Rc::new(listener)));
         self.seen.set(self.revision());
+        // A commit writes the WAL: hearing of that (inotify) shows another
+        // process's record at once; the timer is there for file systems
+        // that do not tell.
+        let mut wal = self.reader.path().as_os_str().to_owned();
+        wal.push("-wal");
+        match gio::File::for_path(wal)
+            .monitor_file(gio::FileMonitorFlags::NONE, None::<&gio::Cancellable>)
+        {
+            Ok(monitor) => {
+                monitor.set_rate_limit(50);
+                let me = Rc::downgrade(self);
+                monitor.connect_changed(move |_, _, _, _| {
+                    if let Some(me) = me.upgrade() {
+                        me.notice();
+                    }
+                });
+                self.monitor.replace(Some(monitor));
+            }
+            Err(e) => tracing::debug!("no file monitor on the ledger: {e}"),
+        }
         let me = Rc::downgrade(self);
         glib::timeout_add_local(WATCH, move || match me.upgrade() {
             Some(me) => {

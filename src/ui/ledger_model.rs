@@ -2,6 +2,10 @@
 //! view asks for them and keeps only a few pages in memory. A million records
 //! scroll like a hundred: the view only ever asks for what is on screen.
 //!
+//! Pages are read off the main loop (a jump to the end of a million rows is
+//! an offset of 100 ms or more): a row asked for before its page is at hand
+//! is handed out empty and filled in when the page comes.
+//!
 //! A change to the ledger is counted on the reads thread (`Counted::read`),
 //! which also reads the pages the rows on screen will need; the model then
 //! takes it without a new list. GTK 4.8's list makes every row's widgets again
@@ -11,12 +15,13 @@
 //! end, except that a few new calls in front are inserted there.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use relm4::gtk::{gio, glib, prelude::*, subclass::prelude::*};
 
 use super::ledger_row::LedgerRow;
+use crate::i18n::gettext;
 use crate::store::{HistoryFilter, HistoryRow, Store, StoreError};
 
 /// Rows per page, and pages kept: about 3,000 rows at most in memory.
@@ -30,9 +35,31 @@ const READ_AHEAD: u32 = PAGE * 3;
 /// Rows a change updates in one go: more than a window shows.
 const UPDATE_AT_ONCE: u32 = 40;
 
+/// Reads page `page` of what a filter lists (after the row with this key,
+/// when the page before is at hand) off the main loop, and hands it to the
+/// callback on the main loop.
+pub type Loader = Rc<dyn Fn(PageAsk, Box<dyn FnOnce(Result<Vec<HistoryRow>, StoreError>)>)>;
+
+/// A page to read: see `PageAsk::read`.
+#[derive(Debug, Clone)]
+pub struct PageAsk {
+    filter: HistoryFilter,
+    page: u32,
+    after: Option<(i64, i64)>,
+}
+
+impl PageAsk {
+    pub fn read(&self, store: &Store) -> Result<Vec<HistoryRow>, StoreError> {
+        match self.after {
+            Some(after) => store.history_after(&self.filter, Some(after), PAGE as usize),
+            None => read_page(store, &self.filter, self.page),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct State {
-    store: Option<Rc<Store>>,
+    loader: Option<Loader>,
     /// The filter as the user set it.
     filter: HistoryFilter,
     /// The same, narrowed to the days that hold matches: what the queries use.
@@ -42,8 +69,13 @@ pub struct State {
     recent: VecDeque<u32>,
     /// The rows handed to GTK, by position, while it holds them.
     handed: BTreeMap<u32, glib::WeakRef<LedgerRow>>,
-    /// Moves on each refresh: rows left to update for an older one are not.
+    /// Moves on each refresh: rows left to update for an older one are not,
+    /// and pages read for an older one are dropped.
     generation: u64,
+    /// Pages asked for and not come yet.
+    pending: HashSet<u32>,
+    /// Pages to ask for once the state is no longer borrowed.
+    to_ask: Vec<PageAsk>,
 }
 
 mod imp {
@@ -73,7 +105,9 @@ mod imp {
         }
 
         fn item(&self, position: u32) -> Option<glib::Object> {
-            self.state.borrow_mut().item(position).map(|o| o.upcast())
+            let item = self.state.borrow_mut().item(position);
+            self.obj().ask_pages();
+            item.map(|o| o.upcast())
         }
     }
 }
@@ -83,12 +117,16 @@ glib::wrapper! {
 }
 
 impl State {
-    /// The row GTK holds for `position`, or a new one for it.
+    /// The row GTK holds for `position`, or a new one for it (empty until
+    /// its page comes).
     fn item(&mut self, position: u32) -> Option<LedgerRow> {
+        if position >= self.count {
+            return None;
+        }
         if let Some(row) = self.handed.get(&position).and_then(|w| w.upgrade()) {
             return Some(row);
         }
-        let row = LedgerRow::new(self.row(position)?);
+        let row = LedgerRow::new(self.row(position));
         if self.handed.len() > 4 * PAGE as usize {
             self.handed.retain(|_, w| w.upgrade().is_some());
         }
@@ -96,22 +134,42 @@ impl State {
         Some(row)
     }
 
+    /// The record at `position` if its page is at hand; else the page is
+    /// asked for.
     fn row(&mut self, position: u32) -> Option<HistoryRow> {
         if position >= self.count {
             return None;
         }
         let page = position / PAGE;
-        if !self.pages.contains_key(&page) {
-            let rows = self.load(page);
-            self.keep(page, rows);
+        match self.pages.get(&page) {
+            Some(rows) => rows.get((position % PAGE) as usize).cloned(),
+            None => {
+                self.ask(page);
+                None
+            }
         }
-        self.pages
-            .get(&page)?
-            .get((position % PAGE) as usize)
-            .cloned()
+    }
+
+    /// Asks for `page`: by keyset after the page before it when that one is
+    /// at hand (the common case while scrolling), by offset after a jump.
+    fn ask(&mut self, page: u32) {
+        if !self.pending.insert(page) {
+            return;
+        }
+        let after = page
+            .checked_sub(1)
+            .and_then(|p| self.pages.get(&p))
+            .and_then(|rows| rows.last())
+            .map(|row| (row.record.at.as_millisecond(), row.id));
+        self.to_ask.push(PageAsk {
+            filter: self.effective.clone(),
+            page,
+            after,
+        });
     }
 
     fn keep(&mut self, page: u32, rows: Vec<HistoryRow>) {
+        self.pending.remove(&page);
         self.pages.insert(page, rows);
         self.recent.retain(|p| *p != page);
         self.recent.push_back(page);
@@ -120,27 +178,6 @@ impl State {
                 self.pages.remove(&old);
             }
         }
-    }
-
-    /// Loads a page: by keyset after the page before it when that one is at hand
-    /// (the common case while scrolling), by offset after a jump.
-    fn load(&self, page: u32) -> Vec<HistoryRow> {
-        let Some(store) = &self.store else {
-            return Vec::new();
-        };
-        let previous_last = page
-            .checked_sub(1)
-            .and_then(|p| self.pages.get(&p))
-            .and_then(|rows| rows.last())
-            .map(|row| (row.record.at.as_millisecond(), row.id));
-        let rows = match previous_last {
-            Some(after) => store.history_after(&self.effective, Some(after), PAGE as usize),
-            None => read_page(store, &self.effective, page),
-        };
-        rows.unwrap_or_else(|e| {
-            tracing::warn!("cannot load usage history: {e}");
-            Vec::new()
-        })
     }
 
     /// The first row's key (time, id), when its page is at hand.
@@ -237,11 +274,70 @@ impl Counted {
 }
 
 impl LedgerModel {
-    /// An empty list until the first `refresh`.
-    pub fn new(store: Rc<Store>) -> LedgerModel {
+    /// An empty list until the first `refresh`; pages come through `loader`.
+    pub fn new(loader: Loader) -> LedgerModel {
         let model = LedgerModel::default();
-        model.imp().state.borrow_mut().store = Some(store);
+        model.imp().state.borrow_mut().loader = Some(loader);
         model
+    }
+
+    /// Sends the pages asked for meanwhile to the loader.
+    fn ask_pages(&self) {
+        let (asks, loader, generation) = {
+            let mut s = self.imp().state.borrow_mut();
+            (
+                std::mem::take(&mut s.to_ask),
+                s.loader.clone(),
+                s.generation,
+            )
+        };
+        let Some(loader) = loader else {
+            return;
+        };
+        for ask in asks {
+            let (model, page) = (self.downgrade(), ask.page);
+            loader(
+                ask,
+                Box::new(move |rows| {
+                    if let Some(model) = model.upgrade() {
+                        model.arrived(generation, page, rows);
+                    }
+                }),
+            );
+        }
+    }
+
+    /// A page came: the rows GTK holds in it show their records.
+    fn arrived(&self, generation: u64, page: u32, rows: Result<Vec<HistoryRow>, StoreError>) {
+        let held: Vec<(LedgerRow, HistoryRow)> = {
+            let mut s = self.imp().state.borrow_mut();
+            if s.generation != generation {
+                return;
+            }
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    s.pending.remove(&page);
+                    drop(s);
+                    super::report_failure(
+                        &gettext("Cannot read the usage history"),
+                        Err::<(), _>(e),
+                    );
+                    return;
+                }
+            };
+            let first = page * PAGE;
+            let held = s
+                .handed
+                .range(first..first + PAGE)
+                .filter_map(|(p, w)| Some((w.upgrade()?, rows.get((p - first) as usize)?.clone())))
+                .collect();
+            s.keep(page, rows);
+            held
+        };
+        for (row, record) in held {
+            row.set_row(record);
+        }
     }
 
     pub fn filter(&self) -> HistoryFilter {
@@ -278,8 +374,11 @@ impl LedgerModel {
             s.filter = counted.filter;
             s.effective = counted.effective;
             s.count = counted.count;
+            s.generation += 1;
             s.pages.clear();
             s.recent.clear();
+            s.pending.clear();
+            s.to_ask.clear();
             for (page, rows) in counted.pages {
                 s.keep(page, rows);
             }
@@ -305,8 +404,7 @@ impl LedgerModel {
             None => {}
         }
         let mut held: Vec<(u32, glib::WeakRef<LedgerRow>)> = {
-            let mut s = self.imp().state.borrow_mut();
-            s.generation += 1;
+            let s = self.imp().state.borrow();
             s.handed.iter().map(|(p, w)| (*p, w.clone())).collect()
         };
         // Nearest the rows on screen first; the list is taken from the end.
@@ -335,11 +433,11 @@ impl LedgerModel {
     }
 
     /// Gives up to `n` rows from the end of `held` their current records.
+    /// Rows whose page is not at hand ask for it, and are filled in when it
+    /// comes.
     fn update_rows(&self, held: &mut Vec<(u32, glib::WeakRef<LedgerRow>)>, n: u32) {
-        for _ in 0..n {
-            let Some((position, row)) = held.pop() else {
-                return;
-            };
+        let at_once = held.len().saturating_sub(n as usize);
+        for (position, row) in held.drain(at_once..).rev() {
             let Some(row) = row.upgrade() else {
                 continue;
             };
@@ -348,6 +446,7 @@ impl LedgerModel {
                 row.set_row(record);
             }
         }
+        self.ask_pages();
     }
 
     pub fn count(&self) -> u32 {
@@ -363,9 +462,9 @@ mod tests {
     use relm4::gtk::subclass::prelude::*;
     use relm4::gtk::{gio, prelude::*};
 
-    use super::{Counted, LedgerModel};
+    use super::{Counted, LedgerModel, PageAsk};
     use crate::core::usage::UsageRecord;
-    use crate::store::{HistoryFilter, Store};
+    use crate::store::{HistoryFilter, HistoryRow, Store, StoreError};
 
     fn call(i: i64) -> UsageRecord {
         let at = jiff::Timestamp::from_second(1_763_000_000 + i * 60).unwrap();
@@ -376,98 +475,144 @@ mod tests {
 
     /// Where a list changed: position, removed, added.
     type Changes = Rc<RefCell<Vec<(u32, u32, u32)>>>;
+    type Done = Box<dyn FnOnce(Result<Vec<HistoryRow>, StoreError>)>;
+
+    /// A model on a ledger, with pages read when the test says (`read`),
+    /// as the reads thread answers later.
+    struct Listed {
+        _dir: tempfile::TempDir,
+        store: Store,
+        model: LedgerModel,
+        asked: Rc<RefCell<Vec<(PageAsk, Done)>>>,
+        changes: Changes,
+    }
 
     /// A model on a ledger of `calls`, refreshed once, and the changes it
     /// reports from then on.
-    fn listed(
-        calls: impl Iterator<Item = i64>,
-    ) -> (tempfile::TempDir, Rc<Store>, LedgerModel, Changes) {
+    fn listed(calls: impl Iterator<Item = i64>) -> Listed {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("ledger.sqlite")).unwrap();
         store
             .insert_batch(&calls.map(call).collect::<Vec<_>>())
             .unwrap();
-        let store = Rc::new(store);
-        let model = LedgerModel::new(store.clone());
-        refresh(&model, &store);
+        let asked: Rc<RefCell<Vec<(PageAsk, Done)>>> = Rc::default();
+        let queue = asked.clone();
+        let model = LedgerModel::new(Rc::new(move |ask, done| {
+            queue.borrow_mut().push((ask, done))
+        }));
         let changes = Rc::new(RefCell::new(Vec::new()));
-        let c = changes.clone();
-        model.connect_items_changed(move |_, at, removed, added| {
-            c.borrow_mut().push((at, removed, added))
-        });
-        (dir, store, model, changes)
+        let listed = Listed {
+            _dir: dir,
+            store,
+            model,
+            asked,
+            changes,
+        };
+        listed.refresh();
+        let c = listed.changes.clone();
+        listed
+            .model
+            .connect_items_changed(move |_, at, removed, added| {
+                c.borrow_mut().push((at, removed, added))
+            });
+        listed
     }
 
-    /// Another connection to the ledger, as another process has.
-    fn writer(store: &Store) -> Store {
-        Store::open(store.path()).unwrap()
-    }
+    impl Listed {
+        /// Another connection to the ledger, as another process has.
+        fn writer(&self) -> Store {
+            Store::open(self.store.path()).unwrap()
+        }
 
-    fn refresh(model: &LedgerModel, store: &Store) {
-        let ask = model.ask(HistoryFilter::default());
-        model.refresh(Counted::read(store, ask).unwrap(), 0);
-    }
+        fn refresh(&self) {
+            let ask = self.model.ask(HistoryFilter::default());
+            self.model
+                .refresh(Counted::read(&self.store, ask).unwrap(), 0);
+        }
 
-    fn request_at(model: &LedgerModel, position: u32) -> String {
-        let row = model
-            .item(position)
-            .and_downcast::<super::LedgerRow>()
-            .unwrap();
-        let request = row
-            .imp()
-            .row
-            .borrow()
-            .as_ref()
-            .unwrap()
-            .record
-            .request_id
-            .clone();
-        request.unwrap()
+        /// Answers the pages asked for so far.
+        fn read(&self) -> usize {
+            let asked: Vec<_> = self.asked.borrow_mut().drain(..).collect();
+            let n = asked.len();
+            for (ask, done) in asked {
+                done(ask.read(&self.store));
+            }
+            n
+        }
+
+        fn request_at(&self, position: u32) -> Option<String> {
+            let row = self
+                .model
+                .item(position)
+                .and_downcast::<super::LedgerRow>()
+                .unwrap();
+            row.imp().row.borrow().as_ref()?.record.request_id.clone()
+        }
     }
 
     #[test]
     fn new_calls_in_front_are_inserted_there() {
-        let (_dir, store, model, changes) = listed(0..1_000);
-        let shown = model.item(0).unwrap();
-        writer(&store)
+        let l = listed(0..1_000);
+        let shown = l.model.item(0).unwrap();
+        l.writer()
             .insert_batch(&[call(1_000), call(1_001)])
             .unwrap();
-        refresh(&model, &store);
-        assert_eq!(*changes.borrow(), vec![(0, 0, 2)]);
-        assert_eq!(request_at(&model, 0), "req_1001");
+        l.refresh();
+        assert_eq!(*l.changes.borrow(), vec![(0, 0, 2)]);
+        assert_eq!(l.request_at(0).as_deref(), Some("req_1001"));
         // The row GTK held is the same object, now two rows down.
-        assert_eq!(model.item(2).unwrap(), shown);
-        assert_eq!(request_at(&model, 2), "req_999");
+        assert_eq!(l.model.item(2).unwrap(), shown);
+        assert_eq!(l.request_at(2).as_deref(), Some("req_999"));
     }
 
     #[test]
     fn a_large_change_keeps_the_rows_held_and_grows_at_the_end() {
-        let (_dir, store, model, changes) = listed((0..1_000).map(|i| i * 2));
-        let held: Vec<gio::glib::Object> = (0..5).map(|p| model.item(p).unwrap()).collect();
-        assert_eq!(request_at(&model, 0), "req_1998");
+        let l = listed((0..1_000).map(|i| i * 2));
+        let held: Vec<gio::glib::Object> = (0..5).map(|p| l.model.item(p).unwrap()).collect();
+        assert_eq!(l.request_at(0).as_deref(), Some("req_1998"));
         // Calls between those listed, too many to insert one by one.
         let between: Vec<_> = (0..1_000).map(|i| call(i * 2 + 1)).collect();
-        writer(&store).insert_batch(&between).unwrap();
-        refresh(&model, &store);
-        assert_eq!(*changes.borrow(), vec![(1_000, 0, 1_000)]);
-        assert_eq!(model.n_items(), 2_000);
+        l.writer().insert_batch(&between).unwrap();
+        l.refresh();
+        assert_eq!(*l.changes.borrow(), vec![(1_000, 0, 1_000)]);
+        assert_eq!(l.model.n_items(), 2_000);
         for (p, row) in held.iter().enumerate() {
             assert_eq!(
-                model.item(p as u32).as_ref(),
+                l.model.item(p as u32).as_ref(),
                 Some(row),
                 "the row GTK holds stays"
             );
         }
-        assert_eq!(request_at(&model, 0), "req_1999");
-        assert_eq!(request_at(&model, 1), "req_1998");
+        assert_eq!(l.request_at(0).as_deref(), Some("req_1999"));
+        assert_eq!(l.request_at(1).as_deref(), Some("req_1998"));
     }
 
     #[test]
     fn a_change_that_touches_nothing_listed_reports_nothing() {
-        let (_dir, store, model, changes) = listed(0..300);
-        model.item(0).unwrap();
-        refresh(&model, &store);
-        assert!(changes.borrow().is_empty());
-        assert_eq!(model.n_items(), 300);
+        let l = listed(0..300);
+        l.model.item(0).unwrap();
+        l.refresh();
+        assert!(l.changes.borrow().is_empty());
+        assert_eq!(l.model.n_items(), 300);
+    }
+
+    #[test]
+    fn a_row_far_down_is_empty_until_its_page_is_read_off_the_main_loop() {
+        let l = listed(0..5_000);
+        assert_eq!(l.read(), 0, "the first page came with the count");
+        let far = l.model.item(4_321).unwrap();
+        assert_eq!(l.request_at(4_321), None, "nothing read on the main loop");
+        l.model.item(4_322).unwrap();
+        assert_eq!(l.read(), 1, "one page asked for, once");
+        assert_eq!(l.request_at(4_321).as_deref(), Some("req_678"));
+        assert_eq!(l.model.item(4_321).unwrap(), far, "the same row, filled in");
+        // A page read for the list before a change is dropped; the row
+        // held is read again for the list as it is.
+        let held = l.model.item(3_000).unwrap();
+        l.writer().insert_batch(&[call(5_000)]).unwrap();
+        l.refresh();
+        assert_eq!(l.read(), 2, "the page asked before the change, and after");
+        assert_eq!(l.model.item(3_001).unwrap(), held);
+        assert_eq!(l.request_at(3_001).as_deref(), Some("req_1999"));
     }
 }

@@ -64,9 +64,12 @@ glib::wrapper! {
 }
 
 impl LedgerRow {
-    pub fn new(row: HistoryRow) -> LedgerRow {
+    /// A row showing `row`, or empty until `set_row`.
+    pub fn new(row: Option<HistoryRow>) -> LedgerRow {
         let object: LedgerRow = glib::Object::new();
-        object.set_row(row);
+        if let Some(row) = row {
+            object.set_row(row);
+        }
         object
     }
 

@@ -61,6 +61,7 @@ pub fn heartbeat() {
     if !wants("heartbeat") {
         return;
     }
+    say("heartbeat");
     let last = std::cell::Cell::new(Instant::now());
     glib::timeout_add_local(Duration::from_millis(20), move || {
         let gap = last.replace(Instant::now()).elapsed();
