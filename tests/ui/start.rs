@@ -1,0 +1,135 @@
+//! The window as it opens: empty, a ledger it cannot read, narrow and dark,
+//! in German; its windows from the menu.
+
+use super::support::*;
+
+/// A ledger written by a newer Tally is not touched; the app says so in a window,
+/// since from the desktop menu there is no terminal to read.
+pub async fn newer_ledger_is_explained(failures: &Rc<Cell<u32>>) {
+    let dialog = gtk::Window::list_toplevels()
+        .into_iter()
+        .filter_map(|w| w.downcast::<adw::MessageDialog>().ok())
+        .find(|w| w.is_visible());
+    let body = dialog
+        .as_ref()
+        .map(|d| d.body().to_string())
+        .unwrap_or_default();
+    let ok = body.contains("newer Tally") && body.contains("99");
+    eprintln!(
+        "  {}: the app explains it cannot open a newer ledger ({body:?})",
+        if ok { "ok" } else { "FAILED" }
+    );
+    if !ok {
+        failures.set(failures.get() + 1);
+    }
+    screenshot("newer-ledger").await;
+}
+
+/// The about window and the shortcuts window open from their actions, and the
+/// search shortcut's action puts the focus in the search field.
+pub async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
+    // Dialogs are toplevels of their own, not necessarily the application's windows.
+    let toplevels = || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .filter_map(|w| w.downcast::<gtk::Window>().ok())
+    };
+    let has = |t: glib::Type| toplevels().any(|w| w.type_().is_a(t) && w.is_visible());
+    let _ = WidgetExt::activate_action(window, "win.about", None);
+    pause(300).await;
+    check.expect(
+        has(adw::AboutWindow::static_type()),
+        "“About Tally” opens the about window",
+    );
+    screenshot("about").await;
+    for w in toplevels() {
+        if w.type_().is_a(adw::AboutWindow::static_type()) {
+            w.close();
+        }
+    }
+    let _ = WidgetExt::activate_action(window, "win.show-help-overlay", None);
+    pause(300).await;
+    check.expect(
+        has(gtk::ShortcutsWindow::static_type()),
+        "the shortcuts window opens",
+    );
+    screenshot("shortcuts").await;
+    for w in toplevels() {
+        if w.type_().is_a(gtk::ShortcutsWindow::static_type()) {
+            w.close();
+        }
+    }
+    pause(100).await;
+    let _ = WidgetExt::activate_action(window, "win.search", None);
+    pause(200).await;
+    let search = check.widget("history-search");
+    let focused =
+        GtkWindowExt::focus(window).is_some_and(|f| f == search || f.is_ancestor(&search));
+    check.expect(focused, "Ctrl+F puts the focus in the search field");
+}
+
+/// An empty ledger: where usage comes from, on the dashboard and in the history.
+pub async fn empty(check: &Check) {
+    check.expect(
+        check.dashboard_page() == "empty",
+        "the dashboard of an empty ledger says where usage comes from",
+    );
+    pause(300).await;
+    screenshot("empty").await;
+    check.show("history");
+    // Counted off the main loop once shown.
+    wait_for(Duration::from_secs(10), || check.page() == "empty").await;
+    check.expect(
+        check.page() == "empty",
+        "an empty ledger's history shows the how-to-start page",
+    );
+    check.expect(check.rows() == 0, "no rows");
+    check.expect(check.count_label() == "0 records", "count says 0 records");
+    pause(300).await;
+    screenshot("empty-history").await;
+}
+
+/// A narrow window in dark mode.
+pub async fn narrow_dark(check: &Check) {
+    let shown = |name: &str| find(&check.window, name).is_some_and(|w| w.is_mapped());
+    let dashboard = wait_for(Duration::from_secs(10), || {
+        shown("dashboard-stack") && !shown("sidebar-dashboard")
+    })
+    .await;
+    check.expect(
+        dashboard.is_some(),
+        "at 360 px the dashboard is shown alone",
+    );
+    pause(300).await;
+    screenshot("narrow-dark-dashboard").await;
+    check.show("history");
+    let folded = wait_for(Duration::from_secs(10), || {
+        shown("history-list") && !shown("sidebar-history")
+    })
+    .await;
+    check.expect(shown("history-list"), "at 360 px the history is shown");
+    check.expect(folded.is_some(), "the sidebar is folded away");
+    check.expect(
+        check.window.width() <= 400,
+        &format!("the window is narrow ({} px)", check.window.width()),
+    );
+    pause(300).await;
+    screenshot("narrow-dark").await;
+}
+
+/// The dashboard in German, dark, amounts in euros.
+pub async fn dashboard_de_dark(check: &Check) {
+    let content = wait_for(Duration::from_secs(10), || {
+        check.dashboard_page() == "content"
+    })
+    .await;
+    check.expect(content.is_some(), "the dashboard shows the budget");
+    let title = check.label("dashboard-spend-title");
+    check.expect(
+        title.starts_with("Ausgaben pro Tag") && title.ends_with("1,38\u{a0}€"),
+        &format!("the dashboard speaks German, in euros ({title})"),
+    );
+    check.expect(adw::StyleManager::default().is_dark(), "and is drawn dark");
+    pause(300).await;
+    screenshot("dashboard-de-dark").await;
+}
