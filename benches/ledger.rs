@@ -506,14 +506,7 @@ fn bench_dashboard(dir: &Path) -> bool {
         println!("no DISPLAY: the first-frame figure needs one (run under tools/with-display.sh)");
         return ok;
     }
-    let mut frames = Vec::new();
-    let mut peak: f64 = 0.0;
-    for _ in 0..7 {
-        let app = app::App::start(&path, dir, "dashboard");
-        let at = app.wait(|l| l == "first-frame");
-        frames.push(at - app.started);
-        peak = peak.max(app.status("VmHWM:") / 1024.0);
-    }
+    let (frames, peak) = app::first_frames(&path, dir, 7);
     let (lo, mid, hi) = median(frames);
     println!(
         "tally-app start to the first drawn dashboard, 7 runs: median {mid:.0?} (min {lo:.0?}, max {hi:.0?}), peak RSS {peak:.0} MB"

@@ -119,39 +119,22 @@ fn real_home(dir: &Path, db: &Path) -> PathBuf {
     if home.exists() {
         return home;
     }
-    let claude = agent_logs::ClaudeConfig {
-        seed: 11,
-        projects: 6,
-        sessions: 8,
-        calls: 60,
-        noise: true,
-        padding: 200,
-    };
-    agent_logs::write_claude_logs(&home.join(".claude/projects"), &claude);
-    let codex = agent_logs::CodexConfig {
-        seed: 11,
-        sessions: 8,
-        calls: 40,
-        noise: true,
-        padding: 100,
-    };
-    agent_logs::write_codex_logs(&home.join(".codex"), &codex);
-    for agent in ["claude-code", "codex"] {
-        let out = Command::new(TALLY)
-            .args(["import", agent, "--db"])
-            .arg(db)
-            .env("HOME", &home)
-            .env_remove("CLAUDE_CONFIG_DIR")
-            .env_remove("CODEX_HOME")
-            .output()
-            .expect("tally import");
-        assert!(out.status.success(), "tally import {agent}: {out:?}");
-    }
-    Store::open(db)
-        .expect("ledger")
-        .set_setting("sources.asked", Some("yes"))
-        .expect("setting");
+    agent_logs::imported_home(&home, db, 11);
     home
+}
+
+/// `runs` starts of the app on `db`: each one's time to its first drawn
+/// dashboard, and the largest peak RSS among them in MB.
+pub fn first_frames(db: &Path, home: &Path, runs: usize) -> (Vec<Duration>, f64) {
+    let mut frames = Vec::new();
+    let mut peak: f64 = 0.0;
+    for _ in 0..runs {
+        let app = App::start(db, home, "dashboard");
+        let at = app.wait(|l| l == "first-frame");
+        frames.push(at - app.started);
+        peak = peak.max(app.status("VmHWM:") / 1024.0);
+    }
+    (frames, peak)
 }
 
 fn record_now(db: &Path, n: usize) {
@@ -182,14 +165,7 @@ pub fn bench_app(dir: &Path) -> bool {
     let mut ok = true;
 
     // Start to the first drawn dashboard, and the memory the app holds then.
-    let mut frames = Vec::new();
-    let mut peak: f64 = 0.0;
-    for _ in 0..7 {
-        let app = App::start(&db, &home, "dashboard");
-        let at = app.wait(|l| l == "first-frame");
-        frames.push(at - app.started);
-        peak = peak.max(app.status("VmHWM:") / 1024.0);
-    }
+    let (frames, peak) = first_frames(&db, &home, 7);
     let (lo, mid, hi) = median(frames);
     println!(
         "tally-app start to its first drawn dashboard, 1M calls and followed logs, 7 runs: median {mid:.0?} (min {lo:.0?}, max {hi:.0?}), peak RSS {peak:.0} MB"

@@ -87,14 +87,27 @@ pub fn table_widget(t: &export::Table) -> gtk::Widget {
     let numbers: Vec<bool> = (0..t.columns.len())
         .map(|i| t.rows.iter().any(|r| r.get(i).is_some_and(Cell::is_number)))
         .collect();
-    for (i, c) in t.columns.iter().enumerate() {
-        let label = cell_label(&c.title, numbers[i]);
+    // A column empty in every row (profit and margin with no revenue
+    // recorded) says nothing in the window; the export keeps it.
+    let kept: Vec<usize> = (0..t.columns.len())
+        .filter(|&i| {
+            t.rows.len() <= 1
+                || t.rows
+                    .iter()
+                    .any(|r| r.get(i).is_some_and(|c| !matches!(c, Cell::Empty)))
+        })
+        .collect();
+    for (at, &i) in kept.iter().enumerate() {
+        let label = cell_label(&t.columns[i].title, numbers[i]);
         label.add_css_class("heading");
-        grid.attach(&label, i as i32, 0, 1, 1);
+        grid.attach(&label, at as i32, 0, 1, 1);
     }
     let mut previous_first: Option<String> = None;
     for (r, row) in t.rows.iter().take(SHOWN_ROWS).enumerate() {
-        for (i, cell) in row.iter().enumerate() {
+        for (at, &i) in kept.iter().enumerate() {
+            let Some(cell) = row.get(i) else {
+                continue;
+            };
             let mut text = shown_in(t.columns[i].key, cell);
             // A first column that repeats (the summary's dimension) is said once.
             if i == 0 && !numbers[0] {
@@ -108,7 +121,7 @@ pub fn table_widget(t: &export::Table) -> gtk::Widget {
             if matches!(cell, Cell::Bool(true)) {
                 label.add_css_class("warning");
             }
-            grid.attach(&label, i as i32, r as i32 + 1, 1, 1);
+            grid.attach(&label, at as i32, r as i32 + 1, 1, 1);
         }
     }
     let scroller = gtk::ScrolledWindow::builder()

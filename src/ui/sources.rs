@@ -24,6 +24,8 @@ use crate::settings;
 use crate::store::UsageQuery;
 
 const POLL: Duration = Duration::from_secs(1);
+/// How long after start-up the follower starts.
+const FOLLOW_AFTER: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum SourcesInput {
@@ -476,7 +478,10 @@ impl SimpleComponent for SourcesView {
                     .is_ok_and(|n| n == 0)
         };
         if !first_run_pending {
-            model.restart();
+            // After the first frame: catching up with the logs is not what
+            // the window is opened for, and on two cores it would slow it.
+            let s = sender.clone();
+            glib::timeout_add_local_once(FOLLOW_AFTER, move || s.input(SourcesInput::Restart));
         }
         model.reload();
         let widgets = SourcesWidgets {

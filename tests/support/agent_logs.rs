@@ -695,3 +695,41 @@ pub fn write_codex_logs(home: &Path, cfg: &CodexConfig) -> Truth {
     }
     truth
 }
+
+/// A Claude Code and Codex user's home: both agents' logs written into
+/// `home` (noise and all), then imported into `db` with `tally import` as a
+/// new user does, and the app's first-run question answered (follow both).
+pub fn imported_home(home: &Path, db: &Path, seed: u64) {
+    let claude = ClaudeConfig {
+        seed,
+        projects: 4,
+        sessions: 6,
+        calls: 40,
+        noise: true,
+        padding: 200,
+    };
+    write_claude_logs(&home.join(".claude/projects"), &claude);
+    let codex = CodexConfig {
+        seed,
+        sessions: 6,
+        calls: 30,
+        noise: true,
+        padding: 100,
+    };
+    write_codex_logs(&home.join(".codex"), &codex);
+    for agent in ["claude-code", "codex"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(["import", agent, "--db"])
+            .arg(db)
+            .env("HOME", home)
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CODEX_HOME")
+            .output()
+            .expect("run tally import");
+        assert!(out.status.success(), "tally import {agent}: {out:?}");
+    }
+    let mut store = tally::store::Store::open(db).expect("ledger");
+    tally::settings::SOURCES_ASKED
+        .set(&mut store, Some(&true))
+        .expect("setting");
+}

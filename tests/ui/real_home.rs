@@ -21,41 +21,9 @@ pub fn a_real_users_home(home: &Path, db: &Path, big: &Path) {
 }
 
 /// Claude Code and Codex logs written into `home` and imported into `db`
-/// with `tally import`; the first-run question answered (follow both), as
-/// when the user imported.
+/// as a new user does.
 pub fn agents_logs_imported(home: &Path, db: &Path) {
-    let claude = agent_logs::ClaudeConfig {
-        seed: 7,
-        projects: 4,
-        sessions: 6,
-        calls: 40,
-        noise: true,
-        padding: 200,
-    };
-    agent_logs::write_claude_logs(&home.join(".claude/projects"), &claude);
-    let codex = agent_logs::CodexConfig {
-        seed: 7,
-        sessions: 6,
-        calls: 30,
-        noise: true,
-        padding: 100,
-    };
-    agent_logs::write_codex_logs(&home.join(".codex"), &codex);
-    for agent in ["claude-code", "codex"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_tally"))
-            .args(["import", agent, "--db"])
-            .arg(db)
-            .env("HOME", home)
-            .env_remove("CLAUDE_CONFIG_DIR")
-            .env_remove("CODEX_HOME")
-            .output()
-            .expect("run tally import");
-        assert!(out.status.success(), "tally import {agent}: {out:?}");
-    }
-    Store::open(db)
-        .expect("ledger")
-        .set_setting("sources.asked", Some("yes"))
-        .expect("setting");
+    agent_logs::imported_home(home, db, 7);
 }
 
 pub async fn a_real_home_idles_and_never_blocks(check: &Check, db: &Path) {
