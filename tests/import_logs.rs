@@ -1053,3 +1053,55 @@ fn generated_codex_sessions_import_to_the_generators_ground_truth() {
     assert_eq!(ledger_groups(&s), expected_groups(&truth.calls));
     assert_eq!(s.import_codex(&[&sessions, &archived])["new"], 0);
 }
+
+/// Runs `tally` and waits for it to end by itself; a run that does not end
+/// within a minute is a hang, and fails the test.
+fn ends(s: &Setup, args: &[&str]) -> Value {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .arg("--db")
+        .arg(&s.db)
+        .args(args)
+        .env("LANGUAGE", "en")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("tally {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "tally {args:?}: {out:?}");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn a_fifo_and_a_folder_link_loop_among_the_logs_neither_hang_nor_count_twice() {
+    let s = Setup::new();
+    let project = s.logs.join("p");
+    append(
+        &project.join("s.jsonl"),
+        &format!("{}\n", line("msg_1", "req_1", 10).text()),
+    );
+    let fifo = project.join("x.jsonl");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    // A link back to the folder it is in, and one to its parent: loops.
+    std::os::unix::fs::symlink("../p", project.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", project.join("up")).unwrap();
+
+    let r = ends(
+        &s,
+        &["import", "claude-code", s.logs.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(r["new"], 1, "the one real call, once: {r}");
+    let errors = r["errors"].to_string();
+    assert!(
+        errors.contains("x.jsonl") && errors.contains("not a regular file"),
+        "the FIFO is named: {errors}"
+    );
+    assert_eq!(s.total()["requests"], 1);
+}

@@ -64,11 +64,27 @@ pub struct ImportReport {
     pub errors: Vec<String>,
 }
 
+/// How deep below a log folder files are looked for.
+const MAX_DEPTH: usize = 32;
+
 /// The `.jsonl` files under `dirs`, subfolders included, in a stable order.
+/// Only regular files are taken: a FIFO would block the import forever, and
+/// a socket or device is no log; each is named in `errors`. Symbolic links
+/// are followed, each real folder read once (by device and inode), so a link
+/// loop ends.
 pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = dirs.to_vec();
-    while let Some(dir) = stack.pop() {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<(PathBuf, usize)> = dirs.iter().map(|d| (d.clone(), 0)).collect();
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&dir) else {
+            errors.push(format!("{}: cannot be read", dir.display()));
+            continue;
+        };
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
@@ -78,14 +94,33 @@ pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
+            // Through a link to what it names; a dangling link is passed over.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if depth < MAX_DEPTH {
+                    stack.push((path, depth + 1));
+                } else {
+                    errors.push(format!(
+                        "{}: more than {MAX_DEPTH} folders deep, not read",
+                        path.display()
+                    ));
+                }
             } else if path.extension().is_some_and(|e| e == "jsonl") {
-                out.push(path);
+                if meta.is_file() {
+                    out.push(path);
+                } else {
+                    errors.push(format!(
+                        "{}: not a regular file (a pipe, socket or device), skipped",
+                        path.display()
+                    ));
+                }
             }
         }
     }
     out.sort();
+    out.dedup();
     out
 }
 
