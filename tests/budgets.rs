@@ -604,8 +604,9 @@ fn thresholds_fire_in_order_then_ack_and_resolve() {
     assert_eq!(all["alerts"][0]["acknowledged_by"], "tester");
 }
 
-#[test]
-fn the_webhook_channel_posts_the_alert_as_json() {
+/// A loopback webhook that takes one POST and answers 204: its URL, and the
+/// request's head and body once it came.
+fn one_post_server() -> (String, std::thread::JoinHandle<(String, String)>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -633,6 +634,32 @@ fn the_webhook_channel_posts_the_alert_as_json() {
             .unwrap();
         (head, String::from_utf8(body).unwrap())
     });
+    (url, server)
+}
+
+#[test]
+fn setting_a_webhook_sends_the_default_rules_alerts_there() {
+    let (url, server) = one_post_server();
+    let l = Ledger::new();
+    l.thresholds_only();
+    let said = l.ok(&["alerts", "webhook", &url]);
+    assert!(said.contains("3 alert rules now send to it too"), "{said}");
+    l.ok(&[
+        "policy", "add", "hook", "--limit", "0.01", "--period", "daily",
+    ]);
+    l.ok(&["record", "--model", "gpt-4o", "--input", "8000"]); // $0.02
+    let (head, body) = server.join().unwrap();
+    assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+    let alert: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alert["policy"], "hook");
+    // A second time adds nothing.
+    let again = l.ok(&["alerts", "webhook", &url]);
+    assert!(!again.contains("now send"), "{again}");
+}
+
+#[test]
+fn the_webhook_channel_posts_the_alert_as_json() {
+    let (url, server) = one_post_server();
     let l = Ledger::new();
     l.thresholds_only();
     for id in ["1", "2", "3"] {

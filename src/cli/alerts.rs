@@ -10,7 +10,7 @@ use super::print_json;
 use super::table::Table;
 use crate::core::alerts::{Channel, DEFAULT_COOLDOWN, Rule, Severity, Trigger};
 use crate::i18n::local_time;
-use crate::i18n::{fill, gettext};
+use crate::i18n::{fill, gettext, ngettext};
 use crate::settings;
 use crate::store::{AlertState, Store};
 
@@ -155,10 +155,25 @@ pub fn run_alerts(store: &mut Store, command: AlertsCommand) -> anyhow::Result<(
                 ));
             }
             settings::WEBHOOK_URL.set(store, Some(&url))?;
+            // A URL alone sent nothing: the rules name their channels.
+            let added = store.add_channel_to_rules(Channel::Webhook)?;
             println!(
                 "{}",
                 fill(&gettext("Alerts on the webhook channel go to {}."), &[&url])
             );
+            if added > 0 {
+                println!(
+                    "{}",
+                    fill(
+                        &ngettext(
+                            "{} alert rule now sends to it too.",
+                            "{} alert rules now send to it too.",
+                            added.min(u64::from(u32::MAX)) as u32,
+                        ),
+                        &[&added.to_string()]
+                    )
+                );
+            }
             Ok(())
         }
     }

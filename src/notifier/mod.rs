@@ -15,9 +15,12 @@ pub trait Notifier {
     fn send(&self, channel: Channel, alert: &Alert) -> Result<(), String>;
 }
 
-/// Whether `url` can be a webhook: http or https.
-pub fn is_webhook_url(url: &str) -> bool {
-    url.starts_with("http://") || url.starts_with("https://")
+/// Whether `text` can be a webhook: an http or https URL with a host (and a
+/// port that exists), as the URL standard reads it.
+pub fn is_webhook_url(text: &str) -> bool {
+    url::Url::parse(text.trim()).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    }) && !text.trim().contains(char::is_whitespace)
 }
 
 /// The real channels, configured from the ledger's settings and the XDG state dir.
@@ -52,6 +55,34 @@ impl Notifier for System {
                 Some(url) => webhook::post(url, alert),
                 None => Ok(()),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_webhook_url;
+
+    #[test]
+    fn a_webhook_is_an_http_url_with_a_host() {
+        for good in [
+            "https://hooks.example.com/x?y=1",
+            "http://127.0.0.1:8080/hook",
+            "HTTP://example.com/",
+            "https://user:secret@example.com/h",
+        ] {
+            assert!(is_webhook_url(good), "{good}");
+        }
+        for bad in [
+            "https://",
+            "https://example.com:99999/",
+            "https://exa mple.com/",
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "example.com/hook",
+            "",
+        ] {
+            assert!(!is_webhook_url(bad), "{bad}");
         }
     }
 }

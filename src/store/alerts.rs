@@ -172,6 +172,23 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Adds `channel` to every rule that lacks it; returns how many changed.
+    pub fn add_channel_to_rules(&mut self, channel: Channel) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        for mut rule in self.rules()? {
+            if rule.channels.contains(&channel) {
+                continue;
+            }
+            rule.channels.push(channel);
+            self.conn.execute(
+                "UPDATE alert_rules SET channels = ?2 WHERE id = ?1",
+                params![rule.id, channel_list(&rule.channels)],
+            )?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
     pub fn remove_rule(&mut self, id: i64) -> Result<bool, StoreError> {
         Ok(self
             .conn

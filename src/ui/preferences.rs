@@ -193,11 +193,32 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
             );
             return;
         }
-        save(
-            &w,
-            &l,
-            settings::WEBHOOK_URL,
-            (!url.is_empty()).then_some(url),
+        if url.is_empty() {
+            save(&w, &l, settings::WEBHOOK_URL, None);
+            return;
+        }
+        // A URL alone sends nothing: the rules name their channels.
+        let t = w.clone();
+        l.write(
+            move |s| {
+                settings::WEBHOOK_URL.set(s, Some(&url))?;
+                s.add_channel_to_rules(crate::core::alerts::Channel::Webhook)
+            },
+            move |done| match done {
+                Ok(0) => {}
+                Ok(n) => toast(
+                    &t,
+                    &fill(
+                        &ngettext(
+                            "{} alert rule now sends to the webhook too.",
+                            "{} alert rules now send to the webhook too.",
+                            n.min(u64::from(u32::MAX)) as u32,
+                        ),
+                        &[&n.to_string()],
+                    ),
+                ),
+                Err(e) => toast(&t, &e.to_string()),
+            },
         );
     });
     alerts.add(&webhook);
