@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod ingest;
 pub mod notifier;
 pub mod prices;
+pub mod private;
 pub mod reports;
 pub mod settings;
 pub mod store;

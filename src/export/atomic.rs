@@ -1,5 +1,9 @@
 //! Writing a file whole or not at all: into a temporary file in the same
-//! folder, flushed to disk, then renamed over the target.
+//! folder, flushed to disk, then renamed over the target. Only a regular
+//! file is replaced (through a link, the file it names, so the link stays):
+//! a device, a pipe, a folder or a link to nothing at the path is an error
+//! naming it, never turned into a file. A replaced file keeps its mode; a new
+//! one is the user's alone (0600).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +15,59 @@ pub enum ExportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is {what}, not a file: nothing was written")]
+    NotAFile { path: PathBuf, what: &'static str },
+}
+
+/// What stands at `path`, when it is not a regular file.
+fn not_a_file(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    Some(if t.is_file() {
+        return None;
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    })
+}
+
+/// The file to write for `path` and the mode to give it: the file a link
+/// names, its mode if it exists.
+fn target(path: &Path) -> Result<(PathBuf, u32), ExportError> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(link) = std::fs::symlink_metadata(path) else {
+        return Ok((path.to_path_buf(), crate::private::FILE_MODE));
+    };
+    let meta = if link.file_type().is_symlink() {
+        std::fs::metadata(path).map_err(|_| ExportError::NotAFile {
+            path: path.into(),
+            what: "a link to nothing",
+        })?
+    } else {
+        link.clone()
+    };
+    if let Some(what) = not_a_file(&meta) {
+        return Err(ExportError::NotAFile {
+            path: path.into(),
+            what,
+        });
+    }
+    let file = if link.file_type().is_symlink() {
+        std::fs::canonicalize(path).map_err(|source| ExportError::Write {
+            path: path.into(),
+            source,
+        })?
+    } else {
+        path.to_path_buf()
+    };
+    Ok((file, meta.permissions().mode() & 0o7777))
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
@@ -27,6 +84,8 @@ pub fn write_atomic_with(
         path: path.to_path_buf(),
         source,
     };
+    let (file, mode) = target(path)?;
+    let path = file.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -37,7 +96,10 @@ pub fn write_atomic_with(
         .unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.part", std::process::id()));
     let result = (|| {
-        let file = std::fs::File::create(&temp)?;
+        let _ = std::fs::remove_file(&temp);
+        let file = crate::private::create_new(&temp, mode)?;
+        // Exactly the mode kept, whatever the umask took away.
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
         fill(&mut out)?;
         out.flush()?;

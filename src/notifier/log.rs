@@ -13,15 +13,12 @@ pub fn default_path() -> Option<PathBuf> {
 pub fn append(path: &Path, alert: &Alert) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("alert log {}: {e}", path.display());
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::private::create_folders(dir).map_err(fail)?;
     }
     let mut line = serde_json::to_string(alert).map_err(|e| e.to_string())?;
     line.push('\n');
     // One write of a whole line in append mode: lines from two processes do not interleave.
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    crate::private::append(path)
         .and_then(|mut f| f.write_all(line.as_bytes()))
         .map_err(fail)
 }

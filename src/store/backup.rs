@@ -38,6 +38,7 @@ impl Store {
         let _ = std::fs::remove_file(&partial);
         self.conn
             .execute("VACUUM INTO ?1", [partial.to_string_lossy()])?;
+        crate::private::tighten(&partial);
         std::fs::rename(&partial, to).map_err(|source| {
             let _ = std::fs::remove_file(&partial);
             BackupError::File {

@@ -42,6 +42,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot create the ledger {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "the ledger {path} was written by a newer Tally (schema version {found}, this one knows {known}); update Tally"
     )]
@@ -74,10 +79,29 @@ impl Store {
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            crate::private::create_folders(dir).map_err(|source| StoreError::Folder {
                 path: dir.into(),
                 source,
             })?;
+        }
+        // The ledger is the user's alone; SQLite makes its -wal and -shm with
+        // the ledger's mode.
+        if !path.exists() {
+            match crate::private::create_new(path, crate::private::FILE_MODE) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => {
+                    return Err(StoreError::File {
+                        path: path.into(),
+                        source,
+                    });
+                }
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            crate::private::tighten(Path::new(&file));
         }
         let mut store = Self::open_at_version(path, schema::VERSION)?;
         store.zone = rollup::ledger_zone(&store.conn)?;
