@@ -1105,3 +1105,30 @@ fn a_fifo_and_a_folder_link_loop_among_the_logs_neither_hang_nor_count_twice() {
     );
     assert_eq!(s.total()["requests"], 1);
 }
+
+#[test]
+fn a_header_that_names_a_column_twice_is_refused_and_nothing_is_stored() {
+    let s = Setup::new();
+    let csv = s.logs.join("twice.csv");
+    append(
+        &csv,
+        "time,model,input,output,Input\n2025-09-01T10:00:00Z,gpt-4o,10,1,99999\n",
+    );
+    let error = s.tally_fails(&["import", "csv", csv.to_str().unwrap()]);
+    assert!(
+        error.contains("“input” twice (columns 3 and 5)") && error.contains("twice.csv"),
+        "{error}"
+    );
+    assert_eq!(s.total()["requests"], 0);
+
+    let export = s.logs.join("openai.csv");
+    append(
+        &export,
+        "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,input_tokens,output_tokens,input_cached_tokens,model,model,batch\n",
+    );
+    let error = s.tally_fails(&["import", "openai-usage", export.to_str().unwrap()]);
+    assert!(
+        error.contains("“model” twice (columns 10 and 11)"),
+        "{error}"
+    );
+}

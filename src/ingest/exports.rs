@@ -302,13 +302,15 @@ pub fn rows(export: Export, text: &str) -> Result<Vec<Row>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
-    let by_name: HashMap<String, usize> = reader
+    let names: Vec<String> = reader
         .headers()
         .map_err(|e| format!("the header row: {e}"))?
         .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().trim_start_matches('\u{feff}').to_lowercase(), i))
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_lowercase())
         .collect();
+    super::generic::no_column_twice(&names)?;
+    let by_name: HashMap<String, usize> =
+        names.into_iter().enumerate().map(|(i, h)| (h, i)).collect();
     let missing: Vec<&str> = export
         .required()
         .iter()

@@ -139,6 +139,21 @@ pub fn record_from_fields(
 /// A row's line number and its fields, or what is wrong with the row.
 pub type Row = (u64, Result<Map<String, Value>, String>);
 
+/// A header row that names a column twice is refused: which of the two
+/// counts would be a guess (the last one silently won).
+pub fn no_column_twice(headers: &[String]) -> Result<(), String> {
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(j) = headers[..i].iter().position(|earlier| earlier == h) {
+            return Err(format!(
+                "the header row names the column “{h}” twice (columns {} and {})",
+                j + 1,
+                i + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The rows of a CSV file as field maps, numbered by line; a bad row is an error.
 pub fn csv_rows(text: &str) -> Result<Vec<Row>, String> {
     let mut reader = csv::ReaderBuilder::new()
@@ -150,6 +165,7 @@ pub fn csv_rows(text: &str) -> Result<Vec<Row>, String> {
         .iter()
         .map(|h| h.trim().to_lowercase())
         .collect();
+    no_column_twice(&headers)?;
     if !headers.iter().any(|h| h == "time") || !headers.iter().any(|h| h == "model") {
         return Err("the header row needs at least the columns time and model".into());
     }
