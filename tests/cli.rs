@@ -646,3 +646,97 @@ fn reprice_brings_old_costs_to_the_current_book_and_dry_run_changes_nothing() {
     let by_day = l.json(&["usage", "--group-by", "day", "--json"]);
     assert_eq!(by_day["rows"][0]["cost_usd"], "2.500000000");
 }
+
+#[test]
+fn a_total_past_what_the_ledger_holds_is_refused_and_every_report_still_reads() {
+    let l = Ledger::new();
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--cost",
+        "9223372036",
+        "--request-id",
+        "a",
+    ]);
+    // One dollar more would pass 2^63 nano-dollars.
+    assert_rejected(
+        &l,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--cost",
+            "1",
+            "--request-id",
+            "b",
+        ],
+        "past what it can hold exactly",
+    );
+    // So would another huge call on another day, for the ledger as a whole.
+    assert_rejected(
+        &l,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--cost",
+            "5",
+            "--request-id",
+            "c",
+            "--at",
+            "2024-01-01T00:00:00Z",
+        ],
+        "past what it can hold exactly",
+    );
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "9223372036.000000000"
+    );
+    l.ok(&["status"]);
+    l.ok(&["report", "summary"]);
+}
+
+#[test]
+fn a_ledger_whose_totals_overflowed_reads_again_after_the_update() {
+    let l = Ledger::new();
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--cost",
+        "2",
+        "--request-id",
+        "a",
+    ]);
+    // As an older Tally left it: no bounds, and a day's sum SQLite turned
+    // into a REAL when it overflowed.
+    {
+        let c = rusqlite::Connection::open(&l.db).unwrap();
+        let version: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        c.execute_batch(&format!(
+            "DROP TABLE ledger_bounds;
+             UPDATE usage_daily SET cost_nanos = 1.0e19;
+             UPDATE usage_hourly SET cost_nanos = 1.0e19;
+             PRAGMA user_version = {};",
+            version - 1
+        ))
+        .unwrap();
+    }
+    let usage = l.json(&["usage", "--json"]);
+    assert_eq!(usage["total"]["requests"], 1, "{usage}");
+    l.ok(&["status"]);
+    l.ok(&["report", "summary"]);
+    // And it takes new calls again.
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--cost",
+        "1",
+        "--request-id",
+        "b",
+    ]);
+}

@@ -42,6 +42,10 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "this would take the ledger's totals past what it can hold exactly (about 9.2 billion dollars, or 9.2 quintillion tokens or calls): nothing was written"
+    )]
+    TooLarge,
     #[error("cannot create the ledger {path}: {source}")]
     File {
         path: PathBuf,

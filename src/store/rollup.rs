@@ -96,21 +96,49 @@ pub fn hour_of(ts_ms: i64) -> i64 {
     ts_ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 
-const SUM_UPDATE: &str = "ON CONFLICT DO UPDATE SET
-             requests = requests + excluded.requests,
-             input = input + excluded.input,
-             output = output + excluded.output,
-             cache_read = cache_read + excluded.cache_read,
-             cache_write_5m = cache_write_5m + excluded.cache_write_5m,
-             cache_write_1h = cache_write_1h + excluded.cache_write_1h,
-             reasoning = reasoning + excluded.reasoning,
-             images = images + excluded.images,
-             embedding_tokens = embedding_tokens + excluded.embedding_tokens,
-             cost_nanos = cost_nanos + excluded.cost_nanos,
-             unpriced = unpriced + excluded.unpriced,
-             billed_nanos = billed_nanos + excluded.billed_nanos,
-             revenue_nanos = revenue_nanos + excluded.revenue_nanos,
-             records = records + excluded.records";
+/// The columns a rollup row sums, in the order `add_to` binds them.
+pub const SUMMED: [&str; 14] = [
+    "requests",
+    "input",
+    "output",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "reasoning",
+    "images",
+    "embedding_tokens",
+    "cost_nanos",
+    "unpriced",
+    "billed_nanos",
+    "revenue_nanos",
+    "records",
+];
+
+/// `column + value`, or an SQLite "integer overflow" error where the sum
+/// would not fit in 64 bits. SQLite itself would turn such a sum into a
+/// REAL, and every later `SUM` over it would fail: a ledger bricked by one
+/// hostile record.
+pub fn checked_sum(column: &str, value: &str) -> String {
+    format!(
+        "CASE WHEN ({value} > 0 AND {column} > 9223372036854775807 - {value})
+                OR ({value} < 0 AND {column} < -9223372036854775807 - 1 - {value})
+              THEN abs(-9223372036854775807 - 1)
+              ELSE {column} + {value} END"
+    )
+}
+
+/// Whether `e` is SQLite's integer overflow, raised by `checked_sum`.
+pub fn is_overflow(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("integer overflow")
+}
+
+fn sum_update() -> String {
+    let sets: Vec<String> = SUMMED
+        .iter()
+        .map(|c| format!("{c} = {}", checked_sum(c, &format!("excluded.{c}"))))
+        .collect();
+    format!("ON CONFLICT DO UPDATE SET {}", sets.join(", "))
+}
 
 fn insert_sql(grain: Grain) -> String {
     let (table, key) = match grain {
@@ -122,7 +150,8 @@ fn insert_sql(grain: Grain) -> String {
              input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
              embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
-         {SUM_UPDATE}"
+         {}",
+        sum_update()
     )
 }
 
@@ -174,7 +203,53 @@ fn add_to(
         t.billed.nanos(),
         t.revenue.nanos(),
         n(t.records),
-    ])?;
+    ])
+    .map_err(too_large)?;
+    Ok(())
+}
+
+/// An overflow as the error people read; anything else as it is.
+pub fn too_large(e: rusqlite::Error) -> StoreError {
+    if is_overflow(&e) {
+        StoreError::TooLarge
+    } else {
+        e.into()
+    }
+}
+
+/// Adds what new records bring to the ledger's bounds: the sum of every
+/// record's magnitude per column. While that fits in 64 bits no total over
+/// any records can overflow, so no report can fail on one; a write that
+/// would pass it is refused whole.
+pub fn add_to_bounds(conn: &Connection, t: &Totals) -> Result<(), StoreError> {
+    let sets: Vec<String> = SUMMED
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = {}", checked_sum(c, &format!("?{}", i + 1))))
+        .collect();
+    let sql = format!("UPDATE ledger_bounds SET {} WHERE id = 1", sets.join(", "));
+    let n = |v: u64| i64::try_from(v).map_err(|_| StoreError::TooLarge);
+    let m = |v: crate::core::Money| {
+        i64::try_from(v.nanos().unsigned_abs()).map_err(|_| StoreError::TooLarge)
+    };
+    conn.prepare_cached(&sql)?
+        .execute(params![
+            n(t.requests)?,
+            n(t.tokens.input)?,
+            n(t.tokens.output)?,
+            n(t.tokens.cache_read)?,
+            n(t.tokens.cache_write_5m)?,
+            n(t.tokens.cache_write_1h)?,
+            n(t.tokens.reasoning)?,
+            n(t.images)?,
+            n(t.embedding_tokens)?,
+            m(t.cost)?,
+            n(t.unpriced)?,
+            m(t.billed)?,
+            m(t.revenue)?,
+            n(t.records)?,
+        ])
+        .map_err(too_large)?;
     Ok(())
 }
 

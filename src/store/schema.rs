@@ -254,7 +254,55 @@ pub const MIGRATIONS: &[Step] = &[
     ),
     // Rollups last, so they are rebuilt once, by today's code, on today's schema.
     Step::Code(super::rollup::rebuild_both),
+    Step::Code(bound_the_totals),
 ];
+
+/// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;
+/// and rollup sums SQLite had turned into REAL on an overflow (which made
+/// every report fail) clamped back to integers, so such a ledger reads again.
+fn bound_the_totals(tx: &Transaction) -> Result<(), StoreError> {
+    use super::rollup::SUMMED;
+    let columns: Vec<String> = SUMMED
+        .iter()
+        .map(|c| format!("{c} INTEGER NOT NULL DEFAULT 0"))
+        .collect();
+    tx.execute_batch(&format!(
+        "CREATE TABLE ledger_bounds (id INTEGER PRIMARY KEY CHECK (id = 1), {});
+         INSERT INTO ledger_bounds (id) VALUES (1);",
+        columns.join(", ")
+    ))?;
+    for table in ["usage_daily", "usage_hourly"] {
+        for c in SUMMED {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET {c} = CAST(max(min({c}, 9.2e18), -9.2e18) AS INTEGER)
+                     WHERE typeof({c}) = 'real'"
+                ),
+                [],
+            )?;
+        }
+    }
+    // TOTAL sums as a float, which cannot overflow; clamped to what fits.
+    let from_records = |c: &str| match c {
+        "unpriced" => "TOTAL(cost_kind = 'unpriced')".to_string(),
+        "records" => "COUNT(*)".to_string(),
+        c => format!("TOTAL(abs({c}))"),
+    };
+    let sets: Vec<String> = SUMMED
+        .iter()
+        .map(|c| {
+            format!("{c} = CAST(min(({} FROM usage), 9.2e18) AS INTEGER)", {
+                let e = from_records(c);
+                format!("SELECT {e}")
+            })
+        })
+        .collect();
+    tx.execute(
+        &format!("UPDATE ledger_bounds SET {} WHERE id = 1", sets.join(", ")),
+        [],
+    )?;
+    Ok(())
+}
 
 /// Claude Code calls were keyed by `message id:request id`; a subagent's replay
 /// of a message (another request id) imported in a later run was then counted

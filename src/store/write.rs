@@ -180,6 +180,7 @@ impl Store {
             Some(id) => {
                 let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
                 let totals = Totals::of(r);
+                rollup::add_to_bounds(&tx, &totals)?;
                 rollup::add(&tx, &day, dims, &totals)?;
                 rollup::add_hour(&tx, rollup::hour_of(r.at.as_millisecond()), dims, &totals)?;
                 Inserted { id, new: true }
@@ -263,6 +264,7 @@ impl Store {
             }
         }
         for ((day, dims), totals) in &groups {
+            rollup::add_to_bounds(&tx, totals)?;
             rollup::add(&tx, day, *dims, totals)?;
         }
         for ((hour, dims), totals) in &hours {
