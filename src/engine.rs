@@ -7,14 +7,14 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::core::alerts::{self, AlertKind, Firing, Observation, Severity};
+use crate::core::alerts::{self, AlertKind, Channel, Firing, Observation, Severity};
 use crate::core::check::{Decision, Verdict};
 use crate::core::forecast::{self, Projection};
 use crate::core::period::Window;
 use crate::core::policy::{Metric, Policy, State, basis_points};
 use crate::i18n::{fill, gettext};
 use crate::notifier::Notifier;
-use crate::store::{NewAlert, PolicySpend, Store, StoreError};
+use crate::store::{Delivery, NewAlert, PolicySpend, Store, StoreError};
 
 /// Where a policy stands now: what `tally status`, the Policies view and the
 /// dashboard show.
@@ -148,20 +148,52 @@ pub fn evaluate(store: &mut Store, now: Timestamp) -> Result<Vec<i64>, StoreErro
 /// earlier failures whose retry time has come). A channel that fails is logged
 /// and retried later; it never fails the write that led here.
 pub fn after_write(store: &mut Store, now: Timestamp, notifier: &dyn Notifier) -> Vec<i64> {
-    let raised = match evaluate(store, now) {
-        Ok(ids) => ids,
-        Err(e) => {
-            tracing::warn!("evaluating budgets failed: {e}");
-            Vec::new()
-        }
-    };
+    let raised = evaluate_logged(store, now);
     deliver_due(store, now, notifier);
     raised
 }
 
+/// As `after_write` for a command that ends at once: the desktop and the log
+/// are told now (quick and local); whether a webhook delivery is due comes
+/// back, to be sent by another process (see `cli::send_in_background`).
+pub fn after_write_quick(
+    store: &mut Store,
+    now: Timestamp,
+    notifier: &dyn Notifier,
+) -> (Vec<i64>, bool) {
+    let raised = evaluate_logged(store, now);
+    deliver_due_on(store, now, notifier, &[Channel::Desktop, Channel::Log]);
+    let webhook = store
+        .delivery_due_on(now, Channel::Webhook)
+        .unwrap_or(false);
+    (raised, webhook)
+}
+
+fn evaluate_logged(store: &mut Store, now: Timestamp) -> Vec<i64> {
+    evaluate(store, now).unwrap_or_else(|e| {
+        tracing::warn!("evaluating budgets failed: {e}");
+        Vec::new()
+    })
+}
+
 /// Sends the deliveries that are due through `notifier`.
 pub fn deliver_due(store: &mut Store, now: Timestamp, notifier: &dyn Notifier) {
-    let due = match store.take_due_deliveries(now) {
+    deliver_due_on(
+        store,
+        now,
+        notifier,
+        &[Channel::Desktop, Channel::Log, Channel::Webhook],
+    );
+}
+
+/// As `deliver_due`, on `channels` only.
+pub fn deliver_due_on(
+    store: &mut Store,
+    now: Timestamp,
+    notifier: &dyn Notifier,
+    channels: &[Channel],
+) {
+    let due = match store.take_due_deliveries_on(now, channels) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!("reading the alert outbox failed: {e}");
@@ -170,16 +202,50 @@ pub fn deliver_due(store: &mut Store, now: Timestamp, notifier: &dyn Notifier) {
     };
     for d in due {
         let result = notifier.send(d.channel, &d.alert);
-        if let Err(e) = &result {
-            tracing::warn!(
-                "alert {} on {}: {e} (will retry)",
-                d.alert.id,
-                d.channel.name()
-            );
+        finish(store, &d, result, now);
+    }
+}
+
+fn finish(store: &mut Store, d: &Delivery, result: Result<(), String>, now: Timestamp) {
+    if let Err(e) = &result {
+        tracing::warn!(
+            "alert {} on {}: {e} (will retry)",
+            d.alert.id,
+            d.channel.name()
+        );
+    }
+    if let Err(e) = store.finish_delivery(d, result, now) {
+        tracing::warn!("recording a delivery failed: {e}");
+    }
+}
+
+/// Sends every due delivery at once, each on a thread of its own (a webhook
+/// waits up to its timeout, and one that hangs must not hold up the others),
+/// and records how each went.
+pub fn deliver_due_concurrently(
+    store: &mut Store,
+    now: Timestamp,
+    notifier: &(dyn Notifier + Sync),
+) {
+    let due = match store.take_due_deliveries(now) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("reading the alert outbox failed: {e}");
+            return;
         }
-        if let Err(e) = store.finish_delivery(&d, result, now) {
-            tracing::warn!("recording a delivery failed: {e}");
-        }
+    };
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let sending: Vec<_> = due
+            .iter()
+            .map(|d| scope.spawn(move || notifier.send(d.channel, &d.alert)))
+            .collect();
+        sending
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("the sender failed".into())))
+            .collect()
+    });
+    for (d, result) in due.iter().zip(results) {
+        finish(store, d, result, now);
     }
 }
 

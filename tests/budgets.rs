@@ -816,3 +816,65 @@ fn a_rule_added_without_a_cooldown_takes_the_preferred_one() {
     assert!(cooldown_of("92%").contains("1h 30m"), "{list}");
     assert!(cooldown_of("93%").contains("5m"), "{list}");
 }
+
+/// A loopback webhook that reads each request and never answers: its URL,
+/// and how many requests came.
+fn hanging_webhook() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let came = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = came.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            if stream.read(&mut buf).is_ok_and(|n| n > 0) {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            held.push(stream);
+        }
+    });
+    (url, came)
+}
+
+#[test]
+fn a_webhook_that_never_answers_holds_up_no_write_and_is_sent_to_later() {
+    let (url, came) = hanging_webhook();
+    let l = Ledger::new();
+    l.thresholds_only();
+    l.ok(&["alerts", "webhook", &url]);
+    for i in 0..6 {
+        let name = format!("tiny-{i}");
+        l.ok(&[
+            "policy", "add", &name, "--limit", "0.01", "--period", "daily",
+        ]);
+    }
+    // Six budgets crossed at once: a dozen deliveries due, each of which
+    // would wait out the webhook's 5 s timeout.
+    let start = std::time::Instant::now();
+    l.ok(&["record", "--model", "gpt-4o", "--input", "8000"]);
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "the write waited for the webhook ({took:?}): less than one timeout is the bound"
+    );
+    let start = std::time::Instant::now();
+    l.ok(&["record", "--model", "gpt-4o", "--input", "10"]);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(4),
+        "nor the next one"
+    );
+    // Sent from another process meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while came.load(std::sync::atomic::Ordering::SeqCst) < 6 && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        came.load(std::sync::atomic::Ordering::SeqCst) >= 6,
+        "the deliveries went to the webhook ({} came)",
+        came.load(std::sync::atomic::Ordering::SeqCst)
+    );
+}

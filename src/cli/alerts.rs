@@ -24,6 +24,9 @@ pub enum AlertsCommand {
     Resolve(IdsArgs),
     /// Set or clear the URL that alerts are POSTed to as JSON
     Webhook(WebhookArgs),
+    /// Send the alerts that are due now (run in the background after a write)
+    #[command(hide = true)]
+    Send,
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +142,11 @@ pub fn run_alerts(store: &mut Store, command: AlertsCommand) -> anyhow::Result<(
                     );
                 }
             }
+            Ok(())
+        }
+        AlertsCommand::Send => {
+            let notifier = crate::notifier::System::for_store(store);
+            crate::engine::deliver_due_concurrently(store, Timestamp::now(), &notifier);
             Ok(())
         }
         AlertsCommand::Webhook(a) => {

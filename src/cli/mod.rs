@@ -161,13 +161,38 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     result?;
     let notifier = crate::notifier::System::for_store(&store);
-    let raised = crate::engine::after_write(&mut store, jiff::Timestamp::now(), &notifier);
+    let (raised, webhook) =
+        crate::engine::after_write_quick(&mut store, jiff::Timestamp::now(), &notifier);
+    if webhook {
+        send_in_background(&path);
+    }
     for id in raised {
         if let Ok(Some(a)) = store.alert(id) {
             eprintln!("{}: {} — {}", a.severity.name(), a.title, a.body);
         }
     }
     Ok(())
+}
+
+/// Starts `tally alerts send` on its own, not waited for: a webhook that
+/// hangs (up to its timeout, for each alert) never holds up the command
+/// that wrote. A delivery it cannot make stays due, for the next writer, the
+/// app or `tally watch`.
+pub fn send_in_background(db: &std::path::Path) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let started = std::process::Command::new(exe)
+        .arg("--db")
+        .arg(db)
+        .args(["alerts", "send"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        tracing::warn!("cannot start sending alerts in the background: {e}");
+    }
 }
 
 fn with(

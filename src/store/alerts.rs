@@ -323,6 +323,26 @@ impl Store {
     /// Takes the deliveries that are due, leasing them so another process does not
     /// send them too.
     pub fn take_due_deliveries(&mut self, now: Timestamp) -> Result<Vec<Delivery>, StoreError> {
+        self.take_due_deliveries_on(now, &[Channel::Desktop, Channel::Log, Channel::Webhook])
+    }
+
+    /// Whether a delivery on `channel` is due.
+    pub fn delivery_due_on(&self, now: Timestamp, channel: Channel) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM alert_deliveries
+             WHERE delivered_ms IS NULL AND next_try_ms <= ?1 AND channel = ?2)",
+            params![now.as_millisecond(), channel.name()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// As `take_due_deliveries`, on `channels` only.
+    pub fn take_due_deliveries_on(
+        &mut self,
+        now: Timestamp,
+        channels: &[Channel],
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let names: Vec<&str> = channels.iter().map(|c| c.name()).collect();
         let tx = self.write_tx()?;
         let due: Vec<(i64, String, i64)> = {
             let mut stmt = tx.prepare_cached(
@@ -332,6 +352,11 @@ impl Store {
             stmt.query_map([now.as_millisecond()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
+            .filter(|row| {
+                row.as_ref().map_or(true, |(_, c, _): &(i64, String, i64)| {
+                    names.contains(&c.as_str())
+                })
+            })
             .collect::<Result<_, _>>()?
         };
         let lease = now.checked_add(DELIVERY_LEASE)?.as_millisecond();
