@@ -1132,3 +1132,30 @@ fn a_header_that_names_a_column_twice_is_refused_and_nothing_is_stored() {
         "{error}"
     );
 }
+
+#[test]
+fn usage_files_are_read_within_bounds_and_a_stream_is_refused() {
+    let s = Setup::new();
+    let error = s.tally_fails(&["import", "csv", "/dev/zero"]);
+    assert!(error.contains("/dev/zero: not a regular file"), "{error}");
+
+    std::fs::create_dir_all(&s.logs).unwrap();
+    let sparse = s.logs.join("sparse.csv");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    let error = s.tally_fails(&["import", "csv", sparse.to_str().unwrap()]);
+    assert!(error.contains("more than the 256 MB"), "{error}");
+
+    let long = s.logs.join("long.jsonl");
+    let good = r#"{"time":"2025-09-01T10:00:00Z","model":"gpt-4o","input":10}"#;
+    let text = format!("{good}\n{}\n", "x".repeat(17 << 20));
+    std::fs::write(&long, text).unwrap();
+    let error = s.tally_fails(&["import", "jsonl", long.to_str().unwrap()]);
+    assert!(
+        error.contains("long.jsonl:2: a line longer than 16 MB"),
+        "{error}"
+    );
+    assert_eq!(s.total()["requests"], 0, "nothing was stored");
+}

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::print_json;
@@ -56,8 +55,7 @@ pub struct ReportFlags {
 }
 
 fn import_file(store: &mut Store, a: FileArgs, format: FileFormat) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let text = ingest::read_usage_file(&a.file).map_err(anyhow::Error::msg)?;
     let book = prices::load(store)?;
     let name = a.file.display().to_string();
     let report = ingest::import_file(store, &book, &name, &text, format, a.report.dry_run)?

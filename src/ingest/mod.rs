@@ -124,6 +124,57 @@ pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
     out
 }
 
+/// The largest file `import csv`, `import jsonl` and the exports read: held
+/// in memory whole, and a usage export of this size is millions of rows.
+pub const MAX_FILE: u64 = 256 << 20;
+/// The longest line a usage file may have.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// Reads a usage file (CSV, JSONL, an export) whole, within bounds: a
+/// regular file only (`/dev/zero` or a pipe never ends), at most `MAX_FILE`
+/// bytes, no line longer than `MAX_LINE`. The error names the file and why.
+pub fn read_usage_file(path: &Path) -> Result<String, String> {
+    let named = |why: String| format!("{}: {why}", path.display());
+    let meta = std::fs::metadata(path).map_err(|e| named(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(named("not a regular file".into()));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(named(format!(
+            "{} MB, more than the {} MB a file may have; split it",
+            meta.len() >> 20,
+            MAX_FILE >> 20
+        )));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|e| named(e.to_string()))?,
+            MAX_FILE + 1,
+        ),
+        &mut text,
+    )
+    .map_err(|e| named(e.to_string()))?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(named(
+            "grew past the size a file may have while read".into(),
+        ));
+    }
+    if let Some((n, _)) = text
+        .split('\n')
+        .enumerate()
+        .find(|(_, line)| line.len() > MAX_LINE)
+    {
+        return Err(format!(
+            "{}:{}: a line longer than {} MB; nothing was imported",
+            path.display(),
+            n + 1,
+            MAX_LINE >> 20
+        ));
+    }
+    Ok(text)
+}
+
 /// The complete lines of a text that are not blank, numbered from `first`; how
 /// many complete lines there are, blank ones included; and whether a last line
 /// lacks its newline (it is left for the next import: it may still be being

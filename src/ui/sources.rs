@@ -253,7 +253,7 @@ impl SourcesView {
         std::thread::spawn(move || {
             let name = path.display().to_string();
             let outcome = (|| -> anyhow::Result<String> {
-                let text = std::fs::read_to_string(&path)?;
+                let text = crate::ingest::read_usage_file(&path).map_err(anyhow::Error::msg)?;
                 // A provider's export is known by its header; else Tally's format.
                 let format = match crate::ingest::exports::detect(&text) {
                     Some(export) => FileFormat::Export(export),
