@@ -6,6 +6,12 @@ use clap::FromArgMatches;
 use tally::cli::Cli;
 
 fn main() -> ExitCode {
+    // Piped into `head`, end quietly as other Unix tools do, not with a
+    // panic on the closed pipe.
+    // SAFETY: first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tally::init_process();
     let matches = tally::cli::help::localized().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

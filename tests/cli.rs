@@ -700,17 +700,21 @@ fn a_total_past_what_the_ledger_holds_is_refused_and_every_report_still_reads() 
 #[test]
 fn a_ledger_whose_totals_overflowed_reads_again_after_the_update() {
     let l = Ledger::new();
-    l.ok(&[
-        "record",
-        "--model",
-        "gpt-4o",
-        "--cost",
-        "2",
-        "--request-id",
-        "a",
-    ]);
-    // As an older Tally left it: no bounds, and a day's sum SQLite turned
-    // into a REAL when it overflowed.
+    for (cost, id) in [("2", "a"), ("3", "z")] {
+        l.ok(&[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--cost",
+            cost,
+            "--request-id",
+            id,
+        ]);
+    }
+    // As an older Tally left it (before the last two steps: the bounds and
+    // the rebuild after them): no bounds, two calls of $9 billion each that
+    // cannot be added up, and a day's sum SQLite turned into a REAL when it
+    // overflowed.
     {
         let c = rusqlite::Connection::open(&l.db).unwrap();
         let version: i64 = c
@@ -718,17 +722,25 @@ fn a_ledger_whose_totals_overflowed_reads_again_after_the_update() {
             .unwrap();
         c.execute_batch(&format!(
             "DROP TABLE ledger_bounds;
+             UPDATE usage SET cost_nanos = 9000000000000000000;
              UPDATE usage_daily SET cost_nanos = 1.0e19;
              UPDATE usage_hourly SET cost_nanos = 1.0e19;
              PRAGMA user_version = {};",
-            version - 1
+            version - 2
         ))
         .unwrap();
     }
+    // The second is set aside as unpriced, saying why; every report reads.
     let usage = l.json(&["usage", "--json"]);
-    assert_eq!(usage["total"]["requests"], 1, "{usage}");
+    assert_eq!(usage["total"]["requests"], 2, "{usage}");
+    assert_eq!(
+        usage["total"]["cost_usd"], "9000000000.000000000",
+        "{usage}"
+    );
+    assert_eq!(usage["total"]["unpriced"], 1, "{usage}");
     l.ok(&["status"]);
     l.ok(&["report", "summary"]);
+    l.ok(&["report", "usage", "--since", "2000-01-01"]);
     // And it takes new calls again.
     l.ok(&[
         "record",
@@ -739,4 +751,52 @@ fn a_ledger_whose_totals_overflowed_reads_again_after_the_update() {
         "--request-id",
         "b",
     ]);
+}
+
+#[test]
+fn a_closed_pipe_a_year_out_of_range_and_terminal_escapes_are_handled() {
+    let l = Ledger::new();
+    l.ok(&["record", "--model", "gpt-4o", "--input", "10"]);
+    // Piped into something that stops reading: no panic.
+    let mut child = l
+        .cmd(&["usage"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{out:?}"
+    );
+
+    assert_rejected(
+        &l,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--input",
+            "1",
+            "--at",
+            "0000-01-01",
+        ],
+        "years 1970 to 9998",
+    );
+
+    // A name with an escape sequence that would retitle the terminal.
+    l.ok(&[
+        "record",
+        "--model",
+        "evil\u{1b}]0;pwned\u{7}",
+        "--input",
+        "10",
+    ]);
+    let shown = l.ok(&["usage", "--group-by", "model"]);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("evil\\u{1b}]0;pwned\\u{7}"), "{shown}");
 }

@@ -22,18 +22,25 @@ fn mode(path: &Path) -> u32 {
 fn the_ledger_its_folders_and_the_alert_log_are_the_users_alone() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let db = dir.path().join("new/sub/ledger.sqlite");
+    // The usual place, in a data folder not made yet.
+    let data = dir.path().join("new/data");
+    let db = data.join("tally/ledger.sqlite");
     let env = [("XDG_STATE_HOME", state.as_path())];
-    let out = tally(&db, &["policy", "add", "tiny", "--limit", "0.01"], &env);
-    assert!(out.status.success(), "{out:?}");
-    let out = tally(
-        &db,
-        &["record", "--model", "gpt-4o", "--input", "100000"],
-        &env,
-    );
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(mode(&dir.path().join("new")), 0o700);
-    assert_eq!(mode(&dir.path().join("new/sub")), 0o700);
+    let usual = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(args)
+            .env("XDG_STATE_HOME", &state)
+            .env("XDG_DATA_HOME", &data)
+            .env_remove("TALLY_DB")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    usual(&["policy", "add", "tiny", "--limit", "0.01"]);
+    usual(&["record", "--model", "gpt-4o", "--input", "100000"]);
+    for folder in ["new", "new/data", "new/data/tally"] {
+        assert_eq!(mode(&dir.path().join(folder)), 0o700, "{folder}");
+    }
     assert_eq!(mode(&db), 0o600);
     let log = state.join("tally/alerts.jsonl");
     assert!(log.exists(), "the budget's alert was logged");
@@ -114,4 +121,17 @@ fn out_writes_regular_files_only_and_keeps_a_replaced_files_mode() {
             .is_symlink()
     );
     assert_ne!(std::fs::read_to_string(&shared).unwrap(), "old");
+}
+
+#[test]
+fn a_ledger_of_ones_own_choosing_goes_in_a_folder_that_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo/ledger.sqlite");
+    let out = tally(&db, &["record", "--model", "gpt-4o", "--input", "10"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("typo does not exist"),
+        "{out:?}"
+    );
+    assert!(!dir.path().join("typo").exists(), "no folder was made");
 }

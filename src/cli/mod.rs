@@ -141,6 +141,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         anyhow::bail!("no command given");
     };
     let path = cli.db.clone().unwrap_or_else(config::default_db_path);
+    // A ledger of one's own choosing goes in a folder that exists: a typo
+    // should not make a tree of folders and an empty ledger in it.
+    if let Some(dir) = cli
+        .db
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+    {
+        anyhow::bail!(crate::i18n::fill(
+            &crate::i18n::gettext(
+                "the folder {} does not exist: create it first, or check the --db path"
+            ),
+            &[&dir.display().to_string()]
+        ));
+    }
     let open =
         || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
     // Commands that change usage, prices or policies evaluate the budgets after.
@@ -168,7 +183,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     for id in raised {
         if let Ok(Some(a)) = store.alert(id) {
-            eprintln!("{}: {} — {}", a.severity.name(), a.title, a.body);
+            eprintln!(
+                "{}: {} — {}",
+                a.severity.name(),
+                table::printable(&a.title),
+                table::printable(&a.body)
+            );
         }
     }
     Ok(())

@@ -146,6 +146,15 @@ pub fn run(store: &mut Store, a: RecordArgs) -> anyhow::Result<()> {
         Some(w) => w.start(&zone).map_err(anyhow::Error::msg)?,
         None => Timestamp::now(),
     };
+    // Calls to a model API happen after 1970 and before the last year a day
+    // and its budget periods can be computed in (9999 has no next day).
+    let year = at.to_zoned(TimeZone::UTC).year();
+    if !(1970..=9998).contains(&year) {
+        anyhow::bail!(fill(
+            &gettext("--at {}: a call's time must be in the years 1970 to 9998"),
+            &[&at.to_string()]
+        ));
+    }
     let book = prices::load(store)?;
     let mut record = build_record(&book, &a.model, a.provider.as_deref(), &a.tokens, at)?;
     record.user = a.user.trim().to_string();

@@ -18,7 +18,7 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.iter().map(|c| printable(c)).collect());
     }
 
     pub fn render(&self) -> String {
@@ -63,3 +63,34 @@ impl Table {
 }
 
 pub use crate::core::money::group_thousands as thousands;
+
+/// `text` safe to print to a terminal: control characters (an escape that
+/// starts a colour, a cursor move or an OSC sequence that sets the window
+/// title or a link, say, from a model or project name in a log) are shown
+/// as `\u{..}`, never acted on.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(super::printable("gpt-4o"), "gpt-4o");
+        assert_eq!(
+            super::printable("a\u{1b}]0;pwned\u{7}b\nc"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{a}c"
+        );
+    }
+}

@@ -293,6 +293,13 @@ pub fn parse_scaled(text: &str, scale: u32) -> Result<i128, MoneyError> {
     Ok(if negative { -value } else { value })
 }
 
+impl Money {
+    /// The sum, held at the largest or smallest amount instead of overflowing.
+    pub fn saturating_add(self, rhs: Money) -> Money {
+        Money(self.0.saturating_add(rhs.0))
+    }
+}
+
 impl Add for Money {
     type Output = Money;
     fn add(self, rhs: Money) -> Money {

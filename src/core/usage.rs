@@ -322,6 +322,26 @@ impl Totals {
         self.records -= o.records.min(self.records);
     }
 
+    /// As `add`, holding each sum at its type's limit instead of overflowing.
+    pub fn add_saturating(&mut self, o: &Totals) {
+        let sat = |a: &mut u64, b: u64| *a = a.saturating_add(b);
+        sat(&mut self.requests, o.requests);
+        let (t, u) = (&mut self.tokens, &o.tokens);
+        sat(&mut t.input, u.input);
+        sat(&mut t.output, u.output);
+        sat(&mut t.cache_read, u.cache_read);
+        sat(&mut t.cache_write_5m, u.cache_write_5m);
+        sat(&mut t.cache_write_1h, u.cache_write_1h);
+        sat(&mut t.reasoning, u.reasoning);
+        sat(&mut self.images, o.images);
+        sat(&mut self.embedding_tokens, o.embedding_tokens);
+        self.cost = self.cost.saturating_add(o.cost);
+        sat(&mut self.unpriced, o.unpriced);
+        self.billed = self.billed.saturating_add(o.billed);
+        self.revenue = self.revenue.saturating_add(o.revenue);
+        sat(&mut self.records, o.records);
+    }
+
     pub fn add(&mut self, o: &Totals) {
         self.requests += o.requests;
         let (t, u) = (&mut self.tokens, &o.tokens);

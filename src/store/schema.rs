@@ -252,9 +252,11 @@ pub const MIGRATIONS: &[Step] = &[
     Step::Sql(
         "CREATE INDEX usage_jobs ON usage (ts_ms) WHERE json_extract(metadata, '$.success') IS NOT NULL;",
     ),
+    // Rebuilt both rollups; now done by the last step.
+    Step::Sql(""),
+    Step::Code(bound_the_totals),
     // Rollups last, so they are rebuilt once, by today's code, on today's schema.
     Step::Code(super::rollup::rebuild_both),
-    Step::Code(bound_the_totals),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;
@@ -281,6 +283,39 @@ fn bound_the_totals(tx: &Transaction) -> Result<(), StoreError> {
                 [],
             )?;
         }
+    }
+    // Records whose money an older Tally let overflow the totals: from the
+    // one that passes what 64 bits hold, the amount is set aside (the call
+    // stays, unpriced, saying why), so no sum over the records can fail.
+    let mut sums = [0i128; 3];
+    let mut set_aside = Vec::new();
+    {
+        let mut rows = tx
+            .prepare("SELECT id, cost_nanos, billed_nanos, revenue_nanos FROM usage ORDER BY id")?;
+        let mut q = rows.query([])?;
+        while let Some(r) = q.next()? {
+            let id: i64 = r.get(0)?;
+            let amounts: [Option<i64>; 3] = [r.get(1)?, r.get(2)?, r.get(3)?];
+            let next: Vec<i128> = sums
+                .iter()
+                .zip(amounts)
+                .map(|(sum, a)| sum + a.map_or(0, |a| i128::from(a).abs()))
+                .collect();
+            if next.iter().any(|s| *s > i128::from(i64::MAX)) {
+                set_aside.push(id);
+            } else {
+                sums.copy_from_slice(&next);
+            }
+        }
+    }
+    for id in set_aside {
+        tx.execute(
+            "UPDATE usage SET cost_kind = 'unpriced', cost_nanos = NULL, billed_nanos = NULL,
+                 revenue_nanos = NULL, price_version = NULL,
+                 unpriced_reason = 'its amount would take the ledger''s totals past what they can hold'
+             WHERE id = ?1",
+            [id],
+        )?;
     }
     // TOTAL sums as a float, which cannot overflow; clamped to what fits.
     let from_records = |c: &str| match c {
