@@ -2,6 +2,7 @@
 #   make run      set up what is missing, then build and open the app
 #   make test     set up what is missing, then formatting, lints and every test
 #   make bench    the benchmarks (figures in the README)
+#   make fuzz     every parser fed mutated input at length (FUZZ=N each)
 #   make install  PREFIX=/usr/local (default ~/.local): binary, desktop entry, icons, metainfo, translations
 
 PREFIX ?= $(HOME)/.local
@@ -9,7 +10,7 @@ DESTDIR ?=
 APP_ID := io.github.tallyapp.Tally
 CARGO ?= cargo
 
-.PHONY: deps run build test lint bench install uninstall pot clean
+.PHONY: deps run build test lint bench fuzz install uninstall pot clean
 
 deps:
 	@tools/deps.sh
@@ -32,6 +33,12 @@ test: lint
 
 bench: deps
 	$(CARGO) bench --bench ledger
+
+# Every parser of outside input fed mutated input at length (make test feeds
+# a few hundred per parser): FUZZ=N inputs each.
+FUZZ ?= 200000
+fuzz: deps
+	TALLY_FUZZ_ITERATIONS=$(FUZZ) $(CARGO) test --release --test robustness
 
 install: build
 	install -Dm755 target/release/tally $(DESTDIR)$(PREFIX)/bin/tally
