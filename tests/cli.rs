@@ -800,3 +800,50 @@ fn a_closed_pipe_a_year_out_of_range_and_terminal_escapes_are_handled() {
     );
     assert!(shown.contains("evil\\u{1b}]0;pwned\\u{7}"), "{shown}");
 }
+
+#[test]
+fn doctor_tells_a_sound_ledger_from_a_damaged_one() {
+    let l = Ledger::new();
+    {
+        let mut store = tally::store::Store::open(&l.db).unwrap();
+        let records: Vec<tally::core::UsageRecord> = (0..3_000)
+            .map(|i| {
+                let at = jiff::Timestamp::from_second(1_756_684_800 + i * 60).unwrap();
+                let mut r = tally::core::UsageRecord::new(at, "openai", "gpt-4o");
+                r.request_id = Some(format!("req-{i}"));
+                r.project = format!("project-{}", i % 7);
+                r
+            })
+            .collect();
+        store.insert_batch(&records).unwrap();
+    }
+    let said = l.ok(&["doctor"]);
+    assert!(said.contains("Pages: sound"), "{said}");
+    assert!(said.contains("Records: 3000"), "{said}");
+
+    // 8 KB in the middle of the file overwritten, as a bad disk or a stray
+    // write would (every page in the file first, none left in the WAL).
+    rusqlite::Connection::open(&l.db)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let len = std::fs::metadata(&l.db).unwrap().len();
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&l.db).unwrap();
+        f.seek(SeekFrom::Start(len / 2 / 4096 * 4096)).unwrap();
+        f.write_all(&[0xff; 8192]).unwrap();
+    }
+    let out = l.run(&["doctor"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("DAMAGED") || said.contains("cannot be opened"),
+        "{said}"
+    );
+    assert!(said.contains("from a backup"), "{said}");
+}

@@ -4,6 +4,7 @@ mod alerts;
 mod args;
 mod calc;
 mod check;
+mod doctor;
 pub mod help;
 mod import;
 mod policy;
@@ -74,6 +75,8 @@ pub enum Command {
     /// Reports (summary, trend, compare, projection, what-if, reconcile) and exports
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Check that the ledger is sound: its pages, its totals, who may read it
+    Doctor(policy::JsonFlag),
 }
 
 /// Ends the program with a particular exit status, after the command printed
@@ -168,6 +171,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules(c) => return alerts::run_rules(&mut open()?, c),
         Command::Watch(a) => return watch::run(&mut open()?, a),
         Command::Report(c) => return report::run(&open()?, c),
+        Command::Doctor(a) => return doctor::run(&path, a.json),
         Command::Record(a) => with(open()?, |s| record::run(s, a)),
         Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
         Command::Import(c) => with(open()?, |s| import::run(s, c)),

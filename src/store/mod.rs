@@ -4,6 +4,7 @@
 
 mod alerts;
 mod backup;
+mod health;
 mod history;
 mod imports;
 mod policies;
@@ -23,6 +24,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use alerts::{Alert, AlertState, Delivery, NewAlert};
 pub use backup::BackupError;
+pub use health::Health;
 pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
