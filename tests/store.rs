@@ -270,6 +270,44 @@ fn repricing_keeps_the_rollup_exact() {
     }
 }
 
+/// Writes `r` into `usage` as every version since the first holds it, for a
+/// ledger opened at an older version. Today's insert code writes columns and
+/// tables older versions lack, so it cannot be used there; the rollups are
+/// rebuilt by the last migration.
+fn insert_as_stored(c: &rusqlite::Connection, r: &UsageRecord) -> rusqlite::Result<usize> {
+    let t = &r.tokens;
+    let (kind, cost) = match r.cost.amount() {
+        Some(m) => ("priced", Some(m.nanos())),
+        None => ("unpriced", None),
+    };
+    c.execute(
+        "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
+            request_id, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning,
+            images, embedding_tokens, cost_kind, cost_nanos, revenue_nanos, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, 0, ?16, ?17, ?18, 0)",
+        rusqlite::params![
+            &r.dedupe_key()[..],
+            r.at.as_millisecond(),
+            r.provider,
+            r.model,
+            r.user,
+            r.project,
+            r.agent,
+            r.source,
+            r.request_id,
+            t.input as i64,
+            t.output as i64,
+            t.cache_read as i64,
+            t.cache_write_5m as i64,
+            t.cache_write_1h as i64,
+            t.reasoning as i64,
+            kind,
+            cost,
+            r.revenue.map(Money::nanos),
+        ],
+    )
+}
+
 #[test]
 fn migrations_upgrade_a_ledger_from_every_earlier_version() {
     for from in 0..schema::VERSION {
@@ -280,42 +318,10 @@ fn migrations_upgrade_a_ledger_from_every_earlier_version() {
             let old = Store::open_at_version(&path, from).unwrap();
             assert_eq!(old.schema_version().unwrap(), from);
             if from >= 1 {
-                // Rows as that version's `usage` table holds them. (Its rollups are
-                // rebuilt by the last migration; today's insert code writes columns
-                // older versions lack, so it cannot be used here.)
-                let c = old.connection();
+                // Rows as that version's `usage` table holds them.
                 for (i, r) in records.iter().enumerate() {
-                    let t = &r.tokens;
-                    let (kind, cost) = match r.cost.amount() {
-                        Some(m) => ("priced", Some(m.nanos())),
-                        None => ("unpriced", None),
-                    };
-                    c.execute(
-                        "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
-                            input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
-                            embedding_tokens, cost_kind, cost_nanos, revenue_nanos, created_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, 0, ?15, ?16, ?17, 0)",
-                        rusqlite::params![
-                            &r.dedupe_key()[..],
-                            r.at.as_millisecond(),
-                            r.provider,
-                            r.model,
-                            r.user,
-                            r.project,
-                            r.agent,
-                            r.source,
-                            t.input as i64,
-                            t.output as i64,
-                            t.cache_read as i64,
-                            t.cache_write_5m as i64,
-                            t.cache_write_1h as i64,
-                            t.reasoning as i64,
-                            kind,
-                            cost,
-                            r.revenue.map(Money::nanos),
-                        ],
-                    )
-                    .unwrap_or_else(|e| panic!("row {i} at version {from}: {e}"));
+                    insert_as_stored(old.connection(), r)
+                        .unwrap_or_else(|e| panic!("row {i} at version {from}: {e}"));
                 }
             }
         }
@@ -379,13 +385,13 @@ fn claude_code_calls_stored_under_message_and_request_are_rekeyed_by_message() {
     {
         // The last version keyed by `message:request`: a parent, its replay
         // imported in a later run, and another call.
-        let mut old = Store::open_at_version(&path, 10).unwrap();
+        let old = Store::open_at_version(&path, 10).unwrap();
         for r in [
             claude("msg_a:req_1", 50),
             claude("msg_a:req_9", 50),
             claude("msg_b:req_2", 7),
         ] {
-            assert!(old.insert(&r).unwrap().new);
+            assert_eq!(insert_as_stored(old.connection(), &r).unwrap(), 1);
         }
     }
     let mut store = Store::open(&path).unwrap();

@@ -232,30 +232,24 @@ pub fn add_to_bounds(conn: &Connection, t: &Totals) -> Result<(), StoreError> {
     let m = |v: crate::core::Money| {
         i64::try_from(v.nanos().unsigned_abs()).map_err(|_| StoreError::TooLarge)
     };
-    let mut stmt = match conn.prepare_cached(&sql) {
-        Ok(stmt) => stmt,
-        // A ledger opened at an older version of the schema (the migration
-        // tests do) has no bounds yet; its migration reckons them.
-        Err(e) if e.to_string().contains("no such table: ledger_bounds") => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    stmt.execute(params![
-        n(t.requests)?,
-        n(t.tokens.input)?,
-        n(t.tokens.output)?,
-        n(t.tokens.cache_read)?,
-        n(t.tokens.cache_write_5m)?,
-        n(t.tokens.cache_write_1h)?,
-        n(t.tokens.reasoning)?,
-        n(t.images)?,
-        n(t.embedding_tokens)?,
-        m(t.cost)?,
-        n(t.unpriced)?,
-        m(t.billed)?,
-        m(t.revenue)?,
-        n(t.records)?,
-    ])
-    .map_err(too_large)?;
+    conn.prepare_cached(&sql)?
+        .execute(params![
+            n(t.requests)?,
+            n(t.tokens.input)?,
+            n(t.tokens.output)?,
+            n(t.tokens.cache_read)?,
+            n(t.tokens.cache_write_5m)?,
+            n(t.tokens.cache_write_1h)?,
+            n(t.tokens.reasoning)?,
+            n(t.images)?,
+            n(t.embedding_tokens)?,
+            m(t.cost)?,
+            n(t.unpriced)?,
+            m(t.billed)?,
+            m(t.revenue)?,
+            n(t.records)?,
+        ])
+        .map_err(too_large)?;
     Ok(())
 }
 
