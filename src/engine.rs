@@ -162,11 +162,16 @@ pub fn after_write_quick(
     notifier: &dyn Notifier,
 ) -> (Vec<i64>, bool) {
     let raised = evaluate_logged(store, now);
+    (raised, deliver_quick(store, now, notifier))
+}
+
+/// Tells the desktop and the log what is due (quick and local); true when a
+/// webhook delivery is due too, for another process to send.
+pub fn deliver_quick(store: &mut Store, now: Timestamp, notifier: &dyn Notifier) -> bool {
     deliver_due_on(store, now, notifier, &[Channel::Desktop, Channel::Log]);
-    let webhook = store
+    store
         .delivery_due_on(now, Channel::Webhook)
-        .unwrap_or(false);
-    (raised, webhook)
+        .unwrap_or(false)
 }
 
 fn evaluate_logged(store: &mut Store, now: Timestamp) -> Vec<i64> {
@@ -178,12 +183,7 @@ fn evaluate_logged(store: &mut Store, now: Timestamp) -> Vec<i64> {
 
 /// Sends the deliveries that are due through `notifier`.
 pub fn deliver_due(store: &mut Store, now: Timestamp, notifier: &dyn Notifier) {
-    deliver_due_on(
-        store,
-        now,
-        notifier,
-        &[Channel::Desktop, Channel::Log, Channel::Webhook],
-    );
+    deliver_due_on(store, now, notifier, &Channel::ALL);
 }
 
 /// As `deliver_due`, on `channels` only.
@@ -193,17 +193,21 @@ pub fn deliver_due_on(
     notifier: &dyn Notifier,
     channels: &[Channel],
 ) {
-    let due = match store.take_due_deliveries_on(now, channels) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!("reading the alert outbox failed: {e}");
-            return;
-        }
-    };
-    for d in due {
+    for d in take_due(store, now, channels) {
         let result = notifier.send(d.channel, &d.alert);
         finish(store, &d, result, now);
     }
+}
+
+/// The due deliveries on `channels`, leased; none when the outbox cannot be
+/// read (said in the log; they stay due).
+fn take_due(store: &mut Store, now: Timestamp, channels: &[Channel]) -> Vec<Delivery> {
+    store
+        .take_due_deliveries_on(now, channels)
+        .unwrap_or_else(|e| {
+            tracing::warn!("reading the alert outbox failed: {e}");
+            Vec::new()
+        })
 }
 
 fn finish(store: &mut Store, d: &Delivery, result: Result<(), String>, now: Timestamp) {
@@ -227,13 +231,7 @@ pub fn deliver_due_concurrently(
     now: Timestamp,
     notifier: &(dyn Notifier + Sync),
 ) {
-    let due = match store.take_due_deliveries(now) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!("reading the alert outbox failed: {e}");
-            return;
-        }
-    };
+    let due = take_due(store, now, &Channel::ALL);
     let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
         let sending: Vec<_> = due
             .iter()

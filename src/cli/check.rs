@@ -8,7 +8,6 @@ use serde_json::json;
 use super::args;
 use super::record::{build_record, cost_json};
 use super::{Exit, TokenArgs, print_json};
-use crate::core::alerts::Channel;
 use crate::core::check::{Decision, PolicyUse, Verdict, Why, decide};
 use crate::core::policy::Dims;
 use crate::core::usage::Totals;
@@ -89,12 +88,7 @@ pub fn run(store: &mut Store, a: CheckArgs) -> anyhow::Result<()> {
     let decision = decide(now, &call, !record.cost.is_unpriced(), &uses);
     if decision.verdict == Verdict::Block {
         engine::record_violation(store, now, &decision, &record.model)?;
-        let notifier = System::for_store(store);
-        engine::deliver_due_on(store, now, &notifier, &[Channel::Desktop, Channel::Log]);
-        if store
-            .delivery_due_on(now, Channel::Webhook)
-            .unwrap_or(false)
-        {
+        if engine::deliver_quick(store, now, &System::for_store(store)) {
             super::send_in_background(store.path());
         }
     }

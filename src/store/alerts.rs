@@ -323,7 +323,7 @@ impl Store {
     /// Takes the deliveries that are due, leasing them so another process does not
     /// send them too.
     pub fn take_due_deliveries(&mut self, now: Timestamp) -> Result<Vec<Delivery>, StoreError> {
-        self.take_due_deliveries_on(now, &[Channel::Desktop, Channel::Log, Channel::Webhook])
+        self.take_due_deliveries_on(now, &Channel::ALL)
     }
 
     /// Whether a delivery on `channel` is due.
@@ -344,7 +344,7 @@ impl Store {
     ) -> Result<Vec<Delivery>, StoreError> {
         let names: Vec<&str> = channels.iter().map(|c| c.name()).collect();
         let tx = self.write_tx()?;
-        let due: Vec<(i64, String, i64)> = {
+        let mut due: Vec<(i64, String, i64)> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT alert_id, channel, attempts FROM alert_deliveries
                  WHERE delivered_ms IS NULL AND next_try_ms <= ?1",
@@ -352,13 +352,9 @@ impl Store {
             stmt.query_map([now.as_millisecond()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
-            .filter(|row| {
-                row.as_ref().map_or(true, |(_, c, _): &(i64, String, i64)| {
-                    names.contains(&c.as_str())
-                })
-            })
             .collect::<Result<_, _>>()?
         };
+        due.retain(|(_, channel, _)| names.contains(&channel.as_str()));
         let lease = now.checked_add(DELIVERY_LEASE)?.as_millisecond();
         for (id, channel, _) in &due {
             tx.execute(
