@@ -162,9 +162,7 @@ pub fn run_alerts(store: &mut Store, command: AlertsCommand) -> anyhow::Result<(
                     &[&url]
                 ));
             }
-            settings::WEBHOOK_URL.set(store, Some(&url))?;
-            // A URL alone sent nothing: the rules name their channels.
-            let added = store.add_channel_to_rules(Channel::Webhook)?;
+            let added = crate::notifier::set_webhook(store, &url)?;
             println!(
                 "{}",
                 fill(&gettext("Alerts on the webhook channel go to {}."), &[&url])

@@ -23,6 +23,14 @@ pub fn is_webhook_url(text: &str) -> bool {
     }) && !text.trim().contains(char::is_whitespace)
 }
 
+/// Sends alerts to `url` from now on: the URL is kept, and the webhook added
+/// to every alert rule that lacks it (a URL alone sent nothing: the rules
+/// name their channels). Returns how many rules were changed.
+pub fn set_webhook(store: &mut Store, url: &str) -> Result<u64, crate::store::StoreError> {
+    settings::WEBHOOK_URL.set(store, Some(&url.to_string()))?;
+    store.add_channel_to_rules(Channel::Webhook)
+}
+
 /// The real channels, configured from the ledger's settings and the XDG state dir.
 pub struct System {
     pub log_file: Option<PathBuf>,

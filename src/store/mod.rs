@@ -92,16 +92,14 @@ impl Store {
         }
         // The ledger is the user's alone; SQLite makes its -wal and -shm with
         // the ledger's mode.
-        if !path.exists() {
-            match crate::private::create_new(path, crate::private::FILE_MODE) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(source) => {
-                    return Err(StoreError::File {
-                        path: path.into(),
-                        source,
-                    });
-                }
+        match crate::private::create_new(path, crate::private::FILE_MODE) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(StoreError::File {
+                    path: path.into(),
+                    source,
+                });
             }
         }
         for suffix in ["", "-wal", "-shm"] {

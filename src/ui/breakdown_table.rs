@@ -5,7 +5,7 @@
 use super::amounts;
 use relm4::gtk::{self, prelude::*};
 
-use super::ledger_row::project_name;
+use super::ledger_row::key_name;
 use crate::core::breakdown::{Share, SortBy};
 use crate::core::usage::Dimension;
 use crate::i18n::{dimension_title, fill as fill_in, gettext, percent};
@@ -82,12 +82,8 @@ pub fn fill(
             .map_or_else(|| "—".into(), amounts::money);
         // A project is a working folder for coding agents: named by its
         // last part, the whole path in the tooltip.
-        let name = match dimension {
-            Dimension::Project => project_name(&share.key),
-            _ => share.key.clone(),
-        };
         let mut cells = vec![
-            name,
+            key_name(dimension, &share.key),
             cost,
             percent(share.share_bp),
             amounts::count(t.requests),

@@ -192,12 +192,8 @@ pub fn load(
             .take(TOP_BARS)
             .filter(|s| !s.totals.cost.is_zero())
             .map(|s| {
-                let name = match dimension {
-                    Dimension::Project => super::ledger_row::project_name(&s.key),
-                    _ => s.key.clone(),
-                };
                 (
-                    name,
+                    super::ledger_row::key_name(dimension, &s.key),
                     dollars(s.totals.cost),
                     super::amounts::money(s.totals.cost),
                 )

@@ -299,7 +299,7 @@ impl SimpleComponent for HistoryView {
         export.set_widget_name("history-export");
         a11y::set_label(&export, &gettext("Export the listed records as CSV"));
         let (f, s) = (filter.clone(), sender.clone());
-        let db = ledger.reader().path().to_path_buf();
+        let db = ledger.path().to_path_buf();
         export
             .connect_clicked(move |b| export_listed(b, f.borrow().clone(), db.clone(), s.clone()));
         let search_row = gtk::Box::builder().spacing(6).build();

@@ -64,10 +64,9 @@ impl Ledger {
         f(&self.reader)
     }
 
-    /// The main loop's connection, for the history's list model, which reads
-    /// its pages as GTK asks for rows.
-    pub fn reader(&self) -> Rc<Store> {
-        self.reader.clone()
+    /// The ledger's file.
+    pub fn path(&self) -> &std::path::Path {
+        self.reader.path()
     }
 
     /// Runs `change` on the ledger worker, then the budget evaluation (alerts

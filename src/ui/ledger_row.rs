@@ -12,7 +12,7 @@ use relm4::gtk::{glib, prelude::*, subclass::prelude::*};
 
 use super::amounts;
 use crate::core::UsageRecord;
-use crate::core::usage::Cost;
+use crate::core::usage::{Cost, Dimension};
 use crate::i18n::{fill, gettext, ngettext};
 use crate::store::HistoryRow;
 
@@ -150,6 +150,15 @@ fn dims_text(r: &UsageRecord) -> (String, String) {
         or_dash(&parts.join(" · "))
     };
     (join(&project_name(&r.project)), join(&r.project))
+}
+
+/// A breakdown's key as shown: a project by `project_name`, anything else
+/// as it is.
+pub fn key_name(dimension: Dimension, key: &str) -> String {
+    match dimension {
+        Dimension::Project => project_name(key),
+        _ => key.to_string(),
+    }
 }
 
 /// A project that is a working folder (as coding agents record it) by its

@@ -197,13 +197,9 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
             save(&w, &l, settings::WEBHOOK_URL, None);
             return;
         }
-        // A URL alone sends nothing: the rules name their channels.
         let t = w.clone();
         l.write(
-            move |s| {
-                settings::WEBHOOK_URL.set(s, Some(&url))?;
-                s.add_channel_to_rules(crate::core::alerts::Channel::Webhook)
-            },
+            move |s| crate::notifier::set_webhook(s, &url),
             move |done| match done {
                 Ok(0) => {}
                 Ok(n) => toast(

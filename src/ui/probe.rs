@@ -11,8 +11,12 @@ use std::time::{Duration, Instant};
 
 use relm4::gtk::{self, glib, prelude::*};
 
-fn asked() -> Option<String> {
-    std::env::var("TALLY_BENCH_PROBE").ok()
+/// Read once: the probe speaks on every refresh.
+fn asked() -> Option<&'static str> {
+    static ASKED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    ASKED
+        .get_or_init(|| std::env::var("TALLY_BENCH_PROBE").ok())
+        .as_deref()
 }
 
 pub fn wants(what: &str) -> bool {
