@@ -741,6 +741,23 @@ fn a_ledger_whose_totals_overflowed_reads_again_after_the_update() {
     l.ok(&["status"]);
     l.ok(&["report", "summary"]);
     l.ok(&["report", "usage", "--since", "2000-01-01"]);
+    // The bounds were reckoned from the records: the $9 billion kept leaves
+    // room for less than $300 million more, on any day.
+    assert_rejected(
+        &l,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--cost",
+            "300000000",
+            "--request-id",
+            "y",
+            "--at",
+            "2024-01-01T00:00:00Z",
+        ],
+        "past what it can hold exactly",
+    );
     // And it takes new calls again.
     l.ok(&[
         "record",

@@ -318,22 +318,24 @@ fn bound_the_totals(tx: &Transaction) -> Result<(), StoreError> {
         )?;
     }
     // TOTAL sums as a float, which cannot overflow; clamped to what fits.
-    let from_records = |c: &str| match c {
-        "unpriced" => "TOTAL(cost_kind = 'unpriced')".to_string(),
-        "records" => "COUNT(*)".to_string(),
-        c => format!("TOTAL(abs({c}))"),
-    };
-    let sets: Vec<String> = SUMMED
+    // One scan of the records for every column.
+    let sums: Vec<String> = SUMMED
         .iter()
         .map(|c| {
-            format!("{c} = CAST(min(({} FROM usage), 9.2e18) AS INTEGER)", {
-                let e = from_records(c);
-                format!("SELECT {e}")
-            })
+            let total = match *c {
+                "unpriced" => "TOTAL(cost_kind = 'unpriced')".to_string(),
+                "records" => "COUNT(*)".to_string(),
+                c => format!("TOTAL(abs({c}))"),
+            };
+            format!("CAST(min({total}, 9.2e18) AS INTEGER)")
         })
         .collect();
     tx.execute(
-        &format!("UPDATE ledger_bounds SET {} WHERE id = 1", sets.join(", ")),
+        &format!(
+            "UPDATE ledger_bounds SET ({}) = (SELECT {} FROM usage) WHERE id = 1",
+            SUMMED.join(", "),
+            sums.join(", ")
+        ),
         [],
     )?;
     Ok(())

@@ -1,15 +1,16 @@
 //! The app's three ledger connections: one the main loop reads from (quick
-//! reads: settings, pages of history, the dashboard's rollups); one owned by
-//! the ledger worker, a thread that runs every write, the budget evaluation
-//! after it and the alert delivery that follows (a webhook can take seconds, a
-//! desktop notification goes over D-Bus); and one for reads that can take
-//! longer than a frame (counting a searched history), on a thread of their
-//! own so that they never wait behind a write either.
+//! reads: settings, the dashboard's rollups); one owned by the ledger worker,
+//! a thread that runs every write, the budget evaluation after it and the
+//! alert delivery that follows (a webhook can take seconds, a desktop
+//! notification goes over D-Bus); and one for reads that can take longer
+//! than a frame (the history's counts and pages), on a thread of their own so
+//! that they never wait behind a write either.
 //!
-//! The ledger also tells the window when it changed: one timer reads SQLite's
-//! `data_version` (which moves when any other connection commits, the worker's
-//! included) and the worker says when it has written; either makes the one
-//! listener (the window) hear of it once.
+//! The ledger also tells the window when it changed: a file monitor on the
+//! WAL and a timer read SQLite's `data_version` (which moves when any other
+//! connection commits, the worker's included), and the worker says when it
+//! has written; any of them makes the one listener (the window) hear of it
+//! once.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -232,7 +232,7 @@ pub struct Counted {
     pub filter: HistoryFilter,
     /// The same, narrowed to the days that hold matches: what the pages read.
     effective: HistoryFilter,
-    pub count: u32,
+    count: u32,
     /// How many rows came in front of the first, when few.
     in_front: Option<u32>,
     pages: Vec<(u32, Vec<HistoryRow>)>,
