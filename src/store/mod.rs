@@ -81,6 +81,25 @@ const WAL_PAGES: i64 = 128;
 /// The same during a bulk write: 256 MiB of 4 KiB pages.
 const BULK_WAL_PAGES: i64 = 65_536;
 
+/// A process that opens the ledger with no other connection open trusts no
+/// checkpoint made before (SQLite rebuilds its index of the WAL): it copies
+/// the whole WAL back again and never starts it over, so with no checkpoint
+/// on close the WAL grew by every `tally record` and each one read it all.
+/// A connection that leaves the WAL long therefore empties it on its way out,
+/// unless someone is reading it right now (then it is not waited for: that
+/// connection keeps the WAL's index warm and the next checkpoint restarts it).
+impl Drop for Store {
+    fn drop(&mut self) {
+        if !self.wal_is_long() {
+            return;
+        }
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -186,6 +205,18 @@ impl Store {
         let value = result?;
         restored.map_err(StoreError::from)?;
         Ok(value)
+    }
+
+    /// Whether this connection's WAL file is longer than an automatic
+    /// checkpoint lets it grow.
+    fn wal_is_long(&self) -> bool {
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        let page: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap_or(4096);
+        std::fs::metadata(&wal).is_ok_and(|m| m.len() as i64 > WAL_PAGES * page)
     }
 
     /// Applies migrations up to `target`. Public for the upgrade tests, which build
