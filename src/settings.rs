@@ -124,6 +124,26 @@ pub const MONTHLY_REPORT_LAST: Setting<String> = Setting::new("monthly_report_la
 /// The first-run question (import and follow the agents' logs?) was answered.
 pub const SOURCES_ASKED: Setting<bool> = Setting::new("sources.asked");
 
+/// The last backup made with Tally: when, a tab, and where (a restore keeps it).
+const LAST_BACKUP: Setting<String> = Setting::new("last_backup");
+
+/// Notes a backup just made at `path`, for `tally doctor` and the way back
+/// from a damaged ledger. A note that cannot be written loses no backup.
+pub fn note_backup(store: &mut Store, path: &std::path::Path, at: jiff::Timestamp) {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let value = format!("{at}\t{}", path.display());
+    if let Err(e) = LAST_BACKUP.set(store, Some(&value)) {
+        tracing::warn!("cannot note the backup: {e}");
+    }
+}
+
+/// When and where the last backup made with Tally went.
+pub fn last_backup(store: &Store) -> Option<(jiff::Timestamp, std::path::PathBuf)> {
+    let value = LAST_BACKUP.get(store).ok().flatten()?;
+    let (at, path) = value.split_once('\t')?;
+    Some((at.parse().ok()?, path.into()))
+}
+
 /// Follow `agent`'s logs while the app runs (on unless set off).
 pub const fn follow(agent: Agent) -> Setting<bool> {
     match agent {

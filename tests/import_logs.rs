@@ -589,6 +589,45 @@ fn watch_imports_appended_lines_and_leaves_the_ledger_alone_on_unchanged_logs() 
     assert_eq!(before, after, "idle, the watcher changed the ledger");
 }
 
+#[test]
+fn watch_hears_an_append_without_waiting_for_its_poll_whatever_the_folder_is_called() {
+    let s = Setup::new();
+    let file = s.logs.join("-home-ada-web/live.jsonl");
+    append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
+    // A folder named relative to where tally runs, and a poll that never
+    // comes: only the change notification can bring the new line in.
+    let child = session::Killed(
+        Command::new(env!("CARGO_BIN_EXE_tally"))
+            .current_dir(s.logs.parent().unwrap())
+            .arg("--db")
+            .arg(&s.db)
+            .args(["watch", "--poll", "3600", "--claude-code", "projects"])
+            .env("LANGUAGE", "en")
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait_for = |requests: u64| {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(20) {
+            if s.total()["requests"] == requests {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    };
+    assert!(wait_for(1), "the log is imported at start");
+    append(&file, &format!("{}\n", line("msg_2", "req_2", 20).text()));
+    assert!(
+        wait_for(2),
+        "the appended line is imported on its notification"
+    );
+    drop(child);
+}
+
 /// Counts the follower's imports.
 struct Imports(std::sync::Arc<std::sync::atomic::AtomicU64>);
 
@@ -621,7 +660,14 @@ fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
     let (db, count, flag) = (s.db.clone(), imports.clone(), stop.clone());
     let follower = std::thread::spawn(move || {
         let mut store = tally::store::Store::open(&db).unwrap();
-        tally::ingest::watch::follow(&mut store, &sources, &flag, &mut Imports(count)).unwrap();
+        tally::ingest::watch::follow(
+            &mut store,
+            &sources,
+            tally::ingest::watch::POLL,
+            &flag,
+            &mut Imports(count),
+        )
+        .unwrap();
     });
     // The first import, then six seconds in which nothing is written: one
     // 5-second poll, not imports set off by the last one's reading the logs.
@@ -1158,4 +1204,158 @@ fn usage_files_are_read_within_bounds_and_a_stream_is_refused() {
         "{error}"
     );
     assert_eq!(s.total()["requests"], 0, "nothing was stored");
+}
+
+/// `tally import` with a file-size limit standing in for a full disk: writes
+/// past `limit` bytes fail as they would with no space left.
+fn import_on_a_full_disk(s: &Setup, logs: &Path, limit: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tally"));
+    c.arg("--db")
+        .arg(&s.db)
+        .args(["import", "claude-code", logs.to_str().unwrap()])
+        .env("LANGUAGE", "en")
+        .env("TZ", "UTC");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            // Past the limit a write fails (EFBIG) instead of killing the process.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn an_import_that_runs_out_of_disk_says_what_it_stored_and_the_next_one_finishes() {
+    let logs = tempfile::tempdir().unwrap();
+    let cfg = ClaudeConfig {
+        seed: 5,
+        projects: 12,
+        sessions: 8,
+        calls: 520,
+        noise: false,
+        padding: 100,
+    };
+    let truth = agent_logs::write_claude_logs(logs.path(), &cfg);
+    let expected = expected_groups(&truth.calls);
+    let whole = Setup::new();
+    whole.tally(&[
+        "import",
+        "claude-code",
+        logs.path().to_str().unwrap(),
+        "--json",
+    ]);
+    let size = std::fs::metadata(&whole.db).unwrap().len();
+    // Room for the first chunk's WAL, not for all of them.
+    let s = Setup::new();
+    let out = import_on_a_full_disk(&s, logs.path(), size * 6 / 10);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{said}{err}");
+    let stored: i64 = rusqlite::Connection::open(&s.db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        stored > 0 && (stored as usize) < truth.calls.len(),
+        "{stored}"
+    );
+    assert!(
+        said.contains(&format!("{} new records", thousands(stored as u64))),
+        "the summary counts what was stored ({stored}): {said}"
+    );
+    assert!(err.contains("stopped"), "and says why it stopped: {err}");
+    // With room again, the next import stores the rest, each call once.
+    s.tally(&[
+        "import",
+        "claude-code",
+        logs.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(ledger_groups(&s), expected);
+}
+
+fn thousands(n: u64) -> String {
+    tally::core::money::group_thousands(n)
+}
+
+#[test]
+fn a_log_line_too_long_to_hold_is_skipped_by_name_and_the_rest_imported() {
+    let s = Setup::new();
+    let file = s.logs.join("-home-ada-web/s.jsonl");
+    let long = format!(
+        "{{\"type\":\"user\",\"text\":\"{}\"}}",
+        "x".repeat(17 << 20)
+    );
+    append(
+        &file,
+        &format!(
+            "{}\n{long}\n{}\n",
+            line("msg_1", "req_1", 10).text(),
+            line("msg_2", "req_2", 20).text()
+        ),
+    );
+    let (report, _) = s.tally(&["import", "claude-code", s.logs.to_str().unwrap(), "--json"]);
+    assert_eq!(report["new"], 2, "{report}");
+    let errors = report["errors"].to_string();
+    assert!(
+        errors.contains("s.jsonl:2: a line longer than 16 MB"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_sparse_log_of_more_than_a_read_is_taken_a_part_at_a_time_in_bounded_memory() {
+    let s = Setup::new();
+    let file = s.logs.join("-home-ada-web/s.jsonl");
+    append(
+        &file,
+        &format!(
+            "{}\n{}\n",
+            line("msg_1", "req_1", 10).text(),
+            line("msg_2", "req_2", 20).text()
+        ),
+    );
+    // 1.25 GiB of nothing after them (a hole, no disk used): more than one
+    // read, and a "line" with no end.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(5 << 28)
+        .unwrap();
+    let import = || {
+        s.tally(&["import", "claude-code", s.logs.to_str().unwrap(), "--json"])
+            .0
+    };
+    let first = import();
+    assert_eq!(first["new"], 2, "{first}");
+    assert!(
+        first["errors"]
+            .to_string()
+            .contains("the rest at the next import"),
+        "{first}"
+    );
+    let second = import();
+    assert_eq!(second["new"], 0, "{second}");
+    assert!(
+        second["errors"]
+            .to_string()
+            .contains("s.jsonl:3: a line longer than"),
+        "{second}"
+    );
+    // Lines written after it are read as ever.
+    append(&file, &format!("\n{}\n", line("msg_3", "req_3", 30).text()));
+    let third = import();
+    assert_eq!(third["new"], 1, "{third}");
+    assert_eq!(s.total()["output_tokens"], 60);
 }

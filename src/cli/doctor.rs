@@ -14,7 +14,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     let mode = std::fs::metadata(path)
         .map(|m| m.permissions().mode() & 0o777)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let store = match Store::open(path) {
+    let store = match Store::open_to_read(path) {
         Ok(store) => store,
         Err(e) => {
             return Err(Exit(
@@ -41,6 +41,16 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         },
     };
     let sound = h.damage.is_empty() && h.inexact_sums == 0;
+    let backup = crate::settings::last_backup(&store);
+    let restore_with = match &backup {
+        Some((_, file)) => fill(
+            &gettext("Restore the ledger from its last backup: tally restore {}"),
+            &[&file.display().to_string()],
+        ),
+        None => gettext(
+            "Restore the ledger from a backup: tally restore FILE (or Preferences → Ledger → Restore)",
+        ),
+    };
     if json {
         print_json(&json!({
             "ledger": path,
@@ -52,6 +62,8 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             "damage": h.damage,
             "inexact_sums": h.inexact_sums,
             "totals_bound_used_percent": h.bound_used_bp as f64 / 100.0,
+            "last_backup": backup.as_ref().map(|(at, file)| json!({"at": at.to_string(), "file": file})),
+            "read_only": store.read_only().is_some(),
         }))?;
     } else {
         println!(
@@ -87,10 +99,11 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             for line in &h.damage {
                 println!("  {line}");
             }
+            println!("{restore_with}");
             println!(
                 "{}",
                 gettext(
-                    "Restore the ledger from a backup (Preferences → Ledger → Restore); what was recorded since is in the agents' logs, which an import reads again."
+                    "What was recorded since is in the agents' logs, which an import reads again."
                 )
             );
         }
@@ -105,6 +118,18 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
                 )
             );
         }
+    }
+    if !json {
+        println!(
+            "{}",
+            match &backup {
+                Some((at, file)) => fill(
+                    &gettext("Last backup: {} ({})"),
+                    &[&crate::i18n::local_time(*at), &file.display().to_string()]
+                ),
+                None => gettext("Last backup: none made with Tally (tally backup FILE makes one)"),
+            }
+        );
     }
     if sound {
         Ok(())

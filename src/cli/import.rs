@@ -58,7 +58,14 @@ fn import_file(store: &mut Store, a: FileArgs, format: FileFormat) -> anyhow::Re
     let text = ingest::read_usage_file(&a.file).map_err(anyhow::Error::msg)?;
     let book = prices::load(store)?;
     let name = a.file.display().to_string();
-    let report = ingest::import_file(store, &book, &name, &text, format, a.report.dry_run)?
+    // A file is stored whole or not at all.
+    let report = ingest::import_file(store, &book, &name, &text, format, a.report.dry_run)
+        .map_err(|e| {
+            anyhow::anyhow!(fill(
+                &gettext("the import of {} stopped: {}. Nothing from it was stored."),
+                &[&name, &e.to_string()]
+            ))
+        })?
         .map_err(anyhow::Error::msg)?;
     show(&report, &a.report)
 }
@@ -161,7 +168,23 @@ pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    show(&report, &a.report)
+    show(&report, &a.report)?;
+    match &report.stopped {
+        // What was stored is evaluated against the budgets all the same.
+        Some(why) if report.files_stored == 0 => Err(super::Partial(fill(
+            &gettext("the import stopped before its end: {}. Nothing was stored; run the import again when that is fixed."),
+            &[why],
+        ))
+        .into()),
+        Some(why) => Err(super::Partial(fill(
+            &gettext(
+                "the import stopped before its end: {}. The records counted above, from {} files, are stored; run the import again to go on from there."
+            ),
+            &[why, &thousands(report.files_stored)],
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// A progress bar on a terminal (stderr), none when piped or printing JSON.

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod args;
+mod backup;
 mod calc;
 mod check;
 mod doctor;
@@ -77,6 +78,10 @@ pub enum Command {
     Report(report::ReportCommand),
     /// Check that the ledger is sound: its pages, its totals, who may read it
     Doctor(policy::JsonFlag),
+    /// Copy the ledger to a file, as it is at one moment
+    Backup(backup::BackupArgs),
+    /// Replace the ledger with a backup, after checking it (a damaged ledger too)
+    Restore(backup::RestoreArgs),
 }
 
 /// Ends the program with a particular exit status, after the command printed
@@ -161,24 +166,44 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let open =
         || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
+    // Commands that only read still answer from a damaged ledger, or one
+    // they may not write, and say so.
+    let read = || {
+        let store = Store::open_to_read(&path)
+            .with_context(|| format!("cannot open the ledger {}", path.display()))?;
+        if store.read_only().is_some() {
+            eprintln!("{}", read_only_warning(&path, &store));
+        }
+        anyhow::Ok(store)
+    };
     // Commands that change usage, prices or policies evaluate the budgets after.
     let (mut store, result) = match command {
-        Command::Usage(a) => return usage::run(&open()?, a),
-        Command::CalcCost(a) => return calc::run(&open()?, a),
-        Command::Status(a) => return policy::list(&open()?, jiff::Timestamp::now(), a.json),
+        Command::Usage(a) => return usage::run(&read()?, a),
+        Command::CalcCost(a) => return calc::run(&read()?, a),
+        Command::Status(a) => return policy::list(&read()?, jiff::Timestamp::now(), a.json),
         Command::Check(a) => return check::run(&mut open()?, a),
         Command::Alerts(c) => return alerts::run_alerts(&mut open()?, c),
         Command::Rules(c) => return alerts::run_rules(&mut open()?, c),
         Command::Watch(a) => return watch::run(&mut open()?, a),
-        Command::Report(c) => return report::run(&open()?, c),
+        Command::Report(c) => return report::run(&read()?, c),
         Command::Doctor(a) => return doctor::run(&path, a.json),
+        Command::Backup(a) => return backup::backup(&mut read()?, &a),
+        Command::Restore(a) => return backup::restore(&path, &a),
         Command::Record(a) => with(open()?, |s| record::run(s, a)),
         Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
         Command::Import(c) => with(open()?, |s| import::run(s, c)),
         Command::Reprice(a) => with(open()?, |s| reprice::run(s, a)),
         Command::Policy(c) => with(open()?, |s| policy::run(s, c)),
     };
-    result?;
+    // An import that stopped part way stored what it counted: the budgets
+    // see that before the failure is reported.
+    let partial = match result {
+        Ok(()) => None,
+        Err(e) => match e.downcast::<Partial>() {
+            Ok(Partial(why)) => Some(why),
+            Err(e) => return Err(e),
+        },
+    };
     let notifier = crate::notifier::System::for_store(&store);
     let (raised, webhook) =
         crate::engine::after_write_quick(&mut store, jiff::Timestamp::now(), &notifier);
@@ -195,7 +220,40 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    match partial {
+        Some(why) => Err(Exit(1, Some(why)).into()),
+        None => Ok(()),
+    }
+}
+
+/// A command that stored part of what it was asked to before it failed.
+#[derive(Debug)]
+pub struct Partial(pub String);
+
+impl std::fmt::Display for Partial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Partial {}
+
+/// What a command that reads says on stderr of a ledger open read-only.
+fn read_only_warning(path: &std::path::Path, store: &Store) -> String {
+    use crate::i18n::{fill, gettext};
+    let shown = path.display().to_string();
+    match store.read_only() {
+        Some(crate::store::ReadOnly::Damaged(problems)) => fill(
+            &gettext(
+                "warning: the ledger {} is damaged ({}); what can still be read is shown, and nothing is written. `tally doctor` says more; restore it from a backup with `tally restore FILE` or in the app (Preferences → Ledger → Restore).",
+            ),
+            &[&shown, problems.first().map_or("", String::as_str)],
+        ),
+        _ => fill(
+            &gettext("note: the ledger {} cannot be written by you here; it is shown read-only."),
+            &[&shown],
+        ),
+    }
 }
 
 /// Starts `tally alerts send` on its own, not waited for: a webhook that

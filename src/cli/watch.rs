@@ -19,6 +19,9 @@ pub struct WatchArgs {
     /// Codex session folders (repeatable) [default: ~/.codex/sessions and archived_sessions]
     #[arg(long = "codex", value_name = "DIR")]
     pub codex: Vec<PathBuf>,
+    /// Also look for new lines every this many seconds, for file systems that do not report changes
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub poll: u64,
 }
 
 pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
@@ -47,7 +50,8 @@ pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
         gettext("New usage is imported as it is written. Ctrl+C stops.")
     );
     let stop = AtomicBool::new(false);
-    follow(store, &sources, &stop, &mut Printer)?;
+    let poll = std::time::Duration::from_secs(a.poll);
+    follow(store, &sources, poll, &stop, &mut Printer)?;
     Ok(())
 }
 
@@ -56,7 +60,8 @@ struct Printer;
 
 impl Observer for Printer {
     fn imported(&mut self, agent: Agent, report: &ImportReport) {
-        if report.new + report.updated == 0 && report.errors.is_empty() {
+        if report.new + report.updated == 0 && report.errors.is_empty() && report.stopped.is_none()
+        {
             return;
         }
         let name = match agent {
@@ -73,6 +78,17 @@ impl Observer for Printer {
         );
         for e in &report.errors {
             eprintln!("{now}  {e}");
+        }
+        if let Some(why) = &report.stopped {
+            eprintln!(
+                "{now}  {}",
+                fill(
+                    &gettext(
+                        "the import stopped before its end ({}); it goes on at the next change"
+                    ),
+                    &[why]
+                )
+            );
         }
     }
 }

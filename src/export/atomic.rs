@@ -39,8 +39,8 @@ fn not_a_file(meta: &std::fs::Metadata) -> Option<&'static str> {
 }
 
 /// The file to write for `path` and the mode to give it: the file a link
-/// names, its mode if it exists.
-fn target(path: &Path) -> Result<(PathBuf, u32), ExportError> {
+/// names, its mode if it exists; an error for anything but a regular file.
+pub fn target(path: &Path) -> Result<(PathBuf, u32), ExportError> {
     use std::os::unix::fs::PermissionsExt;
     let Ok(link) = std::fs::symlink_metadata(path) else {
         return Ok((path.to_path_buf(), crate::private::FILE_MODE));

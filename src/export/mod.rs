@@ -12,7 +12,7 @@ pub mod usage;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-pub use atomic::{ExportError, write_atomic, write_atomic_with};
+pub use atomic::{ExportError, target as file_to_replace, write_atomic, write_atomic_with};
 
 use crate::core::Money;
 use crate::core::policy::Metric;

@@ -86,8 +86,13 @@ pub fn write_csv(store: &Store, filter: &HistoryFilter, path: &Path) -> anyhow::
         ..filter.clone()
     };
     let db = store.path().to_path_buf();
+    let read_only = store.read_only().cloned();
     let format = |i: usize| -> anyhow::Result<(Vec<u8>, u64)> {
-        let store = Store::open(&db)?;
+        let store = if read_only.is_some() {
+            Store::open_read_only(&db)?
+        } else {
+            Store::open(&db)?
+        };
         let mut stream = super::csv::Stream::rows_only(Vec::with_capacity(1 << 20));
         let mut scratch = String::with_capacity(32);
         let n = store.for_each_raw_record(&part(i), |r| {

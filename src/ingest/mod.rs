@@ -62,6 +62,12 @@ pub struct ImportReport {
     pub skipped: BTreeMap<SkipReason, u64>,
     /// `file:line: what is wrong`, for every line or file that could not be read.
     pub errors: Vec<String>,
+    /// Why the import stopped before its end (a full disk, say). The counts
+    /// of records are then what was stored before it, from `files_stored`
+    /// files; the next import goes on from there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    pub files_stored: u64,
 }
 
 /// How deep below a log folder files are looked for.
@@ -216,7 +222,35 @@ struct NewText {
     /// The source's running state at `start`, if it keeps one.
     state: Option<String>,
     inode: u64,
+    /// The file's size, or where this read stopped when it took a part.
     size: u64,
+    /// Bytes after `text` that were passed over: a line too long to read.
+    passed_over: u64,
+    /// The read took `MAX_LOG_READ` and left the rest for the next.
+    more: bool,
+}
+
+/// The most of one log file read at once: a file that grew by more (or a
+/// sparse file of terabytes) is read a part at a time, one per import, so
+/// memory stays bounded whatever the folder holds.
+const MAX_LOG_READ: u64 = 1 << 30;
+
+/// Reads on from where `file` is to just past its next newline, holding
+/// nothing: how many bytes that was, or None at the end of the file.
+fn bytes_to_next_line(file: &mut std::fs::File) -> std::io::Result<Option<u64>> {
+    use std::io::Read;
+    let mut block = vec![0u8; 1 << 20];
+    let mut passed = 0u64;
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &block[..n]) {
+            return Ok(Some(passed + i as u64 + 1));
+        }
+        passed += n as u64;
+    }
 }
 
 fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<NewText>> {
@@ -248,9 +282,30 @@ fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<N
     if resume && start == size {
         return Ok(None);
     }
-    let mut bytes = Vec::with_capacity((size - start) as usize);
+    let left = size - start;
+    let want = left.min(MAX_LOG_READ);
+    let mut bytes = Vec::with_capacity(want as usize);
     file.seek(SeekFrom::Start(start))?;
-    file.read_to_end(&mut bytes)?;
+    (&mut file).take(want).read_to_end(&mut bytes)?;
+    let (mut size, mut passed_over, more) = (size, 0, left > want);
+    if more {
+        // Up to the last complete line now; the rest at the next import.
+        match memchr::memrchr(b'\n', &bytes) {
+            Some(i) => bytes.truncate(i + 1),
+            None => {
+                // A line longer than a whole read is passed over (to its
+                // end, or the file's), counted as one line.
+                let rest = bytes_to_next_line(&mut file)?;
+                passed_over = bytes.len() as u64 + rest.unwrap_or(size - start - want);
+                bytes.clear();
+                if rest.is_some() {
+                    bytes.push(b'\n');
+                    passed_over -= 1;
+                }
+            }
+        }
+        size = start + bytes.len() as u64 + passed_over;
+    }
     Ok(Some(NewText {
         // Valid UTF-8 (the usual case) is taken as it is, without a copy.
         text: String::from_utf8(bytes)
@@ -260,6 +315,8 @@ fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<N
         state,
         inode,
         size,
+        passed_over,
+        more,
     }))
 }
 
@@ -309,12 +366,38 @@ fn read_file(
     // Up to the end of the last complete line; a line still being written
     // is read next time.
     let consumed = new.text.rfind('\n').map_or(0, |i| i + 1);
-    let (lines, complete, incomplete) = complete_lines(&new.text, new.first_line);
+    let (mut lines, complete, incomplete) = complete_lines(&new.text, new.first_line);
     let mut skipped = BTreeMap::new();
     if incomplete {
         skipped.insert(SkipReason::IncompleteLine, 1);
     }
     let mut errors = Vec::new();
+    let mut too_long = |number: u64| {
+        *skipped.entry(SkipReason::Malformed).or_default() += 1;
+        errors.push(format!(
+            "{}:{number}: a line longer than {} MB, skipped",
+            path.display(),
+            MAX_LINE >> 20
+        ));
+    };
+    if new.passed_over > 0 {
+        too_long(new.first_line);
+    }
+    lines.retain(|&(number, line)| {
+        let fits = line.len() <= MAX_LINE;
+        if !fits {
+            too_long(number);
+        }
+        fits
+    });
+    if new.more {
+        errors.push(format!(
+            "{}: more than {} MB new since the last import: read up to line {}, the rest at the next import",
+            path.display(),
+            MAX_LOG_READ >> 20,
+            new.first_line - 1 + complete
+        ));
+    }
     let mut pricer = Pricer::new(book);
     let (mut claude, mut codex, mut state) = (None, Vec::new(), None);
     match agent {
@@ -363,7 +446,7 @@ fn read_file(
             }
         }
     }
-    let offset = new.start + consumed as u64;
+    let offset = new.start + consumed as u64 + new.passed_over;
     let head = std::fs::File::open(path)
         .and_then(|mut f| head_hash(&mut f, offset))
         .unwrap_or_default();
@@ -406,7 +489,15 @@ pub fn import_logs_with_progress(
     dry_run: bool,
     progress: &mut dyn FnMut(usize, usize, u64),
 ) -> Result<ImportReport, StoreError> {
-    store.in_bulk(|store| import_files(store, book, agent, dirs, dry_run, progress))
+    store.in_bulk(|store| {
+        let mut report = ImportReport::default();
+        // What was stored stays stored: a write that fails part way (a full
+        // disk) ends the import with the report of what went before.
+        if let Err(e) = import_files(store, book, agent, dirs, dry_run, progress, &mut report) {
+            report.stopped = Some(e.to_string());
+        }
+        Ok(report)
+    })
 }
 
 fn import_files(
@@ -416,8 +507,8 @@ fn import_files(
     dirs: &[PathBuf],
     dry_run: bool,
     progress: &mut dyn FnMut(usize, usize, u64),
-) -> Result<ImportReport, StoreError> {
-    let mut report = ImportReport::default();
+    report: &mut ImportReport,
+) -> Result<(), StoreError> {
     // Where each file stopped is kept by path: the same folder reached through a
     // link or `..` must meet its saved state, or every file is read again.
     let dirs: Vec<PathBuf> = dirs
@@ -463,7 +554,7 @@ fn import_files(
                     &mut codex_records,
                     &mut states,
                     dry_run,
-                    &mut report,
+                    report,
                 )?;
             }
             report.files += 1;
@@ -488,7 +579,7 @@ fn import_files(
                 if codex_seen.insert(record.request_id.clone()) {
                     codex_records.push(record);
                 } else {
-                    skip(SkipReason::ArchivedCopy, &mut report);
+                    skip(SkipReason::ArchivedCopy, report);
                 }
             }
             states.push(read.state);
@@ -502,9 +593,8 @@ fn import_files(
         &mut codex_records,
         &mut states,
         dry_run,
-        &mut report,
-    )?;
-    Ok(report)
+        report,
+    )
 }
 
 /// How many calls an import holds in memory before storing them. Claude Code's
@@ -543,6 +633,7 @@ fn flush(
     // Logs are read while agents write them: a later, larger snapshot replaces an
     // earlier one. Where each file stopped is saved with the records.
     let outcome = store.insert_import(&records, states)?;
+    report.files_stored += states.len() as u64;
     states.clear();
     report.new += outcome.inserted;
     report.updated += outcome.updated;

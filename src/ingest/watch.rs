@@ -16,8 +16,8 @@ use crate::store::{Store, StoreError};
 /// Changes come in bursts (a streamed reply is many writes): wait this long
 /// after the first before importing.
 const SETTLE: Duration = Duration::from_millis(150);
-/// How often to look anyway.
-const POLL: Duration = Duration::from_secs(5);
+/// How often to look anyway (`tally watch --poll` sets another).
+pub const POLL: Duration = Duration::from_secs(5);
 
 /// The folders to follow for each agent.
 #[derive(Clone, Debug, Default)]
@@ -115,14 +115,32 @@ fn writes_logs(kind: &notify::EventKind) -> bool {
     }
 }
 
-/// Follows `sources` until `stop` is set, importing within about a second of
-/// each change.
+/// Follows `sources` until `stop` is set, importing a moment after each
+/// change, and every `poll` whatever happened.
 pub fn follow(
     store: &mut Store,
     sources: &Sources,
+    poll: Duration,
     stop: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<(), StoreError> {
+    // Watched as absolute, real paths: inotify names a changed file by the
+    // path its folder was watched under, and a folder given as `logs` or
+    // through a link would never match the folders the changes are
+    // sorted by, leaving every change to the poll.
+    let real = |dirs: &[PathBuf]| -> Vec<PathBuf> {
+        dirs.iter()
+            .map(|d| {
+                std::fs::canonicalize(d)
+                    .or_else(|_| std::path::absolute(d))
+                    .unwrap_or_else(|_| d.clone())
+            })
+            .collect()
+    };
+    let sources = &Sources {
+        claude_code: real(&sources.claude_code),
+        codex: real(&sources.codex),
+    };
     let all = [Agent::ClaudeCode, Agent::Codex];
     let (tx, rx) = mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -173,7 +191,7 @@ pub fn follow(
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
-        if last_poll.elapsed() >= POLL {
+        if last_poll.elapsed() >= poll {
             last_poll = Instant::now();
             watch_new_folders(&mut watcher);
             import_now(store, sources, &all, observer)?;

@@ -20,6 +20,8 @@ pub enum BackupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Target(#[from] crate::export::ExportError),
 }
 
 impl From<rusqlite::Error> for BackupError {
@@ -28,24 +30,33 @@ impl From<rusqlite::Error> for BackupError {
     }
 }
 
+/// The setting `settings::note_backup` writes.
+const LAST_BACKUP: &str = "last_backup";
+
 impl Store {
     /// Writes a copy of the ledger to `to` (replacing it), as it is at one
     /// moment. The copy is made beside `to` and renamed, so a failure never
     /// leaves half a file there.
     pub fn backup_to(&self, to: &Path) -> Result<(), BackupError> {
+        // Only a file is replaced (a device or a pipe at `to` is an error),
+        // through a link the file it names, keeping its mode.
+        let (file, mode) = crate::export::file_to_replace(to)?;
+        let to = file.as_path();
         let name = to.file_name().map(|n| n.to_string_lossy().into_owned());
         let partial = to.with_file_name(format!(".{}.partial", name.unwrap_or_default()));
         let _ = std::fs::remove_file(&partial);
         self.conn
             .execute("VACUUM INTO ?1", [partial.to_string_lossy()])?;
-        crate::private::tighten(&partial);
-        std::fs::rename(&partial, to).map_err(|source| {
-            let _ = std::fs::remove_file(&partial);
-            BackupError::File {
-                path: to.into(),
-                source,
-            }
-        })
+        let mode = std::os::unix::fs::PermissionsExt::from_mode(mode);
+        std::fs::set_permissions(&partial, mode)
+            .and_then(|()| std::fs::rename(&partial, to))
+            .map_err(|source| {
+                let _ = std::fs::remove_file(&partial);
+                BackupError::File {
+                    path: to.into(),
+                    source,
+                }
+            })
     }
 
     /// Replaces the ledger's contents with the backup at `from`, after checking
@@ -80,10 +91,21 @@ impl Store {
                 schema::VERSION
             )));
         }
+        // The backup predates the note of where the backups go: kept.
+        let last_backup = self.setting(LAST_BACKUP).ok().flatten();
+        // A damaged ledger was opened to read only, and this is how it heals.
+        self.conn.pragma_update(None, "query_only", false)?;
         let backup = rusqlite::backup::Backup::new(&source, &mut self.conn)?;
         backup.run_to_completion(1024, Duration::from_millis(5), None)?;
         drop(backup);
+        if self.read_only.take().is_some() {
+            self.conn = Connection::open(&self.path)?;
+            Store::configure(&self.conn)?;
+        }
         self.migrate(schema::VERSION)?;
+        if let Some(note) = last_backup {
+            self.set_setting(LAST_BACKUP, Some(&note))?;
+        }
         self.zone = super::rollup::ledger_zone(&self.conn)?;
         self.forget_past_days();
         let n: i64 = self

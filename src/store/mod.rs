@@ -7,6 +7,7 @@ mod backup;
 mod health;
 mod history;
 mod imports;
+mod integrity;
 mod policies;
 mod prices;
 mod queries;
@@ -27,6 +28,7 @@ pub use backup::BackupError;
 pub use health::Health;
 pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;
+pub use integrity::quick_check;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
 pub use queries::{UsageQuery, UsageRow};
@@ -63,6 +65,47 @@ pub enum StoreError {
     },
     #[error("the ledger holds an invalid value: {0}")]
     Corrupt(String),
+    #[error(
+        "the ledger {path} is damaged ({}): nothing was written to it. `tally doctor` says more; restore it from a backup with `tally restore FILE` or in the app (Preferences → Ledger → Restore)",
+        problems.first().map_or("", String::as_str)
+    )]
+    Damaged {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    #[error(
+        "the ledger {path} is at schema version {found} and this Tally reads {known}; it needs updating, which needs writing to it"
+    )]
+    NeedsUpdate {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+}
+
+impl StoreError {
+    /// Whether the ledger can still be read, read-only: it is damaged, or
+    /// this user or its folder cannot write to it.
+    pub fn allows_reading(&self) -> bool {
+        use rusqlite::ErrorCode::{CannotOpen, ReadOnly};
+        match self {
+            StoreError::Damaged { .. } => true,
+            StoreError::Sqlite(e) => matches!(e.sqlite_error_code(), Some(ReadOnly | CannotOpen)),
+            StoreError::File { source, .. } | StoreError::Folder { source, .. } => {
+                source.kind() == std::io::ErrorKind::PermissionDenied
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why a ledger was opened read-only.
+#[derive(Clone, Debug)]
+pub enum ReadOnly {
+    /// SQLite's quick check found these problems.
+    Damaged(Vec<String>),
+    /// This user or the folder cannot write to it.
+    NotWritable,
 }
 
 pub struct Store {
@@ -72,6 +115,9 @@ pub struct Store {
     /// Past days of the rollup, kept between budget evaluations of a long-lived
     /// process (the app, a watcher); see `spend::PastDays`.
     past_days: std::cell::RefCell<Option<spend::PastDays>>,
+    /// The ledger file as this process last saw it sound (`integrity`).
+    seen: Option<String>,
+    read_only: Option<ReadOnly>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,20 +134,26 @@ const BULK_WAL_PAGES: i64 = 65_536;
 /// A connection that leaves the WAL long therefore empties it on its way out,
 /// unless someone is reading it right now (then it is not waited for: that
 /// connection keeps the WAL's index warm and the next checkpoint restarts it).
+/// A writer then notes the file as it leaves it (see `integrity`).
 impl Drop for Store {
     fn drop(&mut self) {
-        if !self.wal_is_long() {
+        if self.read_only.is_some() {
             return;
         }
-        let _ = self.conn.busy_timeout(Duration::ZERO);
-        let _ = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        if self.wal_is_long() {
+            let _ = self.conn.busy_timeout(Duration::ZERO);
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        integrity::note(&self.path, &mut self.seen);
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the ledger at `path` and brings its schema
+    /// up to date. A ledger changed while no Tally had it open has its pages
+    /// checked first, and a damaged one is refused (`open_read_only` reads it).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::private::create_folders(dir).map_err(|source| StoreError::Folder {
@@ -126,9 +178,107 @@ impl Store {
             file.push(suffix);
             crate::private::tighten(Path::new(&file));
         }
+        let seen = integrity::as_seen(path);
+        if seen.is_none() {
+            let problems = integrity::check_file(path)?;
+            if !problems.is_empty() {
+                return Err(StoreError::Damaged {
+                    path: path.into(),
+                    problems,
+                });
+            }
+        }
         let mut store = Self::open_at_version(path, schema::VERSION)?;
         store.zone = rollup::ledger_zone(&store.conn)?;
+        store.seen = seen;
+        // Checked (or created) now: the next open need not check again.
+        integrity::note(path, &mut store.seen);
         Ok(store)
+    }
+
+    /// Opens the ledger at `path` to read only: a damaged one (checked here,
+    /// `read_only()` says what is wrong), or one this user or its folder cannot
+    /// write. Nothing is written, not even the schema's update. A damaged
+    /// ledger this user can write is opened so that `restore_from` can
+    /// replace it.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        Self::read_only_at(path, None)
+    }
+
+    /// Opens the ledger to read from: as `open` if it can be written, else
+    /// read-only (damaged, or not this user's to write; `read_only` says).
+    pub fn open_to_read(path: &Path) -> Result<Store, StoreError> {
+        match Self::open(path) {
+            Err(e) if e.allows_reading() => Self::open_read_only(path),
+            opened => opened,
+        }
+    }
+
+    /// Another read-only connection to this read-only ledger, trusting its check.
+    pub fn reopen_read_only(&self) -> Result<Store, StoreError> {
+        Self::read_only_at(&self.path, self.read_only.clone())
+    }
+
+    fn read_only_at(path: &Path, known: Option<ReadOnly>) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags as F;
+        let flags = F::SQLITE_OPEN_URI | F::SQLITE_OPEN_NO_MUTEX;
+        let readable = |conn: Connection| -> Result<Connection, rusqlite::Error> {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.query_row("PRAGMA user_version", [], |_| Ok(()))?;
+            Ok(conn)
+        };
+        let conn = Connection::open_with_flags(path, flags | F::SQLITE_OPEN_READ_WRITE)
+            .and_then(readable)
+            .or_else(|_| {
+                Connection::open_with_flags(path, flags | F::SQLITE_OPEN_READ_ONLY)
+                    .and_then(readable)
+            })
+            .or_else(|_| {
+                // A folder no one may write to has no room for the WAL's
+                // index: SQLite reads the file as it stands, trusting that
+                // nobody writes it meanwhile (nobody can).
+                Connection::open_with_flags(immutable_uri(path), flags | F::SQLITE_OPEN_READ_ONLY)
+                    .and_then(readable)
+            })?;
+        conn.pragma_update(None, "query_only", true)?;
+        let problems = match (&known, integrity::as_seen(path)) {
+            (Some(ReadOnly::Damaged(problems)), _) => problems.clone(),
+            (Some(ReadOnly::NotWritable), _) | (None, Some(_)) => Vec::new(),
+            (None, None) => integrity::quick_check(&conn).or_else(|e| match e {
+                StoreError::Sqlite(s)
+                    if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) =>
+                {
+                    Ok(vec![s.to_string()])
+                }
+                e => Err(e),
+            })?,
+        };
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found != schema::VERSION {
+            return Err(StoreError::NeedsUpdate {
+                path: path.into(),
+                found,
+                known: schema::VERSION,
+            });
+        }
+        let zone = rollup::ledger_zone(&conn)?;
+        Ok(Store {
+            conn,
+            path: path.into(),
+            zone,
+            past_days: Default::default(),
+            seen: None,
+            read_only: Some(if problems.is_empty() {
+                ReadOnly::NotWritable
+            } else {
+                ReadOnly::Damaged(problems)
+            }),
+        })
+    }
+
+    /// Why this ledger is open read-only, if it is.
+    pub fn read_only(&self) -> Option<&ReadOnly> {
+        self.read_only.as_ref()
     }
 
     fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -203,7 +353,11 @@ impl Store {
             self.conn.busy_timeout(BUSY_TIMEOUT)
         })();
         let value = result?;
-        restored.map_err(StoreError::from)?;
+        // What was written is committed (in the WAL); a checkpoint that fails
+        // (a full disk) is tried again by the next writer.
+        if let Err(e) = restored {
+            tracing::warn!("the ledger's WAL is not copied back yet: {e}");
+        }
         Ok(value)
     }
 
@@ -260,17 +414,19 @@ impl Store {
             path: path.into(),
             zone: TimeZone::UTC,
             past_days: Default::default(),
+            seen: None,
+            read_only: None,
         };
         store.migrate(version)?;
         Ok(store)
     }
 
-    /// The zone whose local days the rollup uses.
     /// The ledger file, for another connection to the same ledger.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The zone whose local days the rollup uses.
     pub fn zone(&self) -> &TimeZone {
         &self.zone
     }
@@ -326,4 +482,17 @@ impl Store {
             }
         }
     }
+}
+
+/// `path` as an SQLite URI that opens it immutable.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'%' | b'?' | b'#' | 0x80.. => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(*b as char),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }

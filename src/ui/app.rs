@@ -20,7 +20,7 @@ use super::reports::{ReportsInput, ReportsView};
 use super::sources::{SourcesInput, SourcesView};
 use crate::config;
 use crate::i18n::{fill, gettext};
-use crate::store::Store;
+use crate::store::{ReadOnly, Store};
 
 /// The views, in sidebar order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +123,8 @@ pub struct App {
     toasts: Vec<String>,
     failures: Vec<(String, String)>,
     open_alerts: usize,
+    /// Opened read-only (see `Ledger::read_only`).
+    read_only: bool,
 }
 
 pub struct AppWidgets {
@@ -132,6 +134,40 @@ pub struct AppWidgets {
     title: adw::WindowTitle,
     toaster: adw::ToastOverlay,
     alerts_badge: gtk::Label,
+    read_only: gtk::InfoBar,
+}
+
+/// Says, above every view, that the ledger is open read-only and why; for
+/// a damaged one, with the way to a backup.
+fn read_only_bar(ledger: &Ledger) -> gtk::InfoBar {
+    let why = ledger.read_only();
+    let text = match why {
+        Some(ReadOnly::Damaged(_)) => gettext(
+            "The ledger is damaged. Tally shows what it can still read and writes nothing to it; restore it from a backup.",
+        ),
+        _ => gettext("You cannot write to this ledger here, so Tally shows it read-only."),
+    };
+    let label = gtk::Label::builder()
+        .label(text)
+        .wrap(true)
+        .xalign(0.0)
+        .hexpand(true)
+        .build();
+    let bar = gtk::InfoBar::builder()
+        .message_type(gtk::MessageType::Warning)
+        .revealed(why.is_some())
+        .build();
+    bar.set_widget_name("read-only-bar");
+    bar.add_child(&label);
+    if matches!(why, Some(ReadOnly::Damaged(_))) {
+        let restore = gtk::Button::builder()
+            .label(gettext("Restore…"))
+            .action_name("win.preferences")
+            .valign(gtk::Align::Center)
+            .build();
+        bar.add_action_widget(&restore, gtk::ResponseType::Accept);
+    }
+    bar
 }
 
 fn sidebar_row(page: Page, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
@@ -420,6 +456,8 @@ impl SimpleComponent for App {
             .hexpand(true)
             .build();
         content_pane.append(&content_header);
+        let read_only = read_only_bar(&ledger_for_window);
+        content_pane.append(&read_only);
         content_pane.append(&stack);
 
         let leaflet = adw::Leaflet::builder().can_navigate_back(true).build();
@@ -497,6 +535,7 @@ impl SimpleComponent for App {
             toasts: Vec::new(),
             failures: Vec::new(),
             open_alerts: 0,
+            read_only: read_only.is_revealed(),
         };
         let widgets = AppWidgets {
             leaflet,
@@ -505,6 +544,7 @@ impl SimpleComponent for App {
             title,
             toaster,
             alerts_badge,
+            read_only,
         };
         ComponentParts { model, widgets }
     }
@@ -525,6 +565,11 @@ impl SimpleComponent for App {
                 }
             }
             AppInput::LedgerChanged => {
+                // A restore healed a damaged ledger: follow the logs again.
+                if self.read_only && self.ledger.read_only().is_none() {
+                    self.read_only = false;
+                    self.sources.emit(SourcesInput::Restart);
+                }
                 // The alerts view counts open alerts for the sidebar's badge
                 // and raises toasts, so it follows every change; the others
                 // refresh now if shown, or when they are.
@@ -578,6 +623,7 @@ impl SimpleComponent for App {
             });
             widgets.toaster.add_toast(toast);
         }
+        widgets.read_only.set_revealed(self.read_only);
         widgets.alerts_badge.set_visible(self.open_alerts > 0);
         widgets
             .alerts_badge

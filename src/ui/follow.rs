@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::ingest::watch::{Observer, Sources, follow};
+use crate::ingest::watch::{Observer, POLL, Sources, follow};
 use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
@@ -33,7 +33,7 @@ struct Reporter<'a>(&'a Progress);
 impl Observer for Reporter<'_> {
     fn imported(&mut self, agent: Agent, report: &ImportReport) {
         self.0.busy.store(false, Ordering::Relaxed);
-        if (report.lines > 0 || !report.errors.is_empty())
+        if (report.lines > 0 || !report.errors.is_empty() || report.stopped.is_some())
             && let Ok(mut last) = self.0.last.lock()
         {
             last.insert(
@@ -73,7 +73,7 @@ impl Follower {
             .name("tally-follow".into())
             .spawn(move || {
                 let result = Store::open(&path).and_then(|mut store| {
-                    follow(&mut store, &sources, &flag, &mut Reporter(&progress))
+                    follow(&mut store, &sources, POLL, &flag, &mut Reporter(&progress))
                 });
                 progress.busy.store(false, Ordering::Relaxed);
                 if let Err(e) = result {

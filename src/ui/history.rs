@@ -613,7 +613,7 @@ fn export_listed(
     super::choose_file(chooser, move |path| {
         let (filter, db, sender) = (filter.clone(), db.clone(), sender.clone());
         std::thread::spawn(move || {
-            let result = Store::open(&db)
+            let result = Store::open_to_read(&db)
                 .map_err(anyhow::Error::from)
                 .and_then(|store| crate::export::usage::write_csv(&store, &filter, &path))
                 .map(|n| (n, path))

@@ -22,7 +22,7 @@ use relm4::gtk::{gio, glib, prelude::*};
 
 use crate::engine;
 use crate::notifier::System;
-use crate::store::Store;
+use crate::store::{ReadOnly, Store};
 
 /// How often another process's commits are looked for. A `PRAGMA
 /// data_version` is a few microseconds, and answers without waiting for a
@@ -42,6 +42,9 @@ pub struct Ledger {
     seen: Cell<(i64, u64)>,
     listener: RefCell<Option<Rc<dyn Fn()>>>,
     monitor: RefCell<Option<gio::FileMonitor>>,
+    /// Why the ledger is open read-only (damaged, or not ours to write),
+    /// until a restore heals it.
+    read_only: RefCell<Option<ReadOnly>>,
 }
 
 impl Ledger {
@@ -50,7 +53,9 @@ impl Ledger {
     /// dropped).
     pub fn new(reader: Store, writer: Store, background: Store) -> Rc<Ledger> {
         let seen = Cell::new((reader.data_version().unwrap_or(0), 0));
+        let read_only = RefCell::new(reader.read_only().cloned());
         Rc::new(Ledger {
+            read_only,
             reader: Rc::new(reader),
             jobs: serve("tally-ledger", writer),
             reads: serve("tally-reads", background),
@@ -63,6 +68,17 @@ impl Ledger {
 
     pub fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
         f(&self.reader)
+    }
+
+    /// Why the ledger is open read-only, if it is.
+    pub fn read_only(&self) -> Option<ReadOnly> {
+        self.read_only.borrow().clone()
+    }
+
+    /// A backup replaced the damaged ledger: the worker writes again (the
+    /// other connections only read, which they still may).
+    pub fn restored(&self) {
+        self.read_only.replace(None);
     }
 
     /// The ledger's file.
@@ -101,7 +117,9 @@ impl Ledger {
     /// failed delivery due again. The window hears of it as of any write, so
     /// figures that depend on the time are read again too.
     pub fn evaluate(self: &Rc<Self>) {
-        self.write(|_| (), |()| {});
+        if self.read_only.borrow().is_none() {
+            self.write(|_| (), |()| {});
+        }
     }
 
     /// Runs `job` on the worker, with no evaluation after it and nothing for

@@ -175,7 +175,18 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     let path = db.unwrap_or_else(config::default_db_path);
     // Three connections: the views read on one, the ledger worker writes on
     // another, and slow reads run on the third.
-    let opened = Store::open(&path).and_then(|s| Ok((s, Store::open(&path)?, Store::open(&path)?)));
+    // A damaged ledger, or one this user may not write, is shown read-only.
+    let three = |open: fn(&std::path::Path) -> Result<Store, crate::store::StoreError>| {
+        Ok::<_, crate::store::StoreError>((open(&path)?, open(&path)?, open(&path)?))
+    };
+    let opened = three(Store::open).or_else(|e| {
+        if e.allows_reading() {
+            let first = Store::open_read_only(&path)?;
+            Ok((first.reopen_read_only()?, first.reopen_read_only()?, first))
+        } else {
+            Err(e)
+        }
+    });
     let ledger = match opened {
         Ok((reader, writer, background)) => ledger::Ledger::new(reader, writer, background),
         Err(e) => {

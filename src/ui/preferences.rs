@@ -361,7 +361,11 @@ fn back_up(window: &adw::PreferencesWindow, ledger: Rc<Ledger>) {
     super::choose_file(chooser, move |path| {
         let (w, shown) = (w.clone(), path.display().to_string());
         ledger.run(
-            move |s| s.backup_to(&path).map_err(|e| e.to_string()),
+            move |s| {
+                s.backup_to(&path).map_err(|e| e.to_string())?;
+                crate::settings::note_backup(s, &path, jiff::Timestamp::now());
+                Ok::<(), String>(())
+            },
             move |done| match done {
                 Ok(()) => toast(&w, &fill(&gettext("Backed up to {}"), &[&shown])),
                 Err(e) => toast(&w, &e),
@@ -402,10 +406,12 @@ fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: Pa
     dialog.connect_response(Some("restore"), move |_, _| {
         let w = w.clone();
         let path = path.clone();
+        let l = ledger.clone();
         ledger.write(
             move |s| s.restore_from(&path).map_err(|e| e.to_string()),
             move |restored| match restored {
                 Ok(n) => {
+                    l.restored();
                     toast(
                         &w,
                         &fill(

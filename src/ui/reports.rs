@@ -174,7 +174,7 @@ impl Controls {
 
 /// Chat models in the price book as `provider/model`, for the what-if picker.
 fn chat_models(db: &std::path::Path) -> Vec<String> {
-    let book = Store::open(db)
+    let book = Store::open_to_read(db)
         .ok()
         .and_then(|s| crate::prices::load(&s).ok());
     let mut names: Vec<String> = book
@@ -208,7 +208,7 @@ struct Asked {
 
 /// Runs a report on its own connection (called on a worker thread).
 fn run(db: &std::path::Path, asked: Asked) -> Result<Document, String> {
-    let store = Store::open(db).map_err(|e| e.to_string())?;
+    let store = Store::open_to_read(db).map_err(|e| e.to_string())?;
     let book = crate::prices::load(&store).map_err(|e| e.to_string())?;
     let ctx = Context {
         store: &store,

@@ -142,7 +142,13 @@ fn detail_rows(a: &AgentState) -> Vec<adw::ActionRow> {
                 .subtitle_lines(3)
                 .build(),
         );
-        for e in r.errors.iter().take(5) {
+        let stopped = r.stopped.as_ref().map(|why| {
+            fill(
+                &gettext("The import stopped before its end ({}); it goes on at the next change."),
+                &[why],
+            )
+        });
+        for e in stopped.iter().chain(r.errors.iter().take(5)) {
             let row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(e))
                 .title_lines(2)
@@ -179,6 +185,10 @@ impl SourcesView {
     /// (Re)starts the follower on the agents switched on.
     fn restart(&mut self) {
         self.follower = None;
+        // A ledger open read-only takes no imports.
+        if self.ledger.read_only().is_some() {
+            return;
+        }
         let sources = self.sources(true);
         if !sources.claude_code.is_empty() || !sources.codex.is_empty() {
             self.follower = Some(Follower::start(

@@ -29,6 +29,7 @@ const SCENARIOS: &[&str] = &[
     "reports",
     "million",
     "real-home",
+    "damaged",
 ];
 
 fn main() {
@@ -148,6 +149,9 @@ fn run_scenario(name: &str) -> i32 {
             std::env::set_var("LC_ALL", "de_DE.UTF-8");
         }
     }
+    if name == "damaged" {
+        damage_the_middle(&db);
+    }
     tally::i18n::init();
     if name == "newer-ledger" {
         rusqlite::Connection::open(&db)
@@ -206,6 +210,27 @@ fn run_scenario(name: &str) -> i32 {
     i32::from(failures.get() > 0)
 }
 
+/// Overwrites a page in the middle of the ledger with noise, as a failing
+/// disk or a stray write would.
+fn damage_the_middle(db: &Path) {
+    use std::io::{Seek, Write};
+    let conn = rusqlite::Connection::open(db).expect("ledger");
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    drop(conn);
+    let pages = std::fs::metadata(db).expect("ledger").len() / 4096;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(db)
+        .expect("ledger");
+    file.seek(std::io::SeekFrom::Start(pages / 2 * 4096))
+        .expect("seek");
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    file.write_all(&noise).expect("damage");
+}
+
 async fn drive(scenario: &str, check: &Check, db: &Path) {
     match scenario {
         "empty" => start::empty(check).await,
@@ -218,6 +243,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         "million" => million::million(check, db).await,
         "background" => sources::watches_with_the_window_closed(check, db).await,
         "real-home" => real_home::a_real_home_idles_and_never_blocks(check, db).await,
+        "damaged" => start::damaged_is_shown_read_only(check).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }

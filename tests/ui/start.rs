@@ -68,6 +68,42 @@ pub async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
     check.expect(focused, "Ctrl+F puts the focus in the search field");
 }
 
+/// A damaged ledger opens read-only: a bar above the view says so and
+/// leads to the restore, what can be read is shown, and nothing follows
+/// the logs into it.
+pub async fn damaged_is_shown_read_only(check: &Check) {
+    let bar = check
+        .widget("read-only-bar")
+        .downcast::<gtk::InfoBar>()
+        .expect("an info bar");
+    check.expect(bar.is_revealed(), "the read-only bar is shown");
+    let text = labels(bar.upcast_ref()).join(" ");
+    check.expect(
+        text.contains("damaged") && text.contains("backup"),
+        &format!("it says the ledger is damaged and how to heal it ({text})"),
+    );
+    pause(300).await;
+    screenshot("damaged").await;
+    let restore = find_where(bar.upcast_ref(), &|w| {
+        w.downcast_ref::<gtk::Button>()
+            .is_some_and(|b| b.label().is_some_and(|l| l.starts_with("Restore")))
+    });
+    check.expect(restore.is_some(), "with a Restore… button");
+    if let Some(button) = restore.and_downcast::<gtk::Button>() {
+        button.emit_clicked();
+    }
+    let shown = wait_for(Duration::from_secs(5), || {
+        gtk::Window::list_toplevels()
+            .into_iter()
+            .any(|w| w.is::<adw::PreferencesWindow>() && w.is_visible())
+    })
+    .await;
+    check.expect(
+        shown.is_some(),
+        "Restore… opens the preferences, where the restore is",
+    );
+}
+
 /// An empty ledger: where usage comes from, on the dashboard and in the history.
 pub async fn empty(check: &Check) {
     check.expect(

@@ -1,0 +1,55 @@
+//! `tally backup FILE` and `tally restore FILE`: the ledger's copy and its
+//! way back, for people without the window (and for a damaged ledger).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::i18n::{fill, gettext, ngettext};
+use crate::store::Store;
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Where to write the copy (replaced if it is a file)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup whose records, budgets and prices replace the ledger's
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+pub fn backup(store: &mut Store, args: &BackupArgs) -> anyhow::Result<()> {
+    store.backup_to(&args.file)?;
+    crate::settings::note_backup(store, &args.file, jiff::Timestamp::now());
+    println!(
+        "{}",
+        fill(
+            &gettext("Backed up to {}"),
+            &[&args.file.display().to_string()]
+        )
+    );
+    Ok(())
+}
+
+/// Restores into the ledger at `db`, damaged or not (a damaged one cannot be
+/// opened for writing, and this is how it heals).
+pub fn restore(db: &Path, args: &RestoreArgs) -> anyhow::Result<()> {
+    let mut store = Store::open_to_read(db)?;
+    let n = store.restore_from(&args.file)?;
+    println!(
+        "{}",
+        fill(
+            &ngettext(
+                "Restored {} record from {}.",
+                "Restored {} records from {}.",
+                n.min(u32::MAX as u64) as u32
+            ),
+            &[&n.to_string(), &args.file.display().to_string()]
+        )
+    );
+    Ok(())
+}
