@@ -217,3 +217,40 @@ fn a_ledger_in_a_folder_no_one_may_write_is_still_read() {
         }
     }
 }
+
+#[test]
+fn a_check_left_for_later_turns_a_damaged_ledger_read_only_and_notes_a_sound_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = a_ledger(dir.path());
+    let (store, due) = Store::open_check_later(&db).unwrap();
+    assert!(!due, "closed by Tally: nothing to check");
+    drop(store);
+    // Seen by no Tally (the note lost): checked once, then noted.
+    std::fs::remove_file(format!("{}-seen", db.display())).unwrap();
+    let (mut store, due) = Store::open_check_later(&db).unwrap();
+    assert!(due);
+    store.checked(Store::check_pages(&db).unwrap());
+    assert!(store.read_only().is_none());
+    drop(store);
+    assert!(!Store::open_check_later(&db).unwrap().1, "noted as sound");
+    damage_the_middle(&db);
+    let (mut store, due) = Store::open_check_later(&db).unwrap();
+    assert!(due, "changed while no Tally had it open");
+    drop(Store::open_check_later(&db).unwrap());
+    let (_, still_due) = Store::open_check_later(&db).unwrap();
+    assert!(
+        still_due,
+        "an unchecked connection that closed noted nothing"
+    );
+    let problems = Store::check_pages(&db).unwrap();
+    assert!(!problems.is_empty());
+    store.checked(problems);
+    assert!(matches!(store.read_only(), Some(ReadOnly::Damaged(_))));
+    assert!(
+        store
+            .connection()
+            .execute("DELETE FROM settings", [])
+            .is_err(),
+        "nothing is written to it"
+    );
+}

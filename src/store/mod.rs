@@ -84,13 +84,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the ledger can still be read, read-only: it is damaged, or
-    /// this user or its folder cannot write to it.
+    /// Whether the ledger can still be read, read-only: it is damaged (found
+    /// so by a check, or by a read that failed), or this user or its folder
+    /// cannot write to it.
     pub fn allows_reading(&self) -> bool {
-        use rusqlite::ErrorCode::{CannotOpen, ReadOnly};
+        use rusqlite::ErrorCode::{CannotOpen, DatabaseCorrupt, ReadOnly};
         match self {
             StoreError::Damaged { .. } => true,
-            StoreError::Sqlite(e) => matches!(e.sqlite_error_code(), Some(ReadOnly | CannotOpen)),
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(ReadOnly | CannotOpen | DatabaseCorrupt)
+            ),
             StoreError::File { source, .. } | StoreError::Folder { source, .. } => {
                 source.kind() == std::io::ErrorKind::PermissionDenied
             }
@@ -117,6 +121,8 @@ pub struct Store {
     past_days: std::cell::RefCell<Option<spend::PastDays>>,
     /// The ledger file as this process last saw it sound (`integrity`).
     seen: Option<String>,
+    /// Opened with its due check left to the caller (`open_check_later`).
+    unchecked: bool,
     read_only: Option<ReadOnly>,
 }
 
@@ -146,7 +152,9 @@ impl Drop for Store {
                 .conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
-        integrity::note(&self.path, &mut self.seen);
+        if !self.unchecked {
+            integrity::note(&self.path, &mut self.seen);
+        }
     }
 }
 
@@ -155,6 +163,37 @@ impl Store {
     /// up to date. A ledger changed while no Tally had it open has its pages
     /// checked first, and a damaged one is refused (`open_read_only` reads it).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Ok(Self::open_checking(path, true)?.0)
+    }
+
+    /// As `open`, but a check that is due is left to the caller, who says
+    /// true is returned then: the app runs it off its main loop (6.6 s for
+    /// ten million calls) and hands the result to `checked`.
+    pub fn open_check_later(path: &Path) -> Result<(Store, bool), StoreError> {
+        Self::open_checking(path, false)
+    }
+
+    /// SQLite's quick check of the ledger at `path`, on a connection of its
+    /// own: what it found wrong, empty if nothing.
+    pub fn check_pages(path: &Path) -> Result<Vec<String>, StoreError> {
+        integrity::check_file(path)
+    }
+
+    /// Takes the result of a check `open_check_later` left due: a sound
+    /// ledger is noted as seen, a damaged one is written to no more.
+    pub fn checked(&mut self, problems: Vec<String>) {
+        self.unchecked = false;
+        if problems.is_empty() {
+            integrity::note(&self.path, &mut self.seen);
+        } else {
+            if let Err(e) = self.conn.pragma_update(None, "query_only", true) {
+                tracing::warn!("cannot stop writing to the damaged ledger: {e}");
+            }
+            self.read_only = Some(ReadOnly::Damaged(problems));
+        }
+    }
+
+    fn open_checking(path: &Path, check_now: bool) -> Result<(Store, bool), StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::private::create_folders(dir).map_err(|source| StoreError::Folder {
                 path: dir.into(),
@@ -179,7 +218,8 @@ impl Store {
             crate::private::tighten(Path::new(&file));
         }
         let seen = integrity::as_seen(path);
-        if seen.is_none() {
+        let due = seen.is_none();
+        if due && check_now {
             let problems = integrity::check_file(path)?;
             if !problems.is_empty() {
                 return Err(StoreError::Damaged {
@@ -191,9 +231,15 @@ impl Store {
         let mut store = Self::open_at_version(path, schema::VERSION)?;
         store.zone = rollup::ledger_zone(&store.conn)?;
         store.seen = seen;
-        // Checked (or created) now: the next open need not check again.
-        integrity::note(path, &mut store.seen);
-        Ok(store)
+        if due && !check_now {
+            // Not noted as seen until checked, even if this closes first.
+            store.unchecked = true;
+        } else {
+            // Checked (or created) now: the next open need not check again.
+            integrity::note(path, &mut store.seen);
+        }
+        let unchecked = store.unchecked;
+        Ok((store, unchecked))
     }
 
     /// Opens the ledger at `path` to read only: a damaged one (checked here,
@@ -268,6 +314,7 @@ impl Store {
             zone,
             past_days: Default::default(),
             seen: None,
+            unchecked: false,
             read_only: Some(if problems.is_empty() {
                 ReadOnly::NotWritable
             } else {
@@ -415,6 +462,7 @@ impl Store {
             zone: TimeZone::UTC,
             past_days: Default::default(),
             seen: None,
+            unchecked: false,
             read_only: None,
         };
         store.migrate(version)?;

@@ -123,8 +123,8 @@ pub struct App {
     toasts: Vec<String>,
     failures: Vec<(String, String)>,
     open_alerts: usize,
-    /// Opened read-only (see `Ledger::read_only`).
-    read_only: bool,
+    /// Why the ledger is open read-only, if it is (see `Ledger::read_only`).
+    read_only: Option<ReadOnly>,
 }
 
 pub struct AppWidgets {
@@ -134,40 +134,51 @@ pub struct AppWidgets {
     title: adw::WindowTitle,
     toaster: adw::ToastOverlay,
     alerts_badge: gtk::Label,
-    read_only: gtk::InfoBar,
+    read_only: ReadOnlyBar,
 }
 
 /// Says, above every view, that the ledger is open read-only and why; for
-/// a damaged one, with the way to a backup.
-fn read_only_bar(ledger: &Ledger) -> gtk::InfoBar {
-    let why = ledger.read_only();
-    let text = match why {
-        Some(ReadOnly::Damaged(_)) => gettext(
-            "The ledger is damaged. Tally shows what it can still read and writes nothing to it; restore it from a backup.",
-        ),
-        _ => gettext("You cannot write to this ledger here, so Tally shows it read-only."),
-    };
-    let label = gtk::Label::builder()
-        .label(text)
-        .wrap(true)
-        .xalign(0.0)
-        .hexpand(true)
-        .build();
-    let bar = gtk::InfoBar::builder()
-        .message_type(gtk::MessageType::Warning)
-        .revealed(why.is_some())
-        .build();
-    bar.set_widget_name("read-only-bar");
-    bar.add_child(&label);
-    if matches!(why, Some(ReadOnly::Damaged(_))) {
+/// a damaged one, with the way to a backup (`show_read_only` fills it in).
+struct ReadOnlyBar {
+    bar: gtk::InfoBar,
+    text: gtk::Label,
+    restore: gtk::Button,
+}
+
+impl ReadOnlyBar {
+    fn new() -> ReadOnlyBar {
+        let text = gtk::Label::builder()
+            .wrap(true)
+            .xalign(0.0)
+            .hexpand(true)
+            .build();
+        let bar = gtk::InfoBar::builder()
+            .message_type(gtk::MessageType::Warning)
+            .revealed(false)
+            .build();
+        bar.set_widget_name("read-only-bar");
+        bar.add_child(&text);
         let restore = gtk::Button::builder()
             .label(gettext("Restore…"))
             .action_name("win.preferences")
             .valign(gtk::Align::Center)
             .build();
         bar.add_action_widget(&restore, gtk::ResponseType::Accept);
+        ReadOnlyBar { bar, text, restore }
     }
-    bar
+
+    fn show(&self, why: Option<&ReadOnly>) {
+        self.bar.set_revealed(why.is_some());
+        let damaged = matches!(why, Some(ReadOnly::Damaged(_)));
+        self.restore.set_visible(damaged);
+        self.text.set_label(&if damaged {
+            gettext(
+                "The ledger is damaged. Tally shows what it can still read and writes nothing to it; restore it from a backup.",
+            )
+        } else {
+            gettext("You cannot write to this ledger here, so Tally shows it read-only.")
+        });
+    }
 }
 
 fn sidebar_row(page: Page, badge: Option<&gtk::Label>) -> gtk::ListBoxRow {
@@ -456,8 +467,8 @@ impl SimpleComponent for App {
             .hexpand(true)
             .build();
         content_pane.append(&content_header);
-        let read_only = read_only_bar(&ledger_for_window);
-        content_pane.append(&read_only);
+        let read_only_bar = ReadOnlyBar::new();
+        content_pane.append(&read_only_bar.bar);
         content_pane.append(&stack);
 
         let leaflet = adw::Leaflet::builder().can_navigate_back(true).build();
@@ -521,6 +532,7 @@ impl SimpleComponent for App {
             glib::ControlFlow::Continue
         });
 
+        let read_only = ledger_for_window.read_only();
         let model = App {
             ledger: ledger_for_window,
             current: Page::Dashboard,
@@ -535,7 +547,7 @@ impl SimpleComponent for App {
             toasts: Vec::new(),
             failures: Vec::new(),
             open_alerts: 0,
-            read_only: read_only.is_revealed(),
+            read_only,
         };
         let widgets = AppWidgets {
             leaflet,
@@ -544,7 +556,7 @@ impl SimpleComponent for App {
             title,
             toaster,
             alerts_badge,
-            read_only,
+            read_only: read_only_bar,
         };
         ComponentParts { model, widgets }
     }
@@ -565,11 +577,13 @@ impl SimpleComponent for App {
                 }
             }
             AppInput::LedgerChanged => {
-                // A restore healed a damaged ledger: follow the logs again.
-                if self.read_only && self.ledger.read_only().is_none() {
-                    self.read_only = false;
+                // A check found the ledger damaged (stop following the logs
+                // into it), or a restore healed it (follow them again).
+                let now = self.ledger.read_only();
+                if now.is_some() != self.read_only.is_some() {
                     self.sources.emit(SourcesInput::Restart);
                 }
+                self.read_only = now;
                 // The alerts view counts open alerts for the sidebar's badge
                 // and raises toasts, so it follows every change; the others
                 // refresh now if shown, or when they are.
@@ -623,7 +637,7 @@ impl SimpleComponent for App {
             });
             widgets.toaster.add_toast(toast);
         }
-        widgets.read_only.set_revealed(self.read_only);
+        widgets.read_only.show(self.read_only.as_ref());
         widgets.alerts_badge.set_visible(self.open_alerts > 0);
         widgets
             .alerts_badge

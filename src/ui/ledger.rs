@@ -75,6 +75,52 @@ impl Ledger {
         self.read_only.borrow().clone()
     }
 
+    /// Runs the page check `Store::open_check_later` left due, on a thread
+    /// of its own (the window is up meanwhile): a sound ledger is noted as
+    /// seen; a damaged one turns read-only, and the window hears of it.
+    pub fn check_pages(self: &Rc<Self>) {
+        let path = self.path().to_path_buf();
+        let (tx, rx) = relm4::channel::<Vec<String>>();
+        let spawned = std::thread::Builder::new()
+            .name("tally-check".into())
+            .spawn(move || {
+                let problems = Store::check_pages(&path).unwrap_or_else(|e| {
+                    tracing::warn!("cannot check the ledger's pages: {e}");
+                    Vec::new()
+                });
+                tx.send(problems).ok();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start checking the ledger: {e}");
+            return;
+        }
+        let me = Rc::downgrade(self);
+        relm4::spawn_local(async move {
+            let (Some(problems), Some(me)) = (rx.recv().await, me.upgrade()) else {
+                return;
+            };
+            if !problems.is_empty() {
+                tracing::error!("the ledger is damaged: {}", problems.join("; "));
+                me.read_only
+                    .replace(Some(ReadOnly::Damaged(problems.clone())));
+                let _ = me
+                    .reader
+                    .connection()
+                    .pragma_update(None, "query_only", true);
+                me.query(
+                    |s| {
+                        let _ = s.connection().pragma_update(None, "query_only", true);
+                    },
+                    |()| {},
+                );
+            }
+            me.run(move |s| s.checked(problems), |()| {});
+            if let Some(listener) = me.listener.borrow().clone() {
+                listener();
+            }
+        });
+    }
+
     /// A backup replaced the damaged ledger: the worker writes again (the
     /// other connections only read, which they still may).
     pub fn restored(&self) {

@@ -176,19 +176,35 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // Three connections: the views read on one, the ledger worker writes on
     // another, and slow reads run on the third.
     // A damaged ledger, or one this user may not write, is shown read-only.
-    let three = |open: fn(&std::path::Path) -> Result<Store, crate::store::StoreError>| {
-        Ok::<_, crate::store::StoreError>((open(&path)?, open(&path)?, open(&path)?))
+    // A page check that is due (the ledger changed while no Tally had it
+    // open) runs once the window is up: on ten million calls it takes seconds.
+    let three = || {
+        let (reader, due) = Store::open_check_later(&path)?;
+        let (writer, _) = Store::open_check_later(&path)?;
+        let (background, _) = Store::open_check_later(&path)?;
+        Ok::<_, crate::store::StoreError>((reader, writer, background, due))
     };
-    let opened = three(Store::open).or_else(|e| {
+    let opened = three().or_else(|e| {
         if e.allows_reading() {
             let first = Store::open_read_only(&path)?;
-            Ok((first.reopen_read_only()?, first.reopen_read_only()?, first))
+            Ok((
+                first.reopen_read_only()?,
+                first.reopen_read_only()?,
+                first,
+                false,
+            ))
         } else {
             Err(e)
         }
     });
     let ledger = match opened {
-        Ok((reader, writer, background)) => ledger::Ledger::new(reader, writer, background),
+        Ok((reader, writer, background, due)) => {
+            let ledger = ledger::Ledger::new(reader, writer, background);
+            if due {
+                ledger.check_pages();
+            }
+            ledger
+        }
         Err(e) => {
             let shown = path.display().to_string();
             let detail = if e.to_string().contains(&shown) {

@@ -68,14 +68,16 @@ pub async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
     check.expect(focused, "Ctrl+F puts the focus in the search field");
 }
 
-/// A damaged ledger opens read-only: a bar above the view says so and
-/// leads to the restore, what can be read is shown, and nothing follows
-/// the logs into it.
+/// A damaged ledger is found so by the page check that runs once the
+/// window is up, and turns read-only: a bar above the view says so and
+/// leads to the restore, and nothing is written to it.
 pub async fn damaged_is_shown_read_only(check: &Check) {
     let bar = check
         .widget("read-only-bar")
         .downcast::<gtk::InfoBar>()
         .expect("an info bar");
+    // The page check runs once the window is up.
+    wait_for(Duration::from_secs(20), || bar.is_revealed()).await;
     check.expect(bar.is_revealed(), "the read-only bar is shown");
     let text = labels(bar.upcast_ref()).join(" ");
     check.expect(
