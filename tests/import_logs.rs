@@ -536,7 +536,7 @@ fn watch_imports_appended_lines_and_leaves_the_ledger_alone_on_unchanged_logs() 
         Command::new(env!("CARGO_BIN_EXE_tally"))
             .arg("--db")
             .arg(&s.db)
-            .args(["watch", "--claude-code"])
+            .args(["watch", "--poll", "5", "--claude-code"])
             .arg(&s.logs)
             .env("LANGUAGE", "en")
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
@@ -663,7 +663,7 @@ fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
         tally::ingest::watch::follow(
             &mut store,
             &sources,
-            tally::ingest::watch::POLL,
+            Some(tally::ingest::watch::POLL),
             &flag,
             &mut Imports(count),
         )

@@ -19,9 +19,9 @@ pub struct WatchArgs {
     /// Codex session folders (repeatable) [default: ~/.codex/sessions and archived_sessions]
     #[arg(long = "codex", value_name = "DIR")]
     pub codex: Vec<PathBuf>,
-    /// Also look for new lines every this many seconds, for file systems that do not report changes
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub poll: u64,
+    /// Also look for new lines every this many seconds, for file systems that do not report changes [default: 60, or 5 where changes cannot be watched]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub poll: Option<u64>,
 }
 
 pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
@@ -50,7 +50,7 @@ pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
         gettext("New usage is imported as it is written. Ctrl+C stops.")
     );
     let stop = AtomicBool::new(false);
-    let poll = std::time::Duration::from_secs(a.poll);
+    let poll = a.poll.map(std::time::Duration::from_secs);
     follow(store, &sources, poll, &stop, &mut Printer)?;
     Ok(())
 }

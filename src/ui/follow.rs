@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::ingest::watch::{Observer, POLL, Sources, follow};
+use crate::ingest::watch::{Observer, Sources, follow};
 use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
@@ -73,7 +73,7 @@ impl Follower {
             .name("tally-follow".into())
             .spawn(move || {
                 let result = Store::open(&path).and_then(|mut store| {
-                    follow(&mut store, &sources, POLL, &flag, &mut Reporter(&progress))
+                    follow(&mut store, &sources, None, &flag, &mut Reporter(&progress))
                 });
                 progress.busy.store(false, Ordering::Relaxed);
                 if let Err(e) = result {
