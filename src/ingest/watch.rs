@@ -18,7 +18,8 @@ use crate::store::{Store, StoreError};
 /// a line written to its call stored (1,000 lines: 28 ms to import them into
 /// a ledger of a million calls, after this).
 const SETTLE: Duration = Duration::from_millis(50);
-/// How often to look anyway where changes are not reported (no inotify).
+/// How often to look anyway where changes are not reported (no inotify, or
+/// a folder it could not watch).
 pub const POLL: Duration = Duration::from_secs(5);
 /// How often to look anyway where they are: for folders made later and
 /// changes the kernel dropped. A look walks every log file (60 ms for
@@ -161,6 +162,9 @@ pub fn follow(
     })
     .ok();
     let mut watched: Vec<PathBuf> = Vec::new();
+    // Whether a folder could not be watched (no inotify, or its limit of
+    // watches reached): then the short poll is all that sees its changes.
+    let mut blind = watcher.is_none();
     let mut watch_new_folders = |watcher: &mut Option<notify::RecommendedWatcher>| {
         for dir in sources.claude_code.iter().chain(&sources.codex) {
             if dir.is_dir() && !watched.contains(dir) {
@@ -168,17 +172,15 @@ pub fn follow(
                     && let Err(e) = w.watch(dir, RecursiveMode::Recursive)
                 {
                     tracing::warn!("cannot watch {}: {e}", dir.display());
+                    blind = true;
                 }
                 watched.push(dir.clone());
             }
         }
+        blind
     };
-    watch_new_folders(&mut watcher);
-    let poll = poll.unwrap_or(if watcher.is_some() {
-        POLL_WATCHED
-    } else {
-        POLL
-    });
+    let blind_now = watch_new_folders(&mut watcher);
+    let mut every = poll.unwrap_or(if blind_now { POLL } else { POLL_WATCHED });
     import_now(store, sources, &all, observer)?;
     let mut last_poll = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -203,9 +205,11 @@ pub fn follow(
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
-        if last_poll.elapsed() >= poll {
+        if last_poll.elapsed() >= every {
             last_poll = Instant::now();
-            watch_new_folders(&mut watcher);
+            if watch_new_folders(&mut watcher) && poll.is_none() {
+                every = POLL;
+            }
             import_now(store, sources, &all, observer)?;
         }
     }
