@@ -128,6 +128,20 @@ fn a_damaged_ledger_takes_no_writes_is_read_with_a_warning_and_restored() {
     let out = tally(&db, &["record", "--model", "gpt-4o", "--input", "5"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(calls(&db), 3001);
+
+    // A sound ledger is replaced only when asked twice: what came after the
+    // backup would be lost.
+    let out = tally(&db, &["restore", backup.to_str().unwrap()]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("3001 records") && err.contains("--yes"),
+        "{err}"
+    );
+    assert_eq!(calls(&db), 3001, "nothing replaced");
+    let out = tally(&db, &["restore", "--yes", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(calls(&db), 3000);
 }
 
 #[test]

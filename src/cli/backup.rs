@@ -20,6 +20,9 @@ pub struct RestoreArgs {
     /// The backup whose records, budgets and prices replace the ledger's
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Replace a sound ledger that holds records (a damaged one is replaced without it)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 pub fn backup(store: &mut Store, args: &BackupArgs) -> anyhow::Result<()> {
@@ -39,6 +42,26 @@ pub fn backup(store: &mut Store, args: &BackupArgs) -> anyhow::Result<()> {
 /// opened for writing, and this is how it heals).
 pub fn restore(db: &Path, args: &RestoreArgs) -> anyhow::Result<()> {
     let mut store = Store::open_to_read(db)?;
+    // What was recorded since the backup is lost: a sound ledger with records
+    // is replaced only when asked twice, as the app asks.
+    let held = match store.read_only() {
+        Some(crate::store::ReadOnly::Damaged(_)) => 0,
+        _ => store.history_count(&Default::default())?,
+    };
+    if held > 0 && !args.yes {
+        return Err(super::Exit(
+            1,
+            Some(fill(
+                &ngettext(
+                    "{} holds {} record; the backup replaces it, and whatever was recorded after the backup was made is lost. Back it up first (tally backup FILE), then run again with --yes.",
+                    "{} holds {} records; the backup replaces them, and whatever was recorded after the backup was made is lost. Back it up first (tally backup FILE), then run again with --yes.",
+                    held.min(u32::MAX as u64) as u32,
+                ),
+                &[&db.display().to_string(), &held.to_string()],
+            )),
+        )
+        .into());
+    }
     let n = store.restore_from(&args.file)?;
     println!(
         "{}",
