@@ -140,6 +140,29 @@ fn median(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
 
 /// Fills a new ledger at `path` with `records` calls (a ledger already there
 /// is kept, as the *_LEDGER variables ask) and gives it the 100 policies.
+/// The 1,000,000-record ledger the process figures run on: at
+/// TALLY_BENCH_LEDGER (kept for the next run) or in `dir`, filled if new.
+fn million_ledger(dir: &Path) -> std::path::PathBuf {
+    kept_ledger(dir, "TALLY_BENCH_LEDGER", "million.sqlite", LEDGER_RECORDS)
+}
+
+/// The 10,000,000-record ledger (about 3 GB) of the dashboard and report
+/// figures, at TALLY_BENCH_LEDGER10M or in `dir`.
+fn ten_million_ledger(dir: &Path) -> std::path::PathBuf {
+    kept_ledger(
+        dir,
+        "TALLY_BENCH_LEDGER10M",
+        "ten-million.sqlite",
+        10_000_000,
+    )
+}
+
+fn kept_ledger(dir: &Path, var: &str, name: &str, records: u64) -> std::path::PathBuf {
+    let path = std::env::var_os(var).map_or_else(|| dir.join(name), Into::into);
+    prepare_ledger(&path, records);
+    path
+}
+
 fn prepare_ledger(path: &Path, records: u64) {
     if !path.exists() {
         let mut store = Store::open(path).expect("open");
@@ -369,9 +392,7 @@ fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
 
     // A 1,000,000-record ledger for the whole-process figures. TALLY_BENCH_LEDGER
     // keeps it at a path of your choice, and reuses it on the next run.
-    let path = std::env::var_os("TALLY_BENCH_LEDGER")
-        .map_or_else(|| dir.join("million.sqlite"), Into::into);
-    prepare_ledger(&path, LEDGER_RECORDS);
+    let path = million_ledger(dir);
 
     if wanted("record") {
         let (lo, mid, hi) = time_process(
@@ -481,10 +502,7 @@ fn bench_processes(dir: &Path, wanted: &dyn Fn(&str) -> bool) -> bool {
 /// write, in process; then the whole app's start to its first drawn dashboard.
 fn bench_dashboard(dir: &Path) -> bool {
     const RECORDS: u64 = 10_000_000;
-    // TALLY_BENCH_LEDGER10M keeps this ledger (about 3 GB) for the next run.
-    let path = std::env::var_os("TALLY_BENCH_LEDGER10M")
-        .map_or_else(|| dir.join("ten-million.sqlite"), Into::into);
-    prepare_ledger(&path, RECORDS);
+    let path = ten_million_ledger(dir);
     let mut store = Store::open(&path).expect("open");
     let mut samples = Vec::new();
     for i in 0..21 {
@@ -539,9 +557,7 @@ fn bench_reports(dir: &Path) -> bool {
     use tally::core::report::Days;
     use tally::core::report::what_if::Scenario;
     use tally::reports::{Context, Kind, Request};
-    let path = std::env::var_os("TALLY_BENCH_LEDGER10M")
-        .map_or_else(|| dir.join("ten-million.sqlite"), Into::into);
-    prepare_ledger(&path, 10_000_000);
+    let path = ten_million_ledger(dir);
     let store = Store::open(&path).expect("open");
     let book = tally::prices::load(&store).expect("prices");
     let now = Timestamp::now();
@@ -582,9 +598,7 @@ fn bench_reports(dir: &Path) -> bool {
         );
     }
     drop(store);
-    let million = std::env::var_os("TALLY_BENCH_LEDGER")
-        .map_or_else(|| dir.join("million.sqlite"), Into::into);
-    prepare_ledger(&million, LEDGER_RECORDS);
+    let million = million_ledger(dir);
     let out = dir.join("usage.csv");
     let since = (today - jiff::Span::new().days(400)).to_string();
     let args = [
@@ -684,9 +698,7 @@ fn bench_webhook(dir: &Path) -> bool {
 /// appended at once, 7 times; how long until their calls are stored (the
 /// budgets are evaluated right after, in about a millisecond).
 fn bench_follow(dir: &Path) -> bool {
-    let path = std::env::var_os("TALLY_BENCH_LEDGER")
-        .map_or_else(|| dir.join("million.sqlite"), Into::into);
-    prepare_ledger(&path, LEDGER_RECORDS);
+    let path = million_ledger(dir);
     let logs = dir.join("followed");
     let log = logs.join("-home-ada-live/live.jsonl");
     std::fs::create_dir_all(log.parent().expect("folder")).expect("log folder");

@@ -124,6 +124,42 @@ impl Setup {
     fn total(&self) -> Value {
         self.tally(&["usage", "--json"]).0["total"].clone()
     }
+
+    /// `tally watch` on this ledger with `args`, run in `dir`; stopped
+    /// however the test ends.
+    fn watch(&self, dir: &Path, args: &[&str]) -> session::Killed {
+        session::Killed(
+            Command::new(env!("CARGO_BIN_EXE_tally"))
+                .current_dir(dir)
+                .arg("--db")
+                .arg(&self.db)
+                .arg("watch")
+                .args(args)
+                .env("LANGUAGE", "en")
+                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// Waits up to `limit` for the ledger to hold `requests` calls; how long
+    /// that took, if it did.
+    fn wait_for_requests(
+        &self,
+        requests: u64,
+        limit: std::time::Duration,
+    ) -> Option<std::time::Duration> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if self.total()["requests"] == requests {
+                return Some(start.elapsed());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
 }
 
 #[test]
@@ -531,30 +567,9 @@ fn watch_imports_appended_lines_and_leaves_the_ledger_alone_on_unchanged_logs() 
     let s = Setup::new();
     let file = s.logs.join("-home-ada-web/live.jsonl");
     append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
-    // Stops the watcher however the test ends.
-    let child = session::Killed(
-        Command::new(env!("CARGO_BIN_EXE_tally"))
-            .arg("--db")
-            .arg(&s.db)
-            .args(["watch", "--poll", "5", "--claude-code"])
-            .arg(&s.logs)
-            .env("LANGUAGE", "en")
-            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let wait_for = |requests: u64| {
-        let start = std::time::Instant::now();
-        while start.elapsed() < std::time::Duration::from_secs(10) {
-            if s.total()["requests"] == requests {
-                return Some(start.elapsed());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        None
-    };
+    let logs = s.logs.to_str().unwrap();
+    let child = s.watch(Path::new("."), &["--poll", "5", "--claude-code", logs]);
+    let wait_for = |requests| s.wait_for_requests(requests, std::time::Duration::from_secs(10));
     let initial = wait_for(1);
     // An agent writes a new line (in two pieces, as streams do), and a new file.
     let next = line("msg_2", "req_2", 20).text();
@@ -596,28 +611,13 @@ fn watch_hears_an_append_without_waiting_for_its_poll_whatever_the_folder_is_cal
     append(&file, &format!("{}\n", line("msg_1", "req_1", 10).text()));
     // A folder named relative to where tally runs, and a poll that never
     // comes: only the change notification can bring the new line in.
-    let child = session::Killed(
-        Command::new(env!("CARGO_BIN_EXE_tally"))
-            .current_dir(s.logs.parent().unwrap())
-            .arg("--db")
-            .arg(&s.db)
-            .args(["watch", "--poll", "3600", "--claude-code", "projects"])
-            .env("LANGUAGE", "en")
-            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+    let child = s.watch(
+        s.logs.parent().unwrap(),
+        &["--poll", "3600", "--claude-code", "projects"],
     );
-    let wait_for = |requests: u64| {
-        let start = std::time::Instant::now();
-        while start.elapsed() < std::time::Duration::from_secs(20) {
-            if s.total()["requests"] == requests {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        false
+    let wait_for = |requests| {
+        s.wait_for_requests(requests, std::time::Duration::from_secs(20))
+            .is_some()
     };
     assert!(wait_for(1), "the log is imported at start");
     append(&file, &format!("{}\n", line("msg_2", "req_2", 20).text()));

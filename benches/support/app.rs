@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tally::store::Store;
 
-use super::{LEDGER_RECORDS, agent_logs, median, prepare_ledger, report};
+use super::{agent_logs, median, million_ledger, report};
 
 const APP: &str = env!("CARGO_BIN_EXE_tally-app");
 const TALLY: &str = env!("CARGO_BIN_EXE_tally");
@@ -158,9 +158,7 @@ pub fn bench_app(dir: &Path) -> bool {
         println!("no DISPLAY: the window figures need one (run under tools/with-display.sh)");
         return true;
     }
-    let db = std::env::var_os("TALLY_BENCH_LEDGER")
-        .map_or_else(|| dir.join("million.sqlite"), Into::into);
-    prepare_ledger(&db, LEDGER_RECORDS);
+    let db = million_ledger(dir);
     let home = real_home(dir, &db);
     let mut ok = true;
 

@@ -118,8 +118,6 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
                 )
             );
         }
-    }
-    if !json {
         println!(
             "{}",
             match &backup {

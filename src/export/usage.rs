@@ -88,10 +88,10 @@ pub fn write_csv(store: &Store, filter: &HistoryFilter, path: &Path) -> anyhow::
     let db = store.path().to_path_buf();
     let read_only = store.read_only().cloned();
     let format = |i: usize| -> anyhow::Result<(Vec<u8>, u64)> {
-        let store = if read_only.is_some() {
-            Store::open_read_only(&db)?
-        } else {
-            Store::open(&db)?
+        // Each part's connection trusts the first's check of the pages.
+        let store = match &read_only {
+            Some(why) => Store::open_read_only_as(&db, why.clone())?,
+            None => Store::open(&db)?,
         };
         let mut stream = super::csv::Stream::rows_only(Vec::with_capacity(1 << 20));
         let mut scratch = String::with_capacity(32);

@@ -70,6 +70,14 @@ pub struct ImportReport {
     pub files_stored: u64,
 }
 
+/// `dir` by its real, absolute path (links resolved), or as absolute as it
+/// can be made when it does not exist.
+fn real_folder(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf())
+}
+
 /// How deep below a log folder files are looked for.
 const MAX_DEPTH: usize = 32;
 
@@ -511,10 +519,7 @@ fn import_files(
 ) -> Result<(), StoreError> {
     // Where each file stopped is kept by path: the same folder reached through a
     // link or `..` must meet its saved state, or every file is read again.
-    let dirs: Vec<PathBuf> = dirs
-        .iter()
-        .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
-        .collect();
+    let dirs: Vec<PathBuf> = dirs.iter().map(|d| real_folder(d)).collect();
     let dirs = &dirs[..];
     let files = jsonl_files(dirs, &mut report.errors);
     let before = store.import_states(agent.source())?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::{Agent, ImportReport, import_logs_with_progress};
+use super::{Agent, ImportReport, import_logs_with_progress, real_folder};
 use crate::store::{Store, StoreError};
 
 /// Changes come in bursts (a streamed reply is many writes): wait this long
@@ -136,15 +136,7 @@ pub fn follow(
     // path its folder was watched under, and a folder given as `logs` or
     // through a link would never match the folders the changes are
     // sorted by, leaving every change to the poll.
-    let real = |dirs: &[PathBuf]| -> Vec<PathBuf> {
-        dirs.iter()
-            .map(|d| {
-                std::fs::canonicalize(d)
-                    .or_else(|_| std::path::absolute(d))
-                    .unwrap_or_else(|_| d.clone())
-            })
-            .collect()
-    };
+    let real = |dirs: &[PathBuf]| -> Vec<PathBuf> { dirs.iter().map(|d| real_folder(d)).collect() };
     let sources = &Sources {
         claude_code: real(&sources.claude_code),
         codex: real(&sources.codex),

@@ -70,11 +70,9 @@ impl Store {
         };
         let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| not(e.to_string()))?;
-        let check: String = source
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| not(e.to_string()))?;
-        if check != "ok" {
-            return Err(not(format!("the file is damaged ({check})")));
+        let problems = super::integrity::quick_check(&source).map_err(|e| not(e.to_string()))?;
+        if let Some(first) = problems.first() {
+            return Err(not(format!("the file is damaged ({first})")));
         }
         let version: i64 = source.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let has_usage: bool = source.query_row(

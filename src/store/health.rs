@@ -22,14 +22,7 @@ pub struct Health {
 
 impl Store {
     pub fn health(&self) -> Result<Health, StoreError> {
-        let damage: Vec<String> = self
-            .conn
-            .prepare("PRAGMA quick_check(20)")?
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .filter(|line| line != "ok")
-            .collect();
+        let damage = super::integrity::quick_check(&self.conn)?;
         let mut inexact_sums = 0;
         for table in ["usage_daily", "usage_hourly"] {
             let any: Vec<String> = SUMMED
@@ -59,8 +52,7 @@ impl Store {
         let records: i64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0))?;
-        let mut wal = self.path.as_os_str().to_owned();
-        wal.push("-wal");
+        let wal = super::beside(&self.path, "-wal");
         Ok(Health {
             damage,
             inexact_sums,

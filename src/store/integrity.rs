@@ -26,9 +26,7 @@ fn stamp(ledger: &Path) -> Option<String> {
 }
 
 fn seen_path(ledger: &Path) -> PathBuf {
-    let mut seen = ledger.as_os_str().to_owned();
-    seen.push("-seen");
-    seen.into()
+    super::beside(ledger, "-seen")
 }
 
 /// The stamp last noted, if it still matches the file, else `None`.
@@ -50,9 +48,7 @@ pub(super) fn note(ledger: &Path, last: &mut Option<String>) {
         return;
     }
     let seen = seen_path(ledger);
-    let mut partial = seen.as_os_str().to_owned();
-    partial.push(format!(".{}", std::process::id()));
-    let partial = PathBuf::from(partial);
+    let partial = super::beside(&seen, &format!(".{}", std::process::id()));
     // No fsync: a note lost in a crash only costs a check.
     let written = (|| {
         let _ = std::fs::remove_file(&partial);
@@ -69,23 +65,31 @@ pub(super) fn note(ledger: &Path, last: &mut Option<String>) {
     }
 }
 
-/// SQLite's quick check of every page: what it found wrong, empty if nothing.
-pub fn quick_check(conn: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut problems = Vec::new();
-    let mut stmt = conn.prepare("PRAGMA quick_check(20)")?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let line: String = row.get(0)?;
-        if line != "ok" {
-            problems.push(line);
+/// SQLite's quick check of every page: what it found wrong, empty if
+/// nothing. Pages too malformed for the check to read are damage too.
+pub(super) fn quick_check(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let checked = (|| -> rusqlite::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let mut stmt = conn.prepare("PRAGMA quick_check(20)")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let line: String = row.get(0)?;
+            if line != "ok" {
+                problems.push(line);
+            }
         }
+        Ok(problems)
+    })();
+    match checked {
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            Ok(vec![e.to_string()])
+        }
+        other => other.map_err(StoreError::from),
     }
-    Ok(problems)
 }
 
 /// Checks the ledger at `path` on a connection of its own that writes
-/// nothing. Pages SQLite finds malformed while checking are damage too; a
-/// file that is no database at all is left for the open to name.
+/// nothing. A file that is no database at all is left for the open to name.
 pub(super) fn check_file(path: &Path) -> Result<Vec<String>, StoreError> {
     let checked = Connection::open_with_flags(
         path,
@@ -97,13 +101,13 @@ pub(super) fn check_file(path: &Path) -> Result<Vec<String>, StoreError> {
         quick_check(&conn)
     });
     match checked {
-        Err(StoreError::Sqlite(e)) => match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseCorrupt) => Ok(vec![e.to_string()]),
-            // Another process holding the lock for longer than the busy
-            // timeout says nothing about the pages.
-            Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(Vec::new()),
-            _ => Err(e.into()),
-        },
+        // Another process holding the lock for longer than the busy timeout
+        // says nothing about the pages.
+        Err(StoreError::Sqlite(e))
+            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+        {
+            Ok(Vec::new())
+        }
         other => other,
     }
 }

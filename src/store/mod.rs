@@ -28,7 +28,6 @@ pub use backup::BackupError;
 pub use health::Health;
 pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;
-pub use integrity::quick_check;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
 pub use queries::{UsageQuery, UsageRow};
@@ -186,10 +185,16 @@ impl Store {
         if problems.is_empty() {
             integrity::note(&self.path, &mut self.seen);
         } else {
-            if let Err(e) = self.conn.pragma_update(None, "query_only", true) {
-                tracing::warn!("cannot stop writing to the damaged ledger: {e}");
-            }
+            self.stop_writing();
             self.read_only = Some(ReadOnly::Damaged(problems));
+        }
+    }
+
+    /// Makes this connection refuse every write from now on (a restore
+    /// lifts it).
+    pub fn stop_writing(&self) {
+        if let Err(e) = self.conn.pragma_update(None, "query_only", true) {
+            tracing::warn!("cannot stop writing to the damaged ledger: {e}");
         }
     }
 
@@ -213,9 +218,7 @@ impl Store {
             }
         }
         for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.as_os_str().to_owned();
-            file.push(suffix);
-            crate::private::tighten(Path::new(&file));
+            crate::private::tighten(&beside(path, suffix));
         }
         let seen = integrity::as_seen(path);
         let due = seen.is_none();
@@ -265,6 +268,12 @@ impl Store {
         Self::read_only_at(&self.path, self.read_only.clone())
     }
 
+    /// Opens the ledger at `path` read-only for the reason already known
+    /// (another thread's connection found it), without checking again.
+    pub fn open_read_only_as(path: &Path, why: ReadOnly) -> Result<Store, StoreError> {
+        Self::read_only_at(path, Some(why))
+    }
+
     fn read_only_at(path: &Path, known: Option<ReadOnly>) -> Result<Store, StoreError> {
         use rusqlite::OpenFlags as F;
         let flags = F::SQLITE_OPEN_URI | F::SQLITE_OPEN_NO_MUTEX;
@@ -290,14 +299,7 @@ impl Store {
         let problems = match (&known, integrity::as_seen(path)) {
             (Some(ReadOnly::Damaged(problems)), _) => problems.clone(),
             (Some(ReadOnly::NotWritable), _) | (None, Some(_)) => Vec::new(),
-            (None, None) => integrity::quick_check(&conn).or_else(|e| match e {
-                StoreError::Sqlite(s)
-                    if s.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) =>
-                {
-                    Ok(vec![s.to_string()])
-                }
-                e => Err(e),
-            })?,
+            (None, None) => integrity::quick_check(&conn)?,
         };
         let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if found != schema::VERSION {
@@ -411,8 +413,7 @@ impl Store {
     /// Whether this connection's WAL file is longer than an automatic
     /// checkpoint lets it grow.
     fn wal_is_long(&self) -> bool {
-        let mut wal = self.path.as_os_str().to_owned();
-        wal.push("-wal");
+        let wal = beside(&self.path, "-wal");
         let page: i64 = self
             .conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
@@ -530,6 +531,13 @@ impl Store {
             }
         }
     }
+}
+
+/// A file beside the ledger: SQLite's `-wal` and `-shm`, Tally's `-seen`.
+pub fn beside(ledger: &Path, suffix: &str) -> PathBuf {
+    let mut name = ledger.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
 }
 
 /// `path` as an SQLite URI that opens it immutable.

@@ -103,16 +103,8 @@ impl Ledger {
                 tracing::error!("the ledger is damaged: {}", problems.join("; "));
                 me.read_only
                     .replace(Some(ReadOnly::Damaged(problems.clone())));
-                let _ = me
-                    .reader
-                    .connection()
-                    .pragma_update(None, "query_only", true);
-                me.query(
-                    |s| {
-                        let _ = s.connection().pragma_update(None, "query_only", true);
-                    },
-                    |()| {},
-                );
+                me.reader.stop_writing();
+                me.query(|s| s.stop_writing(), |()| {});
             }
             me.run(move |s| s.checked(problems), |()| {});
             if let Some(listener) = me.listener.borrow().clone() {
@@ -210,8 +202,7 @@ impl Ledger {
         // A commit writes the WAL: hearing of that (inotify) shows another
         // process's record at once; the timer is there for file systems
         // that do not tell.
-        let mut wal = self.reader.path().as_os_str().to_owned();
-        wal.push("-wal");
+        let wal = crate::store::beside(self.reader.path(), "-wal");
         match gio::File::for_path(wal)
             .monitor_file(gio::FileMonitorFlags::NONE, None::<&gio::Cancellable>)
         {
