@@ -603,8 +603,12 @@ fn reprice_brings_old_costs_to_the_current_book_and_dry_run_changes_nothing() {
     ]);
     // As if an older Tally had priced gpt-4o at $5/M.
     let c = rusqlite::Connection::open(&l.db).unwrap();
-    c.execute("UPDATE usage SET cost_nanos = 5000000000, price_version = 'shipped 2024-01-01' WHERE model = 'gpt-4o'", [])
-        .unwrap();
+    c.execute_batch(
+        "INSERT INTO names (name) VALUES ('shipped 2024-01-01');
+         UPDATE calls SET cost_nanos = 5000000000, price = last_insert_rowid()
+         WHERE dims IN (SELECT id FROM dims WHERE model = 'gpt-4o')",
+    )
+    .unwrap();
     c.execute(
         "UPDATE usage_daily SET cost_nanos = 5000000000 WHERE model = 'gpt-4o'",
         [],
@@ -700,34 +704,31 @@ fn a_total_past_what_the_ledger_holds_is_refused_and_every_report_still_reads() 
 #[test]
 fn a_ledger_whose_totals_overflowed_reads_again_after_the_update() {
     let l = Ledger::new();
-    for (cost, id) in [("2", "a"), ("3", "z")] {
-        l.ok(&[
-            "record",
-            "--model",
-            "gpt-4o",
-            "--cost",
-            cost,
-            "--request-id",
-            id,
-        ]);
-    }
-    // As an older Tally left it (before the last two steps: the bounds and
-    // the rebuild after them): no bounds, two calls of $9 billion each that
-    // cannot be added up, and a day's sum SQLite turned into a REAL when it
-    // overflowed.
+    // As an older Tally left it (schema 14, before the bounds and the rebuild
+    // after them): two calls of $9 billion each that cannot be added up, and a
+    // day's sum SQLite turned into a REAL when it overflowed.
     {
-        let c = rusqlite::Connection::open(&l.db).unwrap();
-        let version: i64 = c
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+        let old = tally::store::Store::open_at_version(&l.db, 14).unwrap();
+        let c = old.connection();
+        for (ts, id) in [(1_700_000_000_000i64, "a"), (1_700_000_001_000, "z")] {
+            c.execute(
+                "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent,
+                     source, request_id, input, output, cache_read, cache_write_5m,
+                     cache_write_1h, reasoning, images, embedding_tokens, cost_kind, cost_nanos,
+                     created_ms)
+                 VALUES (?1, ?2, 'openai', 'gpt-4o', 'me', '', '', 'cli', ?3, 0, 0, 0, 0, 0, 0,
+                     0, 0, 'reported', 9000000000000000000, 0)",
+                rusqlite::params![&tally::core::usage::request_key("cli", id)[..], ts, id],
+            )
             .unwrap();
-        c.execute_batch(&format!(
-            "DROP TABLE ledger_bounds;
-             UPDATE usage SET cost_nanos = 9000000000000000000;
-             UPDATE usage_daily SET cost_nanos = 1.0e19;
-             UPDATE usage_hourly SET cost_nanos = 1.0e19;
-             PRAGMA user_version = {};",
-            version - 2
-        ))
+        }
+        c.execute_batch(
+            "INSERT INTO usage_daily (day, provider, model, user, project, agent, source,
+                 requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning,
+                 images, embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records)
+             VALUES ('2023-11-14', 'openai', 'gpt-4o', 'me', '', '', 'cli', 2, 0, 0, 0, 0, 0, 0,
+                 0, 0, 1.0e19, 0, 0, 0, 2);",
+        )
         .unwrap();
     }
     // The second is set aside as unpriced, saying why; every report reads.

@@ -162,7 +162,7 @@ fn the_cost_kind_check_holds_without_a_temporary_table_per_row() {
     };
     store.insert(&r).unwrap();
     let c = store.connection();
-    let bad = c.execute("UPDATE usage SET cost_kind = 'free'", []);
+    let bad = c.execute("UPDATE calls SET cost_kind = 7", []);
     assert!(
         bad.unwrap_err().to_string().contains("CHECK"),
         "still checked"
@@ -170,7 +170,7 @@ fn the_cost_kind_check_holds_without_a_temporary_table_per_row() {
     // An `IN (…)` list in a CHECK is compiled to a temporary table built for
     // every row; the insert must not have one.
     let ops: Vec<String> = c
-        .prepare("EXPLAIN INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_kind, cost_nanos, created_ms) VALUES (x'00', 0, '', '', '', '', '', '', 0, 0, 0, 0, 0, 0, 0, 0, 'priced', 1, 0)")
+        .prepare("EXPLAIN INSERT INTO calls (key, key_check, ts_ms, dims, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, requests, cost_kind, cost_nanos) VALUES (0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1)")
         .unwrap()
         .query_map([], |row| row.get(1))
         .unwrap()
@@ -315,9 +315,12 @@ fn migrations_upgrade_a_ledger_from_every_earlier_version() {
         let mut rng = StdRng::seed_from_u64(from as u64);
         let records: Vec<UsageRecord> = (0..200).map(|i| random_record(&mut rng, i)).collect();
         {
-            let old = Store::open_at_version(&path, from).unwrap();
+            let mut old = Store::open_at_version(&path, from).unwrap();
             assert_eq!(old.schema_version().unwrap(), from);
-            if from >= 1 {
+            if from >= 17 {
+                // The narrow ledger: today's insert writes its rows.
+                old.insert_batch(&records).unwrap();
+            } else if from >= 1 {
                 // Rows as that version's `usage` table holds them.
                 for (i, r) in records.iter().enumerate() {
                     insert_as_stored(old.connection(), r)
@@ -436,7 +439,7 @@ fn a_backup_restores_every_record_and_a_bad_file_changes_nothing() {
     // Changes after the backup are undone by restoring it.
     store
         .connection()
-        .execute("DELETE FROM usage WHERE id % 2 = 0", [])
+        .execute("DELETE FROM calls WHERE id % 2 = 0", [])
         .unwrap();
     assert_eq!(store.restore_from(&backup).unwrap(), 3_000);
     assert_eq!(all(&store), before, "every record, as it was");
@@ -513,12 +516,12 @@ fn jobs_count_attempts_and_successes_from_metadata_through_their_index() {
     let plan: String = store
         .connection()
         .query_row(
-            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM usage WHERE json_extract(metadata, '$.success') IS NOT NULL AND ts_ms >= 0",
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM calls WHERE job IS NOT NULL AND ts_ms >= 0",
             [],
             |r| r.get(3),
         )
         .unwrap();
-    assert!(plan.contains("usage_jobs"), "{plan}");
+    assert!(plan.contains("calls_jobs"), "{plan}");
 }
 
 #[test]
@@ -694,4 +697,154 @@ fn the_wal_stays_short_when_every_writer_opens_the_ledger_cold() {
     // trusts no earlier checkpoint, so without care the WAL grows by every
     // write, and every process reads it whole.
     assert!(longest <= 2 * 128 * 4096, "the WAL grew to {longest} bytes");
+}
+
+/// Every kind of field a record can carry, some records twice, some keyed by
+/// content (no request id).
+fn varied_record(rng: &mut StdRng, i: u64) -> UsageRecord {
+    let mut r = random_record(rng, i);
+    if rng.random_bool(0.2) {
+        r.request_id = None;
+    }
+    if rng.random_bool(0.5) {
+        r.session = Some(format!("session-{}", rng.random_range(0..5)));
+    }
+    if rng.random_bool(0.2) {
+        r.task = Some(["review", "tests"][rng.random_range(0..2)].into());
+    }
+    if rng.random_bool(0.1) {
+        r.images.count = rng.random_range(1..4);
+        r.images.size = Some("1024x1024".into());
+        r.images.quality = Some("high".into());
+    }
+    if rng.random_bool(0.1) {
+        r.embedding_tokens = rng.random_range(1..10_000);
+    }
+    if rng.random_bool(0.1) {
+        r.cost = Cost::Reported {
+            amount: Money::from_nanos(rng.random_range(0..1_000_000_000)),
+        };
+        r.billed = Some(Money::from_nanos(rng.random_range(0..1_000_000_000)));
+    }
+    if rng.random_bool(0.3) {
+        r.metadata
+            .insert("success".into(), serde_json::json!(rng.random_bool(0.5)));
+        r.metadata
+            .insert("branch".into(), serde_json::json!(format!("b{}", i % 3)));
+    }
+    r
+}
+
+/// The ledger's records (all but their ids) and rollups, in one order.
+fn ledger_contents(store: &Store) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let rows = |sql: &str| -> Vec<Vec<String>> {
+        let mut stmt = store.connection().prepare(sql).unwrap();
+        let n = stmt.column_count();
+        let mut rows: Vec<Vec<String>> = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| Ok(format!("{:?}", r.get_ref(i)?)))
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.sort();
+        rows
+    };
+    let records = rows(
+        "SELECT ts_ms, provider, model, user, project, agent, source, session, request_id, task,
+             input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
+             image_size, image_quality, embedding_tokens, cost_kind, cost_nanos, price_version,
+             unpriced_reason, billed_nanos, revenue_nanos, metadata, requests FROM usage",
+    );
+    let mut rollups = rows("SELECT 'day', * FROM usage_daily");
+    rollups.extend(rows("SELECT 'hour', * FROM usage_hourly"));
+    rollups.extend(rows("SELECT 'bounds', * FROM ledger_bounds"));
+    (records, rollups)
+}
+
+#[test]
+fn batches_and_single_inserts_make_the_same_ledger() {
+    for seed in 0..8 {
+        let mut rng = StdRng::seed_from_u64(100 + seed);
+        let mut records: Vec<UsageRecord> = (0..400).map(|i| varied_record(&mut rng, i)).collect();
+        // Some calls arrive twice.
+        for _ in 0..40 {
+            let again = records[rng.random_range(0..records.len())].clone();
+            records.push(again);
+        }
+        let (_d1, one_path) = temp_db();
+        let mut one_by_one = Store::open(&one_path).unwrap();
+        for r in &records {
+            one_by_one.insert(r).unwrap();
+        }
+        let (_d2, bulk_path) = temp_db();
+        let mut bulk = Store::open(&bulk_path).unwrap();
+        let mut rest = &records[..];
+        let mut inserted = 0;
+        while !rest.is_empty() {
+            let n = rng.random_range(1..=rest.len().min(150));
+            inserted += bulk.insert_batch(&rest[..n]).unwrap().inserted;
+            rest = &rest[n..];
+        }
+        let (records_one, rollups_one) = ledger_contents(&one_by_one);
+        let (records_bulk, rollups_bulk) = ledger_contents(&bulk);
+        assert_eq!(records_bulk.len() as u64, inserted, "seed {seed}");
+        assert_eq!(records_bulk, records_one, "seed {seed}: the records");
+        assert_eq!(rollups_bulk, rollups_one, "seed {seed}: the rollups");
+    }
+}
+
+#[test]
+fn two_calls_whose_short_keys_agree_are_both_kept_and_each_found_again() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let first = random_record(&mut rng, 1);
+    let second = random_record(&mut rng, 2);
+    store.insert(&first).unwrap();
+    // Another call already holds the second's first 8 key bytes with other
+    // bytes after them, as a one-in-10¹² pair would: the second is stored
+    // under the next key, and found there.
+    let key = |r: &UsageRecord| i64::from_le_bytes(r.dedupe_key()[..8].try_into().unwrap());
+    store
+        .connection()
+        .execute(
+            "INSERT INTO calls (key, key_check, ts_ms, dims, input, output, cache_read,
+                 cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, requests,
+                 cost_kind, cost_nanos)
+             SELECT ?1, key_check + 1, ts_ms, dims, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 FROM calls",
+            [key(&second)],
+        )
+        .unwrap();
+    let stored = store.insert(&second).unwrap();
+    assert!(
+        stored.new,
+        "a different call under the same short key is new"
+    );
+    let keys: Vec<i64> = store
+        .connection()
+        .prepare("SELECT key FROM calls ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        keys,
+        vec![key(&first), key(&second), key(&second).wrapping_add(1)]
+    );
+    let again = store.insert(&second).unwrap();
+    assert_eq!(
+        (again.new, again.id),
+        (false, stored.id),
+        "found along the chain"
+    );
+    let batch = store
+        .insert_batch(&[second.clone(), first.clone()])
+        .unwrap();
+    assert_eq!((batch.inserted, batch.duplicates), (0, 2));
+    let (_, total) = store.usage(&query(store.zone(), &[], None)).unwrap();
+    assert_eq!(total.records, 2);
 }

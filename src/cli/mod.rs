@@ -164,6 +164,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             &[&dir.display().to_string()]
         ));
     }
+    // A ledger in an older format is rewritten first, saying how far it is
+    // (seconds on a large one). If that fails, opening it below says why.
+    if !matches!(command, Command::Doctor(_) | Command::Restore(_)) && Store::needs_rewrite(&path) {
+        update_format(&path);
+    }
     let open =
         || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
     // Commands that only read still answer from a damaged ledger, or one
@@ -302,4 +307,44 @@ pub fn open_app(db: Option<&std::path::Path>) -> anyhow::Result<()> {
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// Rewrites an older ledger into this version's format, telling its progress
+/// on stderr: one line redrawn on a terminal, a line per tenth elsewhere.
+fn update_format(path: &std::path::Path) {
+    use std::io::{IsTerminal, Write};
+    let terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut shown = -1i64;
+    let mut tell = |fraction: f64| {
+        let percent = (fraction * 100.0).floor() as i64;
+        if percent == shown || (!terminal && shown >= 0 && percent / 10 == shown / 10) {
+            return;
+        }
+        shown = percent;
+        let line = crate::i18n::fill(
+            &crate::i18n::gettext("Updating the ledger to this version's format: {} %"),
+            &[&percent.to_string()],
+        );
+        let mut err = std::io::stderr();
+        let _ = if terminal {
+            write!(err, "\r{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    };
+    let updated = Store::open_updating(path, &mut tell);
+    if terminal {
+        eprintln!();
+    }
+    if updated.is_ok() {
+        eprintln!(
+            "{}",
+            crate::i18n::fill(
+                &crate::i18n::gettext("Updated the ledger in {} s."),
+                &[&format!("{:.1}", started.elapsed().as_secs_f64())]
+            )
+        );
+    }
 }

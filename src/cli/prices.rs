@@ -244,13 +244,11 @@ fn list(store: &Store, a: ListArgs) -> anyhow::Result<()> {
 }
 
 fn list_unpriced(store: &Store, json_out: bool) -> anyhow::Result<()> {
-    let mut stmt = store.connection().prepare(
-        "SELECT provider, model, COUNT(*), MAX(unpriced_reason) FROM usage
-         WHERE cost_kind = 'unpriced' GROUP BY provider, model ORDER BY COUNT(*) DESC",
-    )?;
-    let rows: Vec<(String, String, i64, Option<String>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
+    let rows: Vec<(String, String, u64, Option<String>)> = store
+        .unpriced_models()?
+        .into_iter()
+        .map(|u| (u.provider, u.model, u.calls, u.reason))
+        .collect();
     if json_out {
         let items: Vec<_> = rows
             .iter()
@@ -275,7 +273,7 @@ fn list_unpriced(store: &Store, json_out: bool) -> anyhow::Result<()> {
                 p.clone()
             },
             m.clone(),
-            thousands(*n as u64),
+            thousands(*n),
         ]);
     }
     print!("{}", table.render());

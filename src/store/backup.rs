@@ -76,7 +76,7 @@ impl Store {
         }
         let version: i64 = source.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let has_usage: bool = source.query_row(
-            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'usage'",
+            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE type IN ('table', 'view') AND name = 'usage'",
             [],
             |r| r.get(0),
         )?;
@@ -108,7 +108,7 @@ impl Store {
         self.forget_past_days();
         let n: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0))?;
+            .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))?;
         Ok(n as u64)
     }
 }

@@ -51,7 +51,7 @@ impl Store {
             .unwrap_or(0);
         let records: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM usage", [], |r| r.get(0))?;
+            .query_row("SELECT COUNT(*) FROM calls", [], |r| r.get(0))?;
         let wal = super::beside(&self.path, "-wal");
         Ok(Health {
             damage,

@@ -286,7 +286,7 @@ impl Store {
     /// bounds, else the ledger's first and last record.
     pub fn time_span(&self, filter: &HistoryFilter) -> Result<(i64, i64), StoreError> {
         let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
-            "SELECT (SELECT MIN(ts_ms) FROM usage), (SELECT MAX(ts_ms) FROM usage)",
+            "SELECT (SELECT MIN(ts_ms) FROM calls), (SELECT MAX(ts_ms) FROM calls)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod backup;
+mod calls;
 mod health;
 mod history;
 mod imports;
@@ -30,7 +31,7 @@ pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;
 pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
-pub use queries::{UsageQuery, UsageRow};
+pub use queries::{UnpricedModel, UsageQuery, UsageRow};
 pub use spend::{HISTORY_DAYS, PolicySpend};
 pub use write::{BatchOutcome, Inserted, RepriceOutcome};
 
@@ -162,14 +163,20 @@ impl Store {
     /// up to date. A ledger changed while no Tally had it open has its pages
     /// checked first, and a damaged one is refused (`open_read_only` reads it).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Ok(Self::open_checking(path, true)?.0)
+        Ok(Self::open_checking(path, true, &mut |_| {})?.0)
+    }
+
+    /// As `open`, telling `progress` the fraction done while an older ledger
+    /// is rewritten into this version's format (`needs_rewrite`).
+    pub fn open_updating(path: &Path, progress: &mut dyn FnMut(f64)) -> Result<Store, StoreError> {
+        Ok(Self::open_checking(path, true, progress)?.0)
     }
 
     /// As `open`, but a check that is due is left to the caller, who says
     /// true is returned then: the app runs it off its main loop (6.6 s for
     /// ten million calls) and hands the result to `checked`.
     pub fn open_check_later(path: &Path) -> Result<(Store, bool), StoreError> {
-        Self::open_checking(path, false)
+        Self::open_checking(path, false, &mut |_| {})
     }
 
     /// SQLite's quick check of the ledger at `path`, on a connection of its
@@ -198,7 +205,11 @@ impl Store {
         }
     }
 
-    fn open_checking(path: &Path, check_now: bool) -> Result<(Store, bool), StoreError> {
+    fn open_checking(
+        path: &Path,
+        check_now: bool,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(Store, bool), StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::private::create_folders(dir).map_err(|source| StoreError::Folder {
                 path: dir.into(),
@@ -231,7 +242,7 @@ impl Store {
                 });
             }
         }
-        let mut store = Self::open_at_version(path, schema::VERSION)?;
+        let mut store = Self::open_at_version_telling(path, schema::VERSION, progress)?;
         store.zone = rollup::ledger_zone(&store.conn)?;
         store.seen = seen;
         if due && !check_now {
@@ -424,6 +435,16 @@ impl Store {
     /// Applies migrations up to `target`. Public for the upgrade tests, which build
     /// ledgers at every earlier version.
     pub fn migrate(&mut self, target: i64) -> Result<(), StoreError> {
+        self.migrate_telling(target, &mut |_| {})
+    }
+
+    /// As `migrate`, telling `progress` the fraction done of a migration that
+    /// rewrites every record (seconds on a large ledger).
+    fn migrate_telling(
+        &mut self,
+        target: i64,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<(), StoreError> {
         // Up to date: no write transaction (and no fsync) for an ordinary open.
         if self.schema_version()? == target {
             return Ok(());
@@ -439,10 +460,16 @@ impl Store {
                 known: schema::VERSION,
             });
         }
+        let mut rewrote = false;
         for step in &schema::MIGRATIONS[current as usize..target.max(current) as usize] {
             match step {
                 schema::Step::Sql(sql) => tx.execute_batch(sql)?,
                 schema::Step::Code(run) => run(&tx)?,
+                // Most of the time; the rollups' rebuild and the VACUUM follow.
+                schema::Step::Long(run) => {
+                    run(&tx, &mut |f| progress(0.7 * f))?;
+                    rewrote = true;
+                }
             }
         }
         tx.pragma_update(None, "user_version", target.max(current))?;
@@ -450,11 +477,47 @@ impl Store {
         // A step may have edited a table's SQL in place, which a connection
         // reads only when it opens.
         self.conn = Connection::open(&self.path)?;
-        Self::configure(&self.conn)
+        Self::configure(&self.conn)?;
+        if rewrote {
+            progress(0.85);
+            // The old rows' pages are free now; the file gives them back. A
+            // kill meanwhile leaves the converted ledger, only larger.
+            self.conn.execute_batch("VACUUM")?;
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            progress(1.0);
+        }
+        Ok(())
+    }
+
+    /// Whether the ledger at `path` is in an older format that opening it
+    /// will convert by rewriting its records (see `open_updating`). Reads
+    /// only; a ledger that does not exist needs nothing.
+    pub fn needs_rewrite(path: &Path) -> bool {
+        let Ok(conn) =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        else {
+            return false;
+        };
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap_or(0);
+        (1..schema::VERSION).contains(&version)
+            && schema::MIGRATIONS[version as usize..]
+                .iter()
+                .any(|s| matches!(s, schema::Step::Long(_)))
     }
 
     /// Opens a ledger at exactly `version`, for tests of upgrades.
     pub fn open_at_version(path: &Path, version: i64) -> Result<Store, StoreError> {
+        Self::open_at_version_telling(path, version, &mut |_| {})
+    }
+
+    fn open_at_version_telling(
+        path: &Path,
+        version: i64,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
         Self::configure(&conn)?;
         let mut store = Store {
@@ -466,7 +529,7 @@ impl Store {
             unchecked: false,
             read_only: None,
         };
-        store.migrate(version)?;
+        store.migrate_telling(version, progress)?;
         Ok(store)
     }
 

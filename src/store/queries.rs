@@ -269,21 +269,38 @@ impl Store {
     pub fn last_call_at(&self) -> Result<Option<Timestamp>, StoreError> {
         let ms: Option<i64> = self
             .conn
-            .query_row("SELECT MAX(ts_ms) FROM usage", [], |r| r.get(0))?;
+            .query_row("SELECT MAX(ts_ms) FROM calls", [], |r| r.get(0))?;
         Ok(ms.map(Timestamp::from_millisecond).transpose()?)
     }
 
-    /// The models with unpriced calls, most calls first: (provider, model, calls).
-    pub fn unpriced_models(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+    /// The models with unpriced calls, most calls first.
+    pub fn unpriced_models(&self) -> Result<Vec<UnpricedModel>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT provider, model, COUNT(*) FROM usage WHERE cost_kind = 'unpriced'
-             GROUP BY provider, model ORDER BY 3 DESC, 2",
+            "SELECT d.provider, d.model, COUNT(*), MAX(p.name)
+             FROM calls c JOIN dims d ON d.id = c.dims LEFT JOIN names p ON p.id = c.price
+             WHERE c.cost_kind = 2
+             GROUP BY d.provider, d.model ORDER BY 3 DESC, 2",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            Ok(UnpricedModel {
+                provider: r.get(0)?,
+                model: r.get(1)?,
+                calls: r.get::<_, i64>(2)? as u64,
+                reason: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// A model with calls that have no price.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnpricedModel {
+    pub provider: String,
+    pub model: String,
+    pub calls: u64,
+    /// Why (one of its calls' reasons).
+    pub reason: Option<String>,
 }
 
 impl Store {
@@ -297,8 +314,9 @@ impl Store {
                     COALESCE(SUM(CAST(json_extract(metadata, '$.quality') AS REAL))
                         FILTER (WHERE json_extract(metadata, '$.quality') GLOB '[0-9]*'), 0),
                     COUNT(*) FILTER (WHERE json_extract(metadata, '$.quality') GLOB '[0-9]*')
-             FROM usage
-             WHERE json_extract(metadata, '$.success') IS NOT NULL AND ts_ms >= ?1",
+             FROM (SELECT c.cost_nanos, m.name AS metadata
+                   FROM calls c LEFT JOIN names m ON m.id = c.metadata
+                   WHERE c.job IS NOT NULL AND c.ts_ms >= ?1)",
         )?;
         Ok(stmt.query_row([since.as_millisecond()], |r| {
             Ok(crate::core::breakdown::Jobs {

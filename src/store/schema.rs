@@ -9,7 +9,12 @@ pub enum Step {
     Sql(&'static str),
     /// For work SQL cannot do, such as computing local days in an IANA zone.
     Code(fn(&Transaction) -> Result<(), StoreError>),
+    /// Code that rewrites every record, telling the fraction done.
+    Long(LongStep),
 }
+
+/// A step that tells `progress` the fraction of its work done.
+pub type LongStep = fn(&Transaction, progress: &mut dyn FnMut(f64)) -> Result<(), StoreError>;
 
 /// `MIGRATIONS[i]` takes a ledger from version `i` to `i + 1`.
 pub const MIGRATIONS: &[Step] = &[
@@ -255,6 +260,11 @@ pub const MIGRATIONS: &[Step] = &[
     // Rebuilt both rollups; now done by the last step.
     Step::Sql(""),
     Step::Code(bound_the_totals),
+    // Rebuilt both rollups; now done by the last step.
+    Step::Sql(""),
+    // The narrow ledger: a call's dimensions and repeated text as small ids, an
+    // 8-byte key (366 bytes a call before, see `calls`).
+    Step::Long(super::calls::narrow),
     // Rollups last, so they are rebuilt once, by today's code, on today's schema.
     Step::Code(super::rollup::rebuild_both),
 ];

@@ -4,8 +4,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 
 use jiff::Timestamp;
-use rusqlite::{CachedStatement, Connection, Row, params};
+use rusqlite::{CachedStatement, Connection, Row, ToSql, params};
 
+use super::calls::{self, Interner};
 use super::rollup::{self, DayCache};
 use super::{Store, StoreError};
 use crate::core::usage::{Cost, ImageUsage, TokenCounts, Totals, UsageRecord};
@@ -38,22 +39,25 @@ pub struct RepriceOutcome {
     pub after: Money,
 }
 
-const INSERT_SQL: &str = "INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
-        session, request_id, task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning,
-        images, image_size, image_quality, embedding_tokens, cost_kind, cost_nanos, price_version,
-        unpriced_reason, billed_nanos, revenue_nanos, metadata, created_ms, requests)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-        ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
-    ON CONFLICT (dedupe_key) DO NOTHING";
+const INSERT_SQL: &str =
+    "INSERT INTO calls (key, key_check, ts_ms, dims, session, request_id, task,
+        input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
+        image_quality, embedding_tokens, requests, cost_kind, cost_nanos, price, billed_nanos,
+        revenue_nanos, metadata, job)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+        ?20, ?21, ?22, ?23, ?24, ?25)
+    ON CONFLICT (key) DO NOTHING";
 
-fn cost_columns(cost: &Cost) -> (&'static str, Option<i64>, Option<&str>, Option<&str>) {
+/// A cost as stored: its kind, amount, and the text of its price version or
+/// of why it is unpriced.
+fn cost_columns(cost: &Cost) -> (i64, Option<i64>, Option<&str>) {
     match cost {
         Cost::Priced {
             amount,
             price_version,
-        } => ("priced", Some(amount.nanos()), Some(price_version), None),
-        Cost::Reported { amount } => ("reported", Some(amount.nanos()), None, None),
-        Cost::Unpriced { reason } => ("unpriced", None, None, Some(reason)),
+        } => (calls::PRICED, Some(amount.nanos()), Some(price_version)),
+        Cost::Reported { amount } => (calls::REPORTED, Some(amount.nanos()), None),
+        Cost::Unpriced { reason } => (calls::UNPRICED, None, Some(reason)),
     }
 }
 
@@ -61,77 +65,100 @@ fn sql_count(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("count {n} is too large")))
 }
 
-/// Inserts one record with the prepared `INSERT_SQL`; returns its row id if it was new.
+/// Whether a record was stored by `insert_one`, or found there already.
+enum Stored {
+    New(i64),
+    There(i64),
+}
+
+/// Inserts one record unless its call is stored already.
 fn insert_one(
     stmt: &mut CachedStatement,
     conn: &Connection,
+    names: &mut Interner,
     r: &UsageRecord,
-    now_ms: i64,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Stored, StoreError> {
+    let (key, check) = calls::stored_key(&r.dedupe_key());
     let t = &r.tokens;
-    let (kind, nanos, version, reason) = cost_columns(&r.cost);
-    // Written from the map where it is: a copy of it per record was 3 % of
-    // an import's storing.
-    let metadata = if r.metadata.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&r.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-    };
-    let changed = stmt.execute(params![
-        &r.dedupe_key()[..],
-        r.at.as_millisecond(),
-        r.provider,
-        r.model,
-        r.user,
-        r.project,
-        r.agent,
-        r.source,
-        r.session,
-        r.request_id,
-        r.task,
-        sql_count(t.input)?,
-        sql_count(t.output)?,
-        sql_count(t.cache_read)?,
-        sql_count(t.cache_write_5m)?,
-        sql_count(t.cache_write_1h)?,
-        sql_count(t.reasoning)?,
-        sql_count(r.images.count)?,
-        r.images.size,
-        r.images.quality,
-        sql_count(r.embedding_tokens)?,
-        kind,
-        nanos,
-        version,
-        reason,
-        r.billed.map(Money::nanos),
-        r.revenue.map(Money::nanos),
-        metadata,
-        now_ms,
-        sql_count(r.requests)?,
-    ])?;
-    Ok((changed == 1).then(|| conn.last_insert_rowid()))
+    let (kind, nanos, price) = cost_columns(&r.cost);
+    let job = r.metadata.get("success").is_some_and(|v| !v.is_null());
+    let dims = names.dims(
+        conn,
+        [
+            &r.provider,
+            &r.model,
+            &r.user,
+            &r.project,
+            &r.agent,
+            &r.source,
+        ],
+    )?;
+    let mut values: [&dyn ToSql; 25] = [
+        &key,
+        &check,
+        &r.at.as_millisecond(),
+        &dims,
+        &names.name(conn, r.session.as_deref())?,
+        &r.request_id,
+        &names.name(conn, r.task.as_deref())?,
+        &sql_count(t.input)?,
+        &sql_count(t.output)?,
+        &sql_count(t.cache_read)?,
+        &sql_count(t.cache_write_5m)?,
+        &sql_count(t.cache_write_1h)?,
+        &sql_count(t.reasoning)?,
+        &sql_count(r.images.count)?,
+        &names.name(conn, r.images.size.as_deref())?,
+        &names.name(conn, r.images.quality.as_deref())?,
+        &sql_count(r.embedding_tokens)?,
+        &sql_count(r.requests)?,
+        &kind,
+        &nanos,
+        &names.name(conn, price)?,
+        &r.billed.map(Money::nanos),
+        &r.revenue.map(Money::nanos),
+        &names.metadata(conn, &r.metadata)?,
+        &job.then_some(1),
+    ];
+    // Most calls are new: the insert is tried first, and only a key already
+    // taken is looked into (the same call, or one of the rare pairs whose
+    // first 8 bytes agree, which takes the next free key).
+    if stmt.execute(&values[..])? == 0 {
+        match calls::find(conn, key, check)? {
+            calls::Slot::Taken(id) => return Ok(Stored::There(id)),
+            calls::Slot::Free(free) => {
+                values[0] = &free;
+                stmt.execute(&values[..])?;
+            }
+        }
+    }
+    Ok(Stored::New(conn.last_insert_rowid()))
 }
 
-/// Replaces the stored record with `r`'s key when `r` has more tokens; returns the
-/// replaced record's time, or `None` when the stored one stands.
-fn replace_if_larger(conn: &Connection, r: &UsageRecord) -> Result<Option<i64>, StoreError> {
-    let (id, ts, total): (i64, i64, i64) = conn
+/// Replaces the stored record `id` (the same call as `r`) with `r` when `r`
+/// has more tokens; returns the replaced record's time, or `None` when the
+/// stored one stands.
+fn replace_if_larger(
+    conn: &Connection,
+    names: &mut Interner,
+    id: i64,
+    r: &UsageRecord,
+) -> Result<Option<i64>, StoreError> {
+    let (ts, total): (i64, i64) = conn
         .prepare_cached(
-            "SELECT id, ts_ms, input + output + cache_read + cache_write_5m + cache_write_1h
-         FROM usage WHERE dedupe_key = ?1",
+            "SELECT ts_ms, input + output + cache_read + cache_write_5m + cache_write_1h
+             FROM calls WHERE id = ?1",
         )?
-        .query_row([&r.dedupe_key()[..]], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?;
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))?;
     if r.tokens.total() <= total as u64 {
         return Ok(None);
     }
     let t = &r.tokens;
-    let (kind, nanos, version, reason) = cost_columns(&r.cost);
+    let (kind, nanos, price) = cost_columns(&r.cost);
+    let price = names.name(conn, price)?;
     conn.prepare_cached(
-        "UPDATE usage SET ts_ms = ?2, input = ?3, output = ?4, cache_read = ?5, cache_write_5m = ?6,
-             cache_write_1h = ?7, reasoning = ?8, cost_kind = ?9, cost_nanos = ?10, price_version = ?11,
-             unpriced_reason = ?12
+        "UPDATE calls SET ts_ms = ?2, input = ?3, output = ?4, cache_read = ?5, cache_write_5m = ?6,
+             cache_write_1h = ?7, reasoning = ?8, cost_kind = ?9, cost_nanos = ?10, price = ?11
          WHERE id = ?1",
     )?
     .execute(params![
@@ -145,8 +172,7 @@ fn replace_if_larger(conn: &Connection, r: &UsageRecord) -> Result<Option<i64>, 
         sql_count(t.reasoning)?,
         kind,
         nanos,
-        version,
-        reason,
+        price,
     ])?;
     Ok(Some(ts))
 }
@@ -178,11 +204,11 @@ impl Store {
         let inserted = insert_one(
             &mut tx.prepare_cached(INSERT_SQL)?,
             &tx,
+            &mut Interner::default(),
             r,
-            Timestamp::now().as_millisecond(),
         )?;
         let outcome = match inserted {
-            Some(id) => {
+            Stored::New(id) => {
                 let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
                 let totals = Totals::of(r);
                 rollup::add_to_bounds(&tx, &totals)?;
@@ -190,14 +216,7 @@ impl Store {
                 rollup::add_hour(&tx, rollup::hour_of(r.at.as_millisecond()), dims, &totals)?;
                 Inserted { id, new: true }
             }
-            None => {
-                let id = tx.query_row(
-                    "SELECT id FROM usage WHERE dedupe_key = ?1",
-                    [&r.dedupe_key()[..]],
-                    |row| row.get(0),
-                )?;
-                Inserted { id, new: false }
-            }
+            Stored::There(id) => Inserted { id, new: false },
         };
         tx.commit()?;
         if outcome.new {
@@ -237,7 +256,6 @@ impl Store {
         also: impl FnOnce(&rusqlite::Transaction) -> Result<(), StoreError>,
     ) -> Result<BatchOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
-        let now = Timestamp::now().as_millisecond();
         let tx = self.write_tx()?;
         let mut groups: HashMap<(Rc<str>, [&str; 6]), Totals> = HashMap::new();
         let mut hours: HashMap<(i64, [&str; 6]), Totals> = HashMap::new();
@@ -249,22 +267,30 @@ impl Store {
         in_order.sort_by_key(|r| r.at);
         {
             let mut stmt = tx.prepare_cached(INSERT_SQL)?;
+            let mut names = Interner::default();
             for r in in_order {
-                if insert_one(&mut stmt, &tx, r, now)?.is_some() {
-                    earliest = earliest.min(r.at.as_millisecond());
-                    outcome.inserted += 1;
-                    let key = rollup_key(&mut days, r)?;
-                    let totals = Totals::of(r);
-                    let hour = rollup::hour_of(r.at.as_millisecond());
-                    hours.entry((hour, key.1)).or_default().add(&totals);
-                    groups.entry(key).or_default().add(&totals);
-                } else if keep_largest && let Some(old_ts) = replace_if_larger(&tx, r)? {
-                    outcome.updated += 1;
-                    earliest = earliest.min(old_ts).min(r.at.as_millisecond());
-                    touched.insert(days.day_of(old_ts)?.to_string());
-                    touched.insert(days.day_of(r.at.as_millisecond())?.to_string());
-                } else {
-                    outcome.duplicates += 1;
+                match insert_one(&mut stmt, &tx, &mut names, r)? {
+                    Stored::New(_) => {
+                        earliest = earliest.min(r.at.as_millisecond());
+                        outcome.inserted += 1;
+                        let key = rollup_key(&mut days, r)?;
+                        let totals = Totals::of(r);
+                        let hour = rollup::hour_of(r.at.as_millisecond());
+                        hours.entry((hour, key.1)).or_default().add(&totals);
+                        groups.entry(key).or_default().add(&totals);
+                    }
+                    Stored::There(id) if keep_largest => {
+                        match replace_if_larger(&tx, &mut names, id, r)? {
+                            Some(old_ts) => {
+                                outcome.updated += 1;
+                                earliest = earliest.min(old_ts).min(r.at.as_millisecond());
+                                touched.insert(days.day_of(old_ts)?.to_string());
+                                touched.insert(days.day_of(r.at.as_millisecond())?.to_string());
+                            }
+                            None => outcome.duplicates += 1,
+                        }
+                    }
+                    Stored::There(_) => outcome.duplicates += 1,
                 }
             }
         }
@@ -309,9 +335,9 @@ impl Store {
                 "SELECT {RECORD_COLUMNS} FROM usage WHERE cost_kind != 'reported'"
             ))?;
             let mut update = tx.prepare(
-                "UPDATE usage SET cost_kind = ?2, cost_nanos = ?3, price_version = ?4, unpriced_reason = ?5
-                 WHERE id = ?1",
+                "UPDATE calls SET cost_kind = ?2, cost_nanos = ?3, price = ?4 WHERE id = ?1",
             )?;
+            let mut names = Interner::default();
             let mut rows = select.query([])?;
             while let Some(row) = rows.next()? {
                 let (id, record) = record_from_row(row)?;
@@ -328,8 +354,9 @@ impl Store {
                 outcome.before += record.cost.amount().unwrap_or(Money::ZERO);
                 outcome.after += cost.amount().unwrap_or(Money::ZERO);
                 if cost != record.cost {
-                    let (kind, nanos, version, reason) = cost_columns(&cost);
-                    update.execute(params![id, kind, nanos, version, reason])?;
+                    let (kind, nanos, price) = cost_columns(&cost);
+                    let price = names.name(&tx, price)?;
+                    update.execute(params![id, kind, nanos, price])?;
                     touched.insert(days.day_of(record.at.as_millisecond())?.to_string());
                     outcome.changed += 1;
                 }

@@ -12,6 +12,7 @@ mod dashboard_text;
 mod dashboard_widgets;
 mod date_range;
 mod follow;
+mod format_update;
 mod history;
 mod history_columns;
 mod ledger;
@@ -178,6 +179,7 @@ pub fn launch(app: adw::Application, db: Option<PathBuf>, background: bool) -> E
     // A damaged ledger, or one this user may not write, is shown read-only.
     // A page check that is due (the ledger changed while no Tally had it
     // open) runs once the window is up: on ten million calls it takes seconds.
+    format_update::update_if_needed(&path);
     let three = || {
         let (reader, due) = Store::open_check_later(&path)?;
         let (writer, _) = Store::open_check_later(&path)?;

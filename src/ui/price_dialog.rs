@@ -37,7 +37,8 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
     }
     let names: Vec<String> = models
         .iter()
-        .map(|(p, m, n)| {
+        .map(|u| {
+            let (p, m, n) = (&u.provider, &u.model, &u.calls);
             let who = if p.is_empty() {
                 m.clone()
             } else {
@@ -94,7 +95,12 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
     let models = Rc::new(models);
     let done = Rc::new(done);
     dialog.connect_response(Some("save"), move |d, _| {
-        let Some((provider, name, _)) = models.get(model.selected() as usize) else {
+        let Some(crate::store::UnpricedModel {
+            provider,
+            model: name,
+            ..
+        }) = models.get(model.selected() as usize)
+        else {
             return;
         };
         let (Some(i), Some(o)) = (per_million(&input.text()), per_million(&output.text())) else {
