@@ -10,8 +10,7 @@
 //! second of such a pair takes the next free key. Calls are never deleted, so
 //! a key's chain has no gaps.
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use foldhash::HashMap;
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, params};
 
@@ -143,13 +142,16 @@ pub(super) fn find(conn: &Connection, key: i64, check: i64) -> Result<Slot, Stor
     )))
 }
 
+/// provider, model, user, project, agent, source
+type Dims = [Box<str>; 6];
+
 /// Interned ids for the text of the calls one transaction writes. Held only
 /// for that transaction: an id it made is gone if the transaction rolls back.
 #[derive(Default)]
 pub(super) struct Interner {
     names: HashMap<Box<str>, i64>,
-    dims: HashMap<String, i64>,
-    scratch: String,
+    /// By the hash of the six dimensions: the tuples with it, and their ids.
+    dims: HashMap<u64, Vec<(Dims, i64)>>,
     /// The last record's metadata and its id: an agent's calls in a row
     /// mostly carry the same, which is then neither written out nor looked up.
     last_metadata: Option<(serde_json::Map<String, serde_json::Value>, i64)>,
@@ -212,12 +214,13 @@ impl Interner {
     }
 
     fn dims_looked_up(&mut self, conn: &Connection, dims: [&str; 6]) -> Result<i64, StoreError> {
-        // Length-prefixed, so no two different tuples make the same text.
-        self.scratch.clear();
-        for d in dims {
-            let _ = write!(self.scratch, "{}:{d}", d.len());
-        }
-        if let Some(id) = self.dims.get(&self.scratch) {
+        use std::hash::BuildHasher;
+        let hash = foldhash::fast::FixedState::default().hash_one(dims);
+        if let Some(known) = self.dims.get(&hash)
+            && let Some((_, id)) = known
+                .iter()
+                .find(|(d, _)| d.iter().zip(dims).all(|(a, b)| &**a == b))
+        {
             return Ok(*id);
         }
         let id = intern(
@@ -232,7 +235,10 @@ impl Interner {
             conn,
             dims,
         )?;
-        self.dims.insert(self.scratch.clone(), id);
+        self.dims
+            .entry(hash)
+            .or_default()
+            .push((dims.map(Box::from), id));
         Ok(id)
     }
 }

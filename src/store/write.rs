@@ -1,6 +1,9 @@
 //! Writing usage: idempotent inserts that keep the rollup in step, and repricing.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+// A fast hash for the batch's groups: SipHash over their strings was 3 % of a bulk insert.
+use foldhash::{HashMap, HashMapExt};
 use std::rc::Rc;
 
 use jiff::Timestamp;
@@ -67,7 +70,8 @@ fn sql_count(n: u64) -> Result<i64, StoreError> {
 
 /// Whether a record was stored by `insert_one`, or found there already.
 enum Stored {
-    New(i64),
+    /// Its row id, and the id of its dimensions.
+    New(i64, i64),
     There(i64),
 }
 
@@ -132,7 +136,7 @@ fn insert_one(
             }
         }
     }
-    Ok(Stored::New(conn.last_insert_rowid()))
+    Ok(Stored::New(conn.last_insert_rowid(), dims))
 }
 
 /// Replaces the stored record `id` (the same call as `r`) with `r` when `r`
@@ -208,7 +212,7 @@ impl Store {
             r,
         )?;
         let outcome = match inserted {
-            Stored::New(id) => {
+            Stored::New(id, _) => {
                 let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
                 let totals = Totals::of(r);
                 rollup::add_to_bounds(&tx, &totals)?;
@@ -257,8 +261,11 @@ impl Store {
     ) -> Result<BatchOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
         let tx = self.write_tx()?;
-        let mut groups: HashMap<(Rc<str>, [&str; 6]), Totals> = HashMap::new();
-        let mut hours: HashMap<(i64, [&str; 6]), Totals> = HashMap::new();
+        // Grouped by the dimensions' id: hashing their six strings for each
+        // record was most of the grouping.
+        let mut groups: HashMap<(Rc<str>, i64), Totals> = HashMap::new();
+        let mut hours: HashMap<(i64, i64), Totals> = HashMap::new();
+        let mut dims_of: HashMap<i64, [&str; 6]> = HashMap::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcome = BatchOutcome::default();
         let mut earliest = i64::MAX;
@@ -270,14 +277,15 @@ impl Store {
             let mut names = Interner::default();
             for r in in_order {
                 match insert_one(&mut stmt, &tx, &mut names, r)? {
-                    Stored::New(_) => {
+                    Stored::New(_, dims) => {
                         earliest = earliest.min(r.at.as_millisecond());
                         outcome.inserted += 1;
-                        let key = rollup_key(&mut days, r)?;
+                        let (day, strings) = rollup_key(&mut days, r)?;
+                        dims_of.entry(dims).or_insert(strings);
                         let totals = Totals::of(r);
                         let hour = rollup::hour_of(r.at.as_millisecond());
-                        hours.entry((hour, key.1)).or_default().add(&totals);
-                        groups.entry(key).or_default().add(&totals);
+                        hours.entry((hour, dims)).or_default().add(&totals);
+                        groups.entry((day, dims)).or_default().add(&totals);
                     }
                     Stored::There(id) if keep_largest => {
                         match replace_if_larger(&tx, &mut names, id, r)? {
@@ -296,10 +304,10 @@ impl Store {
         }
         for ((day, dims), totals) in &groups {
             rollup::add_to_bounds(&tx, totals)?;
-            rollup::add(&tx, day, *dims, totals)?;
+            rollup::add(&tx, day, dims_of[dims], totals)?;
         }
         for ((hour, dims), totals) in &hours {
-            rollup::add_hour(&tx, *hour, *dims, totals)?;
+            rollup::add_hour(&tx, *hour, dims_of[dims], totals)?;
         }
         // Replaced records changed their days' totals: those days are counted again.
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
