@@ -736,7 +736,7 @@ fn bench_follow(dir: &Path) -> bool {
     // A connection of its own for each look, so no read holds the WAL.
     let last_id = || -> i64 {
         rusqlite::Connection::open(&path)
-            .and_then(|c| c.query_row("SELECT MAX(id) FROM usage", [], |r| r.get(0)))
+            .and_then(|c| c.query_row("SELECT MAX(id) FROM calls", [], |r| r.get(0)))
             .unwrap_or(0)
     };
     let mut samples = Vec::new();

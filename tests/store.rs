@@ -848,3 +848,38 @@ fn two_calls_whose_short_keys_agree_are_both_kept_and_each_found_again() {
     let (_, total) = store.usage(&query(store.zone(), &[], None)).unwrap();
     assert_eq!(total.records, 2);
 }
+
+#[test]
+fn a_query_through_the_usage_view_reads_only_the_tables_it_needs() {
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let records: Vec<UsageRecord> = (0..50).map(|i| varied_record(&mut rng, i)).collect();
+    store.insert_batch(&records).unwrap();
+    let plan = |sql: &str| -> String {
+        store
+            .connection()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n")
+    };
+    // A count or a sum by model within a time bound: the calls by the time
+    // index and their dimensions, and none of the names.
+    for sql in [
+        "SELECT COUNT(*) FROM usage WHERE ts_ms >= 0",
+        "SELECT provider, model, SUM(input), SUM(cost_nanos) FROM usage WHERE ts_ms >= 0 GROUP BY 1, 2",
+    ] {
+        let plan = plan(sql);
+        assert!(plan.contains("calls_by_time"), "{plan}");
+        let tables: Vec<&str> = plan.lines().filter(|l| l.starts_with("SEARCH")).collect();
+        assert_eq!(tables.len(), 2, "{sql}: calls and dims only: {plan}");
+        assert!(!plan.contains("SUBQUERY"), "{sql}: {plan}");
+    }
+    // A record's text is looked up when it is asked for.
+    let plan = plan("SELECT session, metadata FROM usage WHERE ts_ms >= 0");
+    assert!(plan.contains("SCALAR SUBQUERY"), "{plan}");
+}

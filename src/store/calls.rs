@@ -65,27 +65,30 @@ pub(super) const TABLES: &str = "
         job INTEGER,
         CHECK ((cost_kind = 2) = (cost_nanos IS NULL))
     );
+    -- Each name is looked up where a query uses it (SQLite leaves out a view's
+    -- columns a query does not name, but not its joins): a count or a sum by
+    -- model reads the calls and their dimensions alone.
     CREATE VIEW usage AS
     SELECT c.id, c.ts_ms, d.provider, d.model, d.user, d.project, d.agent, d.source,
-           s.name AS session, c.request_id, t.name AS task,
+           (SELECT name FROM names WHERE id = c.session) AS session,
+           c.request_id,
+           (SELECT name FROM names WHERE id = c.task) AS task,
            c.input, c.output, c.cache_read, c.cache_write_5m, c.cache_write_1h, c.reasoning,
-           c.images, isz.name AS image_size, iq.name AS image_quality, c.embedding_tokens,
+           c.images,
+           (SELECT name FROM names WHERE id = c.image_size) AS image_size,
+           (SELECT name FROM names WHERE id = c.image_quality) AS image_quality,
+           c.embedding_tokens,
            CASE c.cost_kind WHEN 0 THEN 'priced' WHEN 1 THEN 'reported' ELSE 'unpriced' END
                AS cost_kind,
            c.cost_nanos,
-           CASE WHEN c.cost_kind = 0 THEN p.name END AS price_version,
-           CASE WHEN c.cost_kind = 2 THEN p.name END AS unpriced_reason,
-           c.billed_nanos, c.revenue_nanos, m.name AS metadata, c.requests
-    -- Every join is LEFT (a call always has its dims row) so that SQLite leaves
-    -- out each one a query does not use: a count or a time bound reads `calls` alone.
-    FROM calls c
-    LEFT JOIN dims d ON d.id = c.dims
-    LEFT JOIN names s ON s.id = c.session
-    LEFT JOIN names t ON t.id = c.task
-    LEFT JOIN names isz ON isz.id = c.image_size
-    LEFT JOIN names iq ON iq.id = c.image_quality
-    LEFT JOIN names p ON p.id = c.price
-    LEFT JOIN names m ON m.id = c.metadata;";
+           CASE WHEN c.cost_kind = 0 THEN (SELECT name FROM names WHERE id = c.price) END
+               AS price_version,
+           CASE WHEN c.cost_kind = 2 THEN (SELECT name FROM names WHERE id = c.price) END
+               AS unpriced_reason,
+           c.billed_nanos, c.revenue_nanos,
+           (SELECT name FROM names WHERE id = c.metadata) AS metadata,
+           c.requests
+    FROM calls c JOIN dims d ON d.id = c.dims;";
 
 /// The indexes on `calls`; the key's is unique.
 pub(super) const KEY_INDEX: &str = "CREATE UNIQUE INDEX calls_by_key ON calls (key)";
