@@ -148,6 +148,9 @@ pub(super) fn find(conn: &Connection, key: i64, check: i64) -> Result<Slot, Stor
 /// provider, model, user, project, agent, source
 type Dims = [Box<str>; 6];
 
+/// How many names an `Interner` remembers at most.
+const MAX_REMEMBERED: usize = 65_536;
+
 /// Interned ids for the text of the calls one transaction writes. Held only
 /// for that transaction: an id it made is gone if the transaction rolls back.
 #[derive(Default)]
@@ -172,6 +175,12 @@ impl Interner {
         let Some(name) = name else { return Ok(None) };
         if let Some(id) = self.names.get(name) {
             return Ok(Some(*id));
+        }
+        // Text that is new on most records (metadata with a request's own
+        // values) would make this hold the whole ledger's while converting it:
+        // past a bound it starts over, and the names index answers.
+        if self.names.len() >= MAX_REMEMBERED {
+            self.names.clear();
         }
         let id = intern(
             conn.prepare_cached("SELECT id FROM names WHERE name = ?1")?,
@@ -395,4 +404,41 @@ fn separate_shared_keys(tx: &Transaction) -> Result<(), StoreError> {
         last = Some(key);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_keeps_its_id_after_the_interner_forgets_it() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(TABLES).unwrap();
+        let mut names = Interner::default();
+        let first = names.name(&conn, Some("first")).unwrap();
+        for i in 0..MAX_REMEMBERED + 10 {
+            names.name(&conn, Some(&format!("n{i}"))).unwrap();
+        }
+        assert!(names.names.len() < MAX_REMEMBERED, "it started over");
+        assert_eq!(names.name(&conn, Some("first")).unwrap(), first);
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM names", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows as usize, MAX_REMEMBERED + 11, "each name once");
+    }
+
+    #[test]
+    fn the_same_dimensions_get_one_id() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(TABLES).unwrap();
+        let mut interner = Interner::default();
+        let a = ["openai", "gpt-4o", "ana", "web", "", "cli"];
+        let b = ["openai", "gpt-4o", "ana", "web", "", "csv"];
+        let ids = [a, b, a, b].map(|d| interner.dims(&conn, d).unwrap());
+        assert_eq!(ids[0], ids[2]);
+        assert_eq!(ids[1], ids[3]);
+        assert_ne!(ids[0], ids[1]);
+        // A new interner (the next transaction) finds them in the table.
+        assert_eq!(Interner::default().dims(&conn, b).unwrap(), ids[1]);
+    }
 }
