@@ -86,17 +86,7 @@ fn insert_one(
     let t = &r.tokens;
     let (kind, nanos, price) = cost_columns(&r.cost);
     let job = r.metadata.get("success").is_some_and(|v| !v.is_null());
-    let dims = names.dims(
-        conn,
-        [
-            &r.provider,
-            &r.model,
-            &r.user,
-            &r.project,
-            &r.agent,
-            &r.source,
-        ],
-    )?;
+    let dims = names.dims(conn, dimensions(r))?;
     let mut values: [&dyn ToSql; 25] = [
         &key,
         &check,
@@ -186,18 +176,20 @@ fn rollup_key<'a>(
     days: &mut DayCache,
     r: &'a UsageRecord,
 ) -> Result<(Rc<str>, [&'a str; 6]), StoreError> {
-    let day = days.day_of(r.at.as_millisecond())?;
-    Ok((
-        day,
-        [
-            &r.provider,
-            &r.model,
-            &r.user,
-            &r.project,
-            &r.agent,
-            &r.source,
-        ],
-    ))
+    Ok((days.day_of(r.at.as_millisecond())?, dimensions(r)))
+}
+
+/// A record's provider, model, user, project, agent and source: what the
+/// rollups group by and `dims` holds.
+fn dimensions(r: &UsageRecord) -> [&str; 6] {
+    [
+        &r.provider,
+        &r.model,
+        &r.user,
+        &r.project,
+        &r.agent,
+        &r.source,
+    ]
 }
 
 impl Store {
