@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use rusqlite::{Connection, OpenFlags};
 use tally::store::{Store, schema};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v16/ledger.sqlite");
+#[path = "support/wide_ledger.rs"]
+mod wide_ledger;
+use wide_ledger::FIXTURE;
 
 fn copy_of_fixture() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -204,26 +206,9 @@ fn copy_folder(from: &Path, to: &Path) {
 /// The fixture grown to 300,000 records at schema 16, so that converting it
 /// takes long enough to be killed part way.
 fn large_wide_ledger() -> (tempfile::TempDir, PathBuf) {
-    let (dir, path) = copy_of_fixture();
-    let c = Connection::open(&path).unwrap();
-    c.execute_batch(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
-         INSERT INTO usage (dedupe_key, ts_ms, provider, model, user, project, agent, source,
-             session, request_id, input, output, cache_read, cache_write_5m, cache_write_1h,
-             reasoning, images, embedding_tokens, cost_kind, cost_nanos, price_version,
-             metadata, created_ms, requests)
-         SELECT randomblob(16), 1763000000000 + i * 1000, 'anthropic', 'claude-sonnet-4-5',
-             'ana', 'web', 'claude-code', 'claude-code', 'sess-' || (i / 500),
-             'msg_bulk_' || i, i % 900, i % 300, i % 9000, 0, 0, 0, 0, 0, 'priced', i * 1000,
-             'shipped 2026-11-22', '{\"git_branch\":\"main\"}', 0, 1
-         FROM n;",
-    )
-    .unwrap();
-    // The rollups follow the records, as Tally keeps them.
-    let mut c = c;
-    let tx = c.transaction().unwrap();
-    tally::store::rollup::rebuild_both(&tx).unwrap();
-    tx.commit().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    wide_ledger::grown_to(&path, 300_000);
     (dir, path)
 }
 

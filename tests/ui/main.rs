@@ -14,6 +14,8 @@ mod session;
 mod sources;
 mod start;
 mod support;
+#[path = "../support/wide_ledger.rs"]
+mod wide_ledger;
 
 use support::*;
 
@@ -30,6 +32,7 @@ const SCENARIOS: &[&str] = &[
     "million",
     "real-home",
     "damaged",
+    "old-format",
 ];
 
 fn main() {
@@ -62,6 +65,10 @@ fn main() {
     std::process::exit(i32::from(failed > 0));
 }
 
+/// Calls added to the schema-16 fixture for "old-format": enough that its
+/// rewrite outlasts the moment before its window shows.
+const OLD_FORMAT_CALLS: u64 = 150_000;
+
 fn run_scenario(name: &str) -> i32 {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("ledger.sqlite");
@@ -85,7 +92,10 @@ fn run_scenario(name: &str) -> i32 {
     }
     // The renderer the app picks on this machine, as `tally-app` does.
     tally::ui::choose_renderer();
-    {
+    if name == "old-format" {
+        // Written by the Tally before the narrow ledger: rewritten as the app starts.
+        wide_ledger::grown_to(&db, OLD_FORMAT_CALLS);
+    } else {
         let mut store = Store::open(&db).expect("open ledger");
         if name == "million" {
             million::seed_a_million(&mut store);
@@ -201,7 +211,33 @@ fn run_scenario(name: &str) -> i32 {
             app.quit();
         });
     });
+    // The update's window, watched while it is up (before the app's own).
+    let update_seen = Rc::new(Cell::new(0.0f64));
+    if name == "old-format" {
+        let seen = update_seen.clone();
+        glib::timeout_add_local(std::time::Duration::from_millis(20), move || {
+            let bar = gtk::Window::list_toplevels().into_iter().find_map(|w| {
+                find(&w, "format-update-progress")
+                    .and_then(|b| b.downcast::<gtk::ProgressBar>().ok())
+            });
+            if let Some(bar) = bar.filter(|b| b.is_mapped()) {
+                seen.set(seen.get().max(bar.fraction().max(0.001)));
+            }
+            glib::ControlFlow::Continue
+        });
+    }
     let code = tally::ui::launch(app, Some(db), false);
+    if name == "old-format" {
+        let fraction = update_seen.get();
+        eprintln!(
+            "  the update window showed progress up to {:.0} %",
+            fraction * 100.0
+        );
+        if fraction == 0.0 {
+            eprintln!("  FAILED: the rewrite of an old ledger shows a window with its progress");
+            failures.set(failures.get() + 1);
+        }
+    }
     if name == "newer-ledger" && code != std::process::ExitCode::FAILURE {
         eprintln!("  FAILED: a ledger that cannot be opened ends the app with a failure status");
         failures.set(failures.get() + 1);
@@ -244,6 +280,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         "background" => sources::watches_with_the_window_closed(check, db).await,
         "real-home" => real_home::a_real_home_idles_and_never_blocks(check, db).await,
         "damaged" => start::damaged_is_shown_read_only(check).await,
+        "old-format" => start::old_format_is_rewritten(check, db, OLD_FORMAT_CALLS + 34).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }

@@ -106,6 +106,30 @@ pub async fn damaged_is_shown_read_only(check: &Check) {
     );
 }
 
+/// A ledger from the Tally before the narrow ledger, rewritten before the
+/// window opened: its calls are all there, in this version's format.
+pub async fn old_format_is_rewritten(check: &Check, db: &std::path::Path, calls: u64) {
+    let version: i64 = rusqlite::Connection::open(db)
+        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+        .unwrap_or(0);
+    check.expect(
+        version == tally::store::schema::VERSION,
+        &format!("the ledger is in this version's format (schema {version})"),
+    );
+    check.show("history");
+    let want = format!("{} records", tally::core::money::group_thousands(calls));
+    wait_for(Duration::from_secs(20), || check.count_label() == want).await;
+    check.expect(
+        check.count_label() == want,
+        &format!(
+            "the history counts every call ({}, want {want})",
+            check.count_label()
+        ),
+    );
+    pause(300).await;
+    screenshot("old-format-history").await;
+}
+
 /// An empty ledger: where usage comes from, on the dashboard and in the history.
 pub async fn empty(check: &Check) {
     check.expect(
