@@ -805,7 +805,7 @@ fn two_calls_whose_short_keys_agree_are_both_kept_and_each_found_again() {
     let second = random_record(&mut rng, 2);
     store.insert(&first).unwrap();
     // Another call already holds the second's first 8 key bytes with other
-    // bytes after them, as a one-in-10¹² pair would: the second is stored
+    // bytes after them, as a rare pair would: the second is stored
     // under the next key, and found there.
     let key = |r: &UsageRecord| i64::from_le_bytes(r.dedupe_key()[..8].try_into().unwrap());
     store

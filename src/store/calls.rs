@@ -128,8 +128,8 @@ pub(super) enum Slot {
 pub(super) fn find(conn: &Connection, key: i64, check: i64) -> Result<Slot, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, key_check FROM calls WHERE key = ?1")?;
     let mut k = key;
-    // Two calls whose first 8 key bytes agree are a one-in-10¹² event for a
-    // ledger of ten million; a long chain would mean a broken ledger.
+    // Some pair of ten million calls shares its first 8 key bytes in about 3
+    // ledgers of a million (n²/2⁶⁵); a chain of 64 would mean a broken ledger.
     for _ in 0..64 {
         match stmt
             .query_row([k], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
