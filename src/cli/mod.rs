@@ -164,17 +164,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             &[&dir.display().to_string()]
         ));
     }
-    // A ledger in an older format is rewritten first, saying how far it is
-    // (seconds on a large one). If that fails, opening it below says why.
-    if !matches!(command, Command::Doctor(_) | Command::Restore(_)) && Store::needs_rewrite(&path) {
-        update_format(&path);
-    }
-    let open =
-        || Store::open(&path).with_context(|| format!("cannot open the ledger {}", path.display()));
+    // A ledger in an older format is rewritten as it opens, saying how far it
+    // is (seconds on a large one); silent otherwise.
+    let rewrite = std::cell::RefCell::new(RewriteProgress::default());
+    let open = || {
+        Store::open_updating(&path, &mut |f| rewrite.borrow_mut().tell(f))
+            .with_context(|| format!("cannot open the ledger {}", path.display()))
+    };
     // Commands that only read still answer from a damaged ledger, or one
     // they may not write, and say so.
     let read = || {
-        let store = Store::open_to_read(&path)
+        let store = Store::open_to_read_updating(&path, &mut |f| rewrite.borrow_mut().tell(f))
             .with_context(|| format!("cannot open the ledger {}", path.display()))?;
         if store.read_only().is_some() {
             eprintln!("{}", read_only_warning(&path, &store));
@@ -309,19 +309,28 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rewrites an older ledger into this version's format, telling its progress
-/// on stderr: one line redrawn on a terminal, a line per tenth elsewhere.
-fn update_format(path: &std::path::Path) {
-    use std::io::{IsTerminal, Write};
-    let terminal = std::io::stderr().is_terminal();
-    let started = std::time::Instant::now();
-    let mut shown = -1i64;
-    let mut tell = |fraction: f64| {
+/// Tells on stderr how far the rewrite of an older ledger into this
+/// version's format is: one line redrawn on a terminal, a line per tenth
+/// elsewhere, and how long it took. Says nothing unless one happens.
+#[derive(Default)]
+struct RewriteProgress {
+    started: Option<std::time::Instant>,
+    shown: Option<i64>,
+}
+
+impl RewriteProgress {
+    fn tell(&mut self, fraction: f64) {
+        use std::io::{IsTerminal, Write};
+        let terminal = std::io::stderr().is_terminal();
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
         let percent = (fraction * 100.0).floor() as i64;
-        if percent == shown || (!terminal && shown >= 0 && percent / 10 == shown / 10) {
+        if self
+            .shown
+            .is_some_and(|shown| percent == shown || (!terminal && percent / 10 == shown / 10))
+        {
             return;
         }
-        shown = percent;
+        self.shown = Some(percent);
         let line = crate::i18n::fill(
             &crate::i18n::gettext("Updating the ledger to this version's format: {} %"),
             &[&percent.to_string()],
@@ -332,19 +341,30 @@ fn update_format(path: &std::path::Path) {
         } else {
             writeln!(err, "{line}")
         };
+        if fraction >= 1.0 {
+            if terminal {
+                let _ = writeln!(err);
+            }
+            let _ = writeln!(
+                err,
+                "{}",
+                crate::i18n::fill(
+                    &crate::i18n::gettext("Updated the ledger in {} s."),
+                    &[&format!("{:.1}", started.elapsed().as_secs_f64())]
+                )
+            );
+        }
         let _ = err.flush();
-    };
-    let updated = Store::open_updating(path, &mut tell);
-    if terminal {
-        eprintln!();
     }
-    if updated.is_ok() {
-        eprintln!(
-            "{}",
-            crate::i18n::fill(
-                &crate::i18n::gettext("Updated the ledger in {} s."),
-                &[&format!("{:.1}", started.elapsed().as_secs_f64())]
-            )
-        );
+}
+
+impl Drop for RewriteProgress {
+    /// A rewrite that stopped part way leaves its line open on a terminal:
+    /// the error that follows starts on a line of its own.
+    fn drop(&mut self) {
+        use std::io::IsTerminal;
+        if self.shown.is_some_and(|p| p < 100) && std::io::stderr().is_terminal() {
+            eprintln!();
+        }
     }
 }

@@ -659,9 +659,9 @@ struct BatchWriter<'scope> {
     send: Option<mpsc::SyncSender<(Vec<UsageRecord>, Vec<FileState>)>>,
     thread: Option<std::thread::ScopedJoinHandle<'scope, Written>>,
     /// The store, when no thread could be had: batches are stored as they come.
-    here: Option<(&'scope mut Store, Written)>,
-    /// What a writer that stopped on an error had stored.
-    stopped: Option<Written>,
+    here: Option<&'scope mut Store>,
+    /// What was stored here, or by the writer thread once it has ended.
+    written: Written,
     dry_run: bool,
 }
 
@@ -704,7 +704,7 @@ impl<'scope> BatchWriter<'scope> {
             send: None,
             thread: None,
             here: None,
-            stopped: None,
+            written: Written::default(),
             dry_run,
         };
         if dry_run {
@@ -735,7 +735,7 @@ impl<'scope> BatchWriter<'scope> {
                 writer.send = Some(send);
                 writer.thread = Some(thread);
             }
-            Err(_) => writer.here = Some((store, Written::default())),
+            Err(_) => writer.here = Some(store),
         }
         writer
     }
@@ -746,43 +746,33 @@ impl<'scope> BatchWriter<'scope> {
         records: Vec<UsageRecord>,
         states: Vec<FileState>,
     ) -> Result<(), StoreError> {
-        if let Some((store, written)) = &mut self.here {
-            return if written.store(store, &records, &states) {
-                Ok(())
-            } else {
-                written.error.take().map_or(Ok(()), Err)
-            };
+        if let Some(store) = &mut self.here {
+            self.written.store(store, &records, &states);
+        } else if let Some(send) = &self.send
+            && send.send((records, states)).is_err()
+        {
+            // The thread ended on an error: what it stored, and why.
+            self.send = None;
+            self.join();
         }
-        let Some(send) = &self.send else {
-            return Ok(());
-        };
-        if send.send((records, states)).is_ok() {
-            return Ok(());
-        }
-        self.send = None;
-        let mut written = self.join();
-        let error = written.error.take();
-        self.stopped = Some(written);
-        error.map_or(Ok(()), Err)
+        self.written.error.take().map_or(Ok(()), Err)
     }
 
-    fn join(&mut self) -> Written {
-        self.thread.take().map_or_else(Written::default, |thread| {
-            thread
+    /// Waits for the writer thread (if any) to end, and takes what it stored.
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.written = thread
                 .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
     }
 
     /// Waits for what was handed over to be stored and counts it into
     /// `report`; the error the writer stopped on, if it did.
     fn finish(mut self, report: &mut ImportReport) -> Result<(), StoreError> {
         self.send = None;
-        let mut written = match (self.stopped.take(), self.here.take()) {
-            (Some(stopped), _) => stopped,
-            (None, Some((_, here))) => here,
-            (None, None) => self.join(),
-        };
+        self.join();
+        let written = &mut self.written;
         report.new += written.outcome.inserted;
         report.updated += written.outcome.updated;
         report.already_imported += written.outcome.duplicates;

@@ -268,7 +268,15 @@ impl Store {
     /// Opens the ledger to read from: as `open` if it can be written, else
     /// read-only (damaged, or not this user's to write; `read_only` says).
     pub fn open_to_read(path: &Path) -> Result<Store, StoreError> {
-        match Self::open(path) {
+        Self::open_to_read_updating(path, &mut |_| {})
+    }
+
+    /// As `open_to_read`, telling `progress` as `open_updating` does.
+    pub fn open_to_read_updating(
+        path: &Path,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<Store, StoreError> {
+        match Self::open_updating(path, progress) {
             Err(e) if e.allows_reading() => Self::open_read_only(path),
             opened => opened,
         }
@@ -460,11 +468,15 @@ impl Store {
                 known: schema::VERSION,
             });
         }
+        // A new ledger has no records to rewrite, nothing to tell about them,
+        // and no pages to give back.
+        let new = current == 0;
         let mut rewrote = false;
         for step in &schema::MIGRATIONS[current as usize..target.max(current) as usize] {
             match step {
                 schema::Step::Sql(sql) => tx.execute_batch(sql)?,
                 schema::Step::Code(run) => run(&tx)?,
+                schema::Step::Long(run) if new => run(&tx, &mut |_| {})?,
                 // Most of the time; the rollups' rebuild and the VACUUM follow.
                 schema::Step::Long(run) => {
                     run(&tx, &mut |f| progress(0.7 * f))?;

@@ -1,10 +1,10 @@
 //! Writing usage: idempotent inserts that keep the rollup in step, and repricing.
 
 use std::collections::BTreeSet;
+use std::rc::Rc;
 
 // A fast hash for the batch's groups: SipHash over their strings was 3 % of a bulk insert.
 use foldhash::{HashMap, HashMapExt};
-use std::rc::Rc;
 
 use jiff::Timestamp;
 use rusqlite::{CachedStatement, Connection, Row, ToSql, params};

@@ -18,13 +18,9 @@ use crate::store::Store;
 const SHOW_AFTER: Duration = Duration::from_millis(300);
 
 /// Rewrites the ledger at `path` if it needs it. Whatever goes wrong is left
-/// for the ordinary open to find and show.
+/// for the ordinary open, which rewrites it too (without a window) or says why.
 pub fn update_if_needed(path: &Path) {
-    if !Store::needs_rewrite(path) {
-        return;
-    }
-    if adw::init().is_err() {
-        let _ = Store::open_updating(path, &mut |_| {});
+    if !Store::needs_rewrite(path) || adw::init().is_err() {
         return;
     }
     let (send, receive) = mpsc::channel::<f64>();
@@ -37,7 +33,6 @@ pub fn update_if_needed(path: &Path) {
             });
         });
     let Ok(worker) = worker else {
-        let _ = Store::open_updating(path, &mut |_| {});
         return;
     };
     let bar = gtk::ProgressBar::builder().show_text(true).build();
