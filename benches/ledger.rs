@@ -51,7 +51,8 @@ mod agent_logs;
 mod app;
 
 const LEDGER_RECORDS: u64 = 1_000_000;
-const BATCH: usize = 10_000;
+/// Records per transaction, as an import stores them.
+const BATCH: usize = tally::ingest::CHUNK;
 
 fn record(i: u64) -> UsageRecord {
     const MODELS: [(&str, &str); 6] = [

@@ -1,7 +1,8 @@
-//! A ledger written by the Tally before the narrow ledger (schema 16, in
-//! `tests/data/v16`) converted in place: every record, total, policy, alert and
-//! import state as it was; every call still known by its key; and a kill -9
-//! part way leaves the old ledger whole, which the next open converts.
+//! Ledgers written by earlier Tallies converted in place: the wide ledger
+//! (schema 16, `tests/data/v16`) and the narrow ledger's first layout (schema
+//! 18, `tests/data/v18`). Every record, total, policy, alert and import state
+//! as it was; every call still known by its key; and a kill -9 part way leaves
+//! the old ledger whole, which the next open converts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,10 +14,13 @@ use tally::store::{Store, schema};
 mod wide_ledger;
 use wide_ledger::FIXTURE;
 
-fn copy_of_fixture() -> (tempfile::TempDir, PathBuf) {
+/// The schema-18 ledger written by the release before the compact row.
+const FIXTURE_18: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v18/ledger.sqlite");
+
+fn copy_of(fixture: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.sqlite");
-    std::fs::copy(FIXTURE, &path).unwrap();
+    std::fs::copy(fixture, &path).unwrap();
     (dir, path)
 }
 
@@ -86,7 +90,7 @@ fn tally(db: &Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_ledger_of_the_wide_format_converts_with_everything_as_it_was() {
-    let (_dir, path) = copy_of_fixture();
+    let (_dir, path) = copy_of(FIXTURE);
     assert_eq!(version(&path), 16);
     let before = contents(&path);
     assert_eq!(before[0].1.len(), 34, "the fixture's records");
@@ -187,6 +191,126 @@ fn a_ledger_of_the_wide_format_converts_with_everything_as_it_was() {
     let imported: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
     assert_eq!(imported["new"], 0, "{imported}");
     assert_eq!(imported["already_imported"], 24, "{imported}");
+    assert_eq!(contents(&path)[0].1, after[0].1, "no record changed");
+}
+
+/// Records a call with `args` again and says whether it was new.
+fn recorded_again(path: &Path, args: &[&str]) -> bool {
+    let out = tally(path, &[&["record", "--json"], args].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out["new"].as_bool().unwrap()
+}
+
+#[test]
+fn a_ledger_of_the_first_narrow_layout_compacts_with_everything_as_it_was() {
+    let (dir, path) = copy_of(FIXTURE_18);
+    assert_eq!(version(&path), 18);
+    let before = contents(&path);
+    assert_eq!(before[0].1.len(), 39, "the fixture's records");
+    let old_size = std::fs::metadata(&path).unwrap().len();
+
+    assert!(Store::needs_rewrite(&path));
+    let mut told = Vec::new();
+    let store = Store::open_updating(&path, &mut |f| told.push(f)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
+    drop(store);
+    assert!(!Store::needs_rewrite(&path), "converted once");
+    assert!(
+        told.windows(2).all(|w| w[0] <= w[1]) && told.last() == Some(&1.0),
+        "progress only grows, to the end: {told:?}"
+    );
+    let after = contents(&path);
+    for ((name, want), (_, got)) in before.iter().zip(&after) {
+        assert_eq!(got, want, "{name}");
+    }
+    let c = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let (columns, with_extras): (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM pragma_table_info('calls')),
+                    (SELECT COUNT(*) FROM calls WHERE extras IS NOT NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // Revenue with a task, images, two embeddings (one with a task), 12
+    // requests, a billed amount (no requests): the rest have none.
+    assert_eq!((columns, with_extras), (19, 6));
+    drop(c);
+    assert!(std::fs::metadata(&path).unwrap().len() <= old_size);
+
+    // Every call is still known by its key. Of the pair whose first 8 key
+    // bytes agreed, the second (which the old release put at the next key).
+    assert!(!recorded_again(
+        &path,
+        &[
+            "--provider",
+            "acme",
+            "--model",
+            "acme-large",
+            "--input",
+            "777",
+            "--output",
+            "77",
+            "--user",
+            "dora",
+            "--at",
+            "2026-11-21T11:00:00Z",
+        ],
+    ));
+    // A call with a task and embedding tokens (in extras), known by its content.
+    assert!(!recorded_again(
+        &path,
+        &[
+            "--provider",
+            "acme",
+            "--model",
+            "acme-embed",
+            "--embedding",
+            "5000",
+            "--task",
+            "index-docs",
+            "--at",
+            "2026-11-21T10:00:00Z",
+        ],
+    ));
+    // The OpenAI export's row, known by its bucket.
+    let export = dir.path().join("u.csv");
+    std::fs::write(
+        &export,
+        "start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,user_id,api_key_id,model,batch,service_tier,input_tokens,output_tokens,input_cached_tokens,input_audio_tokens\n\
+         1763337600,1763424000,2025-11-17T00:00:00+00:00,2025-11-18T00:00:00+00:00,proj_a,12,,key_1,gpt-4o-2024-08-06,false,default,120000,8000,40000,0\n",
+    )
+    .unwrap();
+    let out = tally(
+        &path,
+        &["import", "openai-usage", "--json", export.to_str().unwrap()],
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out["new"].as_u64(), out["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{out}"
+    );
+    // Claude Code's calls, read again from the start of their logs.
+    let copied = dir.path().join("claude");
+    copy_folder(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/v16/claude"
+        )),
+        &copied,
+    );
+    let out = tally(
+        &path,
+        &["import", "claude-code", "--json", copied.to_str().unwrap()],
+    );
+    let out: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["new"], 0, "{out}");
     assert_eq!(contents(&path)[0].1, after[0].1, "no record changed");
 }
 

@@ -170,7 +170,7 @@ fn the_cost_kind_check_holds_without_a_temporary_table_per_row() {
     // An `IN (…)` list in a CHECK is compiled to a temporary table built for
     // every row; the insert must not have one.
     let ops: Vec<String> = c
-        .prepare("EXPLAIN INSERT INTO calls (key, key_check, ts_ms, dims, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, requests, cost_kind, cost_nanos) VALUES (0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1)")
+        .prepare("EXPLAIN INSERT INTO calls (key, key_check, ts_ms, dims, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, cost_kind, cost_nanos) VALUES (0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1)")
         .unwrap()
         .query_map([], |row| row.get(1))
         .unwrap()
@@ -796,32 +796,32 @@ fn batches_and_single_inserts_make_the_same_ledger() {
     }
 }
 
-#[test]
-fn two_calls_whose_short_keys_agree_are_both_kept_and_each_found_again() {
+/// The first two of `make(0)`, `make(1)`, … whose stored keys (the first 4
+/// bytes of their dedupe keys) agree: a pair that happens about once in
+/// 77,000 calls, found by searching.
+fn sharing_a_stored_key(make: impl Fn(u64) -> UsageRecord) -> (UsageRecord, UsageRecord) {
+    let mut seen: HashMap<[u8; 4], u64> = HashMap::new();
+    for i in 0.. {
+        let r = make(i);
+        let first: [u8; 4] = r.dedupe_key()[..4].try_into().unwrap();
+        if let Some(&j) = seen.get(&first) {
+            return (make(j), r);
+        }
+        seen.insert(first, i);
+    }
+    unreachable!()
+}
+
+/// Stores `first` then `second` (their stored keys agree), in one batch and
+/// one by one, and checks both are kept, under adjacent keys, and found again.
+fn both_kept_and_found_again(first: &UsageRecord, second: &UsageRecord) {
     let (_d, path) = temp_db();
     let mut store = Store::open(&path).unwrap();
-    let mut rng = StdRng::seed_from_u64(7);
-    let first = random_record(&mut rng, 1);
-    let second = random_record(&mut rng, 2);
-    store.insert(&first).unwrap();
-    // Another call already holds the second's first 8 key bytes with other
-    // bytes after them, as a rare pair would: the second is stored
-    // under the next key, and found there.
-    let key = |r: &UsageRecord| i64::from_le_bytes(r.dedupe_key()[..8].try_into().unwrap());
-    store
-        .connection()
-        .execute(
-            "INSERT INTO calls (key, key_check, ts_ms, dims, input, output, cache_read,
-                 cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, requests,
-                 cost_kind, cost_nanos)
-             SELECT ?1, key_check + 1, ts_ms, dims, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 FROM calls",
-            [key(&second)],
-        )
-        .unwrap();
-    let stored = store.insert(&second).unwrap();
+    let a = store.insert(first).unwrap();
+    let b = store.insert(second).unwrap();
     assert!(
-        stored.new,
-        "a different call under the same short key is new"
+        a.new && b.new,
+        "two calls under one stored key are both new"
     );
     let keys: Vec<i64> = store
         .connection()
@@ -831,22 +831,64 @@ fn two_calls_whose_short_keys_agree_are_both_kept_and_each_found_again() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(
-        keys,
-        vec![key(&first), key(&second), key(&second).wrapping_add(1)]
-    );
-    let again = store.insert(&second).unwrap();
-    assert_eq!(
-        (again.new, again.id),
-        (false, stored.id),
-        "found along the chain"
-    );
+    assert_eq!(keys[1], keys[0] + 1, "the second takes the next key");
+    for (r, stored) in [(first, a), (second, b)] {
+        let again = store.insert(r).unwrap();
+        assert_eq!((again.new, again.id), (false, stored.id), "found again");
+    }
     let batch = store
         .insert_batch(&[second.clone(), first.clone()])
         .unwrap();
     assert_eq!((batch.inserted, batch.duplicates), (0, 2));
     let (_, total) = store.usage(&query(store.zone(), &[], None)).unwrap();
     assert_eq!(total.records, 2);
+
+    // Stored together in one batch, into a ledger of their own.
+    let (_d, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let batch = store
+        .insert_batch(&[first.clone(), second.clone()])
+        .unwrap();
+    assert_eq!(batch.inserted, 2);
+    let batch = store
+        .insert_batch(&[second.clone(), first.clone()])
+        .unwrap();
+    assert_eq!((batch.inserted, batch.duplicates), (0, 2));
+}
+
+#[test]
+fn two_calls_with_request_ids_whose_stored_keys_agree_are_both_kept() {
+    let (first, second) = sharing_a_stored_key(|i| {
+        let mut r = UsageRecord::new(Timestamp::UNIX_EPOCH, "openai", "gpt-4o");
+        r.source = "test".into();
+        r.request_id = Some(format!("req_{i}"));
+        r.tokens.input = 10;
+        r
+    });
+    both_kept_and_found_again(&first, &second);
+}
+
+#[test]
+fn two_calls_without_request_ids_whose_stored_keys_agree_are_both_kept() {
+    let (first, second) = sharing_a_stored_key(|i| {
+        let mut r = UsageRecord::new(Timestamp::UNIX_EPOCH, "openai", "gpt-4o");
+        r.source = "test".into();
+        r.tokens.input = i;
+        r
+    });
+    both_kept_and_found_again(&first, &second);
+}
+
+#[test]
+fn the_same_request_id_from_two_sources_under_one_stored_key_is_two_calls() {
+    // The request id is compared in place of a key check, with its source.
+    let (first, second) = sharing_a_stored_key(|i| {
+        let mut r = UsageRecord::new(Timestamp::UNIX_EPOCH, "openai", "gpt-4o");
+        r.source = format!("source-{i}");
+        r.request_id = Some("req_1".into());
+        r
+    });
+    both_kept_and_found_again(&first, &second);
 }
 
 #[test]

@@ -644,7 +644,7 @@ fn read_files(
 
 /// How many calls an import holds in memory before storing them. Claude Code's
 /// calls are stored only between project folders, where no duplicate can span.
-const CHUNK: usize = 20_000;
+pub const CHUNK: usize = 20_000;
 
 /// A long import also stores what it has this often (between project folders),
 /// so the app shows it arriving and a crash loses little.

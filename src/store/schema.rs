@@ -262,11 +262,14 @@ pub const MIGRATIONS: &[Step] = &[
     Step::Code(bound_the_totals),
     // Rebuilt both rollups; now done by the last step.
     Step::Sql(""),
-    // The narrow ledger: a call's dimensions and repeated text as small ids, an
-    // 8-byte key (366 bytes a call before, see `calls`).
+    // The narrow ledger: a call's dimensions and repeated text as small ids
+    // (366 bytes a call before, see `calls`). Converts to today's layout, so
+    // such a ledger is rewritten once.
     Step::Long(super::calls::narrow),
-    // Rollups last, so they are rebuilt once, by today's code, on today's schema.
+    // Rollups rebuilt by today's code (the steps after leave totals as they are).
     Step::Code(super::rollup::rebuild_both),
+    // A 4-byte key and the rarely set fields in one column (136 bytes a call before).
+    Step::Long(super::calls::compact),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;

@@ -43,12 +43,10 @@ pub struct RepriceOutcome {
 }
 
 const INSERT_SQL: &str =
-    "INSERT INTO calls (key, key_check, ts_ms, dims, session, request_id, task,
-        input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
-        image_quality, embedding_tokens, requests, cost_kind, cost_nanos, price, billed_nanos,
-        revenue_nanos, metadata, job)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-        ?20, ?21, ?22, ?23, ?24, ?25)
+    "INSERT INTO calls (key, key_check, ts_ms, dims, session, request_id, input, output,
+        cache_read, cache_write_5m, cache_write_1h, reasoning, cost_kind, cost_nanos, price,
+        metadata, job, extras)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
     ON CONFLICT (key) DO NOTHING";
 
 /// A cost as stored: its kind, amount, and the text of its price version or
@@ -82,43 +80,54 @@ fn insert_one(
     names: &mut Interner,
     r: &UsageRecord,
 ) -> Result<Stored, StoreError> {
-    let (key, check) = calls::stored_key(&r.dedupe_key());
+    let (key, check) = calls::stored_key(&r.dedupe_key(), r.request_id.is_some());
     let t = &r.tokens;
     let (kind, nanos, price) = cost_columns(&r.cost);
     let job = r.metadata.get("success").is_some_and(|v| !v.is_null());
     let dims = names.dims(conn, dimensions(r))?;
-    let mut values: [&dyn ToSql; 25] = [
+    let extras = calls::Extras {
+        task: r.task.as_deref(),
+        images: sql_count(r.images.count)?,
+        image_size: r.images.size.as_deref(),
+        image_quality: r.images.quality.as_deref(),
+        embedding_tokens: sql_count(r.embedding_tokens)?,
+        requests: sql_count(r.requests)?,
+        billed_nanos: r.billed.map(Money::nanos),
+        revenue_nanos: r.revenue.map(Money::nanos),
+    }
+    .json();
+    let mut values: [&dyn ToSql; 18] = [
         &key,
         &check,
         &r.at.as_millisecond(),
         &dims,
         &names.name(conn, r.session.as_deref())?,
         &r.request_id,
-        &names.name(conn, r.task.as_deref())?,
         &sql_count(t.input)?,
         &sql_count(t.output)?,
         &sql_count(t.cache_read)?,
         &sql_count(t.cache_write_5m)?,
         &sql_count(t.cache_write_1h)?,
         &sql_count(t.reasoning)?,
-        &sql_count(r.images.count)?,
-        &names.name(conn, r.images.size.as_deref())?,
-        &names.name(conn, r.images.quality.as_deref())?,
-        &sql_count(r.embedding_tokens)?,
-        &sql_count(r.requests)?,
         &kind,
         &nanos,
         &names.name(conn, price)?,
-        &r.billed.map(Money::nanos),
-        &r.revenue.map(Money::nanos),
         &names.metadata(conn, &r.metadata)?,
         &job.then_some(1),
+        &extras,
     ];
     // Most calls are new: the insert is tried first, and only a key already
     // taken is looked into (the same call, or one of the rare pairs whose
-    // first 8 bytes agree, which takes the next free key).
+    // first 4 bytes agree, which takes the next free key).
     if stmt.execute(&values[..])? == 0 {
-        match calls::find(conn, key, check)? {
+        let identity = match &r.request_id {
+            Some(id) => calls::Identity::Request {
+                source: &r.source,
+                id,
+            },
+            None => calls::Identity::Content(check),
+        };
+        match calls::find(conn, key, &identity)? {
             calls::Slot::Taken(id) => return Ok(Stored::There(id)),
             calls::Slot::Free(free) => {
                 values[0] = &free;
@@ -207,9 +216,10 @@ impl Store {
             Stored::New(id, _) => {
                 let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
                 let totals = Totals::of(r);
-                rollup::add_to_bounds(&tx, &totals)?;
-                rollup::add(&tx, &day, dims, &totals)?;
-                rollup::add_hour(&tx, rollup::hour_of(r.at.as_millisecond()), dims, &totals)?;
+                let mut add = rollup::Adder::new(&tx)?;
+                add.bounds(&totals)?;
+                add.day(&day, dims, &totals)?;
+                add.hour(rollup::hour_of(r.at.as_millisecond()), dims, &totals)?;
                 Inserted { id, new: true }
             }
             Stored::There(id) => Inserted { id, new: false },
@@ -294,13 +304,15 @@ impl Store {
                 }
             }
         }
+        let mut add = rollup::Adder::new(&tx)?;
         for ((day, dims), totals) in &groups {
-            rollup::add_to_bounds(&tx, totals)?;
-            rollup::add(&tx, day, dims_of[dims], totals)?;
+            add.bounds(totals)?;
+            add.day(day, dims_of[dims], totals)?;
         }
         for ((hour, dims), totals) in &hours {
-            rollup::add_hour(&tx, *hour, dims_of[dims], totals)?;
+            add.hour(*hour, dims_of[dims], totals)?;
         }
+        drop(add);
         // Replaced records changed their days' totals: those days are counted again.
         rollup::rebuild_days(&tx, &touched.into_iter().collect::<Vec<_>>())?;
         also(&tx)?;
