@@ -38,9 +38,12 @@ fn rows(c: &Connection, sql: &str) -> Vec<Vec<String>> {
     .unwrap()
 }
 
+/// A ledger's tables, each as its rows.
+type Contents = Vec<(String, Vec<Vec<String>>)>;
+
 /// What a user can see of the ledger: its records as the `usage` table (old)
 /// or view (new) shows them, the rollups, and everything beside the records.
-fn contents(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
+fn contents(path: &Path) -> Contents {
     let c = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     [
         (
@@ -88,6 +91,27 @@ fn tally(db: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Converts the ledger at `path` as the app does (telling its progress) and
+/// checks that it was converted once, with everything as `before`; gives
+/// what it holds after.
+fn converted_as_it_was(path: &Path, before: &Contents) -> Contents {
+    assert!(Store::needs_rewrite(path));
+    let mut told = Vec::new();
+    let store = Store::open_updating(path, &mut |f| told.push(f)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
+    drop(store);
+    assert!(!Store::needs_rewrite(path), "converted once");
+    assert!(
+        told.windows(2).all(|w| w[0] <= w[1]) && told.last() == Some(&1.0),
+        "progress only grows, to the end: {told:?}"
+    );
+    let after = contents(path);
+    for ((name, want), (_, got)) in before.iter().zip(&after) {
+        assert_eq!(got, want, "{name}");
+    }
+    after
+}
+
 #[test]
 fn a_ledger_of_the_wide_format_converts_with_everything_as_it_was() {
     let (_dir, path) = copy_of(FIXTURE);
@@ -96,21 +120,7 @@ fn a_ledger_of_the_wide_format_converts_with_everything_as_it_was() {
     assert_eq!(before[0].1.len(), 34, "the fixture's records");
     assert_eq!(before[8].1.len(), 2, "and its alerts");
 
-    assert!(Store::needs_rewrite(&path));
-    let mut told = Vec::new();
-    let store = Store::open_updating(&path, &mut |f| told.push(f)).unwrap();
-    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
-    drop(store);
-    assert!(!Store::needs_rewrite(&path), "converted once");
-    assert!(
-        told.windows(2).all(|w| w[0] <= w[1]) && told.last() == Some(&1.0),
-        "progress only grows, to the end: {told:?}"
-    );
-
-    let after = contents(&path);
-    for ((name, want), (_, got)) in before.iter().zip(&after) {
-        assert_eq!(got, want, "{name}");
-    }
+    let after = converted_as_it_was(&path, &before);
 
     // Every call is still known by its key: recorded or imported again, nothing is added.
     let again = tally(
@@ -214,20 +224,7 @@ fn a_ledger_of_the_first_narrow_layout_compacts_with_everything_as_it_was() {
     assert_eq!(before[0].1.len(), 39, "the fixture's records");
     let old_size = std::fs::metadata(&path).unwrap().len();
 
-    assert!(Store::needs_rewrite(&path));
-    let mut told = Vec::new();
-    let store = Store::open_updating(&path, &mut |f| told.push(f)).unwrap();
-    assert_eq!(store.schema_version().unwrap(), schema::VERSION);
-    drop(store);
-    assert!(!Store::needs_rewrite(&path), "converted once");
-    assert!(
-        told.windows(2).all(|w| w[0] <= w[1]) && told.last() == Some(&1.0),
-        "progress only grows, to the end: {told:?}"
-    );
-    let after = contents(&path);
-    for ((name, want), (_, got)) in before.iter().zip(&after) {
-        assert_eq!(got, want, "{name}");
-    }
+    let after = converted_as_it_was(&path, &before);
     let c = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let (columns, with_extras): (i64, i64) = c
         .query_row(
