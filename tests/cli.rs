@@ -431,6 +431,43 @@ fn prices_show_and_list() {
     assert!(l.ok(&["prices", "list"]).contains("claude-opus-4-1"));
 }
 
+#[test]
+fn every_shipped_id_with_a_slash_is_reachable_by_calc_cost_and_prices_show() {
+    let l = Ledger::new();
+    let book: Value = serde_json::from_str(include_str!("../data/prices/prices.json")).unwrap();
+    let slashed: Vec<(&str, &str)> = book["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["provider"].as_str().unwrap(),
+                m["model"].as_str().unwrap(),
+            )
+        })
+        .filter(|(_, model)| model.contains('/'))
+        .collect();
+    assert!(slashed.len() >= 4, "{slashed:?}");
+    for (provider, model) in slashed {
+        let cost = l.json(&[
+            "calc-cost",
+            "--model",
+            model,
+            "--provider",
+            provider,
+            "--input",
+            "1000",
+            "--json",
+        ]);
+        assert_eq!(cost["unpriced"], false, "{provider} {model}: {cost}");
+        let shown = l.json(&["prices", "show", model, "--provider", provider, "--json"]);
+        assert_eq!(
+            (shown["provider"].as_str(), shown["model"].as_str()),
+            (Some(provider), Some(model))
+        );
+    }
+}
+
 /// A quarter of LiteLLM's price file (every fourth entry, and the entries this
 /// test names), committed so that a fresh clone tests on its own.
 fn litellm_snapshot() -> PathBuf {

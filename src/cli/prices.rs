@@ -48,9 +48,12 @@ pub struct ListArgs {
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
+    /// The model, as a provider names it (e.g. gpt-4o, openai/gpt-oss-120b)
     model: String,
+    /// The provider; found from the model when left out
     #[arg(long, value_name = "P")]
     provider: Option<String>,
+    /// Print the result as JSON
     #[arg(long)]
     json: bool,
 }

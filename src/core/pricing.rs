@@ -274,20 +274,44 @@ impl PriceBook {
     /// prefix is split off, names and aliases match exactly (case aside), and an
     /// Anthropic dated id falls back to its family. No prefix guessing.
     pub fn resolve(&self, provider: &str, model: &str) -> Result<Resolved, String> {
-        let (prefixed, name) = split_provider_prefix(model);
         let given = Some(normalize_provider(provider)).filter(|p| !p.is_empty());
+        // A name the book lists whole is that model, even where its head is a
+        // provider's name: Groq sells `openai/gpt-oss-120b` under that id.
+        let whole = model.trim().to_lowercase();
+        if whole.contains('/')
+            && let Ok(found) = self.find(given.clone(), std::slice::from_ref(&whole))
+        {
+            return Ok(found);
+        }
+        let (prefixed, name) = split_provider_prefix(model);
         let provider = given.or(prefixed);
         let mut candidates = vec![name.clone()];
         if let Some(family) = anthropic_family(&name) {
             candidates.push(family.to_string());
         }
-        for name in &candidates {
+        self.find(provider.clone(), &candidates).map_err(|e| {
+            e.unwrap_or_else(|| match provider {
+                Some(p) => format!("no price for model “{name}” from provider “{p}”"),
+                None => format!("no price for model “{name}”"),
+            })
+        })
+    }
+
+    /// The first of `candidates` the book has from `provider` (or from the one
+    /// provider that sells it); `Err(None)` when none is known, `Err(Some(why))`
+    /// when a name is ambiguous.
+    fn find(
+        &self,
+        provider: Option<String>,
+        candidates: &[String],
+    ) -> Result<Resolved, Option<String>> {
+        for name in candidates {
             let found = match &provider {
                 Some(p) => self
                     .by_name
                     .contains_key(&(p.clone(), name.clone()))
                     .then(|| p.clone()),
-                None => self.only_provider(name)?,
+                None => self.only_provider(name).map_err(Some)?,
             };
             if let Some(p) = found {
                 let index = self.by_name[&(p.clone(), name.clone())][0];
@@ -297,10 +321,7 @@ impl PriceBook {
                 });
             }
         }
-        Err(match provider {
-            Some(p) => format!("no price for model “{name}” from provider “{p}”"),
-            None => format!("no price for model “{name}”"),
-        })
+        Err(None)
     }
 
     fn only_provider(&self, name: &str) -> Result<Option<String>, String> {

@@ -421,3 +421,67 @@ fn a_daily_bucket_is_tiered_by_its_average_prompt_or_by_what_its_export_says() {
     assert_eq!(cost(&b, &bucket(1_000, 1)), usd("0.018"));
     assert_eq!(cost(&b, &named), usd("6.0225"));
 }
+
+#[test]
+fn every_shipped_entry_is_reachable_by_its_id_and_each_alias() {
+    let book = book();
+    let mut claimed: HashMap<(String, String, jiff::civil::Date), &str> = HashMap::new();
+    for e in book.entries() {
+        for name in std::iter::once(&e.model).chain(&e.aliases) {
+            // A name with a provider's head (Groq's `openai/gpt-oss-120b`) too.
+            let found = book
+                .resolve(&e.provider, name)
+                .unwrap_or_else(|why| panic!("{} {name}: {why}", e.provider));
+            assert_eq!(
+                (found.provider.as_str(), found.model.as_str()),
+                (e.provider.as_str(), e.model.as_str()),
+                "{name}"
+            );
+            // No two entries claim one name on one day (a price change is a
+            // later date for the same entry).
+            let key = (e.provider.clone(), name.clone(), e.effective_from);
+            if let Some(other) = claimed.insert(key, &e.model) {
+                panic!("{} {name} claimed by {other} and {}", e.provider, e.model);
+            }
+        }
+        assert!(
+            e.version.starts_with("shipped "),
+            "{}: {}",
+            e.model,
+            e.version
+        );
+    }
+}
+
+#[test]
+fn a_model_id_with_a_providers_head_is_found_whole_before_the_head_is_split_off() {
+    let book = book();
+    let at = NOV_2025;
+    // Groq sells OpenAI's open-weight model under `openai/gpt-oss-120b`:
+    // $0.15 in, $0.60 out. 1M in, 1M out = $0.75, given Groq or no provider.
+    let mut r = rec(
+        "openai/gpt-oss-120b",
+        at,
+        TokenCounts {
+            input: 1_000_000,
+            output: 1_000_000,
+            ..TokenCounts::default()
+        },
+    );
+    assert_eq!(cost(&book, &r), usd("0.75"));
+    r.provider = "groq".into();
+    assert_eq!(cost(&book, &r), usd("0.75"));
+    // OpenAI itself does not sell it: unpriced, not Groq's price.
+    r.provider = "openai".into();
+    assert!(book.price(&r).is_err());
+    // A prefix the book does not list whole is still split off.
+    let r = rec(
+        "openai/gpt-4o",
+        at,
+        TokenCounts {
+            input: 1_000_000,
+            ..TokenCounts::default()
+        },
+    );
+    assert_eq!(cost(&book, &r), usd("2.50"));
+}
