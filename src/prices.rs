@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::core::price_file::{PriceSpec, parse_book};
+use crate::core::price_file::{PriceSpec, apply_provider_rules, book_rules, parse_book};
 use crate::core::pricing::{ModelPrice, Origin, Resolved};
 use crate::core::{PriceBook, UsageRecord};
 use crate::store::{Store, StoreError};
@@ -26,9 +26,13 @@ pub fn shipped() -> Vec<ModelPrice> {
 /// Shipped prices with the ledger's imported and user prices on top.
 pub fn load(store: &Store) -> Result<PriceBook, StoreError> {
     let mut book = PriceBook::new(shipped());
+    let rules = book_rules(SHIPPED).unwrap_or_default();
     for stored in store.stored_prices()? {
         match stored.spec.to_price(stored.origin, &stored.version) {
-            Ok(price) => book.add(price),
+            Ok(mut price) => {
+                apply_provider_rules(&mut price, &rules);
+                book.add(price)
+            }
             Err(e) => tracing::warn!("ignoring a stored price for {}: {e}", stored.spec.model),
         }
     }

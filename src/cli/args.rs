@@ -5,10 +5,27 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
 use crate::core::Money;
+use crate::core::usage::{ServiceTier, Speed};
 use crate::i18n::{fill, gettext};
 
 /// More tokens or images than any single call has had by many orders of magnitude.
 const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// A service tier: standard, batch, flex or priority.
+pub fn service_tier(text: &str) -> Result<ServiceTier, String> {
+    ServiceTier::parse(text).ok_or_else(|| {
+        fill(
+            &gettext("“{}” is not a service tier: standard, batch, flex or priority"),
+            &[text],
+        )
+    })
+}
+
+/// A speed: standard or fast.
+pub fn speed(text: &str) -> Result<Speed, String> {
+    Speed::parse(text)
+        .ok_or_else(|| fill(&gettext("“{}” is not a speed: standard or fast"), &[text]))
+}
 
 /// A token or image count: a whole number, zero or more.
 pub fn count(text: &str) -> Result<u64, String> {

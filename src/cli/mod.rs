@@ -23,6 +23,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config;
+use crate::core::usage::{ServiceTier, Speed};
 use crate::store::Store;
 
 #[derive(Parser, Debug)]
@@ -141,6 +142,18 @@ pub struct TokenArgs {
     /// Image quality, e.g. standard, hd, low, medium, high
     #[arg(long, value_name = "Q", requires = "images")]
     pub image_quality: Option<String>,
+    /// The service tier it ran at: standard, batch, flex or priority
+    #[arg(long, value_name = "TIER", value_parser = args::service_tier, default_value = "standard")]
+    pub service_tier: ServiceTier,
+    /// standard, or fast (Anthropic's fast mode)
+    #[arg(long, value_name = "S", value_parser = args::speed, default_value = "standard")]
+    pub speed: Speed,
+    /// Where it ran, where the provider bills regions apart (e.g. us for Anthropic's US-only inference)
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// Web searches the provider ran for it (billed per 1,000)
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub web_searches: u64,
 }
 
 /// Runs a subcommand; the exit code follows the usual convention (0 fine, 1 failed).

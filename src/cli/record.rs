@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::args::{self, When};
 use super::{TokenArgs, print_json};
-use crate::core::usage::{Cost, ImageUsage, TokenCounts, UsageRecord, input_includes_cache};
+use crate::core::usage::{
+    Billing, Cost, ImageUsage, TokenCounts, UsageRecord, input_includes_cache,
+};
 use crate::core::{Money, PriceBook};
 use crate::i18n::{fill, gettext};
 use crate::prices;
@@ -117,6 +119,16 @@ pub fn build_record(
         count: t.images,
         size: t.image_size.clone(),
         quality: t.image_quality.clone(),
+    };
+    record.billing = Billing {
+        tier: t.service_tier,
+        speed: t.speed,
+        region: t
+            .region
+            .as_deref()
+            .map(|r| r.trim().to_lowercase())
+            .filter(|r| !r.is_empty()),
+        web_searches: t.web_searches,
     };
     record.validate()?;
     record.cost = book.cost(&record);

@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use super::money::{Money, parse_scaled};
 use super::pricing::{
-    ImagePrice, Mode, ModelPrice, Origin, PriceError, Rate, Rates, Tier, normalize_image_size,
-    normalize_provider,
+    ImagePrice, Mode, ModelPrice, Modifiers, Multiple, Origin, PriceError, Rate, Rates, Tier,
+    normalize_image_size, normalize_provider,
 };
+use super::usage::ServiceTier;
 
 /// One model's price in Tally's format: dollars per million tokens as decimal strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +36,98 @@ pub struct PriceSpec {
     pub default_quality: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_input: Option<u64>,
+    #[serde(flatten)]
+    pub modifiers: ModifierSpec,
+}
+
+/// How the price changes with a call's billing, as decimal strings: the
+/// multiple of the standard price a tier, fast mode or a region bills
+/// (`"0.5"`), and dollars per 1,000 web searches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModifierSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub regions: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<String>,
+}
+
+impl ModifierSpec {
+    fn to_modifiers(&self, model: &str) -> Result<Modifiers, PriceFileError> {
+        let multiple = |field: &'static str, text: &str| -> Result<Multiple, PriceFileError> {
+            parse_scaled(text, 9)
+                .ok()
+                .and_then(|m| Multiple::try_from(m).ok())
+                .filter(|m| *m >= 0)
+                .ok_or_else(|| PriceFileError::BadRate {
+                    model: model.into(),
+                    field,
+                    value: text.into(),
+                })
+        };
+        let mut tiers = Vec::new();
+        for (tier, field, text) in [
+            (ServiceTier::Batch, "batch", &self.batch),
+            (ServiceTier::Flex, "flex", &self.flex),
+            (ServiceTier::Priority, "priority", &self.priority),
+        ] {
+            if let Some(text) = text {
+                tiers.push((tier, multiple(field, text)?));
+            }
+        }
+        let fast = self
+            .fast
+            .as_deref()
+            .map(|t| multiple("fast", t))
+            .transpose()?;
+        let regions = self
+            .regions
+            .iter()
+            .map(|(r, t)| Ok((r.to_lowercase(), multiple("regions", t)?)))
+            .collect::<Result<_, PriceFileError>>()?;
+        let web_search = self
+            .web_search
+            .as_deref()
+            .map(|t| {
+                Money::parse_usd(t).map_err(|_| PriceFileError::BadRate {
+                    model: model.into(),
+                    field: "web_search",
+                    value: t.into(),
+                })
+            })
+            .transpose()?;
+        Ok(Modifiers {
+            tiers,
+            fast,
+            regions,
+            web_search,
+        })
+    }
+
+    fn from_modifiers(m: &Modifiers) -> ModifierSpec {
+        let text = |v: Multiple| rate_to_string(v);
+        let tier = |t: ServiceTier| m.tiers.iter().find(|(x, _)| *x == t).map(|(_, v)| text(*v));
+        ModifierSpec {
+            batch: tier(ServiceTier::Batch),
+            flex: tier(ServiceTier::Flex),
+            priority: tier(ServiceTier::Priority),
+            fast: m.fast.map(text),
+            regions: m
+                .regions
+                .iter()
+                .map(|(r, v)| (r.clone(), text(*v)))
+                .collect(),
+            web_search: m.web_search.map(|v| rate_to_string(v.nanos())),
+        }
+    }
 }
 
 /// Dollars per million tokens, as decimal strings (`"3"`, `"0.30"`).
@@ -86,6 +179,10 @@ pub struct BookFile {
     pub version: String,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// What a provider's tiers, fast mode, regions and tools bill, for every
+    /// model of its that does not say otherwise.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ModifierSpec>,
     pub models: Vec<PriceSpec>,
 }
 
@@ -189,6 +286,7 @@ impl PriceSpec {
             images,
             default_image_quality: self.default_quality.as_ref().map(|q| q.to_lowercase()),
             max_input_tokens: self.max_input,
+            modifiers: self.modifiers.to_modifiers(model)?,
             origin,
             version: version.to_string(),
         };
@@ -226,6 +324,7 @@ impl PriceSpec {
                 .collect(),
             default_quality: p.default_image_quality.clone(),
             max_input: p.max_input_tokens,
+            modifiers: ModifierSpec::from_modifiers(&p.modifiers),
         }
     }
 }
@@ -234,12 +333,37 @@ impl PriceSpec {
 pub fn parse_book(text: &str) -> Result<(String, Vec<ModelPrice>), PriceFileError> {
     let file: BookFile = serde_json::from_str(text)?;
     let version = format!("shipped {}", file.version);
-    let prices = file
+    let rules = provider_rules(&file)?;
+    let mut prices = file
         .models
         .iter()
         .map(|spec| spec.to_price(Origin::Shipped, &version))
         .collect::<Result<Vec<_>, _>>()?;
+    for price in &mut prices {
+        apply_provider_rules(price, &rules);
+    }
     Ok((file.version, prices))
+}
+
+/// The book's rules by provider (see `BookFile::providers`).
+pub fn book_rules(text: &str) -> Result<BTreeMap<String, Modifiers>, PriceFileError> {
+    provider_rules(&serde_json::from_str(text)?)
+}
+
+fn provider_rules(file: &BookFile) -> Result<BTreeMap<String, Modifiers>, PriceFileError> {
+    file.providers
+        .iter()
+        .map(|(p, spec)| Ok((normalize_provider(p), spec.to_modifiers(p)?)))
+        .collect()
+}
+
+/// Fills in what `price` does not say about tiers, fast mode, regions and
+/// tools from its provider's rules: a user's or an imported price of an
+/// Anthropic model is half price in batch too.
+pub fn apply_provider_rules(price: &mut ModelPrice, rules: &BTreeMap<String, Modifiers>) {
+    if let Some(rule) = rules.get(&price.provider) {
+        price.modifiers.or_from(rule);
+    }
 }
 
 /// What a LiteLLM import made of a file.
@@ -542,6 +666,8 @@ pub fn parse_litellm(
                 .collect(),
             images: d.images,
             default_image_quality: default_quality,
+            // Its provider's tiers and fees come from the shipped book's rules.
+            modifiers: Modifiers::default(),
             max_input_tokens: d.max_input,
             origin: Origin::Imported,
             version: version.to_string(),

@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::money::Money;
-use super::usage::{Cost, UsageRecord};
+use super::usage::{Cost, ServiceTier, Speed, UsageRecord};
 
 /// Nano-dollars per million tokens.
 pub type Rate = i64;
@@ -56,6 +56,99 @@ pub enum Mode {
     Image,
 }
 
+/// A multiple of a price, exact: billionths (0.5 is 500,000,000).
+pub type Multiple = i64;
+
+/// The multiple that changes nothing.
+pub const ONE: Multiple = 1_000_000_000;
+
+/// How a model's price changes with the way a call was billed: its service
+/// tier, fast mode, the region it ran in, and per-call tool fees. What the
+/// book does not list is not sold (or not known): such a call is unpriced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modifiers {
+    /// The multiple of the standard price each other tier bills (batch 0.5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<(ServiceTier, Multiple)>,
+    /// Fast mode's multiple, on the models that offer it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<Multiple>,
+    /// Regions billed apart, with their multiple (Anthropic's `us`: 1.1). A
+    /// region not listed bills the standard price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<(String, Multiple)>,
+    /// Dollars per 1,000 web searches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_search: Option<Money>,
+}
+
+impl Modifiers {
+    pub fn tier(&self, tier: ServiceTier) -> Option<Multiple> {
+        if tier == ServiceTier::Standard {
+            return Some(ONE);
+        }
+        self.tiers.iter().find(|(t, _)| *t == tier).map(|(_, m)| *m)
+    }
+
+    /// Fills in what this entry does not say from its provider's rules.
+    pub fn or_from(&mut self, provider: &Modifiers) {
+        for &(tier, m) in &provider.tiers {
+            if self.tier(tier).is_none() {
+                self.tiers.push((tier, m));
+            }
+        }
+        self.tiers.sort();
+        self.fast = self.fast.or(provider.fast);
+        for (region, m) in &provider.regions {
+            if !self.regions.iter().any(|(r, _)| r == region) {
+                self.regions.push((region.clone(), *m));
+            }
+        }
+        self.web_search = self.web_search.or(provider.web_search);
+    }
+
+    /// `cost` as billed for `record`'s tier, speed and region, plus its tool
+    /// fees; or why it cannot be known.
+    fn apply(&self, model: &str, record: &UsageRecord, cost: Money) -> Result<Money, String> {
+        let b = &record.billing;
+        let tier = self
+            .tier(b.tier)
+            .ok_or_else(|| format!("no {} price for “{model}”", b.tier.name()))?;
+        let speed = match b.speed {
+            Speed::Standard => ONE,
+            Speed::Fast => self
+                .fast
+                .ok_or_else(|| format!("“{model}” has no fast mode price"))?,
+        };
+        let region = b
+            .region
+            .as_deref()
+            .and_then(|r| self.regions.iter().find(|(name, _)| name == r))
+            .map_or(ONE, |(_, m)| *m);
+        let too_large = || "the cost is too large to record (over $9.2 billion)".to_string();
+        let mut cost = cost;
+        for m in [tier, speed, region] {
+            cost = Money::checked_from_ratio(
+                i128::from(cost.nanos()) * i128::from(m),
+                i128::from(ONE),
+            )
+            .ok_or_else(too_large)?;
+        }
+        if b.web_searches > 0 {
+            let per_thousand = self
+                .web_search
+                .ok_or_else(|| format!("no web-search price for “{model}”"))?;
+            let fees = Money::checked_from_ratio(
+                i128::from(per_thousand.nanos()) * i128::from(b.web_searches),
+                1_000,
+            )
+            .ok_or_else(too_large)?;
+            cost = cost.checked_add(fees).ok_or_else(too_large)?;
+        }
+        Ok(cost)
+    }
+}
+
 /// Where a price came from; a user's own price beats everything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,6 +171,8 @@ pub struct ModelPrice {
     pub images: Vec<ImagePrice>,
     pub default_image_quality: Option<String>,
     pub max_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub modifiers: Modifiers,
     pub origin: Origin,
     /// Names the price list it came from: `shipped 2026-11-01`, `litellm 2026-11-22`, `user 2026-11-22`.
     pub version: String,
@@ -510,7 +605,7 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
             .ok_or_else(too_large)?;
         cost = cost.checked_add(images).ok_or_else(too_large)?;
     }
-    Ok(cost)
+    entry.modifiers.apply(&entry.model, record, cost)
 }
 
 /// Image sizes are written many ways: `1024x1024`, `1024-x-1024`, `1024×1024`.

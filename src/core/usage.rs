@@ -80,6 +80,92 @@ pub struct ImageUsage {
     pub quality: Option<String>,
 }
 
+/// The service tier a provider ran a call at, as it bills them apart.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceTier {
+    #[default]
+    Standard,
+    /// Asynchronous batches (half price at most providers).
+    Batch,
+    /// Slower, cheaper (OpenAI, Google).
+    Flex,
+    /// Faster, dearer (OpenAI, Google, Anthropic).
+    Priority,
+}
+
+/// How fast a provider ran a call: Anthropic's fast mode bills a multiple.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Speed {
+    #[default]
+    Standard,
+    Fast,
+}
+
+impl ServiceTier {
+    pub const ALL: [ServiceTier; 4] = [
+        ServiceTier::Standard,
+        ServiceTier::Batch,
+        ServiceTier::Flex,
+        ServiceTier::Priority,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceTier::Standard => "standard",
+            ServiceTier::Batch => "batch",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+        }
+    }
+
+    /// A tier as providers write it: OpenAI's `default` and `auto` and
+    /// Anthropic's `standard_only` are the standard tier, `scale` is priority.
+    pub fn parse(text: &str) -> Option<ServiceTier> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "standard" | "default" | "auto" | "standard_only" | "on_demand" | "" => {
+                Some(ServiceTier::Standard)
+            }
+            "batch" | "batches" => Some(ServiceTier::Batch),
+            "flex" => Some(ServiceTier::Flex),
+            "priority" | "scale" => Some(ServiceTier::Priority),
+            _ => None,
+        }
+    }
+}
+
+impl Speed {
+    pub fn name(self) -> &'static str {
+        match self {
+            Speed::Standard => "standard",
+            Speed::Fast => "fast",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Speed> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "standard" | "normal" | "" => Some(Speed::Standard),
+            "fast" => Some(Speed::Fast),
+            _ => None,
+        }
+    }
+}
+
+/// How a call was billed beyond its tokens: the service tier, the speed, the
+/// region it ran in where a provider bills regions apart, and the server
+/// tools it used that bill per call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Billing {
+    pub tier: ServiceTier,
+    pub speed: Speed,
+    /// Anthropic's `inference_geo` (`us`); none where the provider chose.
+    pub region: Option<String>,
+    pub web_searches: u64,
+}
+
 /// What a record cost, and how Tally knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cost {
@@ -130,6 +216,8 @@ pub struct UsageRecord {
     /// What the provider billed, when an export says so.
     pub billed: Option<Money>,
     pub revenue: Option<Money>,
+    #[serde(default)]
+    pub billing: Billing,
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -170,6 +258,7 @@ impl UsageRecord {
             },
             billed: None,
             revenue: None,
+            billing: Billing::default(),
             metadata: serde_json::Map::new(),
         }
     }

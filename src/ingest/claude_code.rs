@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::SkipReason;
 use crate::core::UsageRecord;
-use crate::core::usage::TokenCounts;
+use crate::core::usage::{Billing, ServiceTier, Speed, TokenCounts};
 
 pub const SOURCE: &str = "claude-code";
 
@@ -54,6 +54,7 @@ pub struct Usage<'a> {
     at: Timestamp,
     model: Text<'a>,
     tokens: TokenCounts,
+    billing: Billing,
     line: RawLine<'a>,
 }
 
@@ -78,6 +79,7 @@ impl Usage<'_> {
         let v = self.line;
         let mut record = UsageRecord::new(self.at, "anthropic", &self.model);
         record.tokens = self.tokens;
+        record.billing = self.billing;
         record.source = SOURCE.into();
         record.agent = SOURCE.into();
         record.project = v.cwd.map(Text::owned).unwrap_or_default();
@@ -206,17 +208,30 @@ struct RawMessage<'a> {
     id: Option<Text<'a>>,
     #[serde(borrow)]
     model: Option<Text<'a>>,
-    usage: Option<RawUsage>,
+    #[serde(borrow)]
+    usage: Option<RawUsage<'a>>,
 }
 
 /// Counts stay `Value`s so a bad one is named by `count`; numbers do not allocate.
 #[derive(Deserialize)]
-struct RawUsage {
+struct RawUsage<'a> {
     input_tokens: Option<Value>,
     output_tokens: Option<Value>,
     cache_read_input_tokens: Option<Value>,
     cache_creation_input_tokens: Option<Value>,
     cache_creation: Option<RawSplit>,
+    #[serde(borrow)]
+    service_tier: Option<Text<'a>>,
+    #[serde(borrow)]
+    speed: Option<Text<'a>>,
+    #[serde(borrow)]
+    inference_geo: Option<Text<'a>>,
+    server_tool_use: Option<RawTools>,
+}
+
+#[derive(Deserialize)]
+struct RawTools {
+    web_search_requests: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +300,32 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
             "ephemeral_1h_input_tokens",
         )?,
     );
+    let billing = Billing {
+        tier: match usage.service_tier.as_deref() {
+            None => ServiceTier::Standard,
+            Some(t) => ServiceTier::parse(t)
+                .ok_or_else(|| format!("service_tier: “{t}” is not a tier Tally knows"))?,
+        },
+        speed: match usage.speed.as_deref() {
+            None => Speed::Standard,
+            Some(t) => {
+                Speed::parse(t).ok_or_else(|| format!("speed: “{t}” is not a speed Tally knows"))?
+            }
+        },
+        // Where Anthropic chose (`global`, `not_available`) bills the standard price.
+        region: usage
+            .inference_geo
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .filter(|g| !matches!(g.as_str(), "" | "global" | "not_available")),
+        web_searches: count(
+            usage
+                .server_tool_use
+                .as_ref()
+                .and_then(|t| t.web_search_requests.as_ref()),
+            "web_search_requests",
+        )?,
+    };
     Ok(Line::Usage(Box::new(Usage {
         message_id: message.id,
         request_id: v.request_id.take(),
@@ -292,6 +333,7 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
         at,
         model,
         tokens,
+        billing,
         line: v,
     })))
 }
@@ -476,6 +518,30 @@ mod tests {
         assert_eq!(e.record.request_id.as_deref(), Some("msg_1"));
         assert_eq!(e.record.project, "/home/a/web");
         assert_eq!(e.record.agent, "claude-code");
+    }
+
+    #[test]
+    fn the_tier_speed_region_and_web_searches_a_line_carries_are_kept() {
+        let billed = line("m", "r", 5, "").replace(
+            r#""ephemeral_1h_input_tokens":20}"#,
+            r#""ephemeral_1h_input_tokens":20},"service_tier":"standard","speed":"fast","inference_geo":"US","server_tool_use":{"web_search_requests":2}"#,
+        );
+        let b = entry(&billed).record.billing;
+        assert_eq!(
+            (b.tier, b.speed, b.region.as_deref(), b.web_searches),
+            (ServiceTier::Standard, Speed::Fast, Some("us"), 2)
+        );
+        // Where Anthropic chose the region, nothing is billed apart.
+        let global = billed.replace(r#""US""#, r#""global""#);
+        assert_eq!(entry(&global).record.billing.region, None);
+        // A line without them is standard.
+        assert_eq!(
+            entry(&line("m", "r", 5, "")).record.billing,
+            Billing::default()
+        );
+        // A tier Tally does not know is reported with the line, not priced as standard.
+        let odd = billed.replace(r#""service_tier":"standard""#, r#""service_tier":"ultra""#);
+        assert!(parse_line(&odd).err().unwrap().contains("“ultra”"));
     }
 
     #[test]

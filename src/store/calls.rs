@@ -92,8 +92,20 @@ const VIEW: &str = "
            iif(c.extras IS NULL, NULL, c.extras ->> '$.billed_nanos') AS billed_nanos,
            iif(c.extras IS NULL, NULL, c.extras ->> '$.revenue_nanos') AS revenue_nanos,
            (SELECT name FROM names WHERE id = c.metadata) AS metadata,
-           iif(c.extras IS NULL, 1, coalesce(c.extras ->> '$.requests', 1)) AS requests
+           iif(c.extras IS NULL, 1, coalesce(c.extras ->> '$.requests', 1)) AS requests,
+           iif(c.extras IS NULL, 'standard', coalesce(c.extras ->> '$.service_tier', 'standard'))
+               AS service_tier,
+           iif(c.extras IS NULL, 'standard', coalesce(c.extras ->> '$.speed', 'standard'))
+               AS speed,
+           iif(c.extras IS NULL, NULL, c.extras ->> '$.region') AS region,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.web_searches', 0)) AS web_searches
     FROM calls c JOIN dims d ON d.id = c.dims;";
+
+/// Shows the calls with the view of today's `usage` (a new column is a new view).
+pub(super) fn recreate_view(tx: &Transaction) -> Result<(), StoreError> {
+    tx.execute_batch("DROP VIEW IF EXISTS usage;")?;
+    Ok(tx.execute_batch(VIEW)?)
+}
 
 /// The indexes on `calls`; the key's is unique.
 pub(super) const KEY_INDEX: &str = "CREATE UNIQUE INDEX calls_by_key ON calls (key)";
@@ -134,6 +146,11 @@ pub(super) struct Extras<'a> {
     pub requests: i64,
     pub billed_nanos: Option<i64>,
     pub revenue_nanos: Option<i64>,
+    /// The service tier and speed by name, none when standard.
+    pub service_tier: Option<&'a str>,
+    pub speed: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub web_searches: i64,
 }
 
 impl Extras<'_> {
@@ -154,12 +171,19 @@ impl Extras<'_> {
         put("image_quality", self.image_quality.map(Value::from));
         put("image_size", self.image_size.map(Value::from));
         put("images", (self.images != 0).then(|| self.images.into()));
+        put("region", self.region.map(Value::from));
         put(
             "requests",
             (self.requests != 1).then(|| self.requests.into()),
         );
         put("revenue_nanos", self.revenue_nanos.map(Value::from));
+        put("service_tier", self.service_tier.map(Value::from));
+        put("speed", self.speed.map(Value::from));
         put("task", self.task.map(Value::from));
+        put(
+            "web_searches",
+            (self.web_searches != 0).then(|| self.web_searches.into()),
+        );
         (!map.is_empty()).then(|| Value::Object(map).to_string())
     }
 }
@@ -410,6 +434,10 @@ pub(super) fn narrow(tx: &Transaction, progress: &mut dyn FnMut(f64)) -> Result<
             requests: r.get(22)?,
             billed_nanos: r.get(27)?,
             revenue_nanos: r.get(28)?,
+            service_tier: None,
+            speed: None,
+            region: None,
+            web_searches: 0,
         };
         write.execute(params![
             r.get::<_, i64>(0)?,
@@ -606,6 +634,10 @@ mod tests {
             requests: 1,
             billed_nanos: None,
             revenue_nanos: None,
+            service_tier: None,
+            speed: None,
+            region: None,
+            web_searches: 0,
         };
         assert_eq!(none.json(), None);
         let some = Extras {

@@ -270,6 +270,8 @@ pub const MIGRATIONS: &[Step] = &[
     Step::Code(super::rollup::rebuild_both),
     // A 4-byte key and the rarely set fields in one column (136 bytes a call before).
     Step::Long(super::calls::compact),
+    // The service tier, speed, region and web searches of a call (kept in `extras`).
+    Step::Code(super::calls::recreate_view),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;

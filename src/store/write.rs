@@ -12,7 +12,9 @@ use rusqlite::{CachedStatement, Connection, Row, ToSql, params};
 use super::calls::{self, Interner};
 use super::rollup::{self, DayCache};
 use super::{Store, StoreError};
-use crate::core::usage::{Cost, ImageUsage, TokenCounts, Totals, UsageRecord};
+use crate::core::usage::{
+    Billing, Cost, ImageUsage, ServiceTier, Speed, TokenCounts, Totals, UsageRecord,
+};
 use crate::core::{Money, PriceBook};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +96,10 @@ fn insert_one(
         requests: sql_count(r.requests)?,
         billed_nanos: r.billed.map(Money::nanos),
         revenue_nanos: r.revenue.map(Money::nanos),
+        service_tier: (r.billing.tier != ServiceTier::Standard).then(|| r.billing.tier.name()),
+        speed: (r.billing.speed != Speed::Standard).then(|| r.billing.speed.name()),
+        region: r.billing.region.as_deref(),
+        web_searches: sql_count(r.billing.web_searches)?,
     }
     .json();
     let mut values: [&dyn ToSql; 18] = [
@@ -389,7 +395,7 @@ pub const RECORD_COLUMNS: &str =
     "id, ts_ms, provider, model, user, project, agent, source, session, request_id,
     task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
     image_quality, embedding_tokens, cost_kind, cost_nanos, price_version, unpriced_reason,
-    billed_nanos, revenue_nanos, metadata, requests";
+    billed_nanos, revenue_nanos, metadata, requests, service_tier, speed, region, web_searches";
 
 pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
     let count = |i: usize| -> Result<u64, StoreError> {
@@ -411,6 +417,8 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
         },
         (other, _) => return Err(StoreError::Corrupt(format!("cost kind {other}"))),
     };
+    let bad = |what: &str, text: &str| StoreError::Corrupt(format!("{what} {text}"));
+    let (tier, speed): (String, String) = (row.get(29)?, row.get(30)?);
     let metadata = match row.get::<_, Option<String>>(27)? {
         Some(text) => match serde_json::from_str(&text) {
             Ok(serde_json::Value::Object(map)) => map,
@@ -447,6 +455,12 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
         cost,
         billed: row.get::<_, Option<i64>>(25)?.map(Money::from_nanos),
         revenue: row.get::<_, Option<i64>>(26)?.map(Money::from_nanos),
+        billing: Billing {
+            tier: ServiceTier::parse(&tier).ok_or_else(|| bad("service tier", &tier))?,
+            speed: Speed::parse(&speed).ok_or_else(|| bad("speed", &speed))?,
+            region: row.get(31)?,
+            web_searches: count(32)?,
+        },
         metadata,
     };
     Ok((row.get(0)?, record))

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::core::price_file::{PriceSpec, RateSpec, parse_book};
-use crate::core::usage::{ImageUsage, TokenCounts};
+use crate::core::usage::{Billing, ImageUsage, ServiceTier, Speed, TokenCounts};
 
 fn book() -> PriceBook {
     let (_, prices) =
@@ -484,4 +484,157 @@ fn a_model_id_with_a_providers_head_is_found_whole_before_the_head_is_split_off(
         },
     );
     assert_eq!(cost(&book, &r), usd("2.50"));
+}
+
+const JUN_2026: &str = "2026-06-01T12:00:00Z";
+
+fn tokens(input: u64, output: u64) -> TokenCounts {
+    TokenCounts {
+        input,
+        output,
+        ..TokenCounts::default()
+    }
+}
+
+fn billed(model: &str, at: &str, t: TokenCounts, billing: Billing) -> UsageRecord {
+    let mut r = rec(model, at, t);
+    r.billing = billing;
+    r
+}
+
+fn tier(tier: ServiceTier) -> Billing {
+    Billing {
+        tier,
+        ..Billing::default()
+    }
+}
+
+#[test]
+fn batch_halves_the_whole_price_cache_included() {
+    // claude-sonnet-4-5 standard: 1,000 in × $3 = $0.003; 500 out × $15 = $0.0075;
+    // 10,000 cache reads × $0.30 = $0.003; 2,000 5m writes × $3.75 = $0.0075;
+    // 3,000 1h writes × $6 = $0.018: $0.039. Batch (Anthropic: 50 % off, cache
+    // multipliers stack): $0.0195.
+    let book = book();
+    let t = TokenCounts {
+        input: 1_000,
+        output: 500,
+        cache_read: 10_000,
+        cache_write_5m: 2_000,
+        cache_write_1h: 3_000,
+        reasoning: 0,
+    };
+    let standard = rec("claude-sonnet-4-5", NOV_2025, t);
+    assert_eq!(cost(&book, &standard), usd("0.039"));
+    let batch = billed("claude-sonnet-4-5", NOV_2025, t, tier(ServiceTier::Batch));
+    assert_eq!(cost(&book, &batch), usd("0.0195"));
+    // OpenAI's and Google's batches too: gpt-4o 1M in × $2.50 + 1M out × $10 = $12.50 → $6.25.
+    let batch = billed(
+        "gpt-4o",
+        NOV_2025,
+        tokens(1_000_000, 1_000_000),
+        tier(ServiceTier::Batch),
+    );
+    assert_eq!(cost(&book, &batch), usd("6.25"));
+}
+
+#[test]
+fn flex_and_priority_bill_their_own_multiples_and_an_unlisted_tier_is_unpriced() {
+    // gpt-5: 1M in × $1.25 + 100,000 out × $10 = $2.25; flex half: $1.125;
+    // priority twice: $4.50.
+    let book = book();
+    let t = tokens(1_000_000, 100_000);
+    assert_eq!(cost(&book, &rec("gpt-5", NOV_2025, t)), usd("2.25"));
+    let flex = billed("gpt-5", NOV_2025, t, tier(ServiceTier::Flex));
+    assert_eq!(cost(&book, &flex), usd("1.125"));
+    let priority = billed("gpt-5", NOV_2025, t, tier(ServiceTier::Priority));
+    assert_eq!(cost(&book, &priority), usd("4.50"));
+    // Anthropic sells no flex tier: unpriced with that reason, never the standard price.
+    let flex = billed("claude-sonnet-4-5", NOV_2025, t, tier(ServiceTier::Flex));
+    let why = book.price(&flex).unwrap_err();
+    assert_eq!(why, "no flex price for “claude-sonnet-4-5”");
+    assert!(book.cost(&flex).is_unpriced());
+}
+
+#[test]
+fn fast_mode_bills_six_times_on_opus_4_6_and_is_refused_where_not_offered() {
+    // claude-opus-4-6: 1M in × $5 + 100,000 out × $25 = $7.50; fast: × 6 = $45.
+    let book = book();
+    let t = tokens(1_000_000, 100_000);
+    assert_eq!(
+        cost(&book, &rec("claude-opus-4-6", JUN_2026, t)),
+        usd("7.50")
+    );
+    let fast = Billing {
+        speed: Speed::Fast,
+        ..Billing::default()
+    };
+    assert_eq!(
+        cost(&book, &billed("claude-opus-4-6", JUN_2026, t, fast.clone())),
+        usd("45")
+    );
+    let why = book
+        .price(&billed("claude-sonnet-4-5", JUN_2026, t, fast))
+        .unwrap_err();
+    assert_eq!(why, "“claude-sonnet-4-5” has no fast mode price");
+}
+
+#[test]
+fn us_only_inference_bills_a_tenth_more_where_the_book_says_so() {
+    // claude-opus-4-6 $7.50 (above) × 1.1 = $8.25 in the US; a region the book
+    // does not bill apart is the standard price; so is every region of a model
+    // without a regional price.
+    let book = book();
+    let t = tokens(1_000_000, 100_000);
+    let region = |r: &str| Billing {
+        region: Some(r.into()),
+        ..Billing::default()
+    };
+    assert_eq!(
+        cost(&book, &billed("claude-opus-4-6", JUN_2026, t, region("us"))),
+        usd("8.25")
+    );
+    assert_eq!(
+        cost(
+            &book,
+            &billed("claude-opus-4-6", JUN_2026, t, region("global"))
+        ),
+        usd("7.50")
+    );
+    // claude-sonnet-4-5: 100,000 in × $3 + 10,000 out × $15 = $0.45.
+    let t = tokens(100_000, 10_000);
+    assert_eq!(
+        cost(
+            &book,
+            &billed("claude-sonnet-4-5", JUN_2026, t, region("us"))
+        ),
+        usd("0.45")
+    );
+}
+
+#[test]
+fn web_searches_cost_their_fee_per_thousand_and_unknown_fees_are_unpriced() {
+    // claude-sonnet-4-5: 1,000 in × $3 = $0.003; 3 searches × $10 / 1,000 = $0.03.
+    let book = book();
+    let searches = Billing {
+        web_searches: 3,
+        ..Billing::default()
+    };
+    let r = billed(
+        "claude-sonnet-4-5",
+        NOV_2025,
+        tokens(1_000, 0),
+        searches.clone(),
+    );
+    assert_eq!(cost(&book, &r), usd("0.033"));
+    // Batched: the tokens halve, the search fee does not: $0.0015 + $0.03.
+    let mut batched = r.clone();
+    batched.billing.tier = ServiceTier::Batch;
+    assert_eq!(cost(&book, &batched), usd("0.0315"));
+    // No web-search price is known for xAI here: unpriced, not free.
+    let r = billed("grok-4", NOV_2025, tokens(1_000, 0), searches);
+    assert_eq!(
+        book.price(&r).unwrap_err(),
+        "no web-search price for “grok-4”"
+    );
 }
