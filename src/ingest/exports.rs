@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::core::Money;
 use crate::core::pricing::LONG_CONTEXT_KEY;
-use crate::core::usage::{Cost, TokenCounts, UsageRecord};
+use crate::core::usage::{Billing, Cost, ServiceTier, Speed, TokenCounts, UsageRecord};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Export {
@@ -133,6 +133,20 @@ fn meta(r: &mut UsageRecord, cells: &Cells, names: &[&str]) {
     }
 }
 
+/// A service tier or speed cell as the provider writes it; an empty cell is
+/// standard, one Tally does not know is named (never priced as standard).
+fn known<T>(c: &Cells, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, String> {
+    let text = c.text(column);
+    parse(text).ok_or_else(|| format!("{column}: “{text}” is not one Tally knows"))
+}
+
+/// Anthropic's `inference_geo`: a region billed apart, or none where
+/// Anthropic chose it.
+fn region(c: &Cells, column: &str) -> Option<String> {
+    Some(c.text(column).trim().to_ascii_lowercase())
+        .filter(|g| !matches!(g.as_str(), "" | "global" | "not_available"))
+}
+
 fn openai_usage(c: &Cells) -> Result<UsageRecord, String> {
     let model = c.text("model");
     if model.is_empty() {
@@ -163,6 +177,12 @@ fn openai_usage(c: &Cells) -> Result<UsageRecord, String> {
         ],
     ));
     meta(&mut r, c, &["api_key_id", "batch", "service_tier"]);
+    let batch = c.text("batch").trim().eq_ignore_ascii_case("true");
+    r.billing.tier = if batch {
+        ServiceTier::Batch
+    } else {
+        known(c, "service_tier", ServiceTier::parse)?
+    };
     Ok(r)
 }
 
@@ -215,6 +235,17 @@ fn anthropic_usage(c: &Cells) -> Result<UsageRecord, String> {
             "speed",
         ],
     );
+    r.billing = Billing {
+        // `usage_type` names batch use; every other kind is the standard tier.
+        tier: if c.text("usage_type").to_ascii_lowercase().contains("batch") {
+            ServiceTier::Batch
+        } else {
+            ServiceTier::Standard
+        },
+        speed: known(c, "speed", Speed::parse)?,
+        region: region(c, "inference_geo"),
+        web_searches: c.count("web_search_count")?,
+    };
     Ok(r)
 }
 
@@ -391,6 +422,44 @@ mod tests {
         assert_eq!(r.metadata[LONG_CONTEXT_KEY], Value::Bool(true));
         assert_eq!(r.tokens.cache_write_1h, 20);
         assert_eq!(r.requests, 0);
+    }
+
+    #[test]
+    fn the_tier_speed_region_and_searches_of_export_rows_are_kept() {
+        let text = "start_time,end_time,project_id,num_model_requests,model,batch,service_tier,input_tokens,output_tokens,input_cached_tokens\n\
+            1761955200,1762041600,p,1,gpt-5,true,default,10,10,0\n\
+            1761955200,1762041600,p,1,gpt-5,false,flex,10,10,0\n\
+            1761955200,1762041600,p,1,gpt-5,false,,10,10,0\n\
+            1761955200,1762041600,p,1,gpt-5,false,turbo,10,10,0\n";
+        let openai = rows(Export::OpenAiUsage, text).unwrap();
+        let tier = |i: usize| {
+            openai[i]
+                .1
+                .as_ref()
+                .map(|r| r.billing.tier)
+                .map_err(|e| e.as_str())
+        };
+        assert_eq!(tier(0), Ok(ServiceTier::Batch));
+        assert_eq!(tier(1), Ok(ServiceTier::Flex));
+        assert_eq!(tier(2), Ok(ServiceTier::Standard));
+        assert_eq!(tier(3), Err("service_tier: “turbo” is not one Tally knows"));
+
+        let text = "usage_date_utc,model_version,api_key,workspace,usage_type,usage_input_tokens_no_cache,usage_output_tokens,web_search_count,inference_geo,speed\n\
+            2026-06-01,claude-opus-4-6,key,Default,standard,1000,50,4,us,fast\n\
+            2026-06-01,claude-opus-4-6,key,Default,batch,1000,50,0,global,\n";
+        let anthropic = rows(Export::AnthropicUsage, text).unwrap();
+        let b = &anthropic[0].1.as_ref().unwrap().billing;
+        assert_eq!(
+            (b.tier, b.speed, b.region.as_deref(), b.web_searches),
+            (ServiceTier::Standard, Speed::Fast, Some("us"), 4)
+        );
+        assert_eq!(
+            anthropic[1].1.as_ref().unwrap().billing,
+            Billing {
+                tier: ServiceTier::Batch,
+                ..Billing::default()
+            }
+        );
     }
 
     #[test]
