@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::money::{Money, parse_scaled};
 use super::pricing::{
-    ImagePrice, Mode, ModelPrice, Modifiers, Multiple, Origin, PriceError, Rate, Rates, Tier,
+    ImagePrice, Mode, ModelPrice, Modifiers, Multiple, ONE, Origin, PriceError, Rate, Rates, Tier,
     normalize_image_size, normalize_provider,
 };
 use super::usage::ServiceTier;
@@ -456,6 +456,23 @@ struct Draft {
     tiers: BTreeMap<u64, Rates>,
     images: Vec<ImagePrice>,
     max_input: Option<u64>,
+    modifiers: Modifiers,
+}
+
+/// The multiple of the standard rates a LiteLLM tier (`*_batches`, `*_flex`,
+/// `*_priority`) bills, when its input and output rates agree on one (to a
+/// millionth); a tier priced some other way is left out, so it stays unpriced.
+fn tier_multiple(base: &Rates, input: Option<Rate>, output: Option<Rate>) -> Option<Multiple> {
+    let ratio = |tier: Rate, base: Rate| -> Option<i128> {
+        (base > 0).then(|| i128::from(tier) * i128::from(ONE) / i128::from(base))
+    };
+    let m_in = ratio(input?, base.input?)?;
+    let agrees = match (output, base.output) {
+        (Some(o), Some(b)) => ratio(o, b).is_some_and(|m_out| (m_out - m_in).abs() <= 1_000),
+        (None, _) => true,
+        _ => false,
+    };
+    agrees.then(|| Multiple::try_from(m_in).ok()).flatten()
 }
 
 fn mode_of(v: &serde_json::Map<String, Value>) -> Result<Mode, String> {
@@ -502,6 +519,17 @@ fn read_rates(obj: &serde_json::Map<String, Value>, draft: &mut Draft) -> Result
             reasoning: None,
         };
         draft.tiers.insert(thousands * 1000, tier);
+    }
+    for (tier, suffix) in [
+        (ServiceTier::Batch, "batches"),
+        (ServiceTier::Flex, "flex"),
+        (ServiceTier::Priority, "priority"),
+    ] {
+        let input = field_rate(obj, &format!("input_cost_per_token_{suffix}"))?;
+        let output = field_rate(obj, &format!("output_cost_per_token_{suffix}"))?;
+        if let Some(m) = tier_multiple(&draft.rates, input, output) {
+            draft.modifiers.tiers.push((tier, m));
+        }
     }
     if let Some(per_image) = field_rate(obj, "output_cost_per_image")? {
         // $/image read at the per-token scale: rate / 10^6 nano-dollars.
@@ -666,8 +694,8 @@ pub fn parse_litellm(
                 .collect(),
             images: d.images,
             default_image_quality: default_quality,
-            // Its provider's tiers and fees come from the shipped book's rules.
-            modifiers: Modifiers::default(),
+            // What LiteLLM does not say comes from the shipped book's rules.
+            modifiers: d.modifiers,
             max_input_tokens: d.max_input,
             origin: Origin::Imported,
             version: version.to_string(),
@@ -694,5 +722,21 @@ mod tests {
         assert_eq!(rate("1.1428571428571428e-6"), Some(1_142_857_143)); // 8/7 $ per M, rounded
         assert_eq!(rate("0"), Some(0));
         assert!(litellm_rate(&serde_json::json!("cheap")).is_err());
+    }
+
+    #[test]
+    fn litellm_tiers_become_multiples_where_input_and_output_agree() {
+        let text = r#"{"gpt-x": {"litellm_provider": "openai", "mode": "chat",
+            "input_cost_per_token": 1e-06, "output_cost_per_token": 4e-06,
+            "input_cost_per_token_batches": 5e-07, "output_cost_per_token_batches": 2e-06,
+            "input_cost_per_token_priority": 2e-06, "output_cost_per_token_priority": 8e-06,
+            "input_cost_per_token_flex": 5e-07, "output_cost_per_token_flex": 3e-06}}"#;
+        let import = parse_litellm(text, "litellm test", "2026-01-01".parse().unwrap()).unwrap();
+        let m = &import.prices[0].modifiers;
+        assert_eq!(m.tier(ServiceTier::Batch), Some(ONE / 2));
+        assert_eq!(m.tier(ServiceTier::Priority), Some(2 * ONE));
+        // Flex halves the input but not the output: no single multiple, so
+        // a flex call stays unpriced rather than billed at a guess.
+        assert_eq!(m.tier(ServiceTier::Flex), None);
     }
 }
