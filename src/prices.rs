@@ -2,6 +2,7 @@
 //! ledger holds (imported and the user's own).
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use crate::core::price_file::{PriceSpec, apply_provider_rules, book_rules, parse_book};
@@ -21,6 +22,23 @@ pub fn shipped() -> Vec<ModelPrice> {
             Vec::new()
         }
     }
+}
+
+/// The day the prices were last checked: the shipped book's date, or the
+/// ledger's newest import of a price file.
+pub fn checked_on(store: &Store) -> Result<Option<Date>, StoreError> {
+    let Ok((version, _)) = parse_book(SHIPPED) else {
+        return Ok(None);
+    };
+    let Ok(shipped) = version.parse::<Date>() else {
+        return Ok(None);
+    };
+    let stored = store.stored_prices()?;
+    let imported = stored
+        .iter()
+        .filter(|p| p.origin == Origin::Imported)
+        .map(|p| p.version.as_str());
+    Ok(Some(crate::core::pricing::checked_on(shipped, imported)))
 }
 
 /// Shipped prices with the ledger's imported and user prices on top.

@@ -428,6 +428,12 @@ fn prices_show_and_list() {
     assert_eq!(shown["in_force"]["long_context"][0]["above"], 200000);
     let listed = l.json(&["prices", "list", "--provider", "xai", "--json"]);
     assert!(listed["prices"].as_array().unwrap().len() >= 3);
+    let book: Value = serde_json::from_str(include_str!("../data/prices/prices.json")).unwrap();
+    assert_eq!(
+        listed["checked"], book["version"],
+        "the book's date is shown"
+    );
+    assert!(listed["stale"].is_boolean());
     assert!(l.ok(&["prices", "list"]).contains("claude-opus-4-1"));
 }
 

@@ -210,10 +210,17 @@ fn list(store: &Store, a: ListArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|e| wanted.as_ref().is_none_or(|p| &e.provider == p))
         .collect();
+    let checked = prices::checked_on(store)?;
+    let today = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::system())
+        .date();
+    let stale = checked.and_then(|c| crate::core::pricing::stale_days(c, today));
     if a.json {
-        return print_json(
-            &json!({ "prices": entries.iter().map(|p| price_json(p)).collect::<Vec<_>>() }),
-        );
+        return print_json(&json!({
+            "prices": entries.iter().map(|p| price_json(p)).collect::<Vec<_>>(),
+            "checked": checked.map(|d| d.to_string()),
+            "stale": stale.is_some(),
+        }));
     }
     let mut table = Table::new(vec![
         (gettext("Provider"), false),
@@ -243,6 +250,23 @@ fn list(store: &Store, a: ListArgs) -> anyhow::Result<()> {
     }
     print!("{}", table.render());
     println!("{}", gettext("Prices in US dollars per million tokens."));
+    if let Some(checked) = checked {
+        println!(
+            "{}",
+            fill(&gettext("Prices checked on {}."), &[&checked.to_string()])
+        );
+    }
+    if let Some(days) = stale {
+        eprintln!(
+            "{}",
+            fill(
+                &gettext(
+                    "These prices were checked {} days ago and providers change theirs often: import a newer price file with tally prices import FILE, then tally reprice --dry-run shows what would change."
+                ),
+                &[&days.to_string()]
+            )
+        );
+    }
     Ok(())
 }
 

@@ -269,6 +269,26 @@ fn fill_rules(r: &mut Rates, anthropic: bool, base: Option<&Rates>) {
     }
 }
 
+/// How many days a price book may go unchecked before Tally says so:
+/// providers change prices and add models every few weeks.
+pub const STALE_AFTER_DAYS: i64 = 60;
+
+/// The days since the book was last `checked`, when that is more than
+/// `STALE_AFTER_DAYS` as of `today`.
+pub fn stale_days(checked: Date, today: Date) -> Option<i64> {
+    let days = i64::from((today - checked).get_days());
+    (days > STALE_AFTER_DAYS).then_some(days)
+}
+
+/// The day a book was last checked: the shipped book's date, or the newest
+/// import's (`litellm 2026-11-22`) if later.
+pub fn checked_on<'a>(shipped: Date, imported: impl IntoIterator<Item = &'a str>) -> Date {
+    imported
+        .into_iter()
+        .filter_map(|version| version.rsplit(' ').next()?.parse::<Date>().ok())
+        .fold(shipped, Date::max)
+}
+
 /// What the book knows about a name: the provider and canonical model it means.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {

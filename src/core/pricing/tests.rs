@@ -638,3 +638,23 @@ fn web_searches_cost_their_fee_per_thousand_and_unknown_fees_are_unpriced() {
         "no web-search price for “grok-4”"
     );
 }
+
+#[test]
+fn a_book_is_stale_after_sixty_days_counted_from_its_newest_check() {
+    let d = |t: &str| t.parse::<jiff::civil::Date>().unwrap();
+    assert_eq!(
+        stale_days(d("2026-11-22"), d("2027-01-21")),
+        None,
+        "60 days"
+    );
+    assert_eq!(stale_days(d("2026-11-22"), d("2027-01-22")), Some(61));
+    let checked = checked_on(
+        d("2026-11-22"),
+        ["litellm 2027-01-10", "litellm 2026-10-01", "x"],
+    );
+    assert_eq!(checked, d("2027-01-10"));
+    assert_eq!(
+        checked_on(d("2026-11-22"), ["litellm 2026-10-01"]),
+        d("2026-11-22")
+    );
+}
