@@ -5,11 +5,13 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::core::usage::{Cost, ImageUsage, TokenCounts, UsageRecord, input_includes_cache};
+use crate::core::usage::{
+    Billing, Cost, ImageUsage, ServiceTier, Speed, TokenCounts, UsageRecord, input_includes_cache,
+};
 use crate::core::{Money, PriceBook};
 
 /// The fields Tally reads; anything else becomes metadata.
-const FIELDS: [&str; 21] = [
+const FIELDS: [&str; 25] = [
     "time",
     "model",
     "provider",
@@ -31,6 +33,10 @@ const FIELDS: [&str; 21] = [
     "request_id",
     "cost_usd",
     "revenue_usd",
+    "service_tier",
+    "speed",
+    "region",
+    "web_searches",
 ];
 
 fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -123,6 +129,22 @@ pub fn record_from_fields(
     r.request_id = owned("request_id");
     r.source = source.into();
     r.revenue = money(fields, "revenue_usd")?;
+    r.billing = Billing {
+        tier: match text(fields, "service_tier") {
+            None => ServiceTier::Standard,
+            Some(t) => ServiceTier::parse(t).ok_or_else(|| {
+                format!("service_tier: “{t}” is not standard, batch, flex or priority")
+            })?,
+        },
+        speed: match text(fields, "speed") {
+            None => Speed::Standard,
+            Some(t) => {
+                Speed::parse(t).ok_or_else(|| format!("speed: “{t}” is not standard or fast"))?
+            }
+        },
+        region: text(fields, "region").map(str::to_ascii_lowercase),
+        web_searches: count(fields, "web_searches")?,
+    };
     for (key, value) in fields {
         if !FIELDS.contains(&key.as_str()) && !value.is_null() && value.as_str() != Some("") {
             r.metadata.insert(key.clone(), value.clone());
@@ -219,6 +241,28 @@ mod tests {
         assert_eq!(r.cost.amount(), Some(Money::parse_usd("0.03").unwrap()));
         assert_eq!(r.metadata["team"], "blue");
         assert_eq!(r.provider, "openai");
+    }
+
+    #[test]
+    fn a_row_says_its_tier_speed_region_and_searches() {
+        // gpt-4o in batch: 1M in × $2.50 + 100,000 out × $10 = $3.50, halved: $1.75.
+        let r = record_from_fields(
+            &fields(r#"{"time":"2025-09-01T10:00:00Z","model":"gpt-4o","input":1000000,"output":100000,"service_tier":"batch","region":"EU"}"#),
+            &book(),
+            "jsonl",
+        )
+        .unwrap();
+        assert_eq!(r.billing.tier, ServiceTier::Batch);
+        assert_eq!(r.billing.region.as_deref(), Some("eu"));
+        assert_eq!(r.cost.amount(), Some(Money::parse_usd("1.75").unwrap()));
+        assert!(r.metadata.is_empty(), "read, not kept as metadata");
+        let err = record_from_fields(
+            &fields(r#"{"time":"2025-09-01T10:00:00Z","model":"gpt-4o","speed":"warp"}"#),
+            &book(),
+            "csv",
+        )
+        .unwrap_err();
+        assert_eq!(err, "speed: “warp” is not standard or fast");
     }
 
     #[test]
