@@ -908,3 +908,67 @@ fn doctor_tells_a_sound_ledger_from_a_damaged_one() {
     );
     assert!(said.contains("from a backup"), "{said}");
 }
+
+#[test]
+fn a_calls_tier_speed_region_and_searches_are_kept_and_exported() {
+    let l = Ledger::new();
+    // claude-opus-4-6: 1M in × $5 + 100,000 out × $25 = $7.50; fast 6× and
+    // US-only 1.1×: $49.50; 2 searches × $10 / 1,000: $0.02.
+    let v = l.json(&[
+        "record",
+        "--model",
+        "claude-opus-4-6",
+        "--input",
+        "1000000",
+        "--output",
+        "100000",
+        "--speed",
+        "fast",
+        "--region",
+        "us",
+        "--web-searches",
+        "2",
+        "--at",
+        "2026-06-01T12:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(v["cost_usd"], "49.520000000", "{v}");
+    let v = l.json(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--input",
+        "1000000",
+        "--service-tier",
+        "batch",
+        "--at",
+        "2026-06-01T13:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(v["cost_usd"], "1.250000000", "half of $2.50: {v}");
+    let out = l._dir.path().join("usage.csv");
+    l.ok(&[
+        "report",
+        "usage",
+        "--since",
+        "2026-06-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let billing = |r: &Vec<&str>| {
+        [
+            at("service_tier"),
+            at("speed"),
+            at("region"),
+            at("web_searches"),
+        ]
+        .map(|i| r[i].to_string())
+    };
+    assert_eq!(billing(&rows[0]), ["standard", "fast", "us", "2"]);
+    assert_eq!(billing(&rows[1]), ["batch", "standard", "", "0"]);
+}

@@ -33,11 +33,15 @@ pub fn columns() -> Vec<Column> {
         column("price_version", gettext("Price")),
         column("billed_usd", gettext("Billed")),
         column("revenue_usd", gettext("Revenue")),
+        column("service_tier", gettext("Service tier")),
+        column("speed", gettext("Speed")),
+        column("region", gettext("Region")),
+        column("web_searches", gettext("Web searches")),
     ]
 }
 
 /// A record's cells in the order of [`columns`].
-fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 23] {
+fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 27] {
     let text = |s: Option<&'a str>| s.map_or(CellRef::Empty, CellRef::Text);
     let money = |n: Option<i64>| n.map_or(CellRef::Empty, |n| CellRef::Money(Money::from_nanos(n)));
     let count = |k: usize| CellRef::Count(r.counts[k].max(0) as u64);
@@ -67,6 +71,10 @@ fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 23] {
         text(r.price_version),
         money(r.billed_nanos),
         money(r.revenue_nanos),
+        CellRef::Text(r.service_tier),
+        CellRef::Text(r.speed),
+        text(r.region),
+        CellRef::Count(r.web_searches.max(0) as u64),
     ]
 }
 

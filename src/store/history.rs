@@ -28,7 +28,8 @@ pub struct HistoryRow {
 /// The columns `RawRecord::read` reads, in order.
 const RAW_COLUMNS: &str = "ts_ms, provider, model, user, project, agent, source, session, request_id,
     requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, embedding_tokens,
-    images, cost_kind, cost_nanos, price_version, billed_nanos, revenue_nanos";
+    images, cost_kind, cost_nanos, price_version, billed_nanos, revenue_nanos, service_tier, speed,
+    region, web_searches";
 
 /// A record's columns as stored, borrowed from the result row.
 pub struct RawRecord<'a> {
@@ -46,6 +47,11 @@ pub struct RawRecord<'a> {
     pub price_version: Option<&'a str>,
     pub billed_nanos: Option<i64>,
     pub revenue_nanos: Option<i64>,
+    /// The service tier and speed by name (`standard` most often), the region, web searches.
+    pub service_tier: &'a str,
+    pub speed: &'a str,
+    pub region: Option<&'a str>,
+    pub web_searches: i64,
 }
 
 impl<'a> RawRecord<'a> {
@@ -83,6 +89,10 @@ impl<'a> RawRecord<'a> {
             price_version: optional(20)?,
             billed_nanos: row.get(21)?,
             revenue_nanos: row.get(22)?,
+            service_tier: text(23)?,
+            speed: text(24)?,
+            region: optional(25)?,
+            web_searches: row.get(26)?,
         })
     }
 }
