@@ -8,11 +8,12 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use jiff::civil::Date;
 
+use super::args;
 use super::table::Table;
 use crate::core::report::reconcile::Threshold;
 use crate::core::report::what_if::Scenario;
 use crate::core::report::{Days, PRESETS};
-use crate::core::usage::Dimension;
+use crate::core::usage::{Dimension, ServiceTier};
 use crate::export::{self, Cell, Document, Format};
 use crate::i18n::{fill, gettext};
 use crate::reports::{self, Context, Kind, Request};
@@ -62,14 +63,17 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FROM..TO")]
     pub against: Option<String>,
     /// what-if: every call on this model instead (e.g. claude-haiku-4-5, openai/gpt-4o-mini)
-    #[arg(long, value_name = "MODEL", conflicts_with_all = ["map", "batch", "perfect_caching"])]
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["map", "batch", "tier", "perfect_caching"])]
     pub to: Option<String>,
     /// what-if: calls of one model on another, FROM=TO (repeatable)
     #[arg(long, value_name = "FROM=TO")]
     pub map: Vec<String>,
-    /// what-if: through the providers' batch APIs
-    #[arg(long, conflicts_with = "perfect_caching")]
+    /// what-if: through the providers' batch APIs (as --tier batch)
+    #[arg(long, conflicts_with_all = ["perfect_caching", "tier"])]
     pub batch: bool,
+    /// what-if: at another service tier: batch, flex or priority
+    #[arg(long, value_name = "TIER", value_parser = args::service_tier, conflicts_with = "perfect_caching")]
+    pub tier: Option<ServiceTier>,
     /// what-if: every prompt token read from the cache
     #[arg(long)]
     pub perfect_caching: bool,
@@ -157,10 +161,15 @@ fn scenario(a: &ReportArgs) -> anyhow::Result<Scenario> {
         return Ok(Scenario::PerfectCaching);
     }
     if a.batch {
-        return Ok(Scenario::Batch);
+        return Ok(Scenario::Tier {
+            tier: ServiceTier::Batch,
+        });
+    }
+    if let Some(tier) = a.tier {
+        return Ok(Scenario::Tier { tier });
     }
     bail!(gettext(
-        "say what if: --to MODEL, --map FROM=TO, --batch or --perfect-caching"
+        "say what if: --to MODEL, --map FROM=TO, --batch, --tier TIER or --perfect-caching"
     ))
 }
 

@@ -497,6 +497,25 @@ impl PriceBook {
         self.price_resolved(&resolved, record)
     }
 
+    /// The multiple of the standard price `tier` bills for a model at `at`,
+    /// or why it is not known.
+    pub fn tier_multiple(
+        &self,
+        provider: &str,
+        model: &str,
+        at: Timestamp,
+        tier: ServiceTier,
+    ) -> Result<Multiple, String> {
+        let resolved = self.resolve(provider, model)?;
+        let entry = self
+            .price_at(&resolved, at)
+            .ok_or_else(|| format!("no price for model “{model}”"))?;
+        entry
+            .modifiers
+            .tier(tier)
+            .ok_or_else(|| format!("no {} price for “{}”", tier.name(), entry.model))
+    }
+
     fn price_resolved(
         &self,
         resolved: &Resolved,

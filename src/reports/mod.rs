@@ -9,7 +9,7 @@ use crate::core::PriceBook;
 use crate::core::report::Days;
 use crate::core::report::reconcile::Threshold;
 use crate::core::report::what_if::Scenario;
-use crate::core::usage::{Dimension, Totals};
+use crate::core::usage::{Dimension, ServiceTier, Totals};
 use crate::export::{Document, Table};
 use crate::i18n::{fill, gettext};
 use crate::store::{Store, StoreError, UsageQuery};
@@ -99,7 +99,9 @@ impl Request {
                 _ => Dimension::Model,
             },
             against: None,
-            scenario: Scenario::Batch,
+            scenario: Scenario::Tier {
+                tier: ServiceTier::Batch,
+            },
             top: 5,
             threshold: Threshold::default(),
         }

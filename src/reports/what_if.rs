@@ -5,7 +5,7 @@ use jiff::civil::Date;
 use super::{Context, Request, dimension_title, document};
 use crate::core::report::Days;
 use crate::core::report::what_if::{Bucket, Scenario, recommend, what_if};
-use crate::core::usage::Dimension;
+use crate::core::usage::{Dimension, ServiceTier};
 use crate::export::{Cell, Document, Table, column};
 use crate::i18n::{fill, gettext};
 use crate::store::StoreError;
@@ -33,7 +33,18 @@ fn buckets(ctx: &Context, days: Days, by: Dimension) -> Result<Vec<Bucket>, Stor
 
 pub fn scenario_text(s: &Scenario) -> String {
     match s {
-        Scenario::Batch => gettext("Through the providers’ batch APIs (half price)"),
+        Scenario::Tier {
+            tier: ServiceTier::Batch,
+        } => gettext("Through the providers’ batch APIs"),
+        Scenario::Tier {
+            tier: ServiceTier::Flex,
+        } => gettext("At the flex tier"),
+        Scenario::Tier {
+            tier: ServiceTier::Priority,
+        } => gettext("At the priority tier"),
+        Scenario::Tier {
+            tier: ServiceTier::Standard,
+        } => gettext("At the standard tier"),
         Scenario::PerfectCaching => gettext("Every prompt token read from the cache"),
         Scenario::Models { map } => {
             let parts: Vec<String> = map

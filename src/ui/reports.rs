@@ -17,7 +17,7 @@ use crate::charts::{self, Bars, SpendChart};
 use crate::core::pricing::Mode;
 use crate::core::report::what_if::Scenario;
 use crate::core::report::{Days, PRESETS};
-use crate::core::usage::Dimension;
+use crate::core::usage::{Dimension, ServiceTier};
 use crate::export::{self, Document, Format};
 use crate::i18n::{fill, gettext};
 use crate::reports::{self, Context, Kind, Request};
@@ -152,7 +152,9 @@ impl Controls {
 
     fn scenario(&self) -> Scenario {
         match self.scenario.selected() {
-            1 => Scenario::Batch,
+            1 => Scenario::Tier {
+                tier: ServiceTier::Batch,
+            },
             2 => Scenario::PerfectCaching,
             _ => {
                 let to = self

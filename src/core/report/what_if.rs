@@ -1,5 +1,6 @@
 //! What a range would have cost otherwise: on another model (or a mapping of
-//! models), through a batch API, or with every prompt token read from a cache;
+//! models), at another service tier (batch, flex, priority, as the price book
+//! bills each model's), or with every prompt token read from a cache;
 //! and the cheapest models of the same kind as those used.
 //!
 //! Usage comes as buckets (a day's calls of one model, by the report's group),
@@ -11,8 +12,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::core::Money;
-use crate::core::pricing::{Mode, ModelPrice, PriceBook};
-use crate::core::usage::{Totals, UsageRecord};
+use crate::core::pricing::{Mode, ModelPrice, ONE, PriceBook};
+use crate::core::usage::{ServiceTier, Totals, UsageRecord};
 
 /// One day's calls of one model within one value of the report's group.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,15 +31,14 @@ pub struct Bucket {
 pub enum Scenario {
     /// Calls of `from` (`*`: any model) made on `to` instead; the first match wins.
     Models { map: Vec<(String, String)> },
-    /// Through the providers' batch APIs, which bill half.
-    Batch,
+    /// At another service tier (batch, flex, priority), at the multiple of
+    /// the price the book states for each model; a model without that tier
+    /// stays as it was.
+    Tier { tier: ServiceTier },
     /// Every prompt token (input and cache writes) billed as a cache read: the
     /// most caching could save.
     PerfectCaching,
 }
-
-/// Providers whose batch API bills half of the usual price.
-const BATCH_HALF_PRICE: &[&str] = &["openai", "anthropic", "google", "mistral", "groq"];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Row {
@@ -85,7 +85,7 @@ pub fn what_if(buckets: &[Bucket], scenario: &Scenario, book: &PriceBook) -> Wha
         let records = b.totals.records;
         let priced = if b.totals.unpriced > 0 {
             Err(format!("no price for model “{}”", b.model))
-        } else if b.totals.images > 0 && !matches!(scenario, Scenario::Batch) {
+        } else if b.totals.images > 0 && !matches!(scenario, Scenario::Tier { .. }) {
             Err("image calls are priced per image, not repriced here".to_string())
         } else {
             price_in(b, scenario, book)
@@ -140,14 +140,18 @@ fn price_in(b: &Bucket, scenario: &Scenario, book: &PriceBook) -> Result<Money, 
                 }
             }
         }
-        Scenario::Batch => {
-            let provider = crate::core::pricing::normalize_provider(&b.provider);
-            Ok(if BATCH_HALF_PRICE.contains(&provider.as_str()) {
-                Money::from_ratio(b.totals.cost.nanos() as i128, 2)
-            } else {
-                b.totals.cost
-            })
-        }
+        // The calls' own cost (reported ones too) at the tier's multiple; a
+        // model the book sells no such tier of stays as it was: its calls
+        // could not have moved.
+        Scenario::Tier { tier } => Ok(
+            match book.tier_multiple(&b.provider, &b.model, b.at, *tier) {
+                Ok(m) => Money::from_ratio(
+                    i128::from(b.totals.cost.nanos()) * i128::from(m),
+                    i128::from(ONE),
+                ),
+                Err(_) => b.totals.cost,
+            },
+        ),
         Scenario::PerfectCaching => {
             let mut r = as_record(b, &b.provider, &b.model);
             let t = &mut r.tokens;

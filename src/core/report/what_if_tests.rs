@@ -3,7 +3,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 use crate::core::price_file::parse_book;
-use crate::core::usage::TokenCounts;
+use crate::core::usage::{ServiceTier, TokenCounts};
 
 fn book() -> PriceBook {
     let (_, prices) = parse_book(include_str!("../../../data/prices/prices.json")).unwrap();
@@ -130,7 +130,13 @@ fn batch_halves_what_a_batch_api_exists_for_and_caching_bills_prompts_as_reads()
             TokenCounts::default(),
         ),
     ];
-    let batch = what_if(&b, &Scenario::Batch, &book);
+    let batch = what_if(
+        &b,
+        &Scenario::Tier {
+            tier: ServiceTier::Batch,
+        },
+        &book,
+    );
     let by_key = |w: &WhatIf, k: &str| w.rows.iter().find(|r| r.key == k).unwrap().what_if;
     assert_eq!(by_key(&batch, "claude-sonnet-4-5").nanos(), 1_500_000_001); // half, rounded away
     assert_eq!(by_key(&batch, "some-model").nanos(), 1_000_000_000);
@@ -204,4 +210,36 @@ fn cheaper_models_of_the_same_kind_are_recommended() {
         for_opus.iter().all(|r| r.candidate != "claude-sonnet-4-5"),
         "{for_opus:?}"
     );
+}
+
+#[test]
+fn flex_and_priority_follow_each_models_multiple_in_the_book() {
+    let book = book();
+    let at: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+    let bucket = |model: &str| Bucket {
+        key: model.into(),
+        at,
+        provider: "openai".into(),
+        model: model.into(),
+        totals: Totals {
+            cost: Money::from_nanos(2_250_000_000),
+            tokens: TokenCounts {
+                input: 1_000_000,
+                output: 100_000,
+                ..TokenCounts::default()
+            },
+            requests: 10,
+            records: 10,
+            ..Totals::default()
+        },
+    };
+    let b = [bucket("gpt-5"), bucket("gpt-4o")];
+    let at_tier = |tier| what_if(&b, &Scenario::Tier { tier }, &book);
+    let by_key = |w: &WhatIf, k: &str| w.rows.iter().find(|r| r.key == k).unwrap().what_if;
+    // gpt-5's $2.25: flex half, priority twice; gpt-4o sells neither here.
+    let flex = at_tier(ServiceTier::Flex);
+    assert_eq!(by_key(&flex, "gpt-5"), Money::from_nanos(1_125_000_000));
+    assert_eq!(by_key(&flex, "gpt-4o"), Money::from_nanos(2_250_000_000));
+    let priority = at_tier(ServiceTier::Priority);
+    assert_eq!(by_key(&priority, "gpt-5"), Money::from_nanos(4_500_000_000));
 }
