@@ -33,18 +33,12 @@ fn buckets(ctx: &Context, days: Days, by: Dimension) -> Result<Vec<Bucket>, Stor
 
 pub fn scenario_text(s: &Scenario) -> String {
     match s {
-        Scenario::Tier {
-            tier: ServiceTier::Batch,
-        } => gettext("Through the providers’ batch APIs"),
-        Scenario::Tier {
-            tier: ServiceTier::Flex,
-        } => gettext("At the flex tier"),
-        Scenario::Tier {
-            tier: ServiceTier::Priority,
-        } => gettext("At the priority tier"),
-        Scenario::Tier {
-            tier: ServiceTier::Standard,
-        } => gettext("At the standard tier"),
+        Scenario::Tier { tier } => match tier {
+            ServiceTier::Batch => gettext("Through the providers’ batch APIs"),
+            ServiceTier::Flex => gettext("At the flex tier"),
+            ServiceTier::Priority => gettext("At the priority tier"),
+            ServiceTier::Standard => gettext("At the standard tier"),
+        },
         Scenario::PerfectCaching => gettext("Every prompt token read from the cache"),
         Scenario::Models { map } => {
             let parts: Vec<String> = map
