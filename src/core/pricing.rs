@@ -125,7 +125,6 @@ impl Modifiers {
             .as_deref()
             .and_then(|r| self.regions.iter().find(|(name, _)| name == r))
             .map_or(ONE, |(_, m)| *m);
-        let too_large = || "the cost is too large to record (over $9.2 billion)".to_string();
         let mut cost = cost;
         for m in [tier, speed, region] {
             cost = Money::checked_from_ratio(
@@ -608,6 +607,11 @@ fn rates_for_record<'a>(entry: &'a ModelPrice, record: &UsageRecord) -> &'a Rate
     }
 }
 
+/// Why a cost past what money can hold is refused.
+fn too_large() -> String {
+    "the cost is too large to record (over $9.2 billion)".to_string()
+}
+
 fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
     let t = &record.tokens;
     let r = rates_for_record(entry, record);
@@ -636,7 +640,6 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         .iter()
         .map(|&(n, rate)| i128::from(n) * i128::from(rate))
         .sum();
-    let too_large = || "the cost is too large to record (over $9.2 billion)".to_string();
     let mut cost = Money::checked_from_ratio(scaled, TOKENS_PER_RATE).ok_or_else(too_large)?;
     if record.images.count > 0 {
         let images = image_price(entry, record)?

@@ -154,6 +154,13 @@ impl Speed {
     }
 }
 
+/// Anthropic's `inference_geo` as a region billed apart (`us`), or none where
+/// Anthropic chose where to run the call (`global`, `not_available`).
+pub fn inference_region(geo: &str) -> Option<String> {
+    Some(geo.trim().to_ascii_lowercase())
+        .filter(|g| !matches!(g.as_str(), "" | "global" | "not_available"))
+}
+
 /// How a call was billed beyond its tokens: the service tier, the speed, the
 /// region it ran in where a provider bills regions apart, and the server
 /// tools it used that bill per call.

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::SkipReason;
 use crate::core::UsageRecord;
-use crate::core::usage::{Billing, ServiceTier, Speed, TokenCounts};
+use crate::core::usage::{Billing, ServiceTier, Speed, TokenCounts, inference_region};
 
 pub const SOURCE: &str = "claude-code";
 
@@ -312,12 +312,7 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
                 Speed::parse(t).ok_or_else(|| format!("speed: “{t}” is not a speed Tally knows"))?
             }
         },
-        // Where Anthropic chose (`global`, `not_available`) bills the standard price.
-        region: usage
-            .inference_geo
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .filter(|g| !matches!(g.as_str(), "" | "global" | "not_available")),
+        region: usage.inference_geo.as_deref().and_then(inference_region),
         web_searches: count(
             usage
                 .server_tool_use

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::core::Money;
 use crate::core::pricing::LONG_CONTEXT_KEY;
-use crate::core::usage::{Billing, Cost, ServiceTier, Speed, TokenCounts, UsageRecord};
+use crate::core::usage::{
+    Billing, Cost, ServiceTier, Speed, TokenCounts, UsageRecord, inference_region,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Export {
@@ -140,13 +142,6 @@ fn known<T>(c: &Cells, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, 
     parse(text).ok_or_else(|| format!("{column}: “{text}” is not one Tally knows"))
 }
 
-/// Anthropic's `inference_geo`: a region billed apart, or none where
-/// Anthropic chose it.
-fn region(c: &Cells, column: &str) -> Option<String> {
-    Some(c.text(column).trim().to_ascii_lowercase())
-        .filter(|g| !matches!(g.as_str(), "" | "global" | "not_available"))
-}
-
 fn openai_usage(c: &Cells) -> Result<UsageRecord, String> {
     let model = c.text("model");
     if model.is_empty() {
@@ -243,7 +238,7 @@ fn anthropic_usage(c: &Cells) -> Result<UsageRecord, String> {
             ServiceTier::Standard
         },
         speed: known(c, "speed", Speed::parse)?,
-        region: region(c, "inference_geo"),
+        region: inference_region(c.text("inference_geo")),
         web_searches: c.count("web_search_count")?,
     };
     Ok(r)
