@@ -154,6 +154,24 @@ pub struct TokenArgs {
     /// Web searches the provider ran for it (billed per 1,000)
     #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
     pub web_searches: u64,
+    /// How many of the input tokens were audio (counted like --input: with the cached ones where the provider counts those inside input)
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub audio_input: u64,
+    /// How many of the cached input tokens were audio
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub audio_cached: u64,
+    /// How many of the output tokens were audio
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub audio_output: u64,
+    /// How many of the input tokens were image tokens (counted like --input)
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub image_input_tokens: u64,
+    /// How many of the cached input tokens were image tokens
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub image_cached_tokens: u64,
+    /// How many of the output tokens were image tokens
+    #[arg(long, value_name = "N", value_parser = args::count, allow_negative_numbers = true, default_value = "0")]
+    pub image_output_tokens: u64,
 }
 
 /// Runs a subcommand; the exit code follows the usual convention (0 fine, 1 failed).

@@ -82,6 +82,24 @@ pub struct SetArgs {
     /// Dollars per million tokens written to the cache for 1 hour
     #[arg(long = "cache-write-1h", value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
     cache_write_1h: Option<Money>,
+    /// Dollars per million audio input tokens
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
+    audio_input: Option<Money>,
+    /// Dollars per million cached audio input tokens read
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
+    audio_cache_read: Option<Money>,
+    /// Dollars per million audio output tokens
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
+    audio_output: Option<Money>,
+    /// Dollars per million image input tokens
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
+    image_input: Option<Money>,
+    /// Dollars per million cached image input tokens read
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
+    image_cache_read: Option<Money>,
+    /// Dollars per million image output tokens
+    #[arg(long, value_name = "USD", value_parser = args::usd, allow_negative_numbers = true)]
+    image_output: Option<Money>,
     /// Dollars per image, as SIZE/QUALITY=USD (e.g. 1024x1024/hd=0.08; * for any); repeatable
     #[arg(long = "image", value_name = "SIZE/QUALITY=USD", value_parser = image_price)]
     images: Vec<ImageSpec>,
@@ -419,6 +437,12 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
             cache_write_5m: text(a.cache_write),
             cache_write_1h: text(a.cache_write_1h),
             reasoning: None,
+            audio_input: text(a.audio_input),
+            audio_cache_read: text(a.audio_cache_read),
+            audio_output: text(a.audio_output),
+            image_input: text(a.image_input),
+            image_cache_read: text(a.image_cache_read),
+            image_output: text(a.image_output),
         },
         images: a.images,
         ..PriceSpec::default()

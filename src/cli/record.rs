@@ -9,7 +9,8 @@ use serde_json::json;
 use super::args::{self, When};
 use super::{TokenArgs, print_json};
 use crate::core::usage::{
-    Billing, Cost, ImageUsage, TokenCounts, UsageRecord, input_includes_cache,
+    Billing, Cost, ImageUsage, MediaTokens, ModalTokens, TokenCounts, UsageRecord,
+    input_includes_cache,
 };
 use crate::core::{Money, PriceBook};
 use crate::i18n::{fill, gettext};
@@ -130,9 +131,48 @@ pub fn build_record(
             .filter(|r| !r.is_empty()),
         web_searches: t.web_searches,
     };
+    record.media = media_tokens(t, input_includes_cache(&provider))?;
     record.validate()?;
     record.cost = book.cost(&record);
     Ok(record)
+}
+
+/// The audio and image parts of the counts, in Tally's convention (the
+/// cached ones apart from the input).
+fn media_tokens(t: &TokenArgs, cache_in_input: bool) -> anyhow::Result<MediaTokens> {
+    let modal = |input: u64, cached: u64, output: u64, flags: [&str; 2]| {
+        let input = if cache_in_input {
+            input.checked_sub(cached).ok_or_else(|| {
+                anyhow::anyhow!(fill(
+                    &gettext(
+                        "{} ({}) cannot exceed {} ({}): this provider counts cached tokens inside input"
+                    ),
+                    &[flags[1], &cached.to_string(), flags[0], &input.to_string()]
+                ))
+            })?
+        } else {
+            input
+        };
+        anyhow::Ok(ModalTokens {
+            input,
+            cache_read: cached,
+            output,
+        })
+    };
+    Ok(MediaTokens {
+        audio: modal(
+            t.audio_input,
+            t.audio_cached,
+            t.audio_output,
+            ["--audio-input", "--audio-cached"],
+        )?,
+        image: modal(
+            t.image_input_tokens,
+            t.image_cached_tokens,
+            t.image_output_tokens,
+            ["--image-input-tokens", "--image-cached-tokens"],
+        )?,
+    })
 }
 
 /// JSON fields describing a record's cost, shared by `record` and `calc-cost`.

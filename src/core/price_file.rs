@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::money::{Money, parse_scaled};
 use super::pricing::{
-    ImagePrice, Mode, ModelPrice, Modifiers, Multiple, ONE, Origin, PriceError, Rate, Rates, Tier,
+    ImagePrice, ModalRates, Mode, ModelPrice, Modifiers, Multiple, ONE, Origin, PriceError, Rate, Rates, Tier,
     normalize_image_size, normalize_provider,
 };
 use super::usage::ServiceTier;
@@ -146,6 +146,19 @@ pub struct RateSpec {
     pub cache_write_1h: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// Audio and image tokens' own rates, where a provider bills them apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_cache_read: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_cache_read: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_output: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +237,16 @@ impl RateSpec {
             cache_write_5m: rate(model, "cache_write_5m", &self.cache_write_5m)?,
             cache_write_1h: rate(model, "cache_write_1h", &self.cache_write_1h)?,
             reasoning: rate(model, "reasoning", &self.reasoning)?,
+            audio: ModalRates {
+                input: rate(model, "audio_input", &self.audio_input)?,
+                cache_read: rate(model, "audio_cache_read", &self.audio_cache_read)?,
+                output: rate(model, "audio_output", &self.audio_output)?,
+            },
+            image: ModalRates {
+                input: rate(model, "image_input", &self.image_input)?,
+                cache_read: rate(model, "image_cache_read", &self.image_cache_read)?,
+                output: rate(model, "image_output", &self.image_output)?,
+            },
         })
     }
 
@@ -236,6 +259,12 @@ impl RateSpec {
             cache_write_5m: text(r.cache_write_5m),
             cache_write_1h: text(r.cache_write_1h),
             reasoning: text(r.reasoning),
+            audio_input: text(r.audio.input),
+            audio_cache_read: text(r.audio.cache_read),
+            audio_output: text(r.audio.output),
+            image_input: text(r.image.input),
+            image_cache_read: text(r.image.cache_read),
+            image_output: text(r.image.output),
         }
     }
 }
@@ -495,6 +524,16 @@ fn read_rates(obj: &serde_json::Map<String, Value>, draft: &mut Draft) -> Result
         cache_write_5m: field_rate(obj, "cache_creation_input_token_cost")?,
         cache_write_1h: field_rate(obj, "cache_creation_input_token_cost_above_1hr")?,
         reasoning: field_rate(obj, "output_cost_per_reasoning_token")?,
+        audio: ModalRates {
+            input: field_rate(obj, "input_cost_per_audio_token")?,
+            cache_read: field_rate(obj, "cache_read_input_audio_token_cost")?,
+            output: field_rate(obj, "output_cost_per_audio_token")?,
+        },
+        image: ModalRates {
+            input: field_rate(obj, "input_cost_per_image_token")?,
+            cache_read: field_rate(obj, "cache_read_input_image_token_cost")?,
+            output: field_rate(obj, "output_cost_per_image_token")?,
+        },
     };
     for key in obj.keys() {
         let Some(k) = key
@@ -516,7 +555,7 @@ fn read_rates(obj: &serde_json::Map<String, Value>, draft: &mut Draft) -> Result
                 obj,
                 &format!("cache_creation_input_token_cost_above_1hr_{suffix}"),
             )?,
-            reasoning: None,
+            ..Rates::default()
         };
         draft.tiers.insert(thousands * 1000, tier);
     }

@@ -29,6 +29,34 @@ pub struct Rates {
     pub cache_write_1h: Option<Rate>,
     /// Only where a provider bills thinking apart from output.
     pub reasoning: Option<Rate>,
+    /// Audio and image tokens, where a provider bills them at their own rates.
+    #[serde(default)]
+    pub audio: ModalRates,
+    #[serde(default)]
+    pub image: ModalRates,
+}
+
+/// The rates of one medium's tokens (audio, or image tokens).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModalRates {
+    pub input: Option<Rate>,
+    pub cache_read: Option<Rate>,
+    pub output: Option<Rate>,
+}
+
+impl ModalRates {
+    fn values(&self) -> [Option<Rate>; 3] {
+        [self.input, self.cache_read, self.output]
+    }
+
+    /// What a tier leaves out, it bills as the base does.
+    fn or(self, base: ModalRates) -> ModalRates {
+        ModalRates {
+            input: self.input.or(base.input),
+            cache_read: self.cache_read.or(base.cache_read),
+            output: self.output.or(base.output),
+        }
+    }
 }
 
 /// Rates that apply to a whole request once its prompt exceeds `above_tokens`.
@@ -204,7 +232,8 @@ impl ModelPrice {
                 r.cache_write_1h,
                 r.reasoning,
             ];
-            if values.iter().flatten().any(|v| *v < 0)
+            let media = r.audio.values().into_iter().chain(r.image.values());
+            if values.into_iter().chain(media).flatten().any(|v| v < 0)
                 || self.images.iter().any(|i| i.price < Money::ZERO)
             {
                 return Err(PriceError::Negative { model });
@@ -260,6 +289,8 @@ fn fill_rules(r: &mut Rates, anthropic: bool, base: Option<&Rates>) {
         if r.output.is_none() {
             r.output = b.output.map(|v| scale(v, num, den));
         }
+        r.audio = r.audio.or(b.audio);
+        r.image = r.image.or(b.image);
     }
     if anthropic {
         r.cache_read = r.cache_read.or(Some(scale(input, 1, 10)));
@@ -627,21 +658,44 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
     let write_5m = r.cache_write_5m.unwrap_or(input);
     let write_1h = r.cache_write_1h.unwrap_or(write_5m);
     let reasoning = r.reasoning.unwrap_or(output);
-    let visible_output = t.output.saturating_sub(t.reasoning);
-    let terms = [
-        (t.input + record.embedding_tokens, input),
-        (t.cache_read, cache_read),
+    let (audio, image) = (&record.media.audio, &record.media.image);
+    // Audio and image tokens are a part of the counts, billed at their own rates.
+    let text_input = t.input.saturating_sub(audio.input + image.input);
+    let text_cached = t.cache_read.saturating_sub(audio.cache_read + image.cache_read);
+    let text_output = t
+        .output
+        .saturating_sub(t.reasoning)
+        .saturating_sub(audio.output + image.output);
+    let mut terms = vec![
+        (text_input + record.embedding_tokens, input),
+        (text_cached, cache_read),
         (t.cache_write_5m, write_5m),
         (t.cache_write_1h, write_1h),
-        (visible_output, output),
+        (text_output, output),
         (t.reasoning.min(t.output), reasoning),
     ];
+    for (medium, counts, rates) in [("audio", audio, &r.audio), ("image", image, &r.image)] {
+        for (kind, n, rate) in [
+            ("input", counts.input, rates.input),
+            ("cached input", counts.cache_read, rates.cache_read),
+            ("output", counts.output, rates.output),
+        ] {
+            if n > 0 {
+                let rate = rate.ok_or_else(|| {
+                    format!("“{}” has no {medium} {kind} token price", entry.model)
+                })?;
+                terms.push((n, rate));
+            }
+        }
+    }
     let scaled: i128 = terms
         .iter()
         .map(|&(n, rate)| i128::from(n) * i128::from(rate))
         .sum();
     let mut cost = Money::checked_from_ratio(scaled, TOKENS_PER_RATE).ok_or_else(too_large)?;
-    if record.images.count > 0 {
+    // Where the image tokens are known they are the bill; a per-image price
+    // stands in for them only where they are not.
+    if record.images.count > 0 && image.output == 0 {
         let images = image_price(entry, record)?
             .checked_times(record.images.count)
             .ok_or_else(too_large)?;

@@ -71,6 +71,41 @@ impl TokenCounts {
     }
 }
 
+/// How many of a record's input, cached input and output tokens were of one
+/// medium (audio, or image tokens). They are a part of `TokenCounts`, as
+/// `reasoning` is a part of `output`, not more tokens: providers that bill
+/// audio or image tokens at their own rates say how many of each there were.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModalTokens {
+    #[serde(default)]
+    pub input: u64,
+    #[serde(default)]
+    pub cache_read: u64,
+    #[serde(default)]
+    pub output: u64,
+}
+
+impl ModalTokens {
+    pub fn is_empty(&self) -> bool {
+        *self == ModalTokens::default()
+    }
+}
+
+/// The audio and image tokens within a record's tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MediaTokens {
+    #[serde(default)]
+    pub audio: ModalTokens,
+    #[serde(default)]
+    pub image: ModalTokens,
+}
+
+impl MediaTokens {
+    pub fn is_empty(&self) -> bool {
+        self.audio.is_empty() && self.image.is_empty()
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImageUsage {
     pub count: u64,
@@ -214,6 +249,9 @@ pub struct UsageRecord {
     pub request_id: Option<String>,
     pub task: Option<String>,
     pub tokens: TokenCounts,
+    /// How many of `tokens` were audio or image tokens.
+    #[serde(default)]
+    pub media: MediaTokens,
     pub images: ImageUsage,
     pub embedding_tokens: u64,
     /// How many calls the record stands for: 1 for a call; a provider's daily
@@ -240,6 +278,14 @@ pub enum UsageError {
     ImageDetailsWithoutCount,
     #[error("a count of {0} is beyond what the ledger can hold")]
     CountTooLarge(u64),
+    #[error(
+        "audio and image {kind} tokens ({media}) cannot exceed {kind} tokens ({all}): they are a part of them"
+    )]
+    MediaExceeds {
+        kind: &'static str,
+        media: u64,
+        all: u64,
+    },
 }
 
 impl UsageRecord {
@@ -257,6 +303,7 @@ impl UsageRecord {
             request_id: None,
             task: None,
             tokens: TokenCounts::default(),
+            media: MediaTokens::default(),
             images: ImageUsage::default(),
             embedding_tokens: 0,
             requests: 1,
@@ -302,6 +349,16 @@ impl UsageRecord {
             .find(|&&n| i64::try_from(n).is_err())
         {
             return Err(UsageError::CountTooLarge(n));
+        }
+        let (a, i, t) = (&self.media.audio, &self.media.image, &self.tokens);
+        for (kind, media, all) in [
+            ("input", a.input.saturating_add(i.input), t.input),
+            ("cached input", a.cache_read.saturating_add(i.cache_read), t.cache_read),
+            ("non-reasoning output", a.output.saturating_add(i.output), t.output - t.reasoning),
+        ] {
+            if media > all {
+                return Err(UsageError::MediaExceeds { kind, media, all });
+            }
         }
         if self.images.count == 0 && (self.images.size.is_some() || self.images.quality.is_some()) {
             return Err(UsageError::ImageDetailsWithoutCount);

@@ -17,6 +17,7 @@ use foldhash::HashMap;
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, params};
 
 use super::StoreError;
+use crate::core::usage::MediaTokens;
 
 /// The tables and view of the ledger's calls (the layout of schema 19; see
 /// `compact` for the one before). The indexes come after the rows when a
@@ -98,7 +99,15 @@ const VIEW: &str = "
            iif(c.extras IS NULL, 'standard', coalesce(c.extras ->> '$.speed', 'standard'))
                AS speed,
            iif(c.extras IS NULL, NULL, c.extras ->> '$.region') AS region,
-           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.web_searches', 0)) AS web_searches
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.web_searches', 0)) AS web_searches,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.audio_input', 0)) AS audio_input,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.audio_cache_read', 0))
+               AS audio_cache_read,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.audio_output', 0)) AS audio_output,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.image_input', 0)) AS image_input,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.image_cache_read', 0))
+               AS image_cache_read,
+           iif(c.extras IS NULL, 0, coalesce(c.extras ->> '$.image_output', 0)) AS image_output
     FROM calls c JOIN dims d ON d.id = c.dims;";
 
 /// Shows the calls with the view of today's `usage` (a new column is a new view).
@@ -151,6 +160,7 @@ pub(super) struct Extras<'a> {
     pub speed: Option<&'a str>,
     pub region: Option<&'a str>,
     pub web_searches: i64,
+    pub media: MediaTokens,
 }
 
 impl Extras<'_> {
@@ -163,11 +173,19 @@ impl Extras<'_> {
                 map.insert(name.into(), v);
             }
         };
+        let count = |n: u64| (n != 0).then(|| Value::from(n));
+        let (a, i) = (&self.media.audio, &self.media.image);
+        put("audio_cache_read", count(a.cache_read));
+        put("audio_input", count(a.input));
+        put("audio_output", count(a.output));
         put("billed_nanos", self.billed_nanos.map(Value::from));
         put(
             "embedding_tokens",
             (self.embedding_tokens != 0).then(|| self.embedding_tokens.into()),
         );
+        put("image_cache_read", count(i.cache_read));
+        put("image_input", count(i.input));
+        put("image_output", count(i.output));
         put("image_quality", self.image_quality.map(Value::from));
         put("image_size", self.image_size.map(Value::from));
         put("images", (self.images != 0).then(|| self.images.into()));
@@ -438,6 +456,7 @@ pub(super) fn narrow(tx: &Transaction, progress: &mut dyn FnMut(f64)) -> Result<
             speed: None,
             region: None,
             web_searches: 0,
+            media: MediaTokens::default(),
         };
         write.execute(params![
             r.get::<_, i64>(0)?,
@@ -638,17 +657,24 @@ mod tests {
             speed: None,
             region: None,
             web_searches: 0,
+            media: MediaTokens::default(),
         };
         assert_eq!(none.json(), None);
+        let mut media = MediaTokens::default();
+        media.audio.output = 7;
+        media.image.input = 3;
         let some = Extras {
             task: Some("a \"quoted\" task"),
             requests: 0,
             billed_nanos: Some(-5),
+            media,
             ..none
         };
         assert_eq!(
             some.json().as_deref(),
-            Some(r#"{"billed_nanos":-5,"requests":0,"task":"a \"quoted\" task"}"#)
+            Some(
+                r#"{"audio_output":7,"billed_nanos":-5,"image_input":3,"requests":0,"task":"a \"quoted\" task"}"#
+            )
         );
     }
 }

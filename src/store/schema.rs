@@ -272,6 +272,8 @@ pub const MIGRATIONS: &[Step] = &[
     Step::Long(super::calls::compact),
     // The service tier, speed, region and web searches of a call (kept in `extras`).
     Step::Code(super::calls::recreate_view),
+    // The audio and image tokens of a call (kept in `extras`).
+    Step::Code(super::calls::recreate_view),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;

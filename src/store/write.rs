@@ -13,6 +13,7 @@ use super::calls::{self, Interner};
 use super::rollup::{self, DayCache};
 use super::{Store, StoreError};
 use crate::core::usage::{
+    MediaTokens, ModalTokens,
     Billing, Cost, ImageUsage, ServiceTier, Speed, TokenCounts, Totals, UsageRecord,
 };
 use crate::core::{Money, PriceBook};
@@ -100,6 +101,7 @@ fn insert_one(
         speed: (r.billing.speed != Speed::Standard).then(|| r.billing.speed.name()),
         region: r.billing.region.as_deref(),
         web_searches: sql_count(r.billing.web_searches)?,
+        media: r.media,
     }
     .json();
     let mut values: [&dyn ToSql; 18] = [
@@ -395,7 +397,8 @@ pub const RECORD_COLUMNS: &str =
     "id, ts_ms, provider, model, user, project, agent, source, session, request_id,
     task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
     image_quality, embedding_tokens, cost_kind, cost_nanos, price_version, unpriced_reason,
-    billed_nanos, revenue_nanos, metadata, requests, service_tier, speed, region, web_searches";
+    billed_nanos, revenue_nanos, metadata, requests, service_tier, speed, region, web_searches,
+    audio_input, audio_cache_read, audio_output, image_input, image_cache_read, image_output";
 
 pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
     let count = |i: usize| -> Result<u64, StoreError> {
@@ -460,6 +463,18 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
             speed: Speed::parse(&speed).ok_or_else(|| bad("speed", &speed))?,
             region: row.get(31)?,
             web_searches: count(32)?,
+        },
+        media: MediaTokens {
+            audio: ModalTokens {
+                input: count(33)?,
+                cache_read: count(34)?,
+                output: count(35)?,
+            },
+            image: ModalTokens {
+                input: count(36)?,
+                cache_read: count(37)?,
+                output: count(38)?,
+            },
         },
         metadata,
     };

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::core::price_file::{PriceSpec, RateSpec, parse_book};
-use crate::core::usage::{Billing, ImageUsage, ServiceTier, Speed, TokenCounts};
+use crate::core::usage::{
+    Billing, ImageUsage, MediaTokens, ModalTokens, ServiceTier, Speed, TokenCounts,
+};
 
 fn book() -> PriceBook {
     let (_, prices) =
@@ -325,7 +327,7 @@ fn the_price_in_force_on_the_records_day_applies() {
     // Before the first known price, the first known price.
     assert_eq!(cost(&b, &rec("o3", "2024-01-01T00:00:00Z", t)), usd("10"));
     let (_, version) = b.price(&rec("o3", NOV_2025, t)).unwrap();
-    assert_eq!(version, "shipped 2026-11-22");
+    assert_eq!(version, "shipped 2026-12-01");
 }
 
 #[test]
@@ -657,4 +659,179 @@ fn a_book_is_stale_after_sixty_days_counted_from_its_newest_check() {
         checked_on(d("2026-11-22"), ["litellm 2026-10-01"]),
         d("2026-11-22")
     );
+}
+
+fn with_media(mut r: UsageRecord, audio: ModalTokens, image: ModalTokens) -> UsageRecord {
+    r.media = MediaTokens { audio, image };
+    r.validate().expect("a valid record");
+    r
+}
+
+#[test]
+fn audio_tokens_bill_at_their_own_rates_within_the_counts() {
+    // gpt-realtime: text $4 in, $0.40 cached, $16 out; audio $32 in, $0.40
+    // cached, $64 out. 10,000 input of which 6,000 audio; 2,000 cached of
+    // which 1,000 audio; 3,000 output of which 2,500 audio.
+    let r = with_media(
+        rec(
+            "gpt-realtime",
+            NOV_2025,
+            TokenCounts {
+                input: 10_000,
+                cache_read: 2_000,
+                output: 3_000,
+                ..TokenCounts::default()
+            },
+        ),
+        ModalTokens {
+            input: 6_000,
+            cache_read: 1_000,
+            output: 2_500,
+        },
+        ModalTokens::default(),
+    );
+    // text: 4000×4 + 1000×0.40 + 500×16 = 16000 + 400 + 8000 = 24400 µ$
+    // audio: 6000×32 + 1000×0.40 + 2500×64 = 192000 + 400 + 160000 = 352400 µ$
+    assert_eq!(cost(&book(), &r), usd("0.3768"));
+    // gpt-4o bills no audio rate: such a call is unpriced, never at text rates.
+    let mut no_audio = r.clone();
+    no_audio.model = "gpt-4o".into();
+    let why = book().price(&no_audio).unwrap_err();
+    assert!(why.contains("no audio input token price"), "{why}");
+}
+
+#[test]
+fn gemini_audio_input_and_image_tokens_of_gpt_image() {
+    // gemini-2.5-flash: text $0.30 in, $2.50 out; audio in $1.
+    // 100,000 input, 40,000 audio; 1,000 output.
+    let r = with_media(
+        rec("gemini-2.5-flash", NOV_2025, tokens(100_000, 1_000)),
+        ModalTokens {
+            input: 40_000,
+            ..ModalTokens::default()
+        },
+        ModalTokens::default(),
+    );
+    // 60000×0.30 + 40000×1 + 1000×2.50 = 18000 + 40000 + 2500 = 60500 µ$
+    assert_eq!(cost(&book(), &r), usd("0.0605"));
+    // gpt-image-1: text in $5, image in $10, image out $40. 200 text + 1,000
+    // image tokens in, 4,160 image tokens out.
+    let img = with_media(
+        rec("gpt-image-1", NOV_2025, tokens(1_200, 4_160)),
+        ModalTokens::default(),
+        ModalTokens {
+            input: 1_000,
+            output: 4_160,
+            ..ModalTokens::default()
+        },
+    );
+    // 200×5 + 1000×10 + 4160×40 = 1000 + 10000 + 166400 = 177400 µ$
+    assert_eq!(cost(&book(), &img), usd("0.1774"));
+}
+
+#[test]
+fn media_tokens_cannot_exceed_the_counts_they_are_part_of() {
+    let mut r = rec("gpt-realtime", NOV_2025, tokens(100, 10));
+    r.media.audio.input = 101;
+    assert!(matches!(
+        r.validate(),
+        Err(crate::core::usage::UsageError::MediaExceeds { media: 101, all: 100, .. })
+    ));
+}
+
+#[test]
+fn dated_changes_price_each_side_of_their_day() {
+    let b = book();
+    // Claude Sonnet 5: $2/$10 until 2026-08-31, $3/$15 from 2026-09-01.
+    let t = tokens(1_000_000, 100_000);
+    // 1M×2 + 100k×10 = $3; then 1M×3 + 100k×15 = $4.50
+    assert_eq!(
+        cost(&b, &rec("claude-sonnet-5", "2026-08-31T23:59:59Z", t)),
+        usd("3")
+    );
+    assert_eq!(
+        cost(&b, &rec("claude-sonnet-5", "2026-09-01T00:00:00Z", t)),
+        usd("4.50")
+    );
+    // Claude Opus 4.6 billed prompts over 200,000 at $10/$37.50 until
+    // 2026-03-12 and at its flat $5/$25 from 2026-03-13.
+    let long = tokens(250_000, 10_000);
+    // 250k×10 + 10k×37.50 = $2.875; flat: 250k×5 + 10k×25 = $1.50
+    assert_eq!(
+        cost(&b, &rec("claude-opus-4-6", "2026-03-12T12:00:00Z", long)),
+        usd("2.875")
+    );
+    assert_eq!(
+        cost(&b, &rec("claude-opus-4-6", "2026-03-13T12:00:00Z", long)),
+        usd("1.50")
+    );
+}
+
+/// The newest models' standard prices, dollars per million tokens: input,
+/// output, cached input. From each provider's page, as genai-prices (data of
+/// 2026-08-21) cites them:
+/// - Anthropic: https://www.anthropic.com/pricing#api and
+///   https://platform.claude.com/docs/en/about-claude/pricing
+/// - OpenAI: https://platform.openai.com/docs/pricing
+/// - Google: https://ai.google.dev/gemini-api/docs/pricing
+/// - Mistral: https://mistral.ai/pricing#api-pricing
+/// - Groq: https://groq.com/pricing
+/// - xAI: https://docs.x.ai/docs/models
+const NEWEST: &[(&str, &str, &str, &str, &str)] = &[
+    ("anthropic", "claude-opus-4-8", "5", "25", "0.50"),
+    ("anthropic", "claude-opus-5", "5", "25", "0.50"),
+    ("anthropic", "claude-sonnet-5", "3", "15", "0.30"),
+    ("anthropic", "claude-fable-5", "10", "50", "1"),
+    ("openai", "gpt-5.2-pro", "21", "168", "21"),
+    ("openai", "gpt-5.3", "1.75", "14", "0.175"),
+    ("openai", "gpt-5.3-codex", "1.75", "14", "0.175"),
+    ("openai", "gpt-5.4-pro", "30", "180", "30"),
+    ("openai", "gpt-5.5-pro", "30", "180", "30"),
+    ("openai", "gpt-5.6-sol", "5", "30", "0.50"),
+    ("openai", "gpt-5.6-terra", "2.50", "15", "0.25"),
+    ("openai", "gpt-5.6-luna", "1", "6", "0.10"),
+    ("openai", "o1-pro", "150", "600", "150"),
+    ("openai", "o3-pro", "20", "80", "20"),
+    ("openai", "codex-mini", "1.50", "6", "0.375"),
+    ("openai", "gpt-realtime", "4", "16", "0.40"),
+    ("openai", "gpt-realtime-mini", "0.60", "2.40", "0.06"),
+    ("openai", "gpt-audio", "2.50", "10", "2.50"),
+    ("google", "gemini-3.1-flash-lite", "0.25", "1.50", "0.025"),
+    ("google", "gemini-3.5-flash", "1.50", "9", "0.15"),
+    ("google", "gemini-3.5-flash-lite", "0.30", "2.50", "0.03"),
+    ("google", "gemini-3.6-flash", "1.50", "7.50", "0.15"),
+    ("mistral", "mistral-large-2512", "0.50", "1.50", "0.05"),
+    ("mistral", "ministral-3b-2512", "0.10", "0.10", "0.01"),
+    ("mistral", "ministral-14b-2512", "0.20", "0.20", "0.02"),
+    ("mistral", "mistral-nemo", "0.15", "0.15", "0.15"),
+    ("mistral", "pixtral-12b", "0.15", "0.15", "0.15"),
+    ("groq", "qwen/qwen3-32b", "0.29", "0.59", "0.29"),
+    ("groq", "moonshotai/kimi-k2-instruct", "1", "3", "0.50"),
+    ("xai", "grok-4.3", "1.25", "2.50", "0.20"),
+    ("xai", "grok-4.5", "2", "6", "0.50"),
+    ("xai", "grok-3-fast", "5", "25", "1.25"),
+];
+
+#[test]
+fn the_newest_models_bill_what_their_providers_pages_say() {
+    let b = book();
+    let now = "2026-11-30T12:00:00Z";
+    for &(provider, model, input, output, cached) in NEWEST {
+        // 100,000 tokens of one kind at a time (below every long-context
+        // tier), ten times over: the cost is that kind's rate per million.
+        let one = |t: TokenCounts| {
+            let mut r = rec(model, now, t);
+            r.provider = provider.into();
+            Money::from_nanos(cost(&b, &r).nanos() * 10)
+        };
+        let m = 100_000;
+        let row = format!("{provider} {model}");
+        assert_eq!(one(tokens(m, 0)), usd(input), "{row} input");
+        assert_eq!(one(tokens(0, m)), usd(output), "{row} output");
+        let read = TokenCounts {
+            cache_read: m,
+            ..TokenCounts::default()
+        };
+        assert_eq!(one(read), usd(cached), "{row} cached input");
+    }
 }
