@@ -564,7 +564,7 @@ fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
         .expect("the snapshot has a zero-priced chat entry");
     assert!(skipped_names.contains(zero), "{zero} should be skipped");
     assert_eq!(
-        v["repriced"], 1,
+        v["newly_priced"], 1,
         "the unpriced Mistral record got its price"
     );
     assert_eq!(
@@ -590,6 +590,78 @@ fn litellm_import_takes_every_priceable_entry_and_explains_the_rest() {
         })
     });
     assert!(sizes, "gpt-image-1 sized prices imported: {img}");
+}
+
+#[test]
+fn a_genai_prices_update_prices_the_unpriced_and_previews_the_rest() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/genai_prices.json");
+    let l = Ledger::new();
+    // A model only genai-prices knows: unpriced until the update.
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-4-32k",
+        "--provider",
+        "openai",
+        "--input",
+        "1000000",
+        "--at",
+        "2026-06-01",
+        "--request-id",
+        "a",
+    ]);
+    // GPT-5.5 over 272,000 prompt tokens: the shipped book bills its long-context
+    // rate ($10/M: $3.00); genai-prices lists it flat ($5/M: $1.50).
+    l.ok(&[
+        "record",
+        "--model",
+        "gpt-5.5",
+        "--input",
+        "300000",
+        "--at",
+        "2026-06-01",
+        "--request-id",
+        "b",
+    ]);
+    let v = l.json(&[
+        "prices",
+        "update",
+        file.to_str().unwrap(),
+        "--from",
+        "2026-05-01",
+        "--json",
+    ]);
+    assert_eq!(v["format"], "genai-prices");
+    assert!(v["imported"].as_u64().unwrap() > 200, "{v}");
+    let reasons: Vec<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"prices by time of day, which Tally cannot"),
+        "{reasons:?}"
+    );
+    assert_eq!(v["newly_priced"], 1);
+    // $60/M (gpt-4-32k) × 1M = $60 now priced; GPT-5.5 kept until asked.
+    assert_eq!(v["reprice_would_change"], 1);
+    assert_eq!(v["reprice_before_usd"], "63.000000000");
+    assert_eq!(v["reprice_after_usd"], "61.500000000");
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "63.000000000"
+    );
+    let dry = l.json(&["reprice", "--dry-run", "--json"]);
+    assert_eq!(
+        (dry["changed"].as_u64(), dry["after_usd"].as_str()),
+        (Some(1), Some("61.500000000"))
+    );
+    l.ok(&["reprice"]);
+    assert_eq!(
+        l.json(&["usage", "--json"])["total"]["cost_usd"],
+        "61.500000000"
+    );
 }
 
 #[test]

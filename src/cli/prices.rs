@@ -14,6 +14,7 @@ use super::args::{self, When};
 use super::print_json;
 use super::table::{Table, thousands};
 use crate::core::Money;
+use crate::core::genai_prices::{is_genai_prices, parse_genai_prices};
 use crate::core::price_file::{ImageSpec, PriceSpec, RateSpec, parse_litellm, rate_to_string};
 use crate::core::pricing::{Mode, ModelPrice, Origin, PriceBook, Resolved};
 use crate::i18n::{fill, gettext};
@@ -27,10 +28,11 @@ pub enum PricesCommand {
     /// Show one model's prices: every tier, image size and dated change
     Show(ShowArgs),
     /// Set your own price for a model; it wins over shipped and imported prices
-    Set(SetArgs),
+    Set(Box<SetArgs>),
     /// Remove your own prices for a model
     Remove(RemoveArgs),
-    /// Import a LiteLLM-format price file (model_prices_and_context_window.json)
+    /// Import a price file: LiteLLM's model_prices_and_context_window.json or genai-prices' data.json
+    #[command(visible_alias = "update")]
     Import(ImportArgs),
 }
 
@@ -168,7 +170,7 @@ pub fn run(store: &mut Store, command: PricesCommand) -> anyhow::Result<()> {
         PricesCommand::List(a) if a.unpriced => list_unpriced(store, a.json),
         PricesCommand::List(a) => list(store, a),
         PricesCommand::Show(a) => show(store, a),
-        PricesCommand::Set(a) => set(store, a),
+        PricesCommand::Set(a) => set(store, *a),
         PricesCommand::Remove(a) => remove(store, a),
         PricesCommand::Import(a) => import(store, a),
     }
@@ -499,13 +501,22 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
             .date(),
         None => today(),
     };
-    let version = format!("litellm {from}");
-    let result =
-        parse_litellm(&text, &version, from).with_context(|| format!("{}", a.file.display()))?;
+    let genai = is_genai_prices(&text);
+    let format = if genai { "genai-prices" } else { "litellm" };
+    let version = format!("{format} {from}");
+    let result = if genai {
+        parse_genai_prices(&text, &version, from)
+    } else {
+        parse_litellm(&text, &version, from)
+    }
+    .with_context(|| format!("{}", a.file.display()))?;
     let specs: Vec<PriceSpec> = result.prices.iter().map(PriceSpec::from_price).collect();
     store.save_prices(Origin::Imported, &specs, &version)?;
     let book = prices::load(store)?;
-    let outcome = store.reprice(&book, |_| true)?;
+    // Records without a price take one now; a priced record's cost changes
+    // only when the user asks, after seeing what would change.
+    let priced = store.reprice(&book, |r| r.cost.is_unpriced())?;
+    let preview = store.reprice_or_preview(&book, |r| !r.cost.is_unpriced(), true)?;
 
     let mut by_mode: BTreeMap<&str, u64> = BTreeMap::new();
     for p in &result.prices {
@@ -518,12 +529,16 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
     if a.json {
         return print_json(&json!({
             "file": a.file.display().to_string(),
+            "format": format,
             "effective_from": from.to_string(),
             "imported": result.prices.len(),
             "imported_by_mode": by_mode,
             "skipped": result.skipped.iter().map(|(k, why)| json!({"entry": k, "reason": why})).collect::<Vec<_>>(),
-            "repriced": outcome.changed,
-            "still_unpriced": outcome.still_unpriced,
+            "newly_priced": priced.newly_priced,
+            "still_unpriced": priced.still_unpriced,
+            "reprice_would_change": preview.changed,
+            "reprice_before_usd": preview.before,
+            "reprice_after_usd": preview.after,
         }));
     }
     let modes: Vec<String> = by_mode
@@ -562,13 +577,28 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
     println!(
         "{}",
         fill(
-            &gettext("Repriced {} records; {} still have no price."),
+            &gettext("Priced {} records that had no price; {} still have none."),
             &[
-                &thousands(outcome.changed),
-                &thousands(outcome.still_unpriced)
+                &thousands(priced.newly_priced),
+                &thousands(priced.still_unpriced)
             ]
         )
     );
+    if preview.changed > 0 {
+        println!(
+            "{}",
+            fill(
+                &gettext(
+                    "With these prices {} priced records would cost {} instead of {}: tally reprice --dry-run shows it, tally reprice applies it."
+                ),
+                &[
+                    &thousands(preview.changed),
+                    &preview.after.display(),
+                    &preview.before.display()
+                ]
+            )
+        );
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod breakdown;
 pub mod check;
 pub mod forecast;
+pub mod genai_prices;
 pub mod money;
 pub mod outlook;
 pub mod period;

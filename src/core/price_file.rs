@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::money::{Money, parse_scaled};
 use super::pricing::{
-    ImagePrice, ModalRates, Mode, ModelPrice, Modifiers, Multiple, ONE, Origin, PriceError, Rate, Rates, Tier,
-    normalize_image_size, normalize_provider,
+    ImagePrice, ModalRates, Mode, ModelPrice, Modifiers, Multiple, ONE, Origin, PriceError, Rate,
+    Rates, Tier, normalize_image_size, normalize_provider,
 };
 use super::usage::ServiceTier;
 
@@ -395,9 +395,9 @@ pub fn apply_provider_rules(price: &mut ModelPrice, rules: &BTreeMap<String, Mod
     }
 }
 
-/// What a LiteLLM import made of a file.
+/// What an import made of a price file.
 #[derive(Debug, Default)]
-pub struct LiteLlmImport {
+pub struct PriceImport {
     pub prices: Vec<ModelPrice>,
     /// (entry name, why it was not imported), in file order.
     pub skipped: Vec<(String, String)>,
@@ -587,13 +587,9 @@ fn all_zero(r: &Rates) -> bool {
 
 /// Reads a LiteLLM price file. Every chat, embedding and image entry that carries
 /// a real price becomes an entry; everything else is listed with its reason.
-pub fn parse_litellm(
-    text: &str,
-    version: &str,
-    from: Date,
-) -> Result<LiteLlmImport, PriceFileError> {
+pub fn parse_litellm(text: &str, version: &str, from: Date) -> Result<PriceImport, PriceFileError> {
     let root: serde_json::Map<String, Value> = serde_json::from_str(text)?;
-    let mut out = LiteLlmImport::default();
+    let mut out = PriceImport::default();
     let mut drafts: Vec<Draft> = Vec::new();
     let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut sized: Vec<(String, String, String, String, ImagePrice)> = Vec::new();

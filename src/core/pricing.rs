@@ -343,6 +343,11 @@ const PROVIDER_PREFIXES: &[(&str, &str)] = &[
 /// was given, the maker's price is the one meant, never a reseller's.
 const MAKERS: &[&str] = &["openai", "anthropic", "google", "mistral", "xai"];
 
+/// Whether a provider makes the models it sells (rather than reselling others').
+pub fn is_maker(provider: &str) -> bool {
+    MAKERS.contains(&provider)
+}
+
 /// Canonical provider name: lower case, with the aliases above folded.
 pub fn normalize_provider(provider: &str) -> String {
     let p = provider.trim().to_lowercase();
@@ -661,7 +666,9 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
     let (audio, image) = (&record.media.audio, &record.media.image);
     // Audio and image tokens are a part of the counts, billed at their own rates.
     let text_input = t.input.saturating_sub(audio.input + image.input);
-    let text_cached = t.cache_read.saturating_sub(audio.cache_read + image.cache_read);
+    let text_cached = t
+        .cache_read
+        .saturating_sub(audio.cache_read + image.cache_read);
     let text_output = t
         .output
         .saturating_sub(t.reasoning)

@@ -353,8 +353,16 @@ impl UsageRecord {
         let (a, i, t) = (&self.media.audio, &self.media.image, &self.tokens);
         for (kind, media, all) in [
             ("input", a.input.saturating_add(i.input), t.input),
-            ("cached input", a.cache_read.saturating_add(i.cache_read), t.cache_read),
-            ("non-reasoning output", a.output.saturating_add(i.output), t.output - t.reasoning),
+            (
+                "cached input",
+                a.cache_read.saturating_add(i.cache_read),
+                t.cache_read,
+            ),
+            (
+                "non-reasoning output",
+                a.output.saturating_add(i.output),
+                t.output - t.reasoning,
+            ),
         ] {
             if media > all {
                 return Err(UsageError::MediaExceeds { kind, media, all });

@@ -13,8 +13,8 @@ use super::calls::{self, Interner};
 use super::rollup::{self, DayCache};
 use super::{Store, StoreError};
 use crate::core::usage::{
-    MediaTokens, ModalTokens,
-    Billing, Cost, ImageUsage, ServiceTier, Speed, TokenCounts, Totals, UsageRecord,
+    Billing, Cost, ImageUsage, MediaTokens, ModalTokens, ServiceTier, Speed, TokenCounts, Totals,
+    UsageRecord,
 };
 use crate::core::{Money, PriceBook};
 

@@ -735,7 +735,11 @@ fn media_tokens_cannot_exceed_the_counts_they_are_part_of() {
     r.media.audio.input = 101;
     assert!(matches!(
         r.validate(),
-        Err(crate::core::usage::UsageError::MediaExceeds { media: 101, all: 100, .. })
+        Err(crate::core::usage::UsageError::MediaExceeds {
+            media: 101,
+            all: 100,
+            ..
+        })
     ));
 }
 
