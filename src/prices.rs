@@ -5,10 +5,14 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use crate::core::price_file::{PriceSpec, apply_provider_rules, book_rules, parse_book};
+use crate::core::genai_prices::{is_genai_prices, parse_genai_prices};
+use crate::core::price_file::{
+    PriceFileError, PriceImport, PriceSpec, apply_provider_rules, book_rules, parse_book,
+    parse_litellm,
+};
 use crate::core::pricing::{ModelPrice, Origin, Resolved};
 use crate::core::{PriceBook, UsageRecord};
-use crate::store::{Store, StoreError};
+use crate::store::{RepriceOutcome, Store, StoreError};
 
 const SHIPPED: &str = include_str!("../data/prices/prices.json");
 
@@ -84,4 +88,50 @@ pub fn save_user_price(
     let matches = |r: &UsageRecord| book.resolve(&r.provider, &r.model).is_ok_and(|x| x == key);
     let changed = store.reprice(&book, matches)?.changed;
     Ok((price, changed))
+}
+
+/// What `update` made of a price file.
+#[derive(Debug)]
+pub struct Update {
+    /// `litellm` or `genai-prices`.
+    pub format: &'static str,
+    pub import: PriceImport,
+    /// The records that had no price: how many have one now, how many not.
+    pub priced: RepriceOutcome,
+    /// What repricing the priced records would change; nothing is changed.
+    pub preview: RepriceOutcome,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("{0}")]
+    File(#[from] PriceFileError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Takes the prices of a LiteLLM or genai-prices file, in force from `from`
+/// (a genai-prices file dates its own changes). The records that had no price
+/// are priced at once; a priced record keeps its cost until the user reprices,
+/// and `preview` says what that would change.
+pub fn update(store: &mut Store, text: &str, from: Date) -> Result<Update, UpdateError> {
+    let genai = is_genai_prices(text);
+    let format = if genai { "genai-prices" } else { "litellm" };
+    let version = format!("{format} {from}");
+    let import = if genai {
+        parse_genai_prices(text, &version, from)?
+    } else {
+        parse_litellm(text, &version, from)?
+    };
+    let specs: Vec<PriceSpec> = import.prices.iter().map(PriceSpec::from_price).collect();
+    store.save_prices(Origin::Imported, &specs, &version)?;
+    let book = load(store)?;
+    let priced = store.reprice(&book, |r| r.cost.is_unpriced())?;
+    let preview = store.reprice_or_preview(&book, |r| !r.cost.is_unpriced(), true)?;
+    Ok(Update {
+        format,
+        import,
+        priced,
+        preview,
+    })
 }

@@ -14,8 +14,7 @@ use super::args::{self, When};
 use super::print_json;
 use super::table::{Table, thousands};
 use crate::core::Money;
-use crate::core::genai_prices::{is_genai_prices, parse_genai_prices};
-use crate::core::price_file::{ImageSpec, PriceSpec, RateSpec, parse_litellm, rate_to_string};
+use crate::core::price_file::{ImageSpec, PriceSpec, RateSpec, rate_to_string};
 use crate::core::pricing::{Mode, ModelPrice, Origin, PriceBook, Resolved};
 use crate::i18n::{fill, gettext};
 use crate::prices;
@@ -491,8 +490,7 @@ fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
 }
 
 fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let text = crate::ingest::read_usage_file(&a.file).map_err(anyhow::Error::msg)?;
     let from = match &a.from {
         Some(w) => w
             .start(&TimeZone::UTC)
@@ -501,22 +499,10 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
             .date(),
         None => today(),
     };
-    let genai = is_genai_prices(&text);
-    let format = if genai { "genai-prices" } else { "litellm" };
-    let version = format!("{format} {from}");
-    let result = if genai {
-        parse_genai_prices(&text, &version, from)
-    } else {
-        parse_litellm(&text, &version, from)
-    }
-    .with_context(|| format!("{}", a.file.display()))?;
-    let specs: Vec<PriceSpec> = result.prices.iter().map(PriceSpec::from_price).collect();
-    store.save_prices(Origin::Imported, &specs, &version)?;
-    let book = prices::load(store)?;
-    // Records without a price take one now; a priced record's cost changes
-    // only when the user asks, after seeing what would change.
-    let priced = store.reprice(&book, |r| r.cost.is_unpriced())?;
-    let preview = store.reprice_or_preview(&book, |r| !r.cost.is_unpriced(), true)?;
+    let update =
+        prices::update(store, &text, from).with_context(|| format!("{}", a.file.display()))?;
+    let (format, result, priced, preview) =
+        (update.format, update.import, update.priced, update.preview);
 
     let mut by_mode: BTreeMap<&str, u64> = BTreeMap::new();
     for p in &result.prices {
@@ -536,7 +522,7 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
             "skipped": result.skipped.iter().map(|(k, why)| json!({"entry": k, "reason": why})).collect::<Vec<_>>(),
             "newly_priced": priced.newly_priced,
             "still_unpriced": priced.still_unpriced,
-            "reprice_would_change": preview.changed,
+            "reprice_would_change": preview.cost_changed,
             "reprice_before_usd": preview.before,
             "reprice_after_usd": preview.after,
         }));
@@ -584,7 +570,7 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
             ]
         )
     );
-    if preview.changed > 0 {
+    if preview.cost_changed > 0 {
         println!(
             "{}",
             fill(
@@ -592,7 +578,7 @@ fn import(store: &mut Store, a: ImportArgs) -> anyhow::Result<()> {
                     "With these prices {} priced records would cost {} instead of {}: tally reprice --dry-run shows it, tally reprice applies it."
                 ),
                 &[
-                    &thousands(preview.changed),
+                    &thousands(preview.cost_changed),
                     &preview.after.display(),
                     &preview.before.display()
                 ]

@@ -46,6 +46,7 @@ pub fn run(store: &mut Store, a: RepriceArgs) -> anyhow::Result<()> {
             "dry_run": a.dry_run,
             "examined": o.examined,
             "changed": o.changed,
+            "cost_changed": o.cost_changed,
             "newly_priced": o.newly_priced,
             "still_unpriced": o.still_unpriced,
             "before_usd": o.before,

@@ -643,12 +643,23 @@ fn rates_for_record<'a>(entry: &'a ModelPrice, record: &UsageRecord) -> &'a Rate
     }
 }
 
+/// The metadata key a source sets on a call billed in a way Tally does not
+/// know (a service tier or speed it has no name for): the call counts, and
+/// stays unpriced with that reason until a Tally that knows it reprices it.
+pub const UNKNOWN_BILLING_KEY: &str = "unknown_billing";
+
 /// Why a cost past what money can hold is refused.
 fn too_large() -> String {
     "the cost is too large to record (over $9.2 billion)".to_string()
 }
 
 fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
+    if let Some(how) = record.metadata.get(UNKNOWN_BILLING_KEY) {
+        let how = how.as_str().unwrap_or("an unknown tier");
+        return Err(format!(
+            "billed at {how}, which Tally does not know how to price"
+        ));
+    }
     let t = &record.tokens;
     let r = rates_for_record(entry, record);
     let bills_tokens = t.total() + record.embedding_tokens > 0;

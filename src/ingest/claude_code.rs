@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::SkipReason;
 use crate::core::UsageRecord;
+use crate::core::pricing::UNKNOWN_BILLING_KEY;
 use crate::core::usage::{Billing, ServiceTier, Speed, TokenCounts, inference_region};
 
 pub const SOURCE: &str = "claude-code";
@@ -55,6 +56,9 @@ pub struct Usage<'a> {
     model: Text<'a>,
     tokens: TokenCounts,
     billing: Billing,
+    /// A tier or speed Tally does not know (`service_tier “ultra”`): the call
+    /// counts, unpriced for that reason.
+    unknown_billing: Option<String>,
     line: RawLine<'a>,
 }
 
@@ -98,6 +102,11 @@ impl Usage<'_> {
                     .metadata
                     .insert(name.into(), Value::String(s.owned()));
             }
+        }
+        if let Some(why) = self.unknown_billing {
+            record
+                .metadata
+                .insert(UNKNOWN_BILLING_KEY.into(), Value::String(why));
         }
         if let Some(cost) = v.cost_usd {
             // Old builds' own estimate: kept for comparison, never used as the cost.
@@ -300,18 +309,29 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
             "ephemeral_1h_input_tokens",
         )?,
     );
+    // A tier or speed Tally does not know is kept with the call, which is
+    // then unpriced for it: never billed as standard, never lost.
+    let mut unknown = Vec::new();
+    let tier = usage
+        .service_tier
+        .as_deref()
+        .map_or(Some(ServiceTier::Standard), ServiceTier::parse);
+    let speed = usage
+        .speed
+        .as_deref()
+        .map_or(Some(Speed::Standard), Speed::parse);
+    if tier.is_none() {
+        unknown.push(format!(
+            "service_tier “{}”",
+            usage.service_tier.as_deref().unwrap_or("")
+        ));
+    }
+    if speed.is_none() {
+        unknown.push(format!("speed “{}”", usage.speed.as_deref().unwrap_or("")));
+    }
     let billing = Billing {
-        tier: match usage.service_tier.as_deref() {
-            None => ServiceTier::Standard,
-            Some(t) => ServiceTier::parse(t)
-                .ok_or_else(|| format!("service_tier: “{t}” is not a tier Tally knows"))?,
-        },
-        speed: match usage.speed.as_deref() {
-            None => Speed::Standard,
-            Some(t) => {
-                Speed::parse(t).ok_or_else(|| format!("speed: “{t}” is not a speed Tally knows"))?
-            }
-        },
+        tier: tier.unwrap_or_default(),
+        speed: speed.unwrap_or_default(),
         region: usage.inference_geo.as_deref().and_then(inference_region),
         web_searches: count(
             usage
@@ -329,6 +349,7 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
         model,
         tokens,
         billing,
+        unknown_billing: (!unknown.is_empty()).then(|| unknown.join(", ")),
         line: v,
     })))
 }
@@ -534,9 +555,23 @@ mod tests {
             entry(&line("m", "r", 5, "")).record.billing,
             Billing::default()
         );
-        // A tier Tally does not know is reported with the line, not priced as standard.
+        // A tier Tally does not know keeps the call, unpriced for it: never
+        // billed as standard, never lost.
         let odd = billed.replace(r#""service_tier":"standard""#, r#""service_tier":"ultra""#);
-        assert!(parse_line(&odd).err().unwrap().contains("“ultra”"));
+        let odd = entry(&odd).record;
+        assert_eq!(odd.tokens, entry(&billed).record.tokens);
+        assert_eq!(
+            odd.metadata
+                .get(UNKNOWN_BILLING_KEY)
+                .and_then(Value::as_str),
+            Some("service_tier “ultra”")
+        );
+        let book = crate::core::PriceBook::new(crate::prices::shipped());
+        let why = book.price(&odd).unwrap_err();
+        assert_eq!(
+            why,
+            "billed at service_tier “ultra”, which Tally does not know how to price"
+        );
     }
 
     #[test]

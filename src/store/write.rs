@@ -40,6 +40,9 @@ pub struct RepriceOutcome {
     pub still_unpriced: u64,
     /// Records that had no price and now have one.
     pub newly_priced: u64,
+    /// Records whose amount changes (or that gain or lose a price); the
+    /// others in `changed` only name a newer edition of the same price.
+    pub cost_changed: u64,
     /// The examined records' cost before and after (unpriced ones count nothing).
     pub before: Money,
     pub after: Money,
@@ -373,6 +376,9 @@ impl Store {
                 }
                 outcome.before += record.cost.amount().unwrap_or(Money::ZERO);
                 outcome.after += cost.amount().unwrap_or(Money::ZERO);
+                if cost.amount() != record.cost.amount() {
+                    outcome.cost_changed += 1;
+                }
                 if cost != record.cost {
                     let (kind, nanos, price) = cost_columns(&cost);
                     let price = names.name(&tx, price)?;

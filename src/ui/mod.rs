@@ -22,6 +22,7 @@ mod policies;
 mod policy_editor;
 mod policy_form;
 mod preferences;
+mod price_book;
 mod price_dialog;
 mod probe;
 mod report_chart;

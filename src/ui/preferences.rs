@@ -291,6 +291,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     page.add(&budgets);
     page.add(&amounts_group(&window, parent, &ledger));
     page.add(&monthly_group(&window, &ledger));
+    page.add(&super::price_book::group(&window, &ledger));
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()

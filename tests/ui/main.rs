@@ -115,12 +115,22 @@ fn run_scenario(name: &str) -> i32 {
             store.insert_batch(&records).expect("seed");
         }
         if name == "policies" || name == "dashboard-de-dark" {
-            // $1.50 spent today, for a budget to count.
+            // $1.50 spent today, for a budget to count: today in UTC and in
+            // New York (the new policy's zone) alike, whatever the hour.
             let now = jiff::Timestamp::now();
+            let start = ["UTC", "America/New_York"]
+                .iter()
+                .map(|z| {
+                    let day = now.in_tz(z).expect("zone").start_of_day();
+                    day.expect("a day").timestamp()
+                })
+                .max()
+                .expect("two zones");
+            let span = now.duration_since(start);
             let today: Vec<UsageRecord> = (0..30)
                 .map(|i| {
                     let mut r = record(1000 + i, "gpt-4o", "openai", "website");
-                    r.at = now - jiff::SignedDuration::from_secs(60 * i as i64);
+                    r.at = start + span * (i as i32) / 30;
                     r.cost = Cost::Priced {
                         amount: Money::from_nanos(50_000_000),
                         price_version: "test".into(),

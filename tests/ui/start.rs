@@ -59,6 +59,26 @@ pub async fn windows_open_from_the_menu(window: &gtk::Window, check: &Check) {
             w.close();
         }
     }
+    // Preferences → Prices says when the price book was last checked.
+    let _ = WidgetExt::activate_action(window, "win.preferences", None);
+    pause(300).await;
+    let prefs = toplevels()
+        .find(|w| w.type_().is_a(adw::PreferencesWindow::static_type()) && w.is_visible());
+    let book = prefs
+        .as_ref()
+        .and_then(|p| find(p.upcast_ref(), "price-book"))
+        .and_then(|w| w.downcast::<adw::ActionRow>().ok());
+    let subtitle = book
+        .and_then(|r| r.subtitle())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    check.expect(
+        subtitle.starts_with("Checked on 20"),
+        &format!("the preferences say when prices were checked: “{subtitle}”"),
+    );
+    if let Some(p) = prefs {
+        p.close();
+    }
     pause(100).await;
     let _ = WidgetExt::activate_action(window, "win.search", None);
     pause(200).await;
