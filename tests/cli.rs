@@ -1044,3 +1044,45 @@ fn a_calls_tier_speed_region_and_searches_are_kept_and_exported() {
     assert_eq!(billing(&rows[0]), ["standard", "fast", "us", "2"]);
     assert_eq!(billing(&rows[1]), ["batch", "standard", "", "0"]);
 }
+
+#[test]
+fn what_if_without_fast_mode_prices_only_the_fast_calls_at_standard_speed() {
+    let l = Ledger::new();
+    // Claude Opus 4.6, 100,000 in and 10,000 out: $0.50 + $0.25 = $0.75 at
+    // standard speed, six times that ($4.50) in fast mode.
+    let call = |id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "record",
+            "--model",
+            "claude-opus-4-6",
+            "--input",
+            "100000",
+            "--output",
+            "10000",
+            "--at",
+            "2026-11-20",
+            "--request-id",
+            id,
+        ];
+        args.extend_from_slice(extra);
+        l.ok(&args);
+    };
+    call("fast", &["--speed", "fast"]);
+    call("standard", &[]);
+    let v = l.json(&[
+        "report",
+        "what-if",
+        "--without-fast",
+        "--since",
+        "2026-11-01",
+        "--until",
+        "2026-11-30",
+        "--format",
+        "json",
+    ]);
+    let all = &v["tables"][0]["rows"][0];
+    assert_eq!(all["key"], "All");
+    assert_eq!(all["actual_usd"], "5.250000000");
+    assert_eq!(all["what_if_usd"], "1.500000000");
+    assert_eq!(all["records"], 2);
+}

@@ -63,7 +63,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FROM..TO")]
     pub against: Option<String>,
     /// what-if: every call on this model instead (e.g. claude-haiku-4-5, openai/gpt-4o-mini)
-    #[arg(long, value_name = "MODEL", conflicts_with_all = ["map", "batch", "tier", "perfect_caching"])]
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["map", "batch", "tier", "perfect_caching", "without_fast"])]
     pub to: Option<String>,
     /// what-if: calls of one model on another, FROM=TO (repeatable)
     #[arg(long, value_name = "FROM=TO")]
@@ -77,6 +77,9 @@ pub struct ReportArgs {
     /// what-if: every prompt token read from the cache
     #[arg(long)]
     pub perfect_caching: bool,
+    /// what-if: the calls made in fast mode at standard speed
+    #[arg(long, conflicts_with_all = ["perfect_caching", "tier", "batch"])]
+    pub without_fast: bool,
     /// reconcile: flag a day and model apart by more than this percent [default: 5]
     #[arg(long, value_name = "PERCENT")]
     pub threshold: Option<u32>,
@@ -160,6 +163,9 @@ fn scenario(a: &ReportArgs) -> anyhow::Result<Scenario> {
     if a.perfect_caching {
         return Ok(Scenario::PerfectCaching);
     }
+    if a.without_fast {
+        return Ok(Scenario::StandardSpeed);
+    }
     if a.batch {
         return Ok(Scenario::Tier {
             tier: ServiceTier::Batch,
@@ -169,7 +175,7 @@ fn scenario(a: &ReportArgs) -> anyhow::Result<Scenario> {
         return Ok(Scenario::Tier { tier });
     }
     bail!(gettext(
-        "say what if: --to MODEL, --map FROM=TO, --batch, --tier TIER or --perfect-caching"
+        "say what if: --to MODEL, --map FROM=TO, --batch, --tier TIER, --without-fast or --perfect-caching"
     ))
 }
 

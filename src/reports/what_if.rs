@@ -4,29 +4,85 @@ use jiff::civil::Date;
 
 use super::{Context, Request, dimension_title, document};
 use crate::core::report::Days;
-use crate::core::report::what_if::{Bucket, Scenario, recommend, what_if};
-use crate::core::usage::{Dimension, ServiceTier};
+use std::collections::HashMap;
+
+use crate::core::Money;
+use crate::core::report::what_if::{Bucket, FastCalls, Scenario, recommend, what_if};
+use crate::core::usage::{Dimension, ServiceTier, Speed};
 use crate::export::{Cell, Document, Table, column};
 use crate::i18n::{fill, gettext};
 use crate::store::StoreError;
 
-/// The range's calls as buckets of one day and model within each value of `by`.
-fn buckets(ctx: &Context, days: Days, by: Dimension) -> Result<Vec<Bucket>, StoreError> {
+/// The range's calls as buckets of one day and model within each value of
+/// `by`; for `StandardSpeed`, with each bucket's fast-mode calls priced at
+/// standard speed.
+fn buckets(
+    ctx: &Context,
+    days: Days,
+    by: Dimension,
+    scenario: &Scenario,
+) -> Result<Vec<Bucket>, StoreError> {
     let (rows, _) = ctx.usage(
         days,
         vec![Dimension::Day, Dimension::Provider, Dimension::Model, by],
     )?;
     let zone = ctx.store.zone();
+    let mut fast = if *scenario == Scenario::StandardSpeed {
+        fast_by_bucket(ctx, days, by)?
+    } else {
+        HashMap::new()
+    };
     let mut out = Vec::with_capacity(rows.len());
     for (keys, totals) in rows {
         let day: Date = keys[0].parse()?;
+        let fast = fast.remove(&keys);
         out.push(Bucket {
             key: keys[3].clone(),
             at: day.to_zoned(zone.clone())?.timestamp(),
             provider: keys[1].clone(),
             model: keys[2].clone(),
             totals,
+            fast,
         });
+    }
+    Ok(out)
+}
+
+/// The range's fast-mode calls by bucket (day, provider, model, `by`): their
+/// cost, and the cost of the same calls at standard speed.
+fn fast_by_bucket(
+    ctx: &Context,
+    days: Days,
+    by: Dimension,
+) -> Result<HashMap<Vec<String>, FastCalls>, StoreError> {
+    let (since, until) = ctx.bounds(days)?;
+    let zone = ctx.store.zone();
+    let mut out: HashMap<Vec<String>, FastCalls> = HashMap::new();
+    for mut r in ctx.store.fast_calls(since, until)? {
+        let value = match by {
+            Dimension::Provider => r.provider.clone(),
+            Dimension::User => r.user.clone(),
+            Dimension::Project => r.project.clone(),
+            Dimension::Agent => r.agent.clone(),
+            Dimension::Source => r.source.clone(),
+            _ => r.model.clone(),
+        };
+        let day = r.at.to_zoned(zone.clone()).date().to_string();
+        let key = vec![day, r.provider.clone(), r.model.clone(), value];
+        let cost = r.cost.amount().unwrap_or(Money::ZERO);
+        r.billing.speed = Speed::Standard;
+        // At standard speed, from the book (a reported cost too: the book
+        // is what knows the model's standard price).
+        let standard = ctx.book.price(&r).map(|(m, _)| m);
+        let slot = out.entry(key).or_insert(FastCalls {
+            cost: Money::ZERO,
+            standard: Ok(Money::ZERO),
+        });
+        slot.cost += cost;
+        slot.standard = match (slot.standard.clone(), standard) {
+            (Ok(a), Ok(b)) => Ok(a + b),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
     }
     Ok(out)
 }
@@ -40,6 +96,7 @@ pub fn scenario_text(s: &Scenario) -> String {
             ServiceTier::Standard => gettext("At the standard tier"),
         },
         Scenario::PerfectCaching => gettext("Every prompt token read from the cache"),
+        Scenario::StandardSpeed => gettext("Without fast mode"),
         Scenario::Models { map } => {
             let parts: Vec<String> = map
                 .iter()
@@ -63,7 +120,7 @@ pub(super) fn what_if_doc(ctx: &Context, req: &Request) -> Result<Document, Stor
     } else {
         req.group_by
     };
-    let buckets = buckets(ctx, req.days, by)?;
+    let buckets = buckets(ctx, req.days, by, &req.scenario)?;
     let w = what_if(&buckets, &req.scenario, ctx.book);
     let (_, end) = ctx.bounds(req.days)?;
     let recommendations = recommend(&buckets, ctx.book, end.min(ctx.now), 3);

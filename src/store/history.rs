@@ -336,6 +336,29 @@ impl Store {
             .map(|row| row.record))
     }
 
+    /// The calls made in fast mode in `[since, until)`: few, as fast mode
+    /// bills a multiple; kept in `extras`, so only calls with extras are read.
+    pub fn fast_calls(
+        &self,
+        since: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<Vec<UsageRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2 AND speed = 'fast'"
+        );
+        Ok(self
+            .fetch(
+                &sql,
+                vec![
+                    Value::Integer(since.as_millisecond()),
+                    Value::Integer(until.as_millisecond()),
+                ],
+            )?
+            .into_iter()
+            .map(|row| row.record)
+            .collect())
+    }
+
     /// The distinct values of `model` or `provider`, for filter menus.
     pub fn distinct_values(&self, column: &str) -> Result<Vec<String>, StoreError> {
         let column = match column {

@@ -156,6 +156,10 @@ impl Controls {
                 tier: ServiceTier::Batch,
             },
             2 => Scenario::PerfectCaching,
+            3 => Scenario::Tier {
+                tier: ServiceTier::Flex,
+            },
+            4 => Scenario::StandardSpeed,
             _ => {
                 let to = self
                     .models
@@ -322,6 +326,8 @@ impl Component for ReportsView {
             gettext("On another model"),
             gettext("Through batch APIs"),
             gettext("Perfectly cached"),
+            gettext("At the flex tier"),
+            gettext("Without fast mode"),
         ];
         let scenario = dropdown(&scenarios, "reports-scenario", &gettext("What if"));
         // Filled when the view is first shown: reading the price book is no

@@ -24,6 +24,16 @@ pub struct Bucket {
     pub provider: String,
     pub model: String,
     pub totals: Totals,
+    /// Its calls in fast mode, where the scenario asks (`StandardSpeed`).
+    pub fast: Option<FastCalls>,
+}
+
+/// A bucket's calls that ran in fast mode: what they cost, and what they
+/// would have cost at standard speed (or why that is not known).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FastCalls {
+    pub cost: Money,
+    pub standard: Result<Money, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +48,8 @@ pub enum Scenario {
     /// Every prompt token (input and cache writes) billed as a cache read: the
     /// most caching could save.
     PerfectCaching,
+    /// The calls made in fast mode at standard speed instead.
+    StandardSpeed,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -85,7 +97,9 @@ pub fn what_if(buckets: &[Bucket], scenario: &Scenario, book: &PriceBook) -> Wha
         let records = b.totals.records;
         let priced = if b.totals.unpriced > 0 {
             Err(format!("no price for model “{}”", b.model))
-        } else if b.totals.images > 0 && !matches!(scenario, Scenario::Tier { .. }) {
+        } else if b.totals.images > 0
+            && !matches!(scenario, Scenario::Tier { .. } | Scenario::StandardSpeed)
+        {
             Err("image calls are priced per image, not repriced here".to_string())
         } else {
             price_in(b, scenario, book)
@@ -152,6 +166,14 @@ fn price_in(b: &Bucket, scenario: &Scenario, book: &PriceBook) -> Result<Money, 
                 Err(_) => b.totals.cost,
             },
         ),
+        // Only the fast calls change; a bucket without any stays as it was.
+        Scenario::StandardSpeed => match &b.fast {
+            None => Ok(b.totals.cost),
+            Some(fast) => fast
+                .standard
+                .clone()
+                .map(|standard| b.totals.cost - fast.cost + standard),
+        },
         Scenario::PerfectCaching => {
             let mut r = as_record(b, &b.provider, &b.model);
             let t = &mut r.tokens;
@@ -237,6 +259,7 @@ pub fn recommend(
             provider: provider.clone(),
             model: model.clone(),
             totals,
+            fast: None,
         };
         let mut candidates: Vec<(Money, &ModelPrice)> = latest
             .values()

@@ -56,6 +56,7 @@ fn buckets(calls: &[(String, UsageRecord)]) -> Vec<Bucket> {
             provider,
             model,
             totals,
+            fast: None,
         })
         .collect()
 }
@@ -115,6 +116,7 @@ fn batch_halves_what_a_batch_api_exists_for_and_caching_bills_prompts_as_reads()
             records: 10,
             ..Totals::default()
         },
+        fast: None,
     };
     let tokens = TokenCounts {
         input: 1_000_000,
@@ -164,6 +166,7 @@ fn unpriced_calls_and_unknown_targets_are_left_out_and_said_why() {
             records: 3,
             ..Totals::default()
         },
+        fast: None,
     };
     let mut known = unpriced.clone();
     known.model = "gpt-4o".into();
@@ -232,6 +235,7 @@ fn flex_and_priority_follow_each_models_multiple_in_the_book() {
             records: 10,
             ..Totals::default()
         },
+        fast: None,
     };
     let b = [bucket("gpt-5"), bucket("gpt-4o")];
     let at_tier = |tier| what_if(&b, &Scenario::Tier { tier }, &book);
@@ -242,4 +246,51 @@ fn flex_and_priority_follow_each_models_multiple_in_the_book() {
     assert_eq!(by_key(&flex, "gpt-4o"), Money::from_nanos(2_250_000_000));
     let priority = at_tier(ServiceTier::Priority);
     assert_eq!(by_key(&priority, "gpt-5"), Money::from_nanos(4_500_000_000));
+}
+
+#[test]
+fn without_fast_mode_only_the_fast_calls_change_and_unknown_ones_are_left_out() {
+    let book = book();
+    let at: Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+    let bucket = |key: &str, cost: i64, fast: Option<FastCalls>| Bucket {
+        key: key.into(),
+        at,
+        provider: "anthropic".into(),
+        model: "claude-opus-4-6".into(),
+        totals: Totals {
+            cost: Money::from_nanos(cost),
+            requests: 4,
+            records: 4,
+            ..Totals::default()
+        },
+        fast,
+    };
+    // $10 of calls, $6 of them in fast mode, which would have cost $1 at
+    // standard speed: $5 in all. A bucket without fast calls stays at $3;
+    // one whose fast calls cannot be priced at standard speed is left out.
+    let b = [
+        bucket(
+            "a",
+            10_000_000_000,
+            Some(FastCalls {
+                cost: Money::from_nanos(6_000_000_000),
+                standard: Ok(Money::from_nanos(1_000_000_000)),
+            }),
+        ),
+        bucket("b", 3_000_000_000, None),
+        bucket(
+            "c",
+            2_000_000_000,
+            Some(FastCalls {
+                cost: Money::from_nanos(2_000_000_000),
+                standard: Err("no price".into()),
+            }),
+        ),
+    ];
+    let w = what_if(&b, &Scenario::StandardSpeed, &book);
+    let row = |k: &str| w.rows.iter().find(|r| r.key == k).unwrap().clone();
+    assert_eq!(row("a").what_if, Money::from_nanos(5_000_000_000));
+    assert_eq!(row("b").what_if, Money::from_nanos(3_000_000_000));
+    assert_eq!((row("c").left_out, row("c").records), (4, 0));
+    assert_eq!(w.reasons, [("no price".to_string(), 4)]);
 }
