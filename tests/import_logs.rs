@@ -640,7 +640,7 @@ impl tally::ingest::watch::Observer for Imports {
 #[test]
 fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicU64, Ordering};
     let s = Setup::new();
     for (i, project) in ["-home-ada-web", "-home-ada-api"].iter().enumerate() {
         let (msg, req) = (format!("msg_{i}"), format!("req_{i}"));
@@ -649,22 +649,20 @@ fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
             &format!("{}\n", line(&msg, &req, 10).text()),
         );
     }
-    let (imports, stop) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicBool::new(false)),
-    );
+    let imports = Arc::new(AtomicU64::new(0));
+    let (stopper, wakes) = tally::ingest::watch::wakes();
     let sources = tally::ingest::watch::Sources {
         claude_code: vec![s.logs.clone()],
         codex: Vec::new(),
     };
-    let (db, count, flag) = (s.db.clone(), imports.clone(), stop.clone());
+    let (db, count) = (s.db.clone(), imports.clone());
     let follower = std::thread::spawn(move || {
         let mut store = tally::store::Store::open(&db).unwrap();
         tally::ingest::watch::follow(
             &mut store,
             &sources,
             Some(tally::ingest::watch::POLL),
-            &flag,
+            wakes,
             &mut Imports(count),
         )
         .unwrap();
@@ -675,7 +673,7 @@ fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
     let first = imports.load(Ordering::SeqCst);
     std::thread::sleep(std::time::Duration::from_secs(6));
     let idle = imports.load(Ordering::SeqCst) - first;
-    stop.store(true, Ordering::SeqCst);
+    stopper.stop();
     follower.join().unwrap();
     assert_eq!(first, 1, "the logs are imported once at the start");
     assert!(idle <= 2, "{idle} imports in 6 s of unchanged logs");

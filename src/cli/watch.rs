@@ -2,12 +2,11 @@
 //! (the app does the same while it runs).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
 use crate::i18n::{fill, gettext};
-use crate::ingest::watch::{Observer, Sources, default_sources, follow};
+use crate::ingest::watch::{Observer, Sources, default_sources, follow, wakes};
 use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
@@ -49,9 +48,10 @@ pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
         "{}",
         gettext("New usage is imported as it is written. Ctrl+C stops.")
     );
-    let stop = AtomicBool::new(false);
+    // Ctrl+C ends the process; nothing else stops it.
+    let (_stopper, wakes) = wakes();
     let poll = a.poll.map(std::time::Duration::from_secs);
-    follow(store, &sources, poll, &stop, &mut Printer)?;
+    follow(store, &sources, poll, wakes, &mut Printer)?;
     Ok(())
 }
 

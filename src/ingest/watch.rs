@@ -4,7 +4,6 @@
 //! and for file systems that do not report changes.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,36 @@ pub const POLL: Duration = Duration::from_secs(5);
 /// changes the kernel dropped. A look walks every log file (60 ms for
 /// 1,600 files), so at 5 s it kept an idle app at 1 % of a core.
 pub const POLL_WATCHED: Duration = Duration::from_secs(60);
+
+/// What wakes a follower: a file changed, or it is to stop.
+pub enum Wake {
+    Changed(PathBuf),
+    Stop,
+}
+
+/// Stops a `follow` at once: it sleeps until a change, its poll or this,
+/// never waking to look for nothing.
+#[derive(Clone)]
+pub struct Stopper(mpsc::Sender<Wake>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        let _ = self.0.send(Wake::Stop);
+    }
+}
+
+/// What a follower waits on: the changes its watcher reports and its
+/// stopper's word.
+pub struct Wakes {
+    tx: mpsc::Sender<Wake>,
+    rx: mpsc::Receiver<Wake>,
+}
+
+/// A follower's wakes, and what stops it.
+pub fn wakes() -> (Stopper, Wakes) {
+    let (tx, rx) = mpsc::channel();
+    (Stopper(tx.clone()), Wakes { tx, rx })
+}
 
 /// The folders to follow for each agent.
 #[derive(Clone, Debug, Default)]
@@ -122,14 +151,14 @@ fn writes_logs(kind: &notify::EventKind) -> bool {
     }
 }
 
-/// Follows `sources` until `stop` is set, importing a moment after each
-/// change, and every `poll` whatever happened (by default `POLL_WATCHED`,
-/// or `POLL` where changes cannot be watched).
+/// Follows `sources` until its `Stopper` says so, importing a moment after
+/// each change, and every `poll` whatever happened (by default
+/// `POLL_WATCHED`, or `POLL` where changes cannot be watched).
 pub fn follow(
     store: &mut Store,
     sources: &Sources,
     poll: Option<Duration>,
-    stop: &AtomicBool,
+    wakes: Wakes,
     observer: &mut dyn Observer,
 ) -> Result<(), StoreError> {
     // Watched as absolute, real paths: inotify names a changed file by the
@@ -142,13 +171,15 @@ pub fn follow(
         codex: real(&sources.codex),
     };
     let all = [Agent::ClaudeCode, Agent::Codex];
-    let (tx, rx) = mpsc::channel();
+    // `wakes.tx` stays here, so the channel never closes while following.
+    let Wakes { tx, rx } = wakes;
+    let changes = tx.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && writes_logs(&event.kind)
         {
             for path in event.paths {
-                let _ = tx.send(path);
+                let _ = changes.send(Wake::Changed(path));
             }
         }
     })
@@ -174,35 +205,38 @@ pub fn follow(
     let blind_now = watch_new_folders(&mut watcher);
     let mut every = poll.unwrap_or(if blind_now { POLL } else { POLL_WATCHED });
     import_now(store, sources, &all, observer)?;
-    let mut last_poll = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(first) => {
+    let mut next_poll = Instant::now() + every;
+    loop {
+        match rx.recv_timeout(next_poll.saturating_duration_since(Instant::now())) {
+            Ok(Wake::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Ok(Wake::Changed(first)) => {
                 let mut agents: Vec<Agent> = sources.agent_of(&first).into_iter().collect();
                 let until = Instant::now() + SETTLE;
-                while let Ok(path) =
+                while let Ok(wake) =
                     rx.recv_timeout(until.saturating_duration_since(Instant::now()))
                 {
-                    if let Some(a) = sources.agent_of(&path)
-                        && !agents.contains(&a)
-                    {
-                        agents.push(a);
+                    match wake {
+                        Wake::Changed(path) => {
+                            if let Some(a) = sources.agent_of(&path)
+                                && !agents.contains(&a)
+                            {
+                                agents.push(a);
+                            }
+                        }
+                        // What changed is imported by the next start.
+                        Wake::Stop => return Ok(()),
                     }
                 }
                 import_now(store, sources, &agents, observer)?;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                // No watcher on this system: polling alone keeps us going.
-                std::thread::sleep(Duration::from_millis(200));
-            }
         }
-        if last_poll.elapsed() >= every {
-            last_poll = Instant::now();
+        if Instant::now() >= next_poll {
             if watch_new_folders(&mut watcher) && poll.is_none() {
                 every = POLL;
             }
             import_now(store, sources, &all, observer)?;
+            next_poll = Instant::now() + every;
         }
     }
     Ok(())

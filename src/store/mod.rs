@@ -569,9 +569,11 @@ impl Store {
 
     /// Changes whenever another connection commits: the cheap "did anything change?" poll.
     pub fn data_version(&self) -> Result<i64, StoreError> {
+        // Asked four times a second by the app: prepared once.
         Ok(self
             .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// Raw access for tests and the few places that need SQL the store does not wrap.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::ingest::watch::{Observer, Sources, follow};
+use crate::ingest::watch::{Observer, Sources, Stopper, follow, wakes};
 use crate::ingest::{Agent, ImportReport};
 use crate::store::Store;
 
@@ -60,20 +60,19 @@ fn agent_source(agent: Agent) -> &'static str {
 }
 
 pub struct Follower {
-    stop: Arc<AtomicBool>,
+    stopper: Stopper,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Follower {
     /// Starts following `sources` on the ledger at `path`.
     pub fn start(path: PathBuf, sources: Sources, progress: Arc<Progress>) -> Follower {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stopper, wakes) = wakes();
         let thread = std::thread::Builder::new()
             .name("tally-follow".into())
             .spawn(move || {
                 let result = Store::open(&path).and_then(|mut store| {
-                    follow(&mut store, &sources, None, &flag, &mut Reporter(&progress))
+                    follow(&mut store, &sources, None, wakes, &mut Reporter(&progress))
                 });
                 progress.busy.store(false, Ordering::Relaxed);
                 if let Err(e) = result {
@@ -84,15 +83,15 @@ impl Follower {
                 }
             })
             .ok();
-        Follower { stop, thread }
+        Follower { stopper, thread }
     }
 }
 
 impl Drop for Follower {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stopper.stop();
         if let Some(t) = self.thread.take() {
-            // The loop checks the flag every 200 ms; an import under way finishes first.
+            // The follower wakes at once; an import under way finishes first.
             let _ = t.join();
         }
     }

@@ -24,10 +24,14 @@ use crate::engine;
 use crate::notifier::System;
 use crate::store::{ReadOnly, Store};
 
-/// How often another process's commits are looked for. A `PRAGMA
-/// data_version` is a few microseconds, and answers without waiting for a
-/// writer that holds the lock.
+/// How often another process's commits are looked for where the ledger's
+/// file system does not report its writes. A `PRAGMA data_version` is a few
+/// microseconds, and answers without waiting for a writer that holds the lock.
 const WATCH: Duration = Duration::from_millis(250);
+/// How often where it does: the file monitor tells of each commit at once,
+/// and the look only backs it up (each wakes the main loop, which an idle
+/// window should not be for nothing).
+const WATCH_MONITORED: Duration = Duration::from_secs(2);
 
 type Job = Box<dyn FnOnce(&mut Store) + Send>;
 
@@ -203,6 +207,7 @@ impl Ledger {
         // process's record at once; the timer is there for file systems
         // that do not tell.
         let wal = crate::store::beside(self.reader.path(), "-wal");
+        let mut every = WATCH;
         match gio::File::for_path(wal)
             .monitor_file(gio::FileMonitorFlags::NONE, None::<&gio::Cancellable>)
         {
@@ -215,11 +220,12 @@ impl Ledger {
                     }
                 });
                 self.monitor.replace(Some(monitor));
+                every = WATCH_MONITORED;
             }
             Err(e) => tracing::debug!("no file monitor on the ledger: {e}"),
         }
         let me = Rc::downgrade(self);
-        glib::timeout_add_local(WATCH, move || match me.upgrade() {
+        glib::timeout_add_local(every, move || match me.upgrade() {
             Some(me) => {
                 me.notice();
                 glib::ControlFlow::Continue

@@ -156,10 +156,11 @@ pub async fn million(check: &Check, db: &Path) {
     );
 
     // Another process records one more.
-    let recorded = tally(
+    let recorded = tally_beside(
         db,
         &["record", "--model", "claude-sonnet-4-5", "--input", "1000"],
-    );
+    )
+    .await;
     check.expect(recorded, "tally record succeeds");
     let seen = wait_for(Duration::from_secs(10), || check.rows() == third + 1).await;
     check.expect(seen.is_some(), "and the history lists it");

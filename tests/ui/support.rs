@@ -145,6 +145,19 @@ pub async fn wait_for(limit: Duration, done: impl Fn() -> bool) -> Option<Durati
 }
 
 /// Runs `tally … --db db` from another process; says why when it fails.
+/// As `tally`, on a thread of its own: the main loop runs meanwhile, so a
+/// heartbeat measures the window, not the wait for the process.
+pub async fn tally_beside(db: &Path, args: &[&str]) -> bool {
+    let db = db.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    gio::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tally(&db, &args)
+    })
+    .await
+    .unwrap_or(false)
+}
+
 pub fn tally(db: &Path, args: &[&str]) -> bool {
     let out = Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(args)
