@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::core::Money;
 use crate::core::pricing::LONG_CONTEXT_KEY;
 use crate::core::usage::{
-    Billing, Cost, ServiceTier, Speed, TokenCounts, UsageRecord, inference_region,
+    Billing, Cost, MediaTokens, ModalTokens, ServiceTier, Speed, TokenCounts, UsageRecord,
+    inference_region,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +143,23 @@ fn known<T>(c: &Cells, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, 
     parse(text).ok_or_else(|| format!("{column}: “{text}” is not one Tally knows"))
 }
 
+/// The audio or image part of an OpenAI usage row: `input_{m}_tokens`
+/// counts the cached ones too, as `input_tokens` does.
+fn modal(c: &Cells, m: &str) -> Result<ModalTokens, String> {
+    let input = c.count(&format!("input_{m}_tokens"))?;
+    let cached = c.count(&format!("input_cached_{m}_tokens"))?;
+    if cached > input {
+        return Err(format!(
+            "input_cached_{m}_tokens: {cached} is more than input_{m}_tokens ({input})"
+        ));
+    }
+    Ok(ModalTokens {
+        input: input - cached,
+        cache_read: cached,
+        output: c.count(&format!("output_{m}_tokens"))?,
+    })
+}
+
 fn openai_usage(c: &Cells) -> Result<UsageRecord, String> {
     let model = c.text("model");
     if model.is_empty() {
@@ -157,6 +175,10 @@ fn openai_usage(c: &Cells) -> Result<UsageRecord, String> {
         ));
     }
     r.tokens = TokenCounts::from_openai(input, cached, c.count("output_tokens")?, 0);
+    r.media = MediaTokens {
+        audio: modal(c, "audio")?,
+        image: modal(c, "image")?,
+    };
     r.requests = c.count("num_model_requests")?;
     r.project = c.text("project_id").into();
     r.user = c.text("user_id").into();
@@ -372,6 +394,9 @@ pub fn rows(export: Export, text: &str) -> Result<Vec<Row>, String> {
         };
         if let Ok(r) = &mut record {
             r.source = export.source().into();
+            if let Err(e) = r.validate() {
+                record = Err(e.to_string());
+            }
         }
         out.push((line, record));
     }
@@ -438,6 +463,27 @@ mod tests {
         assert_eq!(tier(1), Ok(ServiceTier::Flex));
         assert_eq!(tier(2), Ok(ServiceTier::Standard));
         assert_eq!(tier(3), Err("service_tier: “turbo” is not one Tally knows"));
+
+        // Audio and image tokens: a part of the counts, the cached ones apart.
+        let text = "start_time,end_time,project_id,num_model_requests,model,input_tokens,output_tokens,input_cached_tokens,input_audio_tokens,input_cached_audio_tokens,output_audio_tokens,input_image_tokens,output_image_tokens\n\
+            1761955200,1762041600,p,2,gpt-realtime,10000,3000,2000,6000,1000,2500,0,0\n\
+            1761955200,1762041600,p,1,gpt-image-1,1200,4160,0,0,0,0,1000,4160\n\
+            1761955200,1762041600,p,1,gpt-realtime,10,0,0,20,0,0,0,0\n";
+        let media = rows(Export::OpenAiUsage, text).unwrap();
+        let m = |i: usize| media[i].1.as_ref().map(|r| r.media);
+        let audio = m(0).unwrap().audio;
+        assert_eq!(
+            (audio.input, audio.cache_read, audio.output),
+            (5000, 1000, 2500)
+        );
+        let image = m(1).unwrap().image;
+        assert_eq!((image.input, image.output), (1000, 4160));
+        // More audio than input is the row's error, never stored.
+        let bad = media[2].1.as_ref().unwrap_err();
+        assert!(
+            bad.starts_with("audio and image input tokens (20)"),
+            "{bad}"
+        );
 
         let text = "usage_date_utc,model_version,api_key,workspace,usage_type,usage_input_tokens_no_cache,usage_output_tokens,web_search_count,inference_geo,speed\n\
             2026-06-01,claude-opus-4-6,key,Default,standard,1000,50,4,us,fast\n\

@@ -6,12 +6,13 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::core::usage::{
-    Billing, Cost, ImageUsage, ServiceTier, Speed, TokenCounts, UsageRecord, input_includes_cache,
+    Billing, Cost, ImageUsage, MediaTokens, ModalTokens, ServiceTier, Speed, TokenCounts,
+    UsageRecord, input_includes_cache,
 };
 use crate::core::{Money, PriceBook};
 
 /// The fields Tally reads; anything else becomes metadata.
-const FIELDS: [&str; 25] = [
+const FIELDS: [&str; 31] = [
     "time",
     "model",
     "provider",
@@ -37,6 +38,12 @@ const FIELDS: [&str; 25] = [
     "speed",
     "region",
     "web_searches",
+    "audio_input",
+    "audio_cached",
+    "audio_output",
+    "image_input_tokens",
+    "image_cached_tokens",
+    "image_output_tokens",
 ];
 
 fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -145,6 +152,31 @@ pub fn record_from_fields(
         region: text(fields, "region").map(str::to_ascii_lowercase),
         web_searches: count(fields, "web_searches")?,
     };
+    // Counted as `input` is: with the cached ones where the provider counts
+    // those inside input.
+    let modal = |m: &str, input: &str, cached: &str, output: &str| {
+        let (i, c) = (count(fields, input)?, count(fields, cached)?);
+        let i = if input_includes_cache(&provider) {
+            i.checked_sub(c)
+                .ok_or_else(|| format!("{cached} ({c}) exceeds {input} ({i}): {provider} counts cached {m} tokens inside input"))?
+        } else {
+            i
+        };
+        Ok::<_, String>(ModalTokens {
+            input: i,
+            cache_read: c,
+            output: count(fields, output)?,
+        })
+    };
+    r.media = MediaTokens {
+        audio: modal("audio", "audio_input", "audio_cached", "audio_output")?,
+        image: modal(
+            "image",
+            "image_input_tokens",
+            "image_cached_tokens",
+            "image_output_tokens",
+        )?,
+    };
     for (key, value) in fields {
         if !FIELDS.contains(&key.as_str()) && !value.is_null() && value.as_str() != Some("") {
             r.metadata.insert(key.clone(), value.clone());
@@ -241,6 +273,24 @@ mod tests {
         assert_eq!(r.cost.amount(), Some(Money::parse_usd("0.03").unwrap()));
         assert_eq!(r.metadata["team"], "blue");
         assert_eq!(r.provider, "openai");
+    }
+
+    #[test]
+    fn a_row_says_its_audio_tokens_counted_as_its_input_is() {
+        // gpt-realtime, input counted with the cached: 10,000 in of which
+        // 2,000 cached; audio 6,000 of which 1,000 cached; 3,000 out, 2,500 audio.
+        // Uncached: 8,000, of which 5,000 audio. Text 3000×4 + 1000×0.40 +
+        // 500×16 = 20,400 µ$; audio 5000×32 + 1000×0.40 + 2500×64 = 320,400 µ$:
+        // $0.3408.
+        let r = record_from_fields(
+            &fields(r#"{"time":"2025-11-01T10:00:00Z","model":"gpt-realtime","input":10000,"cache_read":2000,"output":3000,"audio_input":6000,"audio_cached":1000,"audio_output":2500}"#),
+            &book(),
+            "jsonl",
+        )
+        .unwrap();
+        let a = r.media.audio;
+        assert_eq!((a.input, a.cache_read, a.output), (5_000, 1_000, 2_500));
+        assert_eq!(r.cost.amount(), Some(Money::parse_usd("0.3408").unwrap()));
     }
 
     #[test]
