@@ -1086,3 +1086,86 @@ fn what_if_without_fast_mode_prices_only_the_fast_calls_at_standard_speed() {
     assert_eq!(all["what_if_usd"], "1.500000000");
     assert_eq!(all["records"], 2);
 }
+
+#[test]
+fn a_calls_audio_tokens_are_priced_kept_and_exported() {
+    let l = Ledger::new();
+    // gpt-realtime: 10,000 in (2,000 cached) of which 6,000 audio (1,000
+    // cached); 3,000 out of which 2,500 audio. Uncached 8,000: text 3,000 ×
+    // $4 + 1,000 × $0.40 + 500 × $16 = $0.0204; audio 5,000 × $32 + 1,000 ×
+    // $0.40 + 2,500 × $64 = $0.3204. $0.3408.
+    let v = l.json(&[
+        "record",
+        "--model",
+        "gpt-realtime",
+        "--input",
+        "10000",
+        "--cache-read",
+        "2000",
+        "--output",
+        "3000",
+        "--audio-input",
+        "6000",
+        "--audio-cached",
+        "1000",
+        "--audio-output",
+        "2500",
+        "--at",
+        "2026-06-01T12:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(v["cost_usd"], "0.340800000", "{v}");
+    // More cached audio than audio input is refused, naming both flags.
+    let out = l.run(&[
+        "record",
+        "--model",
+        "gpt-realtime",
+        "--input",
+        "100",
+        "--audio-input",
+        "10",
+        "--audio-cached",
+        "20",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--audio-cached (20) cannot exceed --audio-input (10)"),
+        "{err}"
+    );
+    // A model without audio rates leaves such a call unpriced.
+    let v = l.json(&[
+        "record",
+        "--model",
+        "gpt-4o",
+        "--input",
+        "1000",
+        "--audio-input",
+        "500",
+        "--at",
+        "2026-06-01T13:00:00Z",
+        "--json",
+    ]);
+    assert!(v["cost_usd"].is_null(), "{v}");
+    let out = l._dir.path().join("usage.csv");
+    l.ok(&[
+        "report",
+        "usage",
+        "--since",
+        "2026-06-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let audio = [
+        at("audio_input_tokens"),
+        at("audio_cache_read_tokens"),
+        at("audio_output_tokens"),
+    ]
+    .map(|i| first[i]);
+    assert_eq!(audio, ["5000", "1000", "2500"]);
+}

@@ -37,14 +37,21 @@ pub fn columns() -> Vec<Column> {
         column("speed", gettext("Speed")),
         column("region", gettext("Region")),
         column("web_searches", gettext("Web searches")),
+        column("audio_input_tokens", gettext("Audio input")),
+        column("audio_cache_read_tokens", gettext("Audio cache reads")),
+        column("audio_output_tokens", gettext("Audio output")),
+        column("image_input_tokens", gettext("Image input")),
+        column("image_cache_read_tokens", gettext("Image cache reads")),
+        column("image_output_tokens", gettext("Image output")),
     ]
 }
 
 /// A record's cells in the order of [`columns`].
-fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 27] {
+fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 33] {
     let text = |s: Option<&'a str>| s.map_or(CellRef::Empty, CellRef::Text);
     let money = |n: Option<i64>| n.map_or(CellRef::Empty, |n| CellRef::Money(Money::from_nanos(n)));
     let count = |k: usize| CellRef::Count(r.counts[k].max(0) as u64);
+    let media = |k: usize| CellRef::Count(r.media[k].max(0) as u64);
     let [provider, model, user, project, agent, source] = r.dimensions;
     let time = jiff::Timestamp::from_millisecond(r.ts_ms).map_or(CellRef::Empty, CellRef::Time);
     [
@@ -75,6 +82,12 @@ fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 27] {
         CellRef::Text(r.speed),
         text(r.region),
         CellRef::Count(r.web_searches.max(0) as u64),
+        media(0),
+        media(1),
+        media(2),
+        media(3),
+        media(4),
+        media(5),
     ]
 }
 

@@ -29,7 +29,8 @@ pub struct HistoryRow {
 const RAW_COLUMNS: &str = "ts_ms, provider, model, user, project, agent, source, session, request_id,
     requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, embedding_tokens,
     images, cost_kind, cost_nanos, price_version, billed_nanos, revenue_nanos, service_tier, speed,
-    region, web_searches";
+    region, web_searches, audio_input, audio_cache_read, audio_output, image_input,
+    image_cache_read, image_output";
 
 /// A record's columns as stored, borrowed from the result row.
 pub struct RawRecord<'a> {
@@ -52,6 +53,8 @@ pub struct RawRecord<'a> {
     pub speed: &'a str,
     pub region: Option<&'a str>,
     pub web_searches: i64,
+    /// The audio and image parts of the input, cached input and output.
+    pub media: [i64; 6],
 }
 
 impl<'a> RawRecord<'a> {
@@ -78,6 +81,10 @@ impl<'a> RawRecord<'a> {
         for (k, c) in counts.iter_mut().enumerate() {
             *c = row.get(9 + k)?;
         }
+        let mut media = [0; 6];
+        for (k, c) in media.iter_mut().enumerate() {
+            *c = row.get(27 + k)?;
+        }
         Ok(RawRecord {
             ts_ms: row.get(0)?,
             dimensions: [text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?],
@@ -93,6 +100,7 @@ impl<'a> RawRecord<'a> {
             speed: text(24)?,
             region: optional(25)?,
             web_searches: row.get(26)?,
+            media,
         })
     }
 }
