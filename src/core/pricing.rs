@@ -684,7 +684,7 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         .output
         .saturating_sub(t.reasoning)
         .saturating_sub(audio.output + image.output);
-    let mut terms = vec![
+    let terms = [
         (text_input + record.embedding_tokens, input),
         (text_cached, cache_read),
         (t.cache_write_5m, write_5m),
@@ -692,24 +692,26 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         (text_output, output),
         (t.reasoning.min(t.output), reasoning),
     ];
-    for (medium, counts, rates) in [("audio", audio, &r.audio), ("image", image, &r.image)] {
-        for (kind, n, rate) in [
-            ("input", counts.input, rates.input),
-            ("cached input", counts.cache_read, rates.cache_read),
-            ("output", counts.output, rates.output),
-        ] {
-            if n > 0 {
-                let rate = rate.ok_or_else(|| {
-                    format!("“{}” has no {medium} {kind} token price", entry.model)
-                })?;
-                terms.push((n, rate));
-            }
-        }
-    }
-    let scaled: i128 = terms
+    let mut scaled: i128 = terms
         .iter()
         .map(|&(n, rate)| i128::from(n) * i128::from(rate))
         .sum();
+    if !record.media.is_empty() {
+        for (medium, counts, rates) in [("audio", audio, &r.audio), ("image", image, &r.image)] {
+            for (kind, n, rate) in [
+                ("input", counts.input, rates.input),
+                ("cached input", counts.cache_read, rates.cache_read),
+                ("output", counts.output, rates.output),
+            ] {
+                if n > 0 {
+                    let rate = rate.ok_or_else(|| {
+                        format!("“{}” has no {medium} {kind} token price", entry.model)
+                    })?;
+                    scaled += i128::from(n) * i128::from(rate);
+                }
+            }
+        }
+    }
     let mut cost = Money::checked_from_ratio(scaled, TOKENS_PER_RATE).ok_or_else(too_large)?;
     // Where the image tokens are known they are the bill; a per-image price
     // stands in for them only where they are not.
