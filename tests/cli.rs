@@ -47,6 +47,32 @@ impl Ledger {
         serde_json::from_str(&self.ok(args)).expect("valid JSON")
     }
 
+    /// The usage history since `day`, exported as CSV: its rows, each as
+    /// column → value.
+    fn exported(&self, day: &str) -> Vec<std::collections::HashMap<String, String>> {
+        let out = self._dir.path().join("usage.csv");
+        self.ok(&[
+            "report",
+            "usage",
+            "--since",
+            day,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        lines
+            .map(|l| {
+                header
+                    .iter()
+                    .zip(l.split(','))
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
     fn count(&self) -> u64 {
         self.json(&["usage", "--json"])["total"]["requests"]
             .as_u64()
@@ -1018,28 +1044,9 @@ fn a_calls_tier_speed_region_and_searches_are_kept_and_exported() {
         "--json",
     ]);
     assert_eq!(v["cost_usd"], "1.250000000", "half of $2.50: {v}");
-    let out = l._dir.path().join("usage.csv");
-    l.ok(&[
-        "report",
-        "usage",
-        "--since",
-        "2026-06-01",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let text = std::fs::read_to_string(&out).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    let billing = |r: &Vec<&str>| {
-        [
-            at("service_tier"),
-            at("speed"),
-            at("region"),
-            at("web_searches"),
-        ]
-        .map(|i| r[i].to_string())
+    let rows = l.exported("2026-06-01");
+    let billing = |r: &std::collections::HashMap<String, String>| {
+        ["service_tier", "speed", "region", "web_searches"].map(|c| r[c].clone())
     };
     assert_eq!(billing(&rows[0]), ["standard", "fast", "us", "2"]);
     assert_eq!(billing(&rows[1]), ["batch", "standard", "", "0"]);
@@ -1147,25 +1154,12 @@ fn a_calls_audio_tokens_are_priced_kept_and_exported() {
         "--json",
     ]);
     assert!(v["cost_usd"].is_null(), "{v}");
-    let out = l._dir.path().join("usage.csv");
-    l.ok(&[
-        "report",
-        "usage",
-        "--since",
-        "2026-06-01",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let text = std::fs::read_to_string(&out).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let first = &l.exported("2026-06-01")[0];
     let audio = [
-        at("audio_input_tokens"),
-        at("audio_cache_read_tokens"),
-        at("audio_output_tokens"),
+        "audio_input_tokens",
+        "audio_cache_read_tokens",
+        "audio_output_tokens",
     ]
-    .map(|i| first[i]);
+    .map(|c| first[c].as_str());
     assert_eq!(audio, ["5000", "1000", "2500"]);
 }

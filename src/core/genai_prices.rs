@@ -502,45 +502,48 @@ mod tests {
             };
             book.price(&r).unwrap().0.to_decimal_string()
         };
-        // Claude Sonnet 5: $2/$10 until 2026-08-31, $3/$15 from 2026-09-01.
-        // 1M in + 100k out: 2 + 1 = $3; 3 + 1.5 = $4.50.
-        assert_eq!(
-            cost(
+        for (model, at, input, output, want) in [
+            // Claude Sonnet 5: $2/$10 until 2026-08-31, $3/$15 from
+            // 2026-09-01. 1M in + 100k out: 2 + 1 = $3; 3 + 1.5 = $4.50.
+            (
                 "claude-sonnet-5",
                 "2026-08-31T23:59:59Z",
                 1_000_000,
-                100_000
+                100_000,
+                "3",
             ),
-            "3.000000000"
-        );
-        assert_eq!(
-            cost(
+            (
                 "claude-sonnet-5",
                 "2026-09-01T00:00:00Z",
                 1_000_000,
-                100_000
+                100_000,
+                "4.5",
             ),
-            "4.500000000"
-        );
-        // Claude Opus 4.6 over 200,000 prompt tokens: $10/$37.50 until
-        // 2026-03-12, flat $5/$25 from 2026-03-13. 250k in + 10k out.
-        assert_eq!(
-            cost("claude-opus-4-6", "2026-03-12T12:00:00Z", 250_000, 10_000),
-            "2.875000000"
-        );
-        assert_eq!(
-            cost("claude-opus-4-6", "2026-03-13T12:00:00Z", 250_000, 10_000),
-            "1.500000000"
-        );
-        // o3: $10/$40 until 2025-06-09, $2/$8 from 2025-06-10. 1M in.
-        assert_eq!(
-            cost("o3", "2025-06-09T12:00:00Z", 1_000_000, 0),
-            "10.000000000"
-        );
-        assert_eq!(
-            cost("o3", "2025-06-10T12:00:00Z", 1_000_000, 0),
-            "2.000000000"
-        );
+            // Claude Opus 4.6 over 200,000 prompt tokens: $10/$37.50 until
+            // 2026-03-12, flat $5/$25 from 2026-03-13. 250k in + 10k out.
+            (
+                "claude-opus-4-6",
+                "2026-03-12T12:00:00Z",
+                250_000,
+                10_000,
+                "2.875",
+            ),
+            (
+                "claude-opus-4-6",
+                "2026-03-13T12:00:00Z",
+                250_000,
+                10_000,
+                "1.5",
+            ),
+            // o3: $10/$40 until 2025-06-09, $2/$8 from 2025-06-10. 1M in.
+            ("o3", "2025-06-09T12:00:00Z", 1_000_000, 0, "10"),
+            ("o3", "2025-06-10T12:00:00Z", 1_000_000, 0, "2"),
+        ] {
+            let want = crate::core::Money::parse_usd(want)
+                .unwrap()
+                .to_decimal_string();
+            assert_eq!(cost(model, at, input, output), want, "{model} at {at}");
+        }
     }
 
     #[test]
