@@ -773,7 +773,7 @@ fn dated_changes_price_each_side_of_their_day() {
 
 /// The newest models' standard prices, dollars per million tokens: input,
 /// output, cached input. From each provider's page, as genai-prices (data of
-/// 2026-08-21) cites them:
+/// 2026-08-21) and the LiteLLM snapshot (each entry's `source`) cite them:
 /// - Anthropic: https://www.anthropic.com/pricing#api and
 ///   https://platform.claude.com/docs/en/about-claude/pricing
 /// - OpenAI: https://platform.openai.com/docs/pricing
@@ -814,7 +814,49 @@ const NEWEST: &[(&str, &str, &str, &str, &str)] = &[
     ("xai", "grok-4.3", "1.25", "2.50", "0.20"),
     ("xai", "grok-4.5", "2", "6", "0.50"),
     ("xai", "grok-3-fast", "5", "25", "1.25"),
+    // From the LiteLLM snapshot's entries and the pages they name.
+    ("anthropic", "claude-opus-5-5", "4", "20", "0.20"),
+    ("anthropic", "claude-sonnet-5-5", "2", "10", "0.10"),
+    ("anthropic", "claude-haiku-5-5", "0.10", "0.50", "0.01"),
+    ("anthropic", "claude-fable-5-1", "10", "50", "0.25"),
+    ("openai", "gpt-6-astra", "10", "50", "1"),
+    ("openai", "gpt-6-sol", "2", "10", "0.20"),
+    ("openai", "gpt-6-luna", "0.10", "0.50", "0.01"),
+    ("openai", "gpt-6.1-sol", "2", "10", "0.10"),
+    ("openai", "gpt-6.1-terra", "1", "5", "0.05"),
+    ("google", "gemini-3.7-flash", "0.75", "3.75", "0.075"),
+    ("google", "gemini-3.8-flash", "0.75", "3.75", "0.075"),
+    ("google", "gemini-4-argon", "2", "10", "0.10"),
+    ("mistral", "mistral-large-4", "1.36", "4.18", "0.14"),
+    ("mistral", "mistral-medium-3-5", "1.50", "7.50", "0.15"),
+    ("xai", "grok-4.6", "2", "6", "0.50"),
+    ("xai", "grok-4.7", "2", "6", "0.50"),
 ];
+
+#[test]
+fn haiku_5_5_bills_a_prompt_over_100000_tokens_at_its_larger_rates() {
+    // $0.10/$0.50 up to 100,000 prompt tokens; above, every token at
+    // $0.50/$2.50. 100,000 in + 1,000 out: $0.01 + $0.0005; 100,001 in:
+    // 100001 × 0.50 + 1000 × 2.50 = 50,000.5 + 2,500 µ$.
+    let b = book();
+    let at = "2026-11-30T12:00:00Z";
+    assert_eq!(
+        cost(&b, &rec("claude-haiku-5-5", at, tokens(100_000, 1_000))),
+        usd("0.0105")
+    );
+    assert_eq!(
+        cost(&b, &rec("claude-haiku-5-5", at, tokens(100_001, 1_000))),
+        usd("0.0525005")
+    );
+    // Gemini 3.8 Flash at the priority tier: 1.8 times. 1M in: $1.35.
+    let r = billed(
+        "gemini-3.8-flash",
+        at,
+        tokens(1_000_000, 0),
+        tier(ServiceTier::Priority),
+    );
+    assert_eq!(cost(&b, &r), usd("1.35"));
+}
 
 #[test]
 fn the_newest_models_bill_what_their_providers_pages_say() {
