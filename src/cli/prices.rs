@@ -383,8 +383,38 @@ fn show(store: &Store, a: ShowArgs) -> anyhow::Result<()> {
                 i.price.display()
             );
         }
+        print_modifiers("    ", &e.modifiers);
     }
     Ok(())
+}
+
+/// How the price changes with a call's tier, speed, region and tools.
+fn print_modifiers(indent: &str, m: &crate::core::pricing::Modifiers) {
+    let times = |v: i64| format!("× {}", rate_to_string(v));
+    for (tier, v) in &m.tiers {
+        println!("{indent}{}: {}", tier.name(), times(*v));
+    }
+    for (tier, rates) in &m.tier_rates {
+        println!("{indent}{}:", tier.name());
+        print_rates(&format!("{indent}  "), rates);
+    }
+    if let Some(v) = m.fast {
+        println!("{indent}{}: {}", gettext("fast mode"), times(v));
+    }
+    for (region, v) in &m.regions {
+        println!(
+            "{indent}{}: {}",
+            fill(&gettext("region {}"), &[region]),
+            times(*v)
+        );
+    }
+    if let Some(fee) = m.web_search {
+        println!(
+            "{indent}{}: {}",
+            gettext("web search"),
+            fill(&gettext("{} per 1,000"), &[&fee.display()])
+        );
+    }
 }
 
 fn print_rates(indent: &str, r: &crate::core::pricing::Rates) {
@@ -395,6 +425,12 @@ fn print_rates(indent: &str, r: &crate::core::pricing::Rates) {
         (gettext("cache write (5 min)"), r.cache_write_5m),
         (gettext("cache write (1 h)"), r.cache_write_1h),
         (gettext("reasoning"), r.reasoning),
+        (gettext("audio input"), r.audio.input),
+        (gettext("audio cache read"), r.audio.cache_read),
+        (gettext("audio output"), r.audio.output),
+        (gettext("image input"), r.image.input),
+        (gettext("image cache read"), r.image.cache_read),
+        (gettext("image output"), r.image.output),
     ];
     for (name, rate) in rows {
         if let Some(v) = rate {

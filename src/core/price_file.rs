@@ -52,6 +52,10 @@ pub struct ModifierSpec {
     pub flex: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<String>,
+    /// Tiers priced outright (`{"flex": {"input": "0.625", "output": "5"}}`)
+    /// where no one multiple holds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tier_rates: BTreeMap<String, RateSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -104,8 +108,23 @@ impl ModifierSpec {
                 })
             })
             .transpose()?;
+        let tier_rates = self
+            .tier_rates
+            .iter()
+            .map(|(name, spec)| {
+                let tier = ServiceTier::parse(name)
+                    .filter(|t| *t != ServiceTier::Standard)
+                    .ok_or_else(|| PriceFileError::BadRate {
+                        model: model.into(),
+                        field: "tier_rates",
+                        value: name.clone(),
+                    })?;
+                Ok((tier, spec.to_rates(model)?))
+            })
+            .collect::<Result<_, PriceFileError>>()?;
         Ok(Modifiers {
             tiers,
+            tier_rates,
             fast,
             regions,
             web_search,
@@ -119,6 +138,11 @@ impl ModifierSpec {
             batch: tier(ServiceTier::Batch),
             flex: tier(ServiceTier::Flex),
             priority: tier(ServiceTier::Priority),
+            tier_rates: m
+                .tier_rates
+                .iter()
+                .map(|(t, r)| (t.name().to_string(), RateSpec::from_rates(r)))
+                .collect(),
             fast: m.fast.map(text),
             regions: m
                 .regions
@@ -490,7 +514,7 @@ struct Draft {
 
 /// The multiple of the standard rates a LiteLLM tier (`*_batches`, `*_flex`,
 /// `*_priority`) bills, when its input and output rates agree on one (to a
-/// millionth); a tier priced some other way is left out, so it stays unpriced.
+/// millionth); a tier priced some other way keeps its own rates.
 fn tier_multiple(base: &Rates, input: Option<Rate>, output: Option<Rate>) -> Option<Multiple> {
     let ratio = |tier: Rate, base: Rate| -> Option<i128> {
         (base > 0).then(|| i128::from(tier) * i128::from(ONE) / i128::from(base))
@@ -568,6 +592,19 @@ fn read_rates(obj: &serde_json::Map<String, Value>, draft: &mut Draft) -> Result
         let output = field_rate(obj, &format!("output_cost_per_token_{suffix}"))?;
         if let Some(m) = tier_multiple(&draft.rates, input, output) {
             draft.modifiers.tiers.push((tier, m));
+        } else if input.is_some() && (output.is_some() || draft.rates.output.is_none()) {
+            // No one multiple: the tier's own rates.
+            let rates = Rates {
+                input,
+                output,
+                cache_read: field_rate(obj, &format!("cache_read_input_token_cost_{suffix}"))?,
+                cache_write_5m: field_rate(
+                    obj,
+                    &format!("cache_creation_input_token_cost_{suffix}"),
+                )?,
+                ..Rates::default()
+            };
+            draft.modifiers.tier_rates.push((tier, rates));
         }
     }
     if let Some(per_image) = field_rate(obj, "output_cost_per_image")? {
@@ -771,7 +808,9 @@ mod tests {
         assert_eq!(m.tier(ServiceTier::Batch), Some(ONE / 2));
         assert_eq!(m.tier(ServiceTier::Priority), Some(2 * ONE));
         // Flex halves the input but not the output: no single multiple, so
-        // a flex call stays unpriced rather than billed at a guess.
+        // the tier keeps its own rates ($0.50 in, $3 out).
         assert_eq!(m.tier(ServiceTier::Flex), None);
+        let flex = m.rates_at(ServiceTier::Flex).unwrap();
+        assert_eq!((flex.input, flex.output), (Some(ONE / 2), Some(3 * ONE)));
     }
 }

@@ -98,6 +98,11 @@ pub struct Modifiers {
     /// The multiple of the standard price each other tier bills (batch 0.5).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<(ServiceTier, Multiple)>,
+    /// Tiers priced outright rather than by one multiple (a flex tier that
+    /// halves the input price but not the output's): their rates, below any
+    /// long-context threshold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tier_rates: Vec<(ServiceTier, Rates)>,
     /// Fast mode's multiple, on the models that offer it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<Multiple>,
@@ -118,10 +123,18 @@ impl Modifiers {
         self.tiers.iter().find(|(t, _)| *t == tier).map(|(_, m)| *m)
     }
 
+    /// The rates a tier is priced at outright, where the book says.
+    pub fn rates_at(&self, tier: ServiceTier) -> Option<&Rates> {
+        self.tier_rates
+            .iter()
+            .find(|(t, _)| *t == tier)
+            .map(|(_, r)| r)
+    }
+
     /// Fills in what this entry does not say from its provider's rules.
     pub fn or_from(&mut self, provider: &Modifiers) {
         for &(tier, m) in &provider.tiers {
-            if self.tier(tier).is_none() {
+            if self.tier(tier).is_none() && self.rates_at(tier).is_none() {
                 self.tiers.push((tier, m));
             }
         }
@@ -137,11 +150,21 @@ impl Modifiers {
 
     /// `cost` as billed for `record`'s tier, speed and region, plus its tool
     /// fees; or why it cannot be known.
-    fn apply(&self, model: &str, record: &UsageRecord, cost: Money) -> Result<Money, String> {
+    /// `tier_priced`: the cost is at the tier's own rates already.
+    fn apply(
+        &self,
+        model: &str,
+        record: &UsageRecord,
+        cost: Money,
+        tier_priced: bool,
+    ) -> Result<Money, String> {
         let b = &record.billing;
-        let tier = self
-            .tier(b.tier)
-            .ok_or_else(|| format!("no {} price for “{model}”", b.tier.name()))?;
+        let tier = match tier_priced {
+            true => ONE,
+            false => self
+                .tier(b.tier)
+                .ok_or_else(|| format!("no {} price for “{model}”", b.tier.name()))?,
+        };
         let speed = match b.speed {
             Speed::Standard => ONE,
             Speed::Fast => self
@@ -661,7 +684,23 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         ));
     }
     let t = &record.tokens;
-    let r = rates_for_record(entry, record);
+    let tier = record.billing.tier;
+    let tier_rates = match tier {
+        ServiceTier::Standard => None,
+        _ => entry.modifiers.rates_at(tier),
+    };
+    let r = match tier_rates {
+        None => rates_for_record(entry, record),
+        // A tier's own rates hold below the long-context threshold only.
+        Some(_) if !std::ptr::eq(rates_for_record(entry, record), &entry.rates) => {
+            return Err(format!(
+                "no long-context {} price for “{}”",
+                tier.name(),
+                entry.model
+            ));
+        }
+        Some(rates) => rates,
+    };
     let bills_tokens = t.total() + record.embedding_tokens > 0;
     let (input, output) = match (r.input, r.output) {
         (Some(i), o) => (i, o.unwrap_or(0)),
@@ -721,7 +760,9 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
             .ok_or_else(too_large)?;
         cost = cost.checked_add(images).ok_or_else(too_large)?;
     }
-    entry.modifiers.apply(&entry.model, record, cost)
+    entry
+        .modifiers
+        .apply(&entry.model, record, cost, tier_rates.is_some())
 }
 
 /// Image sizes are written many ways: `1024x1024`, `1024-x-1024`, `1024×1024`.

@@ -881,3 +881,70 @@ fn the_newest_models_bill_what_their_providers_pages_say() {
         assert_eq!(one(read), usd(cached), "{row} cached input");
     }
 }
+
+#[test]
+fn a_tier_priced_outright_bills_its_own_rates_below_the_long_context_threshold() {
+    let rate = |v: &str| Some(v.to_string());
+    let spec = PriceSpec {
+        provider: "openai".into(),
+        model: "gpt-x".into(),
+        from: "2025-01-01".parse().unwrap(),
+        rates: RateSpec {
+            input: rate("1.25"),
+            output: rate("10"),
+            cache_read: rate("0.125"),
+            ..RateSpec::default()
+        },
+        long_context: vec![crate::core::price_file::TierSpec {
+            above: 272_000,
+            rates: RateSpec {
+                input: rate("2.50"),
+                output: rate("15"),
+                ..RateSpec::default()
+            },
+        }],
+        modifiers: crate::core::price_file::ModifierSpec {
+            // Flex halves the input but bills three quarters of the output.
+            tier_rates: [(
+                "flex".to_string(),
+                RateSpec {
+                    input: rate("0.625"),
+                    output: rate("7.50"),
+                    cache_read: rate("0.0625"),
+                    ..RateSpec::default()
+                },
+            )]
+            .into(),
+            ..Default::default()
+        },
+        ..PriceSpec::default()
+    };
+    let b = PriceBook::new(vec![spec.to_price(Origin::Imported, "t").unwrap()]);
+    let flex = |input, cache_read| {
+        let mut r = rec(
+            "gpt-x",
+            NOV_2025,
+            TokenCounts {
+                input,
+                cache_read,
+                output: 10_000,
+                ..TokenCounts::default()
+            },
+        );
+        r.billing = tier(ServiceTier::Flex);
+        r
+    };
+    // 80,000 × 0.625 + 20,000 × 0.0625 + 10,000 × 7.50
+    // = 50,000 + 1,250 + 75,000 = 126,250 µ$
+    assert_eq!(cost(&b, &flex(80_000, 20_000)), usd("0.12625"));
+    // Over 272,000 prompt tokens the book has no flex rates: unpriced, not
+    // a guess between the two.
+    let why = b.price(&flex(300_000, 0)).unwrap_err();
+    assert_eq!(why, "no long-context flex price for “gpt-x”");
+    // The spec round-trips through the stored form.
+    let back = PriceSpec::from_price(&spec.to_price(Origin::Imported, "t").unwrap());
+    assert_eq!(
+        back.modifiers.tier_rates["flex"].output.as_deref(),
+        Some("7.5")
+    );
+}

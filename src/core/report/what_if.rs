@@ -42,8 +42,8 @@ pub enum Scenario {
     /// Calls of `from` (`*`: any model) made on `to` instead; the first match wins.
     Models { map: Vec<(String, String)> },
     /// At another service tier (batch, flex, priority), at the multiple of
-    /// the price the book states for each model; a model without that tier
-    /// stays as it was.
+    /// the price the book states for each model (or its own rates at that
+    /// tier); a model without that tier stays as it was.
     Tier { tier: ServiceTier },
     /// Every prompt token (input and cache writes) billed as a cache read: the
     /// most caching could save.
@@ -163,7 +163,13 @@ fn price_in(b: &Bucket, scenario: &Scenario, book: &PriceBook) -> Result<Money, 
                     i128::from(b.totals.cost.nanos()) * i128::from(m),
                     i128::from(ONE),
                 ),
-                Err(_) => b.totals.cost,
+                // A tier priced outright: the calls at its rates; one the
+                // book does not sell stays as it was.
+                Err(_) => {
+                    let mut r = as_record(b, &b.provider, &b.model);
+                    r.billing.tier = *tier;
+                    book.price(&r).map_or(b.totals.cost, |(m, _)| m)
+                }
             },
         ),
         // Only the fast calls change; a bucket without any stays as it was.
