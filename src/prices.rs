@@ -31,18 +31,19 @@ pub fn shipped() -> Vec<ModelPrice> {
 /// The day the prices were last checked: the shipped book's date, or the
 /// ledger's newest import of a price file.
 pub fn checked_on(store: &Store) -> Result<Option<Date>, StoreError> {
-    let Ok((version, _)) = parse_book(SHIPPED) else {
+    // The book's date alone, not the whole book.
+    #[derive(serde::Deserialize)]
+    struct Dated {
+        version: Date,
+    }
+    let Ok(Dated { version: shipped }) = serde_json::from_str::<Dated>(SHIPPED) else {
         return Ok(None);
     };
-    let Ok(shipped) = version.parse::<Date>() else {
-        return Ok(None);
-    };
-    let stored = store.stored_prices()?;
-    let imported = stored
-        .iter()
-        .filter(|p| p.origin == Origin::Imported)
-        .map(|p| p.version.as_str());
-    Ok(Some(crate::core::pricing::checked_on(shipped, imported)))
+    let imported = store.imported_price_versions()?;
+    Ok(Some(crate::core::pricing::checked_on(
+        shipped,
+        imported.iter().map(String::as_str),
+    )))
 }
 
 /// Shipped prices with the ledger's imported and user prices on top.

@@ -1163,3 +1163,18 @@ fn a_calls_audio_tokens_are_priced_kept_and_exported() {
     .map(|c| first[c].as_str());
     assert_eq!(audio, ["5000", "1000", "2500"]);
 }
+
+#[test]
+fn a_price_update_dated_after_the_book_is_the_day_prices_were_checked() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/genai_prices.json");
+    let l = Ledger::new();
+    l.ok(&[
+        "prices",
+        "update",
+        file.to_str().unwrap(),
+        "--from",
+        "2027-01-15",
+    ]);
+    let listed = l.json(&["prices", "list", "--json"]);
+    assert_eq!(listed["checked"], "2027-01-15");
+}

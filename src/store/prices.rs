@@ -64,6 +64,15 @@ impl Store {
         )?)
     }
 
+    /// The versions of the imported price files (`litellm 2026-11-22`).
+    pub fn imported_price_versions(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT version FROM prices WHERE origin = 'imported'")?;
+        let versions = stmt.query_map([], |r| r.get(0))?;
+        Ok(versions.collect::<Result<_, _>>()?)
+    }
+
     pub fn stored_prices(&self) -> Result<Vec<StoredPrice>, StoreError> {
         let mut stmt = self
             .conn
