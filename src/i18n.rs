@@ -2,6 +2,12 @@
 
 pub use gettextrs::{gettext, ngettext, pgettext};
 
+/// A count as `ngettext` takes it: past `u32::MAX` every language's plural
+/// form is already the one for many.
+pub fn plural_n(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 use crate::config;
 
 /// Binds the `tally` domain; call once at start-up, before any string is looked up.

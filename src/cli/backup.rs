@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::i18n::{fill, gettext, ngettext};
+use crate::i18n::{fill, gettext, ngettext, plural_n};
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -55,7 +55,7 @@ pub fn restore(db: &Path, args: &RestoreArgs) -> anyhow::Result<()> {
                 &ngettext(
                     "{} holds {} record; the backup replaces it, and whatever was recorded after the backup was made is lost. Back it up first (tally backup FILE), then run again with --yes.",
                     "{} holds {} records; the backup replaces them, and whatever was recorded after the backup was made is lost. Back it up first (tally backup FILE), then run again with --yes.",
-                    held.min(u32::MAX as u64) as u32,
+                    plural_n(held),
                 ),
                 &[&db.display().to_string(), &held.to_string()],
             )),
@@ -69,7 +69,7 @@ pub fn restore(db: &Path, args: &RestoreArgs) -> anyhow::Result<()> {
             &ngettext(
                 "Restored {} record from {}.",
                 "Restored {} records from {}.",
-                n.min(u32::MAX as u64) as u32
+                plural_n(n)
             ),
             &[&n.to_string(), &args.file.display().to_string()]
         )

@@ -141,22 +141,13 @@ pub fn build_record(
 /// cached ones apart from the input).
 fn media_tokens(t: &TokenArgs, cache_in_input: bool) -> anyhow::Result<MediaTokens> {
     let modal = |input: u64, cached: u64, output: u64, flags: [&str; 2]| {
-        let input = if cache_in_input {
-            input.checked_sub(cached).ok_or_else(|| {
-                anyhow::anyhow!(fill(
-                    &gettext(
-                        "{} ({}) cannot exceed {} ({}): this provider counts cached tokens inside input"
-                    ),
-                    &[flags[1], &cached.to_string(), flags[0], &input.to_string()]
-                ))
-            })?
-        } else {
-            input
-        };
-        anyhow::Ok(ModalTokens {
-            input,
-            cache_read: cached,
-            output,
+        ModalTokens::from_counts(input, cached, output, cache_in_input).ok_or_else(|| {
+            anyhow::anyhow!(fill(
+                &gettext(
+                    "{} ({}) cannot exceed {} ({}): this provider counts cached tokens inside input"
+                ),
+                &[flags[1], &cached.to_string(), flags[0], &input.to_string()]
+            ))
         })
     };
     Ok(MediaTokens {

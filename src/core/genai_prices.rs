@@ -17,28 +17,15 @@ use jiff::ToSpan;
 use jiff::civil::Date;
 use serde_json::{Map, Value};
 
-use super::money::parse_scaled;
-use super::price_file::{PriceFileError, PriceImport};
+use super::price_file::{PriceFileError, PriceImport, all_zero, number_rate};
 use super::pricing::{
     Mode, ModelPrice, Modifiers, Origin, Rate, Rates, Tier, is_maker, normalize_provider,
 };
 
-/// The price fields Tally bills, and where each goes.
-const FIELDS: &[&str] = &[
-    "input_mtok",
-    "output_mtok",
-    "cache_read_mtok",
-    "cache_write_mtok",
-    "input_audio_mtok",
-    "cache_audio_read_mtok",
-    "output_audio_mtok",
-    "input_image_mtok",
-    "cache_image_read_mtok",
-    "output_image_mtok",
-];
-
-fn set(r: &mut Rates, field: &str, rate: Rate) {
-    let slot = match field {
+/// Where a genai-prices field goes in Tally's rates; none for a field Tally
+/// does not bill.
+fn slot<'r>(r: &'r mut Rates, field: &str) -> Option<&'r mut Option<Rate>> {
+    Some(match field {
         "input_mtok" => &mut r.input,
         "output_mtok" => &mut r.output,
         "cache_read_mtok" => &mut r.cache_read,
@@ -49,9 +36,14 @@ fn set(r: &mut Rates, field: &str, rate: Rate) {
         "input_image_mtok" => &mut r.image.input,
         "cache_image_read_mtok" => &mut r.image.cache_read,
         "output_image_mtok" => &mut r.image.output,
-        _ => return,
-    };
-    *slot = Some(rate);
+        _ => return None,
+    })
+}
+
+fn set(r: &mut Rates, field: &str, rate: Rate) {
+    if let Some(s) = slot(r, field) {
+        *s = Some(rate);
+    }
 }
 
 /// Dollars per million tokens, as written, to nano-dollars per million.
@@ -59,20 +51,11 @@ fn rate(v: &Value) -> Result<Rate, String> {
     let n = v
         .as_number()
         .ok_or_else(|| format!("price {v} is not a number"))?;
-    let text = n.to_string();
-    let nanos = parse_scaled(&text, 9)
-        .ok()
-        .or_else(|| {
-            n.as_f64()
-                .map(|f| (f * 1e9).round())
-                .filter(|f| f.is_finite())
-                .map(|f| f as i128)
-        })
-        .ok_or_else(|| format!("price {text} is not a finite number"))?;
-    Rate::try_from(nanos)
-        .ok()
-        .filter(|r| *r >= 0)
-        .ok_or_else(|| format!("price {text} is out of range"))
+    let r = number_rate(n, 9)?;
+    if r < 0 {
+        return Err(format!("price {n} is out of range"));
+    }
+    Ok(r)
 }
 
 /// One set of prices (`ModelPrice` in genai-prices' schema): the base rates
@@ -82,21 +65,18 @@ fn read_prices(prices: &Map<String, Value>) -> Result<(Rates, Vec<Tier>), String
     // start → (field → rate), for the fields that are tiered.
     let mut tiered: BTreeMap<u64, BTreeMap<&str, Rate>> = BTreeMap::new();
     for (field, value) in prices {
-        if !FIELDS.contains(&field.as_str()) {
+        let field = field.as_str();
+        if slot(&mut base, field).is_none() {
             if value.as_f64().is_some_and(|v| v == 0.0) {
                 continue;
             }
             return Err(format!("bills {field}, which Tally cannot price yet"));
         }
-        let field = FIELDS.iter().find(|f| **f == field).copied().unwrap_or("");
+        let priced = |v: &Value| rate(v).map_err(|e| format!("{field}: {e}"));
         match value {
             Value::Object(t) => {
                 let b = t.get("base").ok_or_else(|| format!("{field}: no base"))?;
-                set(
-                    &mut base,
-                    field,
-                    rate(b).map_err(|e| format!("{field}: {e}"))?,
-                );
+                set(&mut base, field, priced(b)?);
                 for tier in t
                     .get("tiers")
                     .and_then(Value::as_array)
@@ -104,7 +84,7 @@ fn read_prices(prices: &Map<String, Value>) -> Result<(Rates, Vec<Tier>), String
                     .flatten()
                 {
                     let start = tier.get("start").and_then(Value::as_u64);
-                    let price = tier.get("price").map(rate).transpose();
+                    let price = tier.get("price").map(priced).transpose();
                     match (start, price) {
                         (Some(start), Ok(Some(r))) => {
                             tiered.entry(start).or_default().insert(field, r);
@@ -113,11 +93,7 @@ fn read_prices(prices: &Map<String, Value>) -> Result<(Rates, Vec<Tier>), String
                     }
                 }
             }
-            v => set(
-                &mut base,
-                field,
-                rate(v).map_err(|e| format!("{field}: {e}"))?,
-            ),
+            v => set(&mut base, field, priced(v)?),
         }
     }
     // A tier bills every field: at its tiered price where the file gives one
@@ -309,10 +285,7 @@ pub fn parse_genai_prices(
             }
             names.remove(&id);
             for (day, base, tiers) in dated {
-                if [base.input, base.output]
-                    .iter()
-                    .all(|r| r.unwrap_or(0) == 0)
-                {
+                if all_zero(&base) {
                     out.skipped.push((
                         key.clone(),
                         "no input or output price (free or not known)".into(),

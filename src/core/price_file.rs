@@ -438,23 +438,26 @@ const PER_TOKEN_TO_RATE_SCALE: u32 = 15; // $/token → nano-$ per million token
 fn litellm_rate(v: &Value) -> Result<Option<Rate>, String> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => {
-            let text = n.to_string();
-            let scaled = parse_scaled(&text, PER_TOKEN_TO_RATE_SCALE)
-                .or_else(|_| {
-                    let units = n
-                        .as_f64()
-                        .map(|v| (v * 1e15).round())
-                        .filter(|u| u.is_finite());
-                    units.map(|u| u as i128).ok_or(())
-                })
-                .map_err(|_| format!("price {text} is not a finite number"))?;
-            Rate::try_from(scaled)
-                .map(Some)
-                .map_err(|_| format!("price {text} is too large"))
-        }
+        Value::Number(n) => number_rate(n, PER_TOKEN_TO_RATE_SCALE).map(Some),
         other => Err(format!("price {other} is not a number")),
     }
+}
+
+/// A price file's number as a rate, `scale` decimal places from the file's
+/// unit to nano-dollars per million tokens: exactly as written where it has
+/// no more places than that, else the float rounded to the last one.
+pub(super) fn number_rate(n: &serde_json::Number, scale: u32) -> Result<Rate, String> {
+    let text = n.to_string();
+    let scaled = parse_scaled(&text, scale)
+        .or_else(|_| {
+            let units = n
+                .as_f64()
+                .map(|v| (v * 10f64.powi(scale as i32)).round())
+                .filter(|u| u.is_finite());
+            units.map(|u| u as i128).ok_or(())
+        })
+        .map_err(|_| format!("price {text} is not a finite number"))?;
+    Rate::try_from(scaled).map_err(|_| format!("price {text} is too large"))
 }
 
 fn field_rate(obj: &serde_json::Map<String, Value>, key: &str) -> Result<Option<Rate>, String> {
@@ -618,7 +621,9 @@ fn read_rates(obj: &serde_json::Map<String, Value>, draft: &mut Draft) -> Result
     Ok(())
 }
 
-fn all_zero(r: &Rates) -> bool {
+/// Whether an entry's input and output prices are both zero or absent: a
+/// price file's way of writing "unknown" or "free".
+pub(super) fn all_zero(r: &Rates) -> bool {
     [r.input, r.output].iter().all(|v| v.unwrap_or(0) == 0)
 }
 

@@ -689,10 +689,11 @@ fn cost_of(entry: &ModelPrice, record: &UsageRecord) -> Result<Money, String> {
         ServiceTier::Standard => None,
         _ => entry.modifiers.rates_at(tier),
     };
+    let standard = rates_for_record(entry, record);
     let r = match tier_rates {
-        None => rates_for_record(entry, record),
+        None => standard,
         // A tier's own rates hold below the long-context threshold only.
-        Some(_) if !std::ptr::eq(rates_for_record(entry, record), &entry.rates) => {
+        Some(_) if !std::ptr::eq(standard, &entry.rates) => {
             return Err(format!(
                 "no long-context {} price for “{}”",
                 tier.name(),

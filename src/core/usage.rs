@@ -89,6 +89,27 @@ impl ModalTokens {
     pub fn is_empty(&self) -> bool {
         *self == ModalTokens::default()
     }
+
+    /// From a source's counts, where `input` includes the `cached` ones when
+    /// `cache_in_input` (OpenAI's convention, as `TokenCounts::from_openai`);
+    /// none when the cached ones exceed the input they are a part of.
+    pub fn from_counts(
+        input: u64,
+        cached: u64,
+        output: u64,
+        cache_in_input: bool,
+    ) -> Option<ModalTokens> {
+        let input = if cache_in_input {
+            input.checked_sub(cached)?
+        } else {
+            input
+        };
+        Some(ModalTokens {
+            input,
+            cache_read: cached,
+            output,
+        })
+    }
 }
 
 /// The audio and image tokens within a record's tokens.

@@ -312,26 +312,19 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
     // A tier or speed Tally does not know is kept with the call, which is
     // then unpriced for it: never billed as standard, never lost.
     let mut unknown = Vec::new();
-    let tier = usage
-        .service_tier
-        .as_deref()
-        .map_or(Some(ServiceTier::Standard), ServiceTier::parse);
-    let speed = usage
-        .speed
-        .as_deref()
-        .map_or(Some(Speed::Standard), Speed::parse);
-    if tier.is_none() {
-        unknown.push(format!(
-            "service_tier “{}”",
-            usage.service_tier.as_deref().unwrap_or("")
-        ));
-    }
-    if speed.is_none() {
-        unknown.push(format!("speed “{}”", usage.speed.as_deref().unwrap_or("")));
-    }
+    let tier = usage.service_tier.as_deref().unwrap_or("");
+    let tier = ServiceTier::parse(tier).unwrap_or_else(|| {
+        unknown.push(format!("service_tier “{tier}”"));
+        ServiceTier::Standard
+    });
+    let speed = usage.speed.as_deref().unwrap_or("");
+    let speed = Speed::parse(speed).unwrap_or_else(|| {
+        unknown.push(format!("speed “{speed}”"));
+        Speed::Standard
+    });
     let billing = Billing {
-        tier: tier.unwrap_or_default(),
-        speed: speed.unwrap_or_default(),
+        tier,
+        speed,
         region: usage.inference_geo.as_deref().and_then(inference_region),
         web_searches: count(
             usage

@@ -148,15 +148,9 @@ fn known<T>(c: &Cells, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, 
 fn modal(c: &Cells, m: &str) -> Result<ModalTokens, String> {
     let input = c.count(&format!("input_{m}_tokens"))?;
     let cached = c.count(&format!("input_cached_{m}_tokens"))?;
-    if cached > input {
-        return Err(format!(
-            "input_cached_{m}_tokens: {cached} is more than input_{m}_tokens ({input})"
-        ));
-    }
-    Ok(ModalTokens {
-        input: input - cached,
-        cache_read: cached,
-        output: c.count(&format!("output_{m}_tokens"))?,
+    let output = c.count(&format!("output_{m}_tokens"))?;
+    ModalTokens::from_counts(input, cached, output, true).ok_or_else(|| {
+        format!("input_cached_{m}_tokens: {cached} is more than input_{m}_tokens ({input})")
     })
 }
 

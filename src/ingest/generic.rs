@@ -156,17 +156,8 @@ pub fn record_from_fields(
     // those inside input.
     let modal = |m: &str, input: &str, cached: &str, output: &str| {
         let (i, c) = (count(fields, input)?, count(fields, cached)?);
-        let i = if input_includes_cache(&provider) {
-            i.checked_sub(c)
-                .ok_or_else(|| format!("{cached} ({c}) exceeds {input} ({i}): {provider} counts cached {m} tokens inside input"))?
-        } else {
-            i
-        };
-        Ok::<_, String>(ModalTokens {
-            input: i,
-            cache_read: c,
-            output: count(fields, output)?,
-        })
+        ModalTokens::from_counts(i, c, count(fields, output)?, input_includes_cache(&provider))
+            .ok_or_else(|| format!("{cached} ({c}) exceeds {input} ({i}): {provider} counts cached {m} tokens inside input"))
     };
     r.media = MediaTokens {
         audio: modal("audio", "audio_input", "audio_cached", "audio_output")?,

@@ -59,16 +59,14 @@ fn fast_by_bucket(
     let zone = ctx.store.zone();
     let mut out: HashMap<Vec<String>, FastCalls> = HashMap::new();
     for mut r in ctx.store.fast_calls(since, until)? {
-        let value = match by {
-            Dimension::Provider => r.provider.clone(),
-            Dimension::User => r.user.clone(),
-            Dimension::Project => r.project.clone(),
-            Dimension::Agent => r.agent.clone(),
-            Dimension::Source => r.source.clone(),
-            _ => r.model.clone(),
-        };
+        // `by` is never a time here (`what_if_doc` groups those by model).
         let day = r.at.to_zoned(zone.clone()).date().to_string();
-        let key = vec![day, r.provider.clone(), r.model.clone(), value];
+        let key = vec![
+            day,
+            r.provider.clone(),
+            r.model.clone(),
+            by.value_of(&r).to_string(),
+        ];
         let cost = r.cost.amount().unwrap_or(Money::ZERO);
         r.billing.speed = Speed::Standard;
         // At standard speed, from the book (a reported cost too: the book

@@ -9,7 +9,7 @@ use crate::core::Money;
 use crate::core::breakdown::Jobs;
 use crate::core::outlook::Outlook;
 use crate::engine::PolicyStatus;
-use crate::i18n::{fill, gettext, local_time, long_date, ngettext, percent, short_date};
+use crate::i18n::{fill, gettext, local_time, long_date, ngettext, percent, plural_n, short_date};
 
 /// "$12.00 of $50.00 · 24 %"
 pub fn budget_figures(s: &PolicyStatus) -> String {
@@ -105,7 +105,7 @@ pub fn unpriced(calls: u64) -> String {
         &ngettext(
             "{} call in these days has no price, so its cost is not in the totals.",
             "{} calls in these days have no price, so their cost is not in the totals.",
-            calls.min(u64::from(u32::MAX)) as u32,
+            plural_n(calls),
         ),
         &[&amounts::count(calls)],
     )
@@ -122,7 +122,7 @@ pub fn jobs(jobs: &Jobs) -> Option<String> {
         &ngettext(
             "{} job · {} succeeded · {} per successful job",
             "{} jobs · {} succeeded · {} per successful job",
-            jobs.attempts.min(u64::from(u32::MAX)) as u32,
+            plural_n(jobs.attempts),
         ),
         &[&amounts::count(jobs.attempts), &percent(rate), &per],
     );

@@ -16,7 +16,7 @@ use super::date_range::{
 use super::history_columns::append_columns;
 use super::ledger::Ledger;
 use super::ledger_model::{Counted, LedgerModel, PageAsk};
-use crate::i18n::{fill, gettext, ngettext};
+use crate::i18n::{fill, gettext, ngettext, plural_n};
 use crate::store::{HistoryFilter, Store, StoreError};
 
 #[derive(Debug)]
@@ -498,7 +498,7 @@ impl SimpleComponent for HistoryView {
                         &ngettext(
                             "Exported {} record to {}",
                             "Exported {} records to {}",
-                            n.min(u64::from(u32::MAX)) as u32,
+                            plural_n(n),
                         ),
                         &[&amounts::count(n), &path.display().to_string()],
                     ),

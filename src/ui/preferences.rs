@@ -16,7 +16,7 @@ use crate::autostart;
 use crate::core::alerts::DEFAULT_COOLDOWN;
 use crate::core::money::CURRENCIES;
 use crate::core::period::WEEKDAYS;
-use crate::i18n::{fill, gettext, ngettext};
+use crate::i18n::{fill, gettext, ngettext, plural_n};
 use crate::settings::{self, Setting, Value};
 
 /// A setting's value; one that cannot be read counts as unset.
@@ -208,7 +208,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
                         &ngettext(
                             "{} alert rule now sends to the webhook too.",
                             "{} alert rules now send to the webhook too.",
-                            n.min(u64::from(u32::MAX)) as u32,
+                            plural_n(n),
                         ),
                         &[&n.to_string()],
                     ),
@@ -416,11 +416,7 @@ fn confirm_restore(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, path: Pa
                     toast(
                         &w,
                         &fill(
-                            &ngettext(
-                                "Restored {} record.",
-                                "Restored {} records.",
-                                n.min(u32::MAX as u64) as u32,
-                            ),
+                            &ngettext("Restored {} record.", "Restored {} records.", plural_n(n)),
                             &[&amounts::count(n)],
                         ),
                     );

@@ -13,7 +13,7 @@ use super::amounts;
 use super::ledger::Ledger;
 use crate::core::Money;
 use crate::core::pricing::stale_days;
-use crate::i18n::{fill, gettext, ngettext};
+use crate::i18n::{fill, gettext, ngettext, plural_n};
 use crate::prices;
 
 /// What the price book row says: the day it was checked, and whether that
@@ -139,10 +139,6 @@ fn update(
     );
 }
 
-fn count(n: u64) -> u32 {
-    n.min(u64::from(u32::MAX)) as u32
-}
-
 /// Says what the update took; when it would change priced records, offers
 /// to reprice them (nothing changes unless the user says so).
 fn offer_reprice(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, u: Updated) {
@@ -150,7 +146,7 @@ fn offer_reprice(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, u: Updated
         &ngettext(
             "Took {} price; {} entries of the file could not be used (tally prices update FILE --explain lists them).",
             "Took {} prices; {} entries of the file could not be used (tally prices update FILE --explain lists them).",
-            count(u.taken as u64),
+            plural_n(u.taken as u64),
         ),
         &[
             &amounts::count(u.taken as u64),
@@ -163,7 +159,7 @@ fn offer_reprice(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, u: Updated
             &ngettext(
                 "{} call that had no price now has one.",
                 "{} calls that had no price now have one.",
-                count(u.newly_priced),
+                plural_n(u.newly_priced),
             ),
             &[&amounts::count(u.newly_priced)],
         ));
@@ -184,7 +180,7 @@ fn offer_reprice(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, u: Updated
         &ngettext(
             "With the new prices, {} call would cost {} instead of {}. Reprice it?",
             "With the new prices, {} calls would cost {} instead of {}. Reprice them?",
-            count(u.would_change),
+            plural_n(u.would_change),
         ),
         &[
             &amounts::count(u.would_change),
@@ -212,7 +208,7 @@ fn offer_reprice(window: &adw::PreferencesWindow, ledger: Rc<Ledger>, u: Updated
             move |done| {
                 let text = match done {
                     Ok(n) => fill(
-                        &ngettext("Repriced {} call.", "Repriced {} calls.", count(n)),
+                        &ngettext("Repriced {} call.", "Repriced {} calls.", plural_n(n)),
                         &[&amounts::count(n)],
                     ),
                     Err(e) => e,

@@ -44,11 +44,7 @@ pub fn show(parent: &gtk::Widget, ledger: Rc<Ledger>, done: impl Fn() + 'static)
             } else {
                 format!("{p} · {m}")
             };
-            let calls = ngettext(
-                "{} ({} call)",
-                "{} ({} calls)",
-                (*n).min(u32::MAX as u64) as u32,
-            );
+            let calls = ngettext("{} ({} call)", "{} ({} calls)", crate::i18n::plural_n(*n));
             fill(&calls, &[&who, &amounts::count(*n)])
         })
         .collect();
