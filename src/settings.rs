@@ -149,6 +149,11 @@ pub const fn follow(agent: Agent) -> Setting<bool> {
     match agent {
         Agent::ClaudeCode => Setting::new("follow.claude-code"),
         Agent::Codex => Setting::new("follow.codex"),
+        Agent::GeminiCli => Setting::new("follow.gemini-cli"),
+        Agent::OpenCode => Setting::new("follow.opencode"),
+        Agent::Amp => Setting::new("follow.amp"),
+        Agent::QwenCode => Setting::new("follow.qwen-code"),
+        Agent::Copilot => Setting::new("follow.copilot"),
     }
 }
 

@@ -651,10 +651,9 @@ fn the_follower_imports_only_on_its_poll_while_logs_are_unchanged() {
     }
     let imports = Arc::new(AtomicU64::new(0));
     let (stopper, wakes) = tally::ingest::watch::wakes();
-    let sources = tally::ingest::watch::Sources {
-        claude_code: vec![s.logs.clone()],
-        codex: Vec::new(),
-    };
+    let sources = tally::ingest::watch::Sources(
+        [(tally::ingest::Agent::ClaudeCode, vec![s.logs.clone()])].into(),
+    );
     let (db, count) = (s.db.clone(), imports.clone());
     let follower = std::thread::spawn(move || {
         let mut store = tally::store::Store::open(&db).unwrap();

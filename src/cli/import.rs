@@ -8,7 +8,7 @@ use super::print_json;
 use super::table::thousands;
 use crate::i18n::{fill, gettext};
 use crate::ingest::exports::Export;
-use crate::ingest::{self, Agent, FileFormat, ImportReport, SkipReason, claude_code, codex};
+use crate::ingest::{self, Agent, FileFormat, ImportReport, SkipReason};
 use crate::prices;
 use crate::store::Store;
 
@@ -18,6 +18,16 @@ pub enum ImportCommand {
     ClaudeCode(ImportArgs),
     /// Codex CLI's session logs (~/.codex/sessions and archived_sessions, CODEX_HOME)
     Codex(ImportArgs),
+    /// Gemini CLI's sessions (~/.gemini/tmp/*/chats, GEMINI_CLI_HOME)
+    GeminiCli(ImportArgs),
+    /// OpenCode's messages (~/.local/share/opencode: opencode.db and storage/message; OPENCODE_DATA_DIR, XDG_DATA_HOME)
+    Opencode(ImportArgs),
+    /// Amp's threads (~/.local/share/amp/threads, XDG_DATA_HOME)
+    Amp(ImportArgs),
+    /// Qwen Code's sessions (~/.qwen/projects/*/chats, QWEN_HOME)
+    QwenCode(ImportArgs),
+    /// GitHub Copilot CLI's OpenTelemetry file export (~/.copilot/otel, COPILOT_OTEL_FILE_EXPORTER_PATH)
+    Copilot(ImportArgs),
     /// A CSV file in Tally's format (see the README): a header row, one call a row
     Csv(FileArgs),
     /// A JSON Lines file in Tally's format (see the README): one call an object
@@ -86,6 +96,10 @@ fn reason_text(reason: SkipReason) -> String {
         SkipReason::ResumedCopy => gettext("lines copied by resumed sessions"),
         SkipReason::ArchivedCopy => gettext("archived copies of sessions already read"),
         SkipReason::ReEmitted => gettext("token counts repeated without new usage"),
+        SkipReason::Copy => {
+            gettext("copies of calls already counted (rewritten, resumed or forked)")
+        }
+        SkipReason::Aggregate => gettext("sums and other views of calls counted on their own"),
         SkipReason::Synthetic => gettext("synthetic messages (not billed)"),
         SkipReason::ApiError => gettext("API errors (not billed)"),
         SkipReason::Malformed => gettext("lines that could not be read"),
@@ -95,7 +109,7 @@ fn reason_text(reason: SkipReason) -> String {
 
 pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let (agent, a, usual) = match command {
+    let (agent, a) = match command {
         ImportCommand::Csv(a) => return import_file(store, a, FileFormat::Csv),
         ImportCommand::Jsonl(a) => return import_file(store, a, FileFormat::Jsonl),
         ImportCommand::OpenaiUsage(a) => {
@@ -110,29 +124,28 @@ pub fn run(store: &mut Store, command: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::AnthropicCosts(a) => {
             return import_file(store, a, FileFormat::Export(Export::AnthropicCosts));
         }
-        ImportCommand::ClaudeCode(a) => {
-            let found = claude_code::default_dirs(
-                std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
-                home.as_deref(),
-            );
-            (Agent::ClaudeCode, a, found)
-        }
-        ImportCommand::Codex(a) => {
-            let found =
-                codex::default_dirs(std::env::var("CODEX_HOME").ok().as_deref(), home.as_deref());
-            (Agent::Codex, a, found)
-        }
+        ImportCommand::ClaudeCode(a) => (Agent::ClaudeCode, a),
+        ImportCommand::Codex(a) => (Agent::Codex, a),
+        ImportCommand::GeminiCli(a) => (Agent::GeminiCli, a),
+        ImportCommand::Opencode(a) => (Agent::OpenCode, a),
+        ImportCommand::Amp(a) => (Agent::Amp, a),
+        ImportCommand::QwenCode(a) => (Agent::QwenCode, a),
+        ImportCommand::Copilot(a) => (Agent::Copilot, a),
     };
     let dirs = if a.dirs.is_empty() {
+        let usual = agent.default_dirs(&ingest::agent::process_env, home.as_deref());
         if usual.is_empty() {
-            anyhow::bail!(match agent {
-                Agent::ClaudeCode => gettext(
-                    "No Claude Code logs found in ~/.claude/projects or ~/.config/claude/projects. Name a folder: tally import claude-code DIR"
-                ),
-                Agent::Codex => gettext(
-                    "No Codex logs found in ~/.codex/sessions or ~/.codex/archived_sessions. Name a folder: tally import codex DIR"
-                ),
-            });
+            let mut why = fill(
+                &gettext("No {} records found in {}. Name a folder: tally import {} DIR"),
+                &[agent.name(), agent.usual_places(), agent.source()],
+            );
+            if agent == Agent::Copilot {
+                why.push_str(&fill(
+                    &gettext(". Copilot CLI writes its usage only with its OpenTelemetry file export on: {}"),
+                    &[ingest::copilot::HOW_TO_ENABLE],
+                ));
+            }
+            anyhow::bail!(why);
         }
         usual
     } else {

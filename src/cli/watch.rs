@@ -18,27 +18,51 @@ pub struct WatchArgs {
     /// Codex session folders (repeatable) [default: ~/.codex/sessions and archived_sessions]
     #[arg(long = "codex", value_name = "DIR")]
     pub codex: Vec<PathBuf>,
+    /// Gemini CLI folders (repeatable) [default: ~/.gemini/tmp]
+    #[arg(long = "gemini-cli", value_name = "DIR")]
+    pub gemini_cli: Vec<PathBuf>,
+    /// OpenCode data folders (repeatable) [default: ~/.local/share/opencode]
+    #[arg(long = "opencode", value_name = "DIR")]
+    pub opencode: Vec<PathBuf>,
+    /// Amp thread folders (repeatable) [default: ~/.local/share/amp/threads]
+    #[arg(long = "amp", value_name = "DIR")]
+    pub amp: Vec<PathBuf>,
+    /// Qwen Code project folders (repeatable) [default: ~/.qwen/projects]
+    #[arg(long = "qwen-code", value_name = "DIR")]
+    pub qwen_code: Vec<PathBuf>,
+    /// Copilot CLI OpenTelemetry export folders (repeatable) [default: ~/.copilot/otel]
+    #[arg(long = "copilot", value_name = "DIR")]
+    pub copilot: Vec<PathBuf>,
     /// Also look for new lines every this many seconds, for file systems that do not report changes [default: 60, or 5 where changes cannot be watched]
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub poll: Option<u64>,
 }
 
 pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
-    let sources = if a.claude_code.is_empty() && a.codex.is_empty() {
+    let named = Sources(
+        [
+            (Agent::ClaudeCode, a.claude_code),
+            (Agent::Codex, a.codex),
+            (Agent::GeminiCli, a.gemini_cli),
+            (Agent::OpenCode, a.opencode),
+            (Agent::Amp, a.amp),
+            (Agent::QwenCode, a.qwen_code),
+            (Agent::Copilot, a.copilot),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let sources = if named.is_empty() {
         default_sources()
     } else {
-        Sources {
-            claude_code: a.claude_code,
-            codex: a.codex,
-        }
+        named
     };
-    let folders = sources.claude_code.len() + sources.codex.len();
-    if folders == 0 {
+    if sources.is_empty() {
         anyhow::bail!(gettext(
-            "No agent logs found. Name the folders: tally watch --claude-code DIR --codex DIR"
+            "No agent logs found. Name the folders: tally watch --claude-code DIR --codex DIR (or --gemini-cli, --opencode, --amp, --qwen-code, --copilot)"
         ));
     }
-    for d in sources.claude_code.iter().chain(&sources.codex) {
+    for d in sources.folders() {
         println!(
             "{}",
             fill(&gettext("Following {}"), &[&d.display().to_string()])
@@ -64,10 +88,7 @@ impl Observer for Printer {
         {
             return;
         }
-        let name = match agent {
-            Agent::ClaudeCode => "claude-code",
-            Agent::Codex => "codex",
-        };
+        let name = agent.source();
         let now = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
         println!(
             "{now}  {}",

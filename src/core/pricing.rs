@@ -611,6 +611,20 @@ impl<'a> Pricer<'a> {
         }
     }
 
+    /// The provider whose model `model` is, when the book knows it: for an
+    /// agent that runs several makers' models and does not say whose.
+    pub fn maker(&mut self, model: &str) -> Option<String> {
+        let book = self.book;
+        self.resolved
+            .entry(String::new())
+            .or_default()
+            .entry(model.to_string())
+            .or_insert_with(|| book.resolve("", model))
+            .as_ref()
+            .ok()
+            .map(|r| r.provider.clone())
+    }
+
     /// The same as `PriceBook::cost`.
     pub fn cost(&mut self, record: &UsageRecord) -> Cost {
         let book = self.book;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SkipReason;
+use super::fields::Parsed;
 use crate::core::UsageRecord;
 use crate::core::usage::TokenCounts;
 
@@ -61,15 +62,6 @@ fn cumulative(v: &Value) -> Result<Cumulative, String> {
     Ok(c)
 }
 
-/// What reading one session file gives.
-#[derive(Debug, Default)]
-pub struct Session {
-    pub records: Vec<UsageRecord>,
-    pub skipped: Vec<SkipReason>,
-    /// (line number, what is wrong)
-    pub errors: Vec<(u64, String)>,
-}
-
 /// Where reading a session file has got to: enough to go on from the next
 /// line, in this import or (saved with the file's offset) the next one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,8 +84,8 @@ impl SessionState {
 }
 
 /// Reads a session's lines in order, from `state` on.
-pub fn read_session(lines: &[(u64, &str)], state: &mut SessionState) -> Session {
-    let mut out = Session::default();
+pub fn read_session(lines: &[(u64, &str)], state: &mut SessionState) -> Parsed {
+    let mut out = Parsed::default();
     let SessionState {
         model,
         cwd,

@@ -2,14 +2,23 @@
 //! its files into `UsageRecord`s; this module reads the files, prices the records
 //! and stores them, and explains every line it did not count.
 
+pub mod agent;
+pub mod amp;
 pub mod claude_code;
 pub mod codex;
+pub mod copilot;
 pub mod exports;
+pub mod fields;
+pub mod gemini_cli;
 pub mod generic;
+pub mod opencode;
 pub(crate) mod ordered;
+pub mod qwen_code;
 pub mod watch;
 
-use std::collections::{BTreeMap, HashSet};
+pub use agent::{Agent, Layout};
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -37,6 +46,12 @@ pub enum SkipReason {
     ArchivedCopy,
     /// Codex: a token count that did not advance the session's total.
     ReEmitted,
+    /// The same call written again: a message rewritten as it grew, a
+    /// resumed or forked session's copy, an older form beside the newer.
+    Copy,
+    /// A sum of calls, or another view of one, that is counted from the
+    /// call's own record (Copilot's agent spans and log events).
+    Aggregate,
     /// Claude Code's own placeholder messages, which are not billed.
     Synthetic,
     /// An API error reported as a message; nothing was billed.
@@ -82,12 +97,12 @@ fn real_folder(dir: &Path) -> PathBuf {
 /// How deep below a log folder files are looked for.
 const MAX_DEPTH: usize = 32;
 
-/// The `.jsonl` files under `dirs`, subfolders included, in a stable order.
-/// Only regular files are taken: a FIFO would block the import forever, and
-/// a socket or device is no log; each is named in `errors`. Symbolic links
-/// are followed, each real folder read once (by device and inode), so a link
-/// loop ends.
-pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
+/// The usage files of `agent` under `dirs`, subfolders included, in a stable
+/// order. Only regular files are taken: a FIFO would block the import
+/// forever, and a socket or device is no log; each is named in `errors`.
+/// Symbolic links are followed, each real folder read once (by device and
+/// inode), so a link loop ends.
+pub fn log_files(agent: Agent, dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -114,6 +129,10 @@ pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
                 continue;
             };
             if meta.is_dir() {
+                let name = entry.file_name();
+                if !agent.descends(&name.to_string_lossy(), depth) {
+                    continue;
+                }
                 if depth < MAX_DEPTH {
                     stack.push((path, depth + 1));
                 } else {
@@ -122,7 +141,7 @@ pub fn jsonl_files(dirs: &[PathBuf], errors: &mut Vec<String>) -> Vec<PathBuf> {
                         path.display()
                     ));
                 }
-            } else if path.extension().is_some_and(|e| e == "jsonl") {
+            } else if agent.layout_of(&path).is_some() {
                 if meta.is_file() {
                     out.push(path);
                 } else {
@@ -350,13 +369,6 @@ fn read_new(path: &Path, before: Option<&FileState>) -> std::io::Result<Option<N
     }))
 }
 
-/// The agents whose local logs Tally reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Agent {
-    ClaudeCode,
-    Codex,
-}
-
 /// Imports an agent's logs from `dirs`: every call once, priced, stored (unless
 /// `dry_run`). Unreadable files and lines are reported and skipped; the rest is stored.
 pub fn import_logs(
@@ -377,8 +389,180 @@ struct FileRead {
     skipped: BTreeMap<SkipReason, u64>,
     errors: Vec<String>,
     claude: Option<claude_code::FileCalls>,
-    codex: Vec<UsageRecord>,
+    /// Every other agent's calls.
+    records: Vec<UsageRecord>,
     state: FileState,
+}
+
+/// Counts what a parser skipped into a file's tally, its errors named by file
+/// and line (a document's as a whole by the file), and prices its records.
+fn absorb(
+    parsed: fields::Parsed,
+    path: &Path,
+    pricer: &mut Pricer,
+    skipped: &mut BTreeMap<SkipReason, u64>,
+    errors: &mut Vec<String>,
+) -> Vec<UsageRecord> {
+    for reason in parsed.skipped {
+        *skipped.entry(reason).or_default() += 1;
+    }
+    for (number, why) in parsed.errors {
+        errors.push(match number {
+            0 => format!("{}: {why}", path.display()),
+            n => format!("{}:{n}: {why}", path.display()),
+        });
+    }
+    let mut records = parsed.records;
+    for record in &mut records {
+        // An agent that runs several makers' models leaves the provider to the model.
+        if record.provider.is_empty() {
+            record.provider = pricer.maker(&record.model).unwrap_or_default();
+        }
+        record.cost = pricer.cost(record);
+    }
+    records
+}
+
+/// Reads the lines of an agent other than Claude Code, from its saved state;
+/// what they gave and the state to save after them.
+fn parse_lines(
+    agent: Agent,
+    path: &Path,
+    lines: &[(u64, &str)],
+    saved: Option<&str>,
+) -> (fields::Parsed, Option<String>) {
+    fn resume<T: serde::de::DeserializeOwned>(saved: Option<&str>) -> Option<T> {
+        saved.and_then(|s| serde_json::from_str(s).ok())
+    }
+    match agent {
+        Agent::Codex => {
+            let mut running = resume(saved)
+                .unwrap_or_else(|| codex::SessionState::new(&codex::session_from_file_name(path)));
+            let parsed = codex::read_session(lines, &mut running);
+            (parsed, serde_json::to_string(&running).ok())
+        }
+        Agent::GeminiCli => {
+            let mut running = resume(saved).unwrap_or_else(|| gemini_cli::SessionState {
+                session: String::new(),
+                project: gemini_cli::project_of(path),
+            });
+            let parsed = gemini_cli::read_lines(lines, &mut running);
+            (parsed, serde_json::to_string(&running).ok())
+        }
+        Agent::QwenCode => (qwen_code::read_lines(lines), None),
+        Agent::Copilot => (copilot::read_lines(lines), None),
+        // Claude Code is read by its collector; the others write no lines.
+        Agent::ClaudeCode | Agent::OpenCode | Agent::Amp => (fields::Parsed::default(), None),
+    }
+}
+
+/// A file's change time, to the nanosecond: a document rewritten in place
+/// to the same size is still read again.
+fn changed_at(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!("{}.{:09}", meta.mtime(), meta.mtime_nsec())
+}
+
+/// Reads a whole JSON document (a Gemini CLI session before 2026, an Amp
+/// thread, an OpenCode message file) when it changed since the last import.
+fn read_document(
+    agent: Agent,
+    path: &Path,
+    before: Option<&FileState>,
+    book: &PriceBook,
+) -> Result<Option<FileRead>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let stamp = changed_at(&meta);
+    if let Some(b) = before
+        && b.inode == meta.ino()
+        && b.size == meta.len()
+        && b.state.as_deref() == Some(stamp.as_str())
+    {
+        return Ok(None);
+    }
+    let text = read_usage_file(path)?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    let parsed = match agent {
+        Agent::GeminiCli => gemini_cli::read_document(&text, &gemini_cli::project_of(path)),
+        Agent::Amp => amp::read_document(&text, &stem),
+        _ => opencode::read_document(&text),
+    };
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64 + 1;
+    let (mut skipped, mut errors) = (BTreeMap::new(), Vec::new());
+    let records = absorb(
+        parsed,
+        path,
+        &mut Pricer::new(book),
+        &mut skipped,
+        &mut errors,
+    );
+    Ok(Some(FileRead {
+        lines,
+        rewritten: false,
+        skipped,
+        errors,
+        claude: None,
+        records,
+        state: FileState {
+            path: path.to_string_lossy().into_owned(),
+            source: agent.source().to_string(),
+            inode: meta.ino(),
+            size: meta.len(),
+            head_hash: [0; 16],
+            offset: meta.len(),
+            lines: 0,
+            state: Some(stamp),
+        },
+    }))
+}
+
+/// Reads the messages an OpenCode database gained since the last import.
+fn read_database(
+    path: &Path,
+    before: Option<&FileState>,
+    book: &PriceBook,
+) -> Result<Option<FileRead>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let saved: opencode::DatabaseState = before
+        .and_then(|b| b.state.as_deref())
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    if before.is_some() && opencode::stamp(path) == saved.stamp {
+        return Ok(None);
+    }
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (parsed, next) = opencode::read_database(path, &saved)?;
+    let lines = parsed.records.len() as u64;
+    let (mut skipped, mut errors) = (BTreeMap::new(), Vec::new());
+    let records = absorb(
+        parsed,
+        path,
+        &mut Pricer::new(book),
+        &mut skipped,
+        &mut errors,
+    );
+    Ok(Some(FileRead {
+        lines,
+        rewritten: false,
+        skipped,
+        errors,
+        claude: None,
+        records,
+        state: FileState {
+            path: path.to_string_lossy().into_owned(),
+            source: Agent::OpenCode.source().to_string(),
+            inode: meta.ino(),
+            size: meta.len(),
+            head_hash: [0; 16],
+            offset: meta.len(),
+            lines: 0,
+            state: serde_json::to_string(&next).ok(),
+        },
+    }))
 }
 
 /// Reads what is new in one log file. Runs on a worker thread: no store here.
@@ -388,6 +572,11 @@ fn read_file(
     before: Option<&FileState>,
     book: &PriceBook,
 ) -> Result<Option<FileRead>, String> {
+    match agent.layout_of(path) {
+        Some(Layout::Document) => return read_document(agent, path, before, book),
+        Some(Layout::Database) => return read_database(path, before, book),
+        Some(Layout::Lines) | None => {}
+    }
     let new = match read_new(path, before) {
         Ok(Some(new)) => new,
         Ok(None) => return Ok(None), // nothing appended since the last import
@@ -429,52 +618,35 @@ fn read_file(
         ));
     }
     let mut pricer = Pricer::new(book);
-    let (mut claude, mut codex, mut state) = (None, Vec::new(), None);
-    match agent {
-        Agent::ClaudeCode => {
-            let mut calls = claude_code::Collector::default();
-            for &(number, line) in &lines {
-                match claude_code::parse_line(line) {
-                    Ok(claude_code::Line::Usage(usage)) => calls.add(*usage, 0),
-                    Ok(claude_code::Line::Skipped(reason)) => {
-                        *skipped.entry(reason).or_default() += 1;
-                    }
-                    Ok(claude_code::Line::Other) => {}
-                    Err(why) => {
-                        *skipped.entry(SkipReason::Malformed).or_default() += 1;
-                        errors.push(format!("{}:{number}: {why}", path.display()));
-                    }
+    let (mut claude, mut records, mut state) = (None, Vec::new(), None);
+    if agent == Agent::ClaudeCode {
+        let mut calls = claude_code::Collector::default();
+        for &(number, line) in &lines {
+            match claude_code::parse_line(line) {
+                Ok(claude_code::Line::Usage(usage)) => calls.add(*usage, 0),
+                Ok(claude_code::Line::Skipped(reason)) => {
+                    *skipped.entry(reason).or_default() += 1;
+                }
+                Ok(claude_code::Line::Other) => {}
+                Err(why) => {
+                    *skipped.entry(SkipReason::Malformed).or_default() += 1;
+                    errors.push(format!("{}:{number}: {why}", path.display()));
                 }
             }
-            let (mut entries, calls_skipped) = calls.into_parts();
-            for (reason, n) in calls_skipped {
-                *skipped.entry(reason).or_default() += n;
-            }
-            for (entry, _) in &mut entries {
-                let record = entry.record_mut();
-                record.cost = pricer.cost(record);
-            }
-            claude = Some((entries, BTreeMap::new()));
         }
-        Agent::Codex => {
-            let mut running = new
-                .state
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok())
-                .unwrap_or_else(|| codex::SessionState::new(&codex::session_from_file_name(path)));
-            let session = codex::read_session(&lines, &mut running);
-            state = serde_json::to_string(&running).ok();
-            for reason in session.skipped {
-                *skipped.entry(reason).or_default() += 1;
-            }
-            for (number, why) in session.errors {
-                errors.push(format!("{}:{number}: {why}", path.display()));
-            }
-            codex = session.records;
-            for record in &mut codex {
-                record.cost = pricer.cost(record);
-            }
+        let (mut entries, calls_skipped) = calls.into_parts();
+        for (reason, n) in calls_skipped {
+            *skipped.entry(reason).or_default() += n;
         }
+        for (entry, _) in &mut entries {
+            let record = entry.record_mut();
+            record.cost = pricer.cost(record);
+        }
+        claude = Some((entries, BTreeMap::new()));
+    } else {
+        let (parsed, next) = parse_lines(agent, path, &lines, new.state.as_deref());
+        state = next;
+        records = absorb(parsed, path, &mut pricer, &mut skipped, &mut errors);
     }
     let offset = new.start + consumed as u64 + new.passed_over;
     let lines = lines.len() as u64;
@@ -488,7 +660,7 @@ fn read_file(
         skipped,
         errors,
         claude,
-        codex,
+        records,
         state: FileState {
             path: path.to_string_lossy().into_owned(),
             source: agent.source().to_string(),
@@ -500,15 +672,6 @@ fn read_file(
             state,
         },
     }))
-}
-
-impl Agent {
-    fn source(self) -> &'static str {
-        match self {
-            Agent::ClaudeCode => claude_code::SOURCE,
-            Agent::Codex => codex::SOURCE,
-        }
-    }
 }
 
 /// As `import_logs`, calling `progress(files done, files, lines read)` after each file.
@@ -545,7 +708,7 @@ fn import_files(
     // link or `..` must meet its saved state, or every file is read again.
     let dirs: Vec<PathBuf> = dirs.iter().map(|d| real_folder(d)).collect();
     let dirs = &dirs[..];
-    let files = jsonl_files(dirs, &mut report.errors);
+    let files = log_files(agent, dirs, &mut report.errors);
     let before = store.import_states(agent.source())?;
     std::thread::scope(|scope| {
         let mut writer = BatchWriter::start(scope, store, dry_run);
@@ -578,8 +741,9 @@ fn read_files(
     writer: &mut BatchWriter,
 ) -> Result<(), StoreError> {
     let mut claude = claude_code::Collector::default();
-    let mut codex_records = Vec::new();
-    let mut codex_seen = HashSet::new();
+    // Every other agent's calls, each once: by request id, the largest copy.
+    let mut records: Vec<UsageRecord> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut states = Vec::new();
     let project_of = |p: &Path| {
         dirs.iter()
@@ -603,11 +767,18 @@ fn read_files(
             let due = !states.is_empty() && last_flush.elapsed() >= FLUSH_EVERY;
             let full = match agent {
                 Agent::ClaudeCode => (claude.len() >= CHUNK || due) && new_project,
-                Agent::Codex => codex_records.len() >= CHUNK || due,
+                _ => records.len() >= CHUNK || due,
             };
             if full {
                 last_flush = Instant::now();
-                flush(writer, &mut claude, &mut codex_records, &mut states, report)?;
+                flush(
+                    writer,
+                    &mut claude,
+                    &mut records,
+                    &mut seen,
+                    &mut states,
+                    report,
+                )?;
             }
             report.files += 1;
             let read = match read {
@@ -627,11 +798,26 @@ fn read_files(
             if let Some(calls) = read.claude {
                 claude.merge(calls, n);
             }
-            for record in read.codex {
-                if codex_seen.insert(record.request_id.clone()) {
-                    codex_records.push(record);
-                } else {
-                    skip(SkipReason::ArchivedCopy, report);
+            let copy = match agent {
+                Agent::Codex => SkipReason::ArchivedCopy,
+                _ => SkipReason::Copy,
+            };
+            for record in read.records {
+                let Some(id) = record.request_id.clone() else {
+                    records.push(record);
+                    continue;
+                };
+                match seen.get(&id) {
+                    Some(&at) => {
+                        if record.tokens.total() > records[at].tokens.total() {
+                            records[at] = record;
+                        }
+                        skip(copy, report);
+                    }
+                    None => {
+                        seen.insert(id, records.len());
+                        records.push(record);
+                    }
                 }
             }
             states.push(read.state);
@@ -639,7 +825,14 @@ fn read_files(
         },
     )?;
     progress(files.len(), files.len(), report.lines);
-    flush(writer, &mut claude, &mut codex_records, &mut states, report)
+    flush(
+        writer,
+        &mut claude,
+        &mut records,
+        &mut seen,
+        &mut states,
+        report,
+    )
 }
 
 /// How many calls an import holds in memory before storing them. Claude Code's
@@ -786,11 +979,14 @@ impl<'scope> BatchWriter<'scope> {
 fn flush(
     writer: &mut BatchWriter,
     claude: &mut claude_code::Collector,
-    codex_records: &mut Vec<UsageRecord>,
+    others: &mut Vec<UsageRecord>,
+    seen: &mut HashMap<String, usize>,
     states: &mut Vec<FileState>,
     report: &mut ImportReport,
 ) -> Result<(), StoreError> {
-    if claude.is_empty() && codex_records.is_empty() && states.is_empty() {
+    // A copy in a later batch is the ledger's to recognise.
+    seen.clear();
+    if claude.is_empty() && others.is_empty() && states.is_empty() {
         // Nothing read: no transaction, so nothing for other connections to see.
         return Ok(());
     }
@@ -798,7 +994,7 @@ fn flush(
     for (reason, count) in skipped {
         *report.skipped.entry(reason).or_default() += count;
     }
-    records.append(codex_records);
+    records.append(others);
     report.unpriced += records.iter().filter(|r| r.cost.is_unpriced()).count() as u64;
     if writer.dry_run {
         report.new += records.len() as u64;

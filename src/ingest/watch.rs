@@ -3,6 +3,7 @@
 //! is imported. A slow poll backs the watch up, for folders that appear later
 //! and for file systems that do not report changes.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -57,40 +58,55 @@ pub fn wakes() -> (Stopper, Wakes) {
 
 /// The folders to follow for each agent.
 #[derive(Clone, Debug, Default)]
-pub struct Sources {
-    pub claude_code: Vec<PathBuf>,
-    pub codex: Vec<PathBuf>,
-}
+pub struct Sources(pub BTreeMap<Agent, Vec<PathBuf>>);
 
 impl Sources {
-    fn of(&self, agent: Agent) -> &[PathBuf] {
-        match agent {
-            Agent::ClaudeCode => &self.claude_code,
-            Agent::Codex => &self.codex,
-        }
+    pub fn of(&self, agent: Agent) -> &[PathBuf] {
+        self.0.get(&agent).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every folder, of every agent.
+    pub fn folders(&self) -> impl Iterator<Item = &PathBuf> {
+        self.0.values().flatten()
+    }
+
+    /// No folder to follow.
+    pub fn is_empty(&self) -> bool {
+        self.folders().next().is_none()
+    }
+
+    /// The agents with folders to follow, in their order.
+    pub fn agents(&self) -> Vec<Agent> {
+        self.0
+            .iter()
+            .filter(|(_, dirs)| !dirs.is_empty())
+            .map(|(a, _)| *a)
+            .collect()
     }
 
     fn agent_of(&self, path: &std::path::Path) -> Option<Agent> {
-        [Agent::ClaudeCode, Agent::Codex]
-            .into_iter()
-            .find(|a| self.of(*a).iter().any(|d| path.starts_with(d)))
+        self.0
+            .iter()
+            .find(|(_, dirs)| dirs.iter().any(|d| path.starts_with(d)))
+            .map(|(a, _)| *a)
     }
 }
 
-/// The agents' usual log folders that exist here (`CLAUDE_CONFIG_DIR`,
-/// `CODEX_HOME` and the home folder's defaults).
+/// Every agent's usual folders that exist here, as its own environment
+/// variables and the home folder's defaults say.
 pub fn default_sources() -> Sources {
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    Sources {
-        claude_code: super::claude_code::default_dirs(
-            std::env::var("CLAUDE_CONFIG_DIR").ok().as_deref(),
-            home.as_deref(),
-        ),
-        codex: super::codex::default_dirs(
-            std::env::var("CODEX_HOME").ok().as_deref(),
-            home.as_deref(),
-        ),
-    }
+    Sources(
+        Agent::ALL
+            .into_iter()
+            .map(|a| {
+                (
+                    a,
+                    a.default_dirs(&super::agent::process_env, home.as_deref()),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Imports what is new for `agents`, then evaluates the budgets; `done` hears of
@@ -166,11 +182,8 @@ pub fn follow(
     // through a link would never match the folders the changes are
     // sorted by, leaving every change to the poll.
     let real = |dirs: &[PathBuf]| -> Vec<PathBuf> { dirs.iter().map(|d| real_folder(d)).collect() };
-    let sources = &Sources {
-        claude_code: real(&sources.claude_code),
-        codex: real(&sources.codex),
-    };
-    let all = [Agent::ClaudeCode, Agent::Codex];
+    let sources = &Sources(sources.0.iter().map(|(a, dirs)| (*a, real(dirs))).collect());
+    let all = sources.agents();
     // `wakes.tx` stays here, so the channel never closes while following.
     let Wakes { tx, rx } = wakes;
     let changes = tx.clone();
@@ -189,7 +202,7 @@ pub fn follow(
     // watches reached): then the short poll is all that sees its changes.
     let mut blind = watcher.is_none();
     let mut watch_new_folders = |watcher: &mut Option<notify::RecommendedWatcher>| {
-        for dir in sources.claude_code.iter().chain(&sources.codex) {
+        for dir in sources.folders() {
             if dir.is_dir() && !watched.contains(dir) {
                 if let Some(w) = watcher.as_mut()
                     && let Err(e) = w.watch(dir, RecursiveMode::Recursive)

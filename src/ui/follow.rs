@@ -36,10 +36,7 @@ impl Observer for Reporter<'_> {
         if (report.lines > 0 || !report.errors.is_empty() || report.stopped.is_some())
             && let Ok(mut last) = self.0.last.lock()
         {
-            last.insert(
-                agent_source(agent),
-                (jiff::Timestamp::now(), report.clone()),
-            );
+            last.insert(agent.source(), (jiff::Timestamp::now(), report.clone()));
         }
     }
 
@@ -49,13 +46,6 @@ impl Observer for Reporter<'_> {
         self.0.files.store(files as u64, Ordering::Relaxed);
         self.0.done.store(done as u64, Ordering::Relaxed);
         self.0.lines.store(lines, Ordering::Relaxed);
-    }
-}
-
-fn agent_source(agent: Agent) -> &'static str {
-    match agent {
-        Agent::ClaudeCode => crate::ingest::claude_code::SOURCE,
-        Agent::Codex => crate::ingest::codex::SOURCE,
     }
 }
 

@@ -40,6 +40,7 @@ pub enum SourcesInput {
 
 /// What the view shows of one agent.
 struct AgentState {
+    agent: Agent,
     folders: Vec<PathBuf>,
     following: bool,
     files: u64,
@@ -69,20 +70,6 @@ pub struct SourcesWidgets {
     spinner: gtk::Spinner,
 }
 
-fn agent_name(a: Agent) -> &'static str {
-    match a {
-        Agent::ClaudeCode => "Claude Code",
-        Agent::Codex => "Codex CLI",
-    }
-}
-
-fn source_name(a: Agent) -> &'static str {
-    match a {
-        Agent::ClaudeCode => crate::ingest::claude_code::SOURCE,
-        Agent::Codex => crate::ingest::codex::SOURCE,
-    }
-}
-
 fn reason_text(r: SkipReason) -> String {
     match r {
         SkipReason::DuplicateBlock => gettext("repeated content blocks"),
@@ -91,6 +78,8 @@ fn reason_text(r: SkipReason) -> String {
         SkipReason::ResumedCopy => gettext("resumed-session copies"),
         SkipReason::ArchivedCopy => gettext("archived copies"),
         SkipReason::ReEmitted => gettext("re-emitted counts"),
+        SkipReason::Copy => gettext("copies of counted calls"),
+        SkipReason::Aggregate => gettext("sums of counted calls"),
         SkipReason::Synthetic => gettext("placeholder messages"),
         SkipReason::ApiError => gettext("API errors"),
         SkipReason::Malformed => gettext("unreadable lines"),
@@ -163,19 +152,13 @@ fn detail_rows(a: &AgentState) -> Vec<adw::ActionRow> {
 impl SourcesView {
     fn sources(&self, only_followed: bool) -> Sources {
         let found = crate::ingest::watch::default_sources();
-        let on = |a: Agent| !only_followed || self.following(a);
-        Sources {
-            claude_code: if on(Agent::ClaudeCode) {
-                found.claude_code
-            } else {
-                Vec::new()
-            },
-            codex: if on(Agent::Codex) {
-                found.codex
-            } else {
-                Vec::new()
-            },
-        }
+        Sources(
+            found
+                .0
+                .into_iter()
+                .filter(|(a, _)| !only_followed || self.following(*a))
+                .collect(),
+        )
     }
 
     fn following(&self, a: Agent) -> bool {
@@ -190,7 +173,7 @@ impl SourcesView {
             return;
         }
         let sources = self.sources(true);
-        if !sources.claude_code.is_empty() || !sources.codex.is_empty() {
+        if !sources.is_empty() {
             self.follower = Some(Follower::start(
                 self.db.clone(),
                 sources,
@@ -220,15 +203,13 @@ impl SourcesView {
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default();
-        self.agents = [Agent::ClaudeCode, Agent::Codex]
+        self.agents = Agent::ALL
             .into_iter()
             .map(|agent| {
-                let source = source_name(agent);
+                let source = agent.source();
                 AgentState {
-                    folders: match agent {
-                        Agent::ClaudeCode => found.claude_code.clone(),
-                        Agent::Codex => found.codex.clone(),
-                    },
+                    agent,
+                    folders: found.of(agent).to_vec(),
                     following: self.following(agent),
                     files: self.ledger.read(|s| s.imported_files(source)).unwrap_or(0),
                     records: records
@@ -331,16 +312,13 @@ impl SourcesView {
             .read(|s| s.history_count(&crate::store::HistoryFilter::default()))
             .is_ok_and(|n| n == 0);
         let found = self.sources(false);
-        if asked || !empty || (found.claude_code.is_empty() && found.codex.is_empty()) {
+        if asked || !empty || found.is_empty() {
             return;
         }
         let mut places = Vec::new();
-        for (agent, dirs) in [
-            (Agent::ClaudeCode, &found.claude_code),
-            (Agent::Codex, &found.codex),
-        ] {
+        for (agent, dirs) in &found.0 {
             for d in dirs {
-                places.push(format!("{} — {}", agent_name(agent), d.display()));
+                places.push(format!("{} — {}", agent.name(), d.display()));
             }
         }
         let (root, s) = (root.clone(), sender.clone());
@@ -390,21 +368,18 @@ impl SimpleComponent for SourcesView {
         let group = adw::PreferencesGroup::builder()
             .title(gettext("Coding agents"))
             .description(gettext(
-                "Tally reads the usage that Claude Code and Codex CLI log on this computer, counting every call once.",
+                "Tally reads the usage your coding agents keep on this computer, counting every call once.",
             ))
             .build();
         let mut switches = Vec::new();
-        let rows: Vec<adw::ExpanderRow> = [Agent::ClaudeCode, Agent::Codex]
+        let rows: Vec<adw::ExpanderRow> = Agent::ALL
             .into_iter()
             .map(|agent| {
-                let row = adw::ExpanderRow::builder().title(agent_name(agent)).build();
-                row.set_widget_name(&format!("source-{}", source_name(agent)));
+                let row = adw::ExpanderRow::builder().title(agent.name()).build();
+                row.set_widget_name(&format!("source-{}", agent.source()));
                 let switch = gtk::Switch::builder().valign(gtk::Align::Center).build();
                 switch.set_widget_name("source-follow");
-                super::a11y::set_label(
-                    &switch,
-                    &fill(&gettext("Follow {} live"), &[agent_name(agent)]),
-                );
+                super::a11y::set_label(&switch, &fill(&gettext("Follow {} live"), &[agent.name()]));
                 let s = sender.clone();
                 switch.connect_state_set(move |_, on| {
                     s.input(SourcesInput::Follow(agent, on));
@@ -531,7 +506,7 @@ impl SimpleComponent for SourcesView {
                 self.ledger.write(
                     move |s| {
                         settings::SOURCES_ASKED.set(s, Some(&true))?;
-                        for a in [Agent::ClaudeCode, Agent::Codex] {
+                        for a in Agent::ALL {
                             settings::follow(a).set(s, (!yes).then_some(&false))?;
                         }
                         Ok(())
@@ -566,7 +541,14 @@ impl SimpleComponent for SourcesView {
         widgets.spinner.set_visible(self.file_busy);
         widgets.status.set_label(&self.message);
         for (i, (row, a)) in widgets.rows.iter().zip(&self.agents).enumerate() {
-            let subtitle = if a.folders.is_empty() {
+            let subtitle = if a.folders.is_empty() && a.agent == Agent::Copilot {
+                fill(
+                    &gettext(
+                        "No usage found: Copilot CLI writes it only with its file export on ({})",
+                    ),
+                    &[crate::ingest::copilot::HOW_TO_ENABLE],
+                )
+            } else if a.folders.is_empty() {
                 gettext("No logs found on this computer")
             } else {
                 fill(

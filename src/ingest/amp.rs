@@ -1,0 +1,162 @@
+//! Amp's threads: `~/.local/share/amp/threads/T-<uuid>.json` (`XDG_DATA_HOME`),
+//! one JSON document a thread, rewritten as it grows. Each assistant message
+//! carries `usage {model, timestamp, inputTokens, outputTokens,
+//! cacheCreationInputTokens, cacheReadInputTokens}` (Anthropic's convention:
+//! the buckets add up); older threads keep a `usageLedger.events[]` of
+//! `{timestamp, model, tokens {input, output}, toMessageId}` instead. The
+//! thread id and message id name the call, so both forms of one message, and
+//! every rewrite of the thread, count once.
+
+use serde_json::Value;
+
+use super::fields::{self, Parsed};
+use crate::core::UsageRecord;
+use crate::core::usage::TokenCounts;
+
+pub const SOURCE: &str = "amp";
+
+/// Reads a thread document.
+pub fn read_document(text: &str, file_stem: &str) -> Parsed {
+    let mut out = Parsed::default();
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            out.malformed(e.line() as u64, format!("not a JSON thread: {e}"));
+            return out;
+        }
+    };
+    let thread = fields::text(&v, "id").unwrap_or(file_stem).to_string();
+    let created = v.get("created").and_then(fields::time);
+    let project = project(&v);
+    let messages = v.get("messages").and_then(Value::as_array);
+    let mut any_usage = false;
+    for (i, m) in messages.into_iter().flatten().enumerate() {
+        let Some(usage) = m.get("usage").filter(|u| u.is_object()) else {
+            continue;
+        };
+        any_usage = true;
+        let id = m
+            .get("messageId")
+            .map(|id| id.to_string().trim_matches('"').to_string())
+            .unwrap_or_else(|| i.to_string());
+        let n = |key: &str| {
+            fields::count(usage, &[key]).map_err(|why| format!("messages[{i}].usage.{why}"))
+        };
+        let counts = (|| {
+            Ok::<_, String>((
+                n("inputTokens")?,
+                n("outputTokens")?,
+                n("cacheReadInputTokens")?,
+                n("cacheCreationInputTokens")?,
+            ))
+        })();
+        let (input, output, read, written) = match counts {
+            Ok(c) => c,
+            Err(why) => {
+                out.malformed(0, why);
+                continue;
+            }
+        };
+        let at = usage.get("timestamp").and_then(fields::time).or(created);
+        let Some(at) = at else {
+            out.malformed(
+                0,
+                format!("messages[{i}]: usage without a time, in a thread without one"),
+            );
+            continue;
+        };
+        let model = fields::text(usage, "model").unwrap_or("unknown");
+        let mut r = call(at, model, &thread, &id, &project);
+        r.tokens = TokenCounts::from_anthropic(input, output, read, written, 0, 0);
+        out.records.push(r);
+    }
+    if any_usage {
+        return out;
+    }
+    let events = v
+        .get("usageLedger")
+        .and_then(|l| l.get("events"))
+        .and_then(Value::as_array);
+    for (i, e) in events.into_iter().flatten().enumerate() {
+        let n = |key: &str| {
+            fields::count(e, &["tokens", key])
+                .map_err(|why| format!("usageLedger.events[{i}].{why}"))
+        };
+        let (input, output) = match (n("input"), n("output")) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(why), _) | (_, Err(why)) => {
+                out.malformed(0, why);
+                continue;
+            }
+        };
+        let Some(at) = e.get("timestamp").and_then(fields::time) else {
+            out.malformed(
+                0,
+                format!("usageLedger.events[{i}] without a valid timestamp"),
+            );
+            continue;
+        };
+        let id = e
+            .get("toMessageId")
+            .or_else(|| e.get("id"))
+            .map(|id| id.to_string().trim_matches('"').to_string())
+            .unwrap_or_else(|| format!("event-{i}"));
+        let model = fields::text(e, "model").unwrap_or("unknown");
+        let mut r = call(at, model, &thread, &id, &project);
+        r.tokens = TokenCounts::from_anthropic(input, output, 0, 0, 0, 0);
+        out.records.push(r);
+    }
+    out
+}
+
+fn call(at: jiff::Timestamp, model: &str, thread: &str, id: &str, project: &str) -> UsageRecord {
+    // Amp runs several makers' models; the model says whose.
+    let mut r = UsageRecord::new(at, "", model);
+    r.source = SOURCE.into();
+    r.agent = SOURCE.into();
+    r.session = Some(thread.to_string());
+    r.request_id = Some(format!("{thread}:{id}"));
+    r.project = project.to_string();
+    r
+}
+
+/// The thread's first workspace folder (`env.initial.trees[0].uri`), as a path.
+fn project(v: &Value) -> String {
+    v.pointer("/env/initial/trees/0/uri")
+        .and_then(Value::as_str)
+        .map(|u| u.strip_prefix("file://").unwrap_or(u).to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_with_usage_are_calls_and_the_older_ledger_stands_in_without_them() {
+        let thread = r#"{"id":"T-1","created":1772359200000,"env":{"initial":{"trees":[{"uri":"file:///home/ada/app"}]}},
+            "messages":[{"role":"user","messageId":0},
+              {"role":"assistant","messageId":1,"usage":{"model":"claude-sonnet-4-5","timestamp":"2026-03-01T10:00:05Z","inputTokens":10,"outputTokens":300,"cacheCreationInputTokens":2000,"cacheReadInputTokens":15000}}],
+            "usageLedger":{"events":[{"timestamp":"2026-03-01T10:00:05Z","model":"claude-sonnet-4-5","tokens":{"input":17010,"output":300},"toMessageId":1}]}}"#;
+        let p = read_document(thread, "T-1");
+        assert_eq!(p.records.len(), 1, "the ledger repeats the message");
+        let r = &p.records[0];
+        assert_eq!(
+            (
+                r.tokens.input,
+                r.tokens.cache_read,
+                r.tokens.cache_write_5m,
+                r.tokens.output
+            ),
+            (10, 15000, 2000, 300)
+        );
+        assert_eq!(r.request_id.as_deref(), Some("T-1:1"));
+        assert_eq!(r.project, "/home/ada/app");
+        let old = r#"{"id":"T-2","usageLedger":{"events":[{"timestamp":"2025-09-01T10:00:00Z","model":"claude-sonnet-4","tokens":{"input":500,"output":50},"toMessageId":3},{"model":"x","tokens":{"input":1}}]}}"#;
+        let p = read_document(old, "T-2");
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].request_id.as_deref(), Some("T-2:3"));
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].1.contains("events[1]"));
+    }
+}

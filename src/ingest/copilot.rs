@@ -1,0 +1,320 @@
+//! GitHub Copilot CLI's OpenTelemetry file export (`COPILOT_OTEL_ENABLED=true`,
+//! `COPILOT_OTEL_EXPORTER_TYPE=file`; `~/.copilot/otel/*.jsonl` or
+//! `COPILOT_OTEL_FILE_EXPORTER_PATH`), appended a line at a time. A line is an
+//! OTLP/JSON export (`resourceSpans[].scopeSpans[].spans[]`, attributes as
+//! `{key, value}` lists) or one span with an `attributes` map. Usage follows
+//! the GenAI semantic conventions: a `chat` span per model call with
+//! `gen_ai.usage.input_tokens` (cached tokens included), `output_tokens`
+//! (reasoning included), `cache_read.input_tokens`,
+//! `cache_creation.input_tokens`, `reasoning.output_tokens`. The same call is
+//! also summed into its `invoke_agent` span and told again in log events:
+//! only the `chat` span counts.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use super::SkipReason;
+use super::fields::Parsed;
+use crate::core::UsageRecord;
+use crate::core::usage::TokenCounts;
+
+pub const SOURCE: &str = "copilot";
+
+/// How to switch the export on, for the Sources view and the CLI.
+pub const HOW_TO_ENABLE: &str = "COPILOT_OTEL_ENABLED=true COPILOT_OTEL_EXPORTER_TYPE=file copilot";
+
+/// Reads an export's lines; each stands alone.
+pub fn read_lines(lines: &[(u64, &str)]) -> Parsed {
+    let mut out = Parsed::default();
+    for &(number, line) in lines {
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                out.malformed(number, format!("not JSON: {e}"));
+                continue;
+            }
+        };
+        let mut spans = Vec::new();
+        collect_spans(&v, &mut spans);
+        for span in spans {
+            match record(&span) {
+                Ok(Some(r)) => out.records.push(r),
+                Ok(None) => {}
+                Err(Skip::Aggregate) => out.skipped.push(SkipReason::Aggregate),
+                Err(Skip::Bad(why)) => out.malformed(number, why),
+            }
+        }
+    }
+    out
+}
+
+/// A span or log record with its attributes flattened into one map (the
+/// resource's beneath the span's own) and its end time.
+struct Span {
+    name: String,
+    attributes: Map<String, Value>,
+    end: Option<Timestamp>,
+    id: Option<String>,
+    /// A log record: another view of a call its span tells.
+    log: bool,
+}
+
+/// The attributes of an OTLP/JSON list (`[{key, value: {intValue: "3"}}]`) or a map.
+fn attributes(v: Option<&Value>, into: &mut Map<String, Value>) {
+    match v {
+        Some(Value::Array(list)) => {
+            for kv in list {
+                if let (Some(k), Some(val)) =
+                    (kv.get("key").and_then(Value::as_str), kv.get("value"))
+                {
+                    let plain = ["stringValue", "intValue", "doubleValue", "boolValue"]
+                        .iter()
+                        .find_map(|t| val.get(*t))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    into.insert(k.to_string(), plain);
+                }
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (k, val) in map {
+                into.insert(k.clone(), val.clone());
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A time as OTLP/JSON (`"1767225600000000000"` nanoseconds), the JS SDK
+/// (`[seconds, nanoseconds]`) or ISO text writes it.
+fn when(v: Option<&Value>) -> Option<Timestamp> {
+    match v? {
+        Value::String(s) => s
+            .parse::<i128>()
+            .ok()
+            .and_then(|ns| Timestamp::from_nanosecond(ns).ok())
+            .or_else(|| s.parse().ok()),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(|ns| Timestamp::from_nanosecond(i128::from(ns)).ok()),
+        Value::Array(pair) if pair.len() == 2 => {
+            let (s, ns) = (pair[0].as_i64()?, pair[1].as_i64()?);
+            Timestamp::new(s, ns as i32).ok()
+        }
+        _ => None,
+    }
+}
+
+fn collect_spans(v: &Value, out: &mut Vec<Span>) {
+    let list = |v: &Value, key: &str| -> Vec<Value> {
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let batches = [
+        ("resourceSpans", "scopeSpans", "spans", false),
+        ("resourceLogs", "scopeLogs", "logRecords", true),
+    ];
+    let mut otlp = false;
+    for (resources, scopes, items, log) in batches {
+        for resource in list(v, resources) {
+            otlp = true;
+            let mut base = Map::new();
+            attributes(
+                resource.get("resource").and_then(|r| r.get("attributes")),
+                &mut base,
+            );
+            for scope in list(&resource, scopes) {
+                for item in list(&scope, items) {
+                    let mut attrs = base.clone();
+                    attributes(item.get("attributes"), &mut attrs);
+                    out.push(Span {
+                        name: item
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        attributes: attrs,
+                        end: when(item.get("endTimeUnixNano"))
+                            .or_else(|| when(item.get("timeUnixNano")))
+                            .or_else(|| when(item.get("startTimeUnixNano"))),
+                        id: span_id(&item),
+                        log,
+                    });
+                }
+            }
+        }
+    }
+    if !otlp && v.get("attributes").is_some() {
+        let mut attrs = Map::new();
+        attributes(
+            v.get("resource").and_then(|r| r.get("attributes")),
+            &mut attrs,
+        );
+        attributes(v.get("attributes"), &mut attrs);
+        out.push(Span {
+            name: v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            attributes: attrs,
+            end: when(v.get("endTime"))
+                .or_else(|| when(v.get("endTimeUnixNano")))
+                .or_else(|| when(v.get("startTime")))
+                .or_else(|| when(v.get("timestamp"))),
+            id: span_id(v),
+            log: v.get("body").is_some() && v.get("spanId").is_none(),
+        });
+    }
+}
+
+fn span_id(v: &Value) -> Option<String> {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let context = v.get("spanContext").or_else(|| v.get("context"));
+    let from_context = |k: &str| context.and_then(|c| c.get(k)).and_then(Value::as_str);
+    let trace = text("traceId").or_else(|| from_context("traceId"));
+    let span = text("spanId")
+        .or_else(|| text("id"))
+        .or_else(|| from_context("spanId"));
+    Some(format!("{}:{}", trace?, span?))
+}
+
+enum Skip {
+    /// A sum of calls, or another view of one, that its `chat` span tells.
+    Aggregate,
+    Bad(String),
+}
+
+const USAGE: &str = "gen_ai.usage.";
+
+fn record(span: &Span) -> Result<Option<UsageRecord>, Skip> {
+    let a = &span.attributes;
+    if !a.keys().any(|k| k.starts_with(USAGE)) {
+        return Ok(None);
+    }
+    let operation = a
+        .get("gen_ai.operation.name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| span.name.split(' ').next().unwrap_or_default().to_string());
+    if span.log
+        || !matches!(
+            operation.as_str(),
+            "chat" | "text_completion" | "generate_content"
+        )
+    {
+        return Err(Skip::Aggregate);
+    }
+    let n = |key: &str| -> Result<u64, Skip> {
+        match a.get(&format!("{USAGE}{key}")) {
+            None | Some(Value::Null) => Some(0),
+            Some(Value::String(s)) => s.parse().ok(),
+            Some(v) => v.as_u64(),
+        }
+        .ok_or_else(|| Skip::Bad(format!("{USAGE}{key} is not a whole number of tokens")))
+    };
+    let (input, output, read, written, reasoning) = (
+        n("input_tokens")?,
+        n("output_tokens")?,
+        n("cache_read.input_tokens")?,
+        n("cache_creation.input_tokens")?,
+        n("reasoning.output_tokens")?,
+    );
+    let text = |k: &str| a.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let model = text("gen_ai.response.model")
+        .or_else(|| text("gen_ai.request.model"))
+        .unwrap_or("unknown");
+    let at = span
+        .end
+        .ok_or_else(|| Skip::Bad(format!("a {operation} span without a valid time")))?;
+    // Copilot names itself as the provider; the model says whose it is.
+    let provider = text("gen_ai.provider.name")
+        .or_else(|| text("gen_ai.system"))
+        .filter(|p| !p.contains("copilot") && !p.starts_with("github"))
+        .unwrap_or_default();
+    let mut r = UsageRecord::new(at, provider, model);
+    // Cached tokens are a part of the input, as the conventions say; a file
+    // that counts them beside it (input smaller than its cached part) is read so.
+    let uncached = input.checked_sub(read + written).unwrap_or(input);
+    r.tokens = TokenCounts {
+        input: uncached,
+        cache_read: read,
+        cache_write_5m: written,
+        output,
+        reasoning: reasoning.min(output),
+        ..TokenCounts::default()
+    };
+    r.source = SOURCE.into();
+    r.agent = SOURCE.into();
+    r.session = text("gen_ai.conversation.id").map(str::to_string);
+    r.project = text("tally.project").unwrap_or_default().to_string();
+    r.user = text("enduser.id")
+        .or_else(|| text("user.name"))
+        .unwrap_or_default()
+        .to_string();
+    r.request_id = text("gen_ai.response.id")
+        .map(str::to_string)
+        .or_else(|| span.id.clone());
+    if r.request_id.is_none() {
+        return Err(Skip::Bad(
+            "a chat span without a response id or span id".into(),
+        ));
+    }
+    Ok(Some(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn otlp(spans: &str) -> String {
+        format!(
+            r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"github-copilot"}}}}]}},"scopeSpans":[{{"spans":[{spans}]}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn chat_spans_count_and_their_agent_sums_do_not() {
+        let chat = r#"{"traceId":"t1","spanId":"c1","name":"chat claude-sonnet-4.5","endTimeUnixNano":"1772359200000000000","attributes":[
+            {"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},
+            {"key":"gen_ai.provider.name","value":{"stringValue":"github"}},
+            {"key":"gen_ai.request.model","value":{"stringValue":"claude-sonnet-4.5"}},
+            {"key":"gen_ai.response.id","value":{"stringValue":"resp-1"}},
+            {"key":"gen_ai.conversation.id","value":{"stringValue":"conv-9"}},
+            {"key":"gen_ai.usage.input_tokens","value":{"intValue":"5000"}},
+            {"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}},
+            {"key":"gen_ai.usage.cache_read.input_tokens","value":{"intValue":"4000"}},
+            {"key":"gen_ai.usage.cache_creation.input_tokens","value":{"intValue":"600"}}]}"#;
+        let agent = r#"{"traceId":"t1","spanId":"a1","name":"invoke_agent copilot","endTimeUnixNano":"1772359300000000000","attributes":[
+            {"key":"gen_ai.operation.name","value":{"stringValue":"invoke_agent"}},
+            {"key":"gen_ai.usage.input_tokens","value":{"intValue":"5000"}}]}"#;
+        let line = otlp(&format!("{chat},{agent}"));
+        let flat = r#"{"name":"chat gpt-5","traceId":"t2","spanId":"c2","endTime":[1772359200,5000000],"attributes":{"gen_ai.operation.name":"chat","gen_ai.response.model":"gpt-5","gen_ai.usage.input_tokens":100,"gen_ai.usage.output_tokens":40,"gen_ai.usage.reasoning.output_tokens":30}}"#;
+        let p = read_lines(&[(1, line.as_str()), (2, flat), (3, "not json")]);
+        assert_eq!(p.records.len(), 2);
+        let r = &p.records[0];
+        assert_eq!(
+            (
+                r.tokens.input,
+                r.tokens.cache_read,
+                r.tokens.cache_write_5m,
+                r.tokens.output
+            ),
+            (400, 4000, 600, 300)
+        );
+        assert_eq!(r.provider, "", "the model tells the maker, not Copilot");
+        assert_eq!(r.request_id.as_deref(), Some("resp-1"));
+        assert_eq!(r.session.as_deref(), Some("conv-9"));
+        assert_eq!(r.at, Timestamp::from_second(1_772_359_200).unwrap());
+        let f = &p.records[1];
+        assert_eq!((f.model.as_str(), f.tokens.reasoning), ("gpt-5", 30));
+        assert_eq!(f.request_id.as_deref(), Some("t2:c2"));
+        assert_eq!(
+            p.skipped,
+            vec![SkipReason::Aggregate, SkipReason::Malformed]
+        );
+        assert_eq!(p.errors[0].0, 3);
+    }
+}
