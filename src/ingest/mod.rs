@@ -535,11 +535,11 @@ fn read_database(
         return Ok(None);
     }
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (parsed, next) = opencode::read_database(path, &saved)?;
-    let lines = parsed.records.len() as u64;
+    let read = opencode::read_database(path, &saved)?;
+    let (lines, next) = (read.rows, read.state);
     let (mut skipped, mut errors) = (BTreeMap::new(), Vec::new());
     let records = absorb(
-        parsed,
+        read.parsed,
         path,
         &mut Pricer::new(book),
         &mut skipped,

@@ -164,13 +164,17 @@ pub fn stamp(path: &Path) -> (u64, u64, u64, u64) {
     (db_len, db_time, wal_len, wal_time)
 }
 
-/// Reads the assistant messages updated since `state`, without taking any
-/// lock OpenCode would wait on: read-only, and busy only for a moment while
+/// What reading a database gave: its calls, the rows read, where it stopped.
+pub struct DatabaseRead {
+    pub parsed: Parsed,
+    pub rows: u64,
+    pub state: DatabaseState,
+}
+
+/// Reads the messages updated since `state`, without taking any lock
+/// OpenCode would wait on: read-only, and busy only for a moment while
 /// OpenCode checkpoints.
-pub fn read_database(
-    path: &Path,
-    state: &DatabaseState,
-) -> Result<(Parsed, DatabaseState), String> {
+pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead, String> {
     let named = |e: rusqlite::Error| format!("{}: {e}", path.display());
     let stamp = stamp(path);
     let conn = rusqlite::Connection::open_with_flags(
@@ -228,13 +232,14 @@ pub fn read_database(
             Err(e) => out.malformed(0, format!("message {id}: data is not JSON: {e}")),
         }
     }
-    Ok((
-        out,
-        DatabaseState {
+    Ok(DatabaseRead {
+        parsed: out,
+        rows: read,
+        state: DatabaseState {
             updated_ms: newest,
             stamp,
         },
-    ))
+    })
 }
 
 #[cfg(test)]
