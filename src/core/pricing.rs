@@ -402,6 +402,12 @@ fn anthropic_family(model: &str) -> Option<&str> {
     (model.starts_with("claude-") && dated).then_some(family)
 }
 
+/// GitHub Copilot and some gateways write Claude's version with a dot
+/// (`claude-sonnet-4.5`) where Anthropic writes a dash (`claude-sonnet-4-5`).
+fn anthropic_dotted(model: &str) -> Option<String> {
+    (model.starts_with("claude-") && model.contains('.')).then(|| model.replace('.', "-"))
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct PriceBook {
     entries: Vec<ModelPrice>,
@@ -461,6 +467,9 @@ impl PriceBook {
         let mut candidates = vec![name.clone()];
         if let Some(family) = anthropic_family(&name) {
             candidates.push(family.to_string());
+        }
+        if let Some(dashed) = anthropic_dotted(&name) {
+            candidates.push(dashed);
         }
         self.find(provider.clone(), &candidates).map_err(|e| {
             e.unwrap_or_else(|| match provider {
