@@ -3,12 +3,14 @@
 //! carries `usage {model, timestamp, inputTokens, outputTokens,
 //! cacheCreationInputTokens, cacheReadInputTokens}` (Anthropic's convention:
 //! the buckets add up); older threads keep a `usageLedger.events[]` of
-//! `{timestamp, model, tokens {input, output}, toMessageId}` instead. The
-//! thread id and message id name the call, so both forms of one message, and
-//! every rewrite of the thread, count once.
+//! `{timestamp, model, tokens {input, output}, toMessageId}` instead (and
+//! newer ones keep it beside: another view of the same calls). The thread id
+//! and message id name the call, so both forms of one message, and every
+//! rewrite of the thread, count once.
 
 use serde_json::Value;
 
+use super::SkipReason;
 use super::fields::{self, Parsed};
 use crate::core::UsageRecord;
 use crate::core::usage::TokenCounts;
@@ -29,16 +31,14 @@ pub fn read_document(text: &str, file_stem: &str) -> Parsed {
     let created = v.get("created").and_then(fields::time);
     let project = project(&v);
     let messages = v.get("messages").and_then(Value::as_array);
-    let mut any_usage = false;
+    // Messages with usage, by id: the ledger's events for them are another view.
+    let mut counted = std::collections::HashSet::new();
     for (i, m) in messages.into_iter().flatten().enumerate() {
         let Some(usage) = m.get("usage").filter(|u| u.is_object()) else {
             continue;
         };
-        any_usage = true;
-        let id = m
-            .get("messageId")
-            .map(|id| id.to_string().trim_matches('"').to_string())
-            .unwrap_or_else(|| i.to_string());
+        let id = m.get("messageId").map_or_else(|| i.to_string(), id_text);
+        counted.insert(id.clone());
         let n = |key: &str| {
             fields::count(usage, &[key]).map_err(|why| format!("messages[{i}].usage.{why}"))
         };
@@ -70,9 +70,6 @@ pub fn read_document(text: &str, file_stem: &str) -> Parsed {
         r.tokens = TokenCounts::from_anthropic(input, output, read, written, 0, 0);
         out.records.push(r);
     }
-    if any_usage {
-        return out;
-    }
     let events = v
         .get("usageLedger")
         .and_then(|l| l.get("events"))
@@ -99,14 +96,22 @@ pub fn read_document(text: &str, file_stem: &str) -> Parsed {
         let id = e
             .get("toMessageId")
             .or_else(|| e.get("id"))
-            .map(|id| id.to_string().trim_matches('"').to_string())
-            .unwrap_or_else(|| format!("event-{i}"));
+            .map_or_else(|| format!("event-{i}"), id_text);
+        if counted.contains(&id) {
+            out.skipped.push(SkipReason::Aggregate);
+            continue;
+        }
         let model = fields::text(e, "model").unwrap_or("unknown");
         let mut r = call(at, model, &thread, &id, &project);
         r.tokens = TokenCounts::from_anthropic(input, output, 0, 0, 0, 0);
         out.records.push(r);
     }
     out
+}
+
+/// An id as text, whether Amp wrote it as a number or a string.
+fn id_text(id: &Value) -> String {
+    id.as_str().map_or_else(|| id.to_string(), str::to_string)
 }
 
 fn call(at: jiff::Timestamp, model: &str, thread: &str, id: &str, project: &str) -> UsageRecord {
@@ -140,6 +145,7 @@ mod tests {
             "usageLedger":{"events":[{"timestamp":"2026-03-01T10:00:05Z","model":"claude-sonnet-4-5","tokens":{"input":17010,"output":300},"toMessageId":1}]}}"#;
         let p = read_document(thread, "T-1");
         assert_eq!(p.records.len(), 1, "the ledger repeats the message");
+        assert_eq!(p.skipped, vec![SkipReason::Aggregate]);
         let r = &p.records[0];
         assert_eq!(
             (

@@ -491,7 +491,7 @@ fn read_document(
         Agent::Amp => amp::read_document(&text, &stem),
         _ => opencode::read_document(&text),
     };
-    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64 + 1;
+    let lines = text.lines().count() as u64;
     let (mut skipped, mut errors) = (BTreeMap::new(), Vec::new());
     let records = absorb(
         parsed,

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
+#[path = "more_agents.rs"]
+pub mod more;
+
 /// splitmix64: small, fast and the same on every machine.
 pub struct Rng(u64);
 

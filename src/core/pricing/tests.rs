@@ -281,7 +281,10 @@ fn dated_ids_resolve_only_by_the_explicit_rules() {
         resolve("", "claude-sonnet-4.5"),
         pair("anthropic", "claude-sonnet-4-5")
     );
-    assert_eq!(resolve("", "gemini-2.5-pro"), pair("google", "gemini-2.5-pro"));
+    assert_eq!(
+        resolve("", "gemini-2.5-pro"),
+        pair("google", "gemini-2.5-pro")
+    );
     // OpenAI dated ids can have their own price: gpt-4o-2024-05-13 is not gpt-4o.
     assert_eq!(
         resolve("", "gpt-4o-2024-05-13"),
