@@ -175,10 +175,15 @@ pub fn deliver_quick(store: &mut Store, now: Timestamp, notifier: &dyn Notifier)
 }
 
 fn evaluate_logged(store: &mut Store, now: Timestamp) -> Vec<i64> {
-    evaluate(store, now).unwrap_or_else(|e| {
+    let mut raised = evaluate(store, now).unwrap_or_else(|e| {
         tracing::warn!("evaluating budgets failed: {e}");
         Vec::new()
-    })
+    });
+    match crate::plans::evaluate(store, now) {
+        Ok(more) => raised.extend(more),
+        Err(e) => tracing::warn!("evaluating plan windows failed: {e}"),
+    }
+    raised
 }
 
 /// Sends the deliveries that are due through `notifier`.

@@ -12,6 +12,7 @@ pub mod export;
 pub mod i18n;
 pub mod ingest;
 pub mod notifier;
+pub mod plans;
 pub mod prices;
 pub mod private;
 pub mod reports;

@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use jiff::civil::Weekday;
 
 use crate::core::period::{parse_weekday, weekday_name};
+use crate::core::plan::Plan;
 use crate::ingest::Agent;
 use crate::store::{Store, StoreError};
 
@@ -143,6 +144,36 @@ pub fn last_backup(store: &Store) -> Option<(jiff::Timestamp, std::path::PathBuf
     let (at, path) = value.split_once('\t')?;
     Some((at.parse().ok()?, path.into()))
 }
+
+/// A subscription plan, as `Plan::id` writes it.
+impl Value for Plan {
+    fn parse(text: &str) -> Option<Self> {
+        Plan::parse(text).ok()
+    }
+    fn text(&self) -> String {
+        self.id()
+    }
+}
+
+/// The plan `agent` runs on, if the user said.
+pub const fn plan(agent: Agent) -> Setting<Plan> {
+    match agent {
+        Agent::ClaudeCode => Setting::new("plan.claude-code"),
+        Agent::Codex => Setting::new("plan.codex"),
+        Agent::GeminiCli => Setting::new("plan.gemini-cli"),
+        Agent::OpenCode => Setting::new("plan.opencode"),
+        Agent::Amp => Setting::new("plan.amp"),
+        Agent::QwenCode => Setting::new("plan.qwen-code"),
+        Agent::Copilot => Setting::new("plan.copilot"),
+    }
+}
+
+/// The plan windows Codex last reported (JSON, `plan::Reported`s).
+pub const CODEX_REPORTED: Setting<String> = Setting::new("plan.codex.reported");
+/// What plan windows are watched for: triggers as alert rules write them.
+pub const PLAN_ALERTS: Setting<String> = Setting::new("plan.alerts");
+/// Which plan-window alerts have fired, by agent (JSON).
+pub const PLAN_MARKS: Setting<String> = Setting::new("plan.marks");
 
 /// Follow `agent`'s logs while the app runs (on unless set off).
 pub const fn follow(agent: Agent) -> Setting<bool> {

@@ -8,6 +8,7 @@ mod check;
 mod doctor;
 pub mod help;
 mod import;
+mod plan;
 mod policy;
 mod prices;
 mod record;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Add, change and list budget policies
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Subscription plans (Claude Pro/Max, ChatGPT Plus/Pro) and their 5-hour and weekly windows
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
     /// Where every budget stands: used, limit, left, forecast, reset
     Status(policy::JsonFlag),
     /// Ask whether a call may go ahead (exit 0 allow/warn, 3 block, 4 throttle)
@@ -229,6 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
         Command::Import(c) => with(open()?, |s| import::run(s, c)),
         Command::Reprice(a) => with(open()?, |s| reprice::run(s, a)),
+        Command::Plan(c) => with(open()?, |s| plan::run(s, c)),
         Command::Policy(c) => with(open()?, |s| policy::run(s, c)),
     };
     // An import that stopped part way stored what it counted: the budgets

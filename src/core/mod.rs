@@ -8,6 +8,7 @@ pub mod genai_prices;
 pub mod money;
 pub mod outlook;
 pub mod period;
+pub mod plan;
 pub mod policy;
 pub mod price_file;
 pub mod pricing;

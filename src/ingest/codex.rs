@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::SkipReason;
 use super::fields::Parsed;
 use crate::core::UsageRecord;
+use crate::core::plan::Reported;
 use crate::core::usage::TokenCounts;
 
 pub const SOURCE: &str = "codex";
@@ -123,6 +124,10 @@ pub fn read_session(lines: &[(u64, &str)], state: &mut SessionState) -> Parsed {
             Some("event_msg")
                 if payload.get("type").and_then(Value::as_str) == Some("token_count") =>
             {
+                if let Some(at) = v.get("timestamp").and_then(super::fields::time) {
+                    out.reported
+                        .extend(rate_limits(payload.get("rate_limits"), at));
+                }
                 let Some(total) = payload.get("info").and_then(|i| i.get("total_token_usage"))
                 else {
                     continue; // `info: null` carries only rate limits
@@ -175,6 +180,37 @@ pub fn read_session(lines: &[(u64, &str)], state: &mut SessionState) -> Parsed {
         }
     }
     out
+}
+
+/// The plan windows a `token_count` event reports: `primary` (5 hours) and
+/// `secondary` (a week), each `{used_percent, window_minutes, resets_at}`
+/// (`resets_in_seconds` in older versions, from the event's time).
+fn rate_limits(limits: Option<&Value>, seen_at: Timestamp) -> Vec<Reported> {
+    let Some(limits) = limits else {
+        return Vec::new();
+    };
+    ["primary", "secondary"]
+        .iter()
+        .filter_map(|key| {
+            let w = limits.get(*key)?;
+            let used_percent = w.get("used_percent")?.as_f64()?;
+            let window_minutes = u32::try_from(w.get("window_minutes")?.as_u64()?).ok()?;
+            let resets_at = match (w.get("resets_at"), w.get("resets_in_seconds")) {
+                (Some(at), _) if at.is_i64() => Timestamp::from_second(at.as_i64()?).ok(),
+                (Some(Value::String(at)), _) => at.parse().ok(),
+                (_, Some(secs)) => seen_at
+                    .checked_add(jiff::SignedDuration::from_secs(secs.as_i64()?))
+                    .ok(),
+                _ => None,
+            };
+            Some(Reported {
+                used_percent,
+                window_minutes,
+                resets_at,
+                seen_at,
+            })
+        })
+        .collect()
 }
 
 /// The session id in a rollout file name: `rollout-<timestamp>-<uuid>.jsonl` → `<uuid>`.
@@ -248,6 +284,34 @@ mod tests {
             vec![SkipReason::ReEmitted, SkipReason::Malformed]
         );
         assert_eq!(s.errors[0].0, 7);
+    }
+
+    #[test]
+    fn rate_limits_are_read_from_every_token_count() {
+        let lines = [
+            r#"{"timestamp":"2026-03-08T12:00:00Z","type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":{"primary":{"used_percent":42.5,"window_minutes":300,"resets_at":1772980800},"secondary":{"used_percent":7.0,"window_minutes":10080,"resets_in_seconds":3600}}}}"#,
+        ];
+        let numbered: Vec<(u64, &str)> = lines.iter().map(|l| (1, *l)).collect();
+        let s = read_session(&numbered, &mut SessionState::new("x"));
+        assert!(s.records.is_empty());
+        let seen: Timestamp = "2026-03-08T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            s.reported,
+            vec![
+                Reported {
+                    used_percent: 42.5,
+                    window_minutes: 300,
+                    resets_at: Timestamp::from_second(1_772_980_800).ok(),
+                    seen_at: seen
+                },
+                Reported {
+                    used_percent: 7.0,
+                    window_minutes: 10080,
+                    resets_at: Some("2026-03-08T13:00:00Z".parse().unwrap()),
+                    seen_at: seen
+                },
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct Parsed {
     pub skipped: Vec<SkipReason>,
     /// (line number, what is wrong); line 0 for a document as a whole.
     pub errors: Vec<(u64, String)>,
+    /// A plan's windows as the agent reported them (Codex's `rate_limits`).
+    pub reported: Vec<crate::core::plan::Reported>,
 }
 
 impl Parsed {

@@ -84,6 +84,9 @@ pub struct ImportReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     pub files_stored: u64,
+    /// Plan windows as the agent reported them, the newest of each length.
+    #[serde(skip)]
+    pub reported: Vec<crate::core::plan::Reported>,
 }
 
 /// `dir` by its real, absolute path (links resolved), or as absolute as it
@@ -391,6 +394,8 @@ struct FileRead {
     claude: Option<claude_code::FileCalls>,
     /// Every other agent's calls.
     records: Vec<UsageRecord>,
+    /// Plan windows as the agent reported them.
+    reported: Vec<crate::core::plan::Reported>,
     state: FileState,
 }
 
@@ -507,6 +512,7 @@ fn read_document(
         errors,
         claude: None,
         records,
+        reported: Vec::new(),
         state: FileState {
             path: path.to_string_lossy().into_owned(),
             source: agent.source().to_string(),
@@ -552,6 +558,7 @@ fn read_database(
         errors,
         claude: None,
         records,
+        reported: Vec::new(),
         state: FileState {
             path: path.to_string_lossy().into_owned(),
             source: Agent::OpenCode.source().to_string(),
@@ -619,6 +626,7 @@ fn read_file(
     }
     let mut pricer = Pricer::new(book);
     let (mut claude, mut records, mut state) = (None, Vec::new(), None);
+    let mut reported = Vec::new();
     if agent == Agent::ClaudeCode {
         let mut calls = claude_code::Collector::default();
         for &(number, line) in &lines {
@@ -644,8 +652,9 @@ fn read_file(
         }
         claude = Some((entries, BTreeMap::new()));
     } else {
-        let (parsed, next) = parse_lines(agent, path, &lines, new.state.as_deref());
+        let (mut parsed, next) = parse_lines(agent, path, &lines, new.state.as_deref());
         state = next;
+        reported = std::mem::take(&mut parsed.reported);
         records = absorb(parsed, path, &mut pricer, &mut skipped, &mut errors);
     }
     let offset = new.start + consumed as u64 + new.passed_over;
@@ -661,6 +670,7 @@ fn read_file(
         errors,
         claude,
         records,
+        reported,
         state: FileState {
             path: path.to_string_lossy().into_owned(),
             source: agent.source().to_string(),
@@ -724,7 +734,11 @@ fn import_files(
         );
         let stored = writer.finish(report);
         read.and(stored)
-    })
+    })?;
+    if !dry_run {
+        crate::plans::note_reported(store, &report.reported)?;
+    }
+    Ok(())
 }
 
 /// Reads, parses and merges the files (on worker threads, taken in order
@@ -795,6 +809,7 @@ fn read_files(
                 *report.skipped.entry(reason).or_default() += count;
             }
             report.errors.extend(read.errors);
+            crate::core::plan::merge_reported(&mut report.reported, &read.reported);
             if let Some(calls) = read.claude {
                 claude.merge(calls, n);
             }

@@ -423,6 +423,11 @@ impl Store {
     }
 
     pub fn set_setting(&mut self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+        self.write_setting(key, value)
+    }
+
+    /// As `set_setting`, inside a transaction `locked` holds.
+    pub(crate) fn write_setting(&self, key: &str, value: Option<&str>) -> Result<(), StoreError> {
         match value {
             Some(v) => self.conn.execute(
                 "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",

@@ -264,6 +264,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Each call of `agent` from `since` to `until`, in time order, as a plan
+    /// window counts it (its tokens of every kind and its list-price cost).
+    pub fn plan_uses(
+        &self,
+        agent: &str,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<crate::core::plan::Use>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.ts_ms, c.input + c.output + c.cache_read + c.cache_write_5m + c.cache_write_1h,
+                    coalesce(c.cost_nanos, 0), c.cost_kind = 2
+             FROM calls c JOIN dims d ON d.id = c.dims
+             WHERE d.agent = ?1 AND c.ts_ms >= ?2 AND c.ts_ms <= ?3
+             ORDER BY c.ts_ms",
+        )?;
+        let rows = stmt.query_map(
+            rusqlite::params![agent, since.as_millisecond(), until.as_millisecond()],
+            |r| {
+                Ok(crate::core::plan::Use {
+                    at: Timestamp::from_millisecond(r.get(0)?).unwrap_or_default(),
+                    tokens: r.get::<_, i64>(1)?.max(0) as u64,
+                    cost: r.get(2)?,
+                    unpriced: r.get(3)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// When the newest call was made, if there is any: one step down the time
     /// index, however large the ledger.
     pub fn last_call_at(&self) -> Result<Option<Timestamp>, StoreError> {

@@ -206,6 +206,15 @@ impl SimpleComponent for DashboardView {
         }
         w.others.set_visible(!others.is_empty());
 
+        while let Some(row) = w.plans.row_at_index(0) {
+            w.plans.remove(&row);
+        }
+        let plan_rows = super::plan_rows::rows(&d.plans, d.now);
+        w.plans_card.set_visible(!plan_rows.is_empty());
+        for r in &plan_rows {
+            w.plans.append(r);
+        }
+
         // Open alerts.
         while let Some(row) = w.alerts.row_at_index(0) {
             w.alerts.remove(&row);

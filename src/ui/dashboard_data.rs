@@ -40,6 +40,10 @@ pub struct DashboardData {
     pub unpriced: u64,
     /// When the newest call in the ledger was made; none for an empty ledger.
     pub last_call: Option<Timestamp>,
+    /// Each agent's plan and its windows.
+    pub plans: Vec<crate::plans::PlanStatus>,
+    /// When these figures were read, for the windows' countdowns.
+    pub now: Timestamp,
 }
 
 /// The budget to show large: the first enabled cost budget over everything,
@@ -96,6 +100,8 @@ pub fn load(
     };
     let mut data = DashboardData {
         statuses: engine::status(store, now)?,
+        plans: crate::plans::status(store, now)?,
+        now,
         ..DashboardData::default()
     };
     data.main = main_policy(&data.statuses);

@@ -23,6 +23,8 @@ pub struct DashboardWidgets {
     pub budget_outlook: gtk::Label,
     pub meter: Chart<Meter>,
     pub others: gtk::ListBox,
+    pub plans: gtk::ListBox,
+    pub plans_card: gtk::Box,
     pub spend_title: gtk::Label,
     pub spend: Chart<SpendChart>,
     pub bars: Chart<Bars>,
@@ -194,6 +196,13 @@ pub fn build(root: &gtk::Box, sender: &ComponentSender<DashboardView>) -> Dashbo
         .css_classes(["boxed-list"])
         .build();
     a11y::set_label(&others, &gettext("Other budgets"));
+    let plans = gtk::ListBox::builder()
+        .selection_mode(gtk::SelectionMode::None)
+        .css_classes(["boxed-list"])
+        .build();
+    a11y::set_label(&plans, &gettext("Plan windows"));
+    let plans_card = card(&gettext("Plan Windows"), &[plans.upcast_ref()]);
+    plans_card.set_widget_name("dashboard-plans");
 
     // Spend per day, with a choice of range.
     let ranges = gtk::Box::builder()
@@ -371,6 +380,7 @@ pub fn build(root: &gtk::Box, sender: &ComponentSender<DashboardView>) -> Dashbo
             budget.upcast_ref(),
             no_budget.upcast_ref(),
             others.upcast_ref(),
+            plans_card.upcast_ref(),
             alerts_card.upcast_ref(),
             spend_card.upcast_ref(),
             where_card.upcast_ref(),
@@ -393,6 +403,8 @@ pub fn build(root: &gtk::Box, sender: &ComponentSender<DashboardView>) -> Dashbo
         budget_outlook,
         meter,
         others,
+        plans,
+        plans_card,
         spend_title,
         spend,
         bars,

@@ -18,6 +18,8 @@ mod history_columns;
 mod ledger;
 mod ledger_model;
 mod ledger_row;
+mod plan_prefs;
+mod plan_rows;
 mod policies;
 mod policy_editor;
 mod policy_form;

@@ -59,7 +59,11 @@ pub fn runs_in_background(ledger: &Ledger) -> bool {
     setting(ledger, settings::RUN_IN_BACKGROUND) == Some(true)
 }
 
-fn switch_row(title: &str, subtitle: &str, active: bool) -> (adw::ActionRow, gtk::Switch) {
+pub(super) fn switch_row(
+    title: &str,
+    subtitle: &str,
+    active: bool,
+) -> (adw::ActionRow, gtk::Switch) {
     let switch = gtk::Switch::builder()
         .active(active)
         .valign(gtk::Align::Center)
@@ -78,7 +82,7 @@ fn toast(window: &adw::PreferencesWindow, text: &str) {
 }
 
 /// Saves a setting (None unsets it); says so if the ledger refuses.
-fn save<T: Value + Send + 'static>(
+pub(super) fn save<T: Value + Send + 'static>(
     window: &adw::PreferencesWindow,
     ledger: &Rc<Ledger>,
     setting: Setting<T>,
@@ -292,6 +296,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     page.add(&amounts_group(&window, parent, &ledger));
     page.add(&monthly_group(&window, &ledger));
     page.add(&super::price_book::group(&window, &ledger));
+    page.add(&super::plan_prefs::group(&window, &ledger));
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()

@@ -41,6 +41,8 @@ pub enum SourcesInput {
 /// What the view shows of one agent.
 struct AgentState {
     agent: Agent,
+    /// The plan's name, if the user said which.
+    plan: Option<String>,
     folders: Vec<PathBuf>,
     following: bool,
     files: u64,
@@ -96,6 +98,14 @@ fn time(t: jiff::Timestamp) -> String {
 /// The lines under an agent's row: its folders, the last import, its problems.
 fn detail_rows(a: &AgentState) -> Vec<adw::ActionRow> {
     let mut rows = Vec::new();
+    if let Some(plan) = &a.plan {
+        rows.push(
+            adw::ActionRow::builder()
+                .title(glib::markup_escape_text(plan))
+                .subtitle(gettext("Plan (change it in the preferences)"))
+                .build(),
+        );
+    }
     for f in &a.folders {
         rows.push(
             adw::ActionRow::builder()
@@ -209,6 +219,12 @@ impl SourcesView {
                 let source = agent.source();
                 AgentState {
                     agent,
+                    plan: self
+                        .ledger
+                        .read(|s| settings::plan(agent).get(s))
+                        .ok()
+                        .flatten()
+                        .map(|p| p.name()),
                     folders: found.of(agent).to_vec(),
                     following: self.following(agent),
                     files: self.ledger.read(|s| s.imported_files(source)).unwrap_or(0),
