@@ -67,7 +67,13 @@ impl Plan {
             Plan::ClaudeMax20 => "claude-max-20x".into(),
             Plan::ChatgptPlus => "chatgpt-plus".into(),
             Plan::ChatgptPro => "chatgpt-pro".into(),
-            Plan::Custom { window_limit } => format!("custom:{}", window_limit.to_decimal_string()),
+            Plan::Custom { window_limit } => {
+                let exact = window_limit.to_decimal_string();
+                format!(
+                    "custom:{}",
+                    exact.trim_end_matches('0').trim_end_matches('.')
+                )
+            }
         }
     }
 
@@ -264,6 +270,7 @@ mod tests {
             custom.window_limit(),
             Some(Money::from_nanos(42_500_000_000))
         );
+        assert_eq!(custom.id(), "custom:42.5");
         assert_eq!(Plan::parse(&custom.id()), Ok(custom));
         assert!(matches!(Plan::parse("custom:0"), Err(PlanError::Limit(_))));
         assert!(matches!(
