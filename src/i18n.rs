@@ -26,6 +26,21 @@ pub fn local_time(t: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// How long from `now` until `t`, as people read it: `45 min`, `2 h 10 min`,
+/// `3 d 4 h`.
+pub fn time_left(now: jiff::Timestamp, t: jiff::Timestamp) -> String {
+    let minutes = (t.as_second() - now.as_second()).max(0) / 60;
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours) {
+        (0, 0) => fill(&gettext("{} min"), &[&mins.to_string()]),
+        (0, h) => fill(
+            &gettext("{} h {} min"),
+            &[&h.to_string(), &mins.to_string()],
+        ),
+        (d, h) => fill(&gettext("{} d {} h"), &[&d.to_string(), &h.to_string()]),
+    }
+}
+
 /// A day as people read it in a chart or a sentence: `Nov 30`, in German `30.11.`.
 pub fn short_date(d: jiff::civil::Date) -> String {
     // Translators: a short date, as jiff's strftime writes it: %b the month's
@@ -79,6 +94,22 @@ pub fn fill(template: &str, args: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_waits_in_minutes_long_ones_in_days() {
+        let at = |s: i64| jiff::Timestamp::from_second(s).unwrap();
+        let now = at(1_000_000);
+        assert_eq!(super::time_left(now, at(1_000_000 + 45 * 60)), "45 min");
+        assert_eq!(
+            super::time_left(now, at(1_000_000 + 130 * 60)),
+            "2 h 10 min"
+        );
+        assert_eq!(
+            super::time_left(now, at(1_000_000 + 3 * 86_400 + 4 * 3600 + 59)),
+            "3 d 4 h"
+        );
+        assert_eq!(super::time_left(now, at(0)), "0 min");
+    }
+
     #[test]
     fn fill_replaces_in_order_and_keeps_extras_visible() {
         assert_eq!(super::fill("{} of {}", &["3", "5"]), "3 of 5");

@@ -158,7 +158,8 @@ struct Watched {
     ends: Timestamp,
 }
 
-fn hours_label(minutes: u32) -> String {
+/// A plan window by its length: `5-hour window`, `weekly window`.
+pub fn window_label(minutes: u32) -> String {
     match minutes {
         300 => gettext("5-hour window"),
         10_080 => gettext("weekly window"),
@@ -179,7 +180,7 @@ fn watched(statuses: &[PlanStatus], now: Timestamp) -> Vec<Watched> {
             out.push(Watched {
                 agent,
                 key: format!("{}/{}", s.agent, w.window.start.as_millisecond()),
-                label: hours_label(300),
+                label: window_label(300),
                 used_bp,
                 projected_bp: w.projected_bp,
                 body: fill(
@@ -202,7 +203,7 @@ fn watched(statuses: &[PlanStatus], now: Timestamp) -> Vec<Watched> {
             out.push(Watched {
                 agent,
                 key: format!("{}/{}/{}", s.agent, r.window_minutes, resets.as_second()),
-                label: hours_label(r.window_minutes),
+                label: window_label(r.window_minutes),
                 used_bp: (r.used_percent * 100.0).round() as i64,
                 projected_bp: None,
                 body: fill(

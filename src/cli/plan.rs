@@ -8,7 +8,7 @@ use super::print_json;
 use super::table::thousands;
 use crate::core::Money;
 use crate::core::plan::{Plan, Reported};
-use crate::i18n::{fill, gettext, local_time};
+use crate::i18n::{fill, gettext, local_time, time_left};
 use crate::ingest::Agent;
 use crate::plans::{self, PlanStatus};
 use crate::settings;
@@ -143,25 +143,12 @@ fn percent(bp: i64) -> String {
     format!("{} %", bp / 100)
 }
 
-/// How long until `t`, as `2 h 10 min`.
-pub fn until(now: Timestamp, t: Timestamp) -> String {
-    let minutes = (t.as_second() - now.as_second()).max(0) / 60;
-    match (minutes / 60, minutes % 60) {
-        (0, m) => format!("{m} min"),
-        (h, m) => format!("{h} h {m} min"),
-    }
-}
-
 fn reported_line(r: &Reported, now: Timestamp) -> String {
-    let window = match r.window_minutes {
-        300 => gettext("5-hour window"),
-        10_080 => gettext("weekly window"),
-        m => fill(&gettext("{}-minute window"), &[&m.to_string()]),
-    };
+    let window = plans::window_label(r.window_minutes);
     let resets = match r.resets_at {
         Some(t) if t > now => fill(
             &gettext("resets {} (in {})"),
-            &[&local_time(t), &until(now, t)],
+            &[&local_time(t), &time_left(now, t)],
         ),
         Some(t) => fill(&gettext("reset at {}: not seen since"), &[&local_time(t)]),
         None => gettext("reset time not reported"),
@@ -212,7 +199,7 @@ fn text(s: &PlanStatus, now: Timestamp) -> String {
                 &[
                     &dollars(w.burn_per_hour),
                     &projected,
-                    &until(now, w.window.end),
+                    &time_left(now, w.window.end),
                 ],
             ));
         }

@@ -8,7 +8,7 @@ use relm4::gtk::prelude::*;
 use super::a11y;
 use crate::core::Money;
 use crate::core::plan::{Reported, Standing};
-use crate::i18n::{fill, gettext, local_time, percent};
+use crate::i18n::{fill, gettext, local_time, percent, time_left};
 use crate::plans::PlanStatus;
 
 /// The meter's colour at a share of the window used (hundredths of a percent).
@@ -17,15 +17,6 @@ fn state_class(bp: i64) -> &'static str {
         ..8_000 => "state-ok",
         8_000..10_000 => "state-warning",
         _ => "state-exceeded",
-    }
-}
-
-/// How long until `t`, as people read it: `2 h 10 min`.
-fn until(now: Timestamp, t: Timestamp) -> String {
-    let minutes = (t.as_second() - now.as_second()).max(0) / 60;
-    match (minutes / 60, minutes % 60) {
-        (0, m) => fill(&gettext("{} min"), &[&m.to_string()]),
-        (h, m) => fill(&gettext("{} h {} min"), &[&h.to_string(), &m.to_string()]),
     }
 }
 
@@ -81,7 +72,7 @@ fn estimated(s: &PlanStatus, w: &Standing, now: Timestamp) -> gtk::ListBoxRow {
     figures.push_str(" · ");
     figures.push_str(&fill(
         &gettext("starts over in {}"),
-        &[&until(now, w.window.end)],
+        &[&time_left(now, w.window.end)],
     ));
     if let Some(p) = w.projected_bp {
         figures.push_str(" · ");
@@ -101,11 +92,7 @@ fn estimated(s: &PlanStatus, w: &Standing, now: Timestamp) -> gtk::ListBoxRow {
 
 fn reported(s: &PlanStatus, r: &Reported, now: Timestamp) -> Option<gtk::ListBoxRow> {
     let resets = r.resets_at.filter(|t| *t > now)?;
-    let window = match r.window_minutes {
-        300 => gettext("5-hour window"),
-        10_080 => gettext("weekly window"),
-        m => fill(&gettext("{}-minute window"), &[&m.to_string()]),
-    };
+    let window = crate::plans::window_label(r.window_minutes);
     let title = match &s.plan_name {
         Some(p) => format!("{} · {p} · {window}", s.agent_name),
         None => format!("{} · {window}", s.agent_name),
@@ -114,7 +101,7 @@ fn reported(s: &PlanStatus, r: &Reported, now: Timestamp) -> Option<gtk::ListBox
         &gettext("{} % used · starts over in {} · as {} reported at {}"),
         &[
             &format!("{:.0}", r.used_percent),
-            &until(now, resets),
+            &time_left(now, resets),
             s.agent_name,
             &local_time(r.seen_at),
         ],

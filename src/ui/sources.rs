@@ -17,7 +17,7 @@ use relm4::{ComponentParts, ComponentSender, SimpleComponent, adw};
 use super::follow::{Follower, Progress};
 use super::ledger::Ledger;
 use crate::core::usage::Dimension;
-use crate::i18n::{fill, gettext, ngettext};
+use crate::i18n::{fill, gettext, ngettext, plural_n};
 use crate::ingest::watch::Sources;
 use crate::ingest::{Agent, FileFormat, ImportReport, SkipReason};
 use crate::settings;
@@ -567,14 +567,15 @@ impl SimpleComponent for SourcesView {
             } else if a.folders.is_empty() {
                 gettext("No logs found on this computer")
             } else {
-                fill(
-                    &ngettext(
-                        "{} file read · {} records",
-                        "{} files read · {} records",
-                        a.files as u32,
-                    ),
-                    &[&amounts::count(a.files), &amounts::count(a.records)],
-                )
+                let files = fill(
+                    &ngettext("{} file read", "{} files read", plural_n(a.files)),
+                    &[&amounts::count(a.files)],
+                );
+                let records = fill(
+                    &ngettext("{} record", "{} records", plural_n(a.records)),
+                    &[&amounts::count(a.records)],
+                );
+                format!("{files} · {records}")
             };
             row.set_subtitle(&subtitle);
             let switch = &widgets.switches[i];

@@ -4,6 +4,7 @@
 
 #[path = "../support/agent_logs.rs"]
 mod agent_logs;
+mod agents;
 mod million;
 mod policies;
 mod real_home;
@@ -33,6 +34,7 @@ const SCENARIOS: &[&str] = &[
     "real-home",
     "damaged",
     "old-format",
+    "agents",
 ];
 
 fn main() {
@@ -87,8 +89,21 @@ fn run_scenario(name: &str) -> i32 {
     // SAFETY: the scenario process has no other threads yet.
     unsafe {
         std::env::set_var("HOME", &home);
-        std::env::remove_var("CLAUDE_CONFIG_DIR");
-        std::env::remove_var("CODEX_HOME");
+        for v in [
+            "CLAUDE_CONFIG_DIR",
+            "CODEX_HOME",
+            "XDG_DATA_HOME",
+            "GEMINI_CLI_HOME",
+            "QWEN_HOME",
+            "OPENCODE_DATA_DIR",
+            "COPILOT_HOME",
+            "COPILOT_OTEL_FILE_EXPORTER_PATH",
+        ] {
+            std::env::remove_var(v);
+        }
+    }
+    if name == "agents" {
+        agents::seven_agents(&home, &db);
     }
     // The renderer the app picks on this machine, as `tally-app` does.
     tally::ui::choose_renderer();
@@ -100,7 +115,10 @@ fn run_scenario(name: &str) -> i32 {
         if name == "million" {
             million::seed_a_million(&mut store);
             real_home::agents_logs_imported(&home, &db);
-        } else if !matches!(name, "empty" | "sources" | "background" | "real-home") {
+        } else if !matches!(
+            name,
+            "empty" | "sources" | "background" | "real-home" | "agents"
+        ) {
             let mut records: Vec<UsageRecord> = (0..250)
                 .map(|i| record(i, "claude-sonnet-4-5", "anthropic", "website"))
                 .collect();
@@ -291,6 +309,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         "real-home" => real_home::a_real_home_idles_and_never_blocks(check, db).await,
         "damaged" => start::damaged_is_shown_read_only(check).await,
         "old-format" => start::old_format_is_rewritten(check, db, OLD_FORMAT_CALLS + 34).await,
+        "agents" => agents::all_agents_and_their_plan_windows(check).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }
