@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 use super::SkipReason;
 use super::fields::Parsed;
 use crate::core::UsageRecord;
-use crate::core::usage::TokenCounts;
+use crate::core::pricing::UNKNOWN_BILLING_KEY;
+use crate::core::usage::{ServiceTier, TokenCounts};
 
 pub const SOURCE: &str = "copilot";
 
@@ -246,6 +247,21 @@ fn record(span: &Span) -> Result<Option<UsageRecord>, Skip> {
         reasoning: reasoning.min(output),
         ..TokenCounts::default()
     };
+    // The tier OpenAI ran the call at, where the export says.
+    let tier = text("openai.response.service_tier")
+        .or_else(|| text("gen_ai.openai.response.service_tier"))
+        .or_else(|| text("gen_ai.openai.request.service_tier"));
+    if let Some(tier) = tier {
+        match ServiceTier::parse(tier) {
+            Some(t) => r.billing.tier = t,
+            None => {
+                r.metadata.insert(
+                    UNKNOWN_BILLING_KEY.into(),
+                    Value::String(format!("service_tier “{tier}”")),
+                );
+            }
+        }
+    }
     r.source = SOURCE.into();
     r.agent = SOURCE.into();
     r.session = text("gen_ai.conversation.id").map(str::to_string);
@@ -291,7 +307,7 @@ mod tests {
             {"key":"gen_ai.operation.name","value":{"stringValue":"invoke_agent"}},
             {"key":"gen_ai.usage.input_tokens","value":{"intValue":"5000"}}]}"#;
         let line = otlp(&format!("{chat},{agent}"));
-        let flat = r#"{"name":"chat gpt-5","traceId":"t2","spanId":"c2","endTime":[1772359200,5000000],"attributes":{"gen_ai.operation.name":"chat","gen_ai.response.model":"gpt-5","gen_ai.usage.input_tokens":100,"gen_ai.usage.output_tokens":40,"gen_ai.usage.reasoning.output_tokens":30}}"#;
+        let flat = r#"{"name":"chat gpt-5","traceId":"t2","spanId":"c2","endTime":[1772359200,5000000],"attributes":{"gen_ai.operation.name":"chat","gen_ai.response.model":"gpt-5","openai.response.service_tier":"flex","gen_ai.usage.input_tokens":100,"gen_ai.usage.output_tokens":40,"gen_ai.usage.reasoning.output_tokens":30}}"#;
         let p = read_lines(&[(1, line.as_str()), (2, flat), (3, "not json")]);
         assert_eq!(p.records.len(), 2);
         let r = &p.records[0];
@@ -310,6 +326,11 @@ mod tests {
         assert_eq!(r.at, Timestamp::from_second(1_772_359_200).unwrap());
         let f = &p.records[1];
         assert_eq!((f.model.as_str(), f.tokens.reasoning), ("gpt-5", 30));
+        assert_eq!(
+            f.billing.tier,
+            ServiceTier::Flex,
+            "the tier OpenAI ran it at"
+        );
         assert_eq!(f.request_id.as_deref(), Some("t2:c2"));
         assert_eq!(
             p.skipped,
