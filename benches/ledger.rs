@@ -9,6 +9,10 @@
 //! - `tally import claude-code`, whole process, on ~1,000,000 generated lines (~700 MB):
 //!   first import ≤ 2.5 s per million lines and ≤ 200 MB peak RSS; a re-import with
 //!   nothing new ≤ 50 ms (issue 14)
+//! - `tally import gemini-cli | qwen-code | copilot | amp | opencode` (`-- agents`),
+//!   whole process, each on a generated corpus of 2,000 files (OpenCode: its
+//!   database): first import ≥ 300 MB/s; a re-import with nothing new ≤ 50 ms
+//!   (issue 16)
 //! - `tally watch` on the 1,000,000-record ledger (`-- follow`): 1,000 lines
 //!   appended to a followed log, stored, median ≤ 100 ms
 //!
@@ -47,6 +51,8 @@ use tally::store::Store;
 
 #[path = "../tests/support/agent_logs.rs"]
 mod agent_logs;
+#[path = "support/agents.rs"]
+mod agents;
 #[path = "support/app.rs"]
 mod app;
 
@@ -261,6 +267,9 @@ fn main() {
     }
     if wanted("import") {
         all_ok &= bench_import(dir.path());
+    }
+    if wanted("agents") {
+        all_ok &= agents::bench_agents(dir.path());
     }
     if wanted("dashboard") {
         all_ok &= bench_dashboard(dir.path());

@@ -200,7 +200,7 @@ pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead,
     let updated = has("message", "time_updated")?;
     let directory = has("session", "directory")?;
     let sql = format!(
-        "SELECT m.id, m.session_id, m.data, {}, {} FROM message m {} {} ORDER BY 4",
+        "SELECT m.id, m.session_id, m.data, {}, {} FROM message m {} {}",
         if updated { "m.time_updated" } else { "0" },
         if directory { "s.directory" } else { "NULL" },
         if directory {
