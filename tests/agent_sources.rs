@@ -72,6 +72,7 @@ fn config(seed: u64) -> AgentConfig {
         sessions: 12,
         calls: 15,
         noise: true,
+        padding: 1000,
     }
 }
 
@@ -287,6 +288,7 @@ fn opencode_writing_its_database_during_imports_loses_and_doubles_nothing() {
         sessions: 2,
         calls: 5,
         noise: false,
+        padding: 100,
     };
     let truth = more::write_opencode(&data, &small);
     let path = data.join("opencode.db");

@@ -8,6 +8,7 @@
 //! and message id name the call, so both forms of one message, and every
 //! rewrite of the thread, count once.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::SkipReason;
@@ -17,27 +18,54 @@ use crate::core::usage::TokenCounts;
 
 pub const SOURCE: &str = "amp";
 
+/// The parts of a thread Tally reads: the messages' text and tool output,
+/// most of a thread's bytes, are passed over unread.
+#[derive(Deserialize)]
+struct Thread {
+    id: Option<String>,
+    created: Option<Value>,
+    env: Option<Value>,
+    #[serde(default)]
+    messages: Vec<Message>,
+    #[serde(rename = "usageLedger")]
+    ledger: Option<Ledger>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(rename = "messageId")]
+    id: Option<Value>,
+    usage: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Ledger {
+    #[serde(default)]
+    events: Vec<Value>,
+}
+
 /// Reads a thread document.
 pub fn read_document(text: &str, file_stem: &str) -> Parsed {
     let mut out = Parsed::default();
-    let v: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
+    let t: Thread = match serde_json::from_str(text) {
+        Ok(t) => t,
         Err(e) => {
             out.malformed(e.line() as u64, format!("not a JSON thread: {e}"));
             return out;
         }
     };
-    let thread = fields::text(&v, "id").unwrap_or(file_stem).to_string();
-    let created = v.get("created").and_then(fields::time);
-    let project = project(&v);
-    let messages = v.get("messages").and_then(Value::as_array);
+    let thread =
+        t.id.filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| file_stem.to_string());
+    let created = t.created.as_ref().and_then(fields::time);
+    let project = t.env.as_ref().map(project).unwrap_or_default();
     // Messages with usage, by id: the ledger's events for them are another view.
     let mut counted = std::collections::HashSet::new();
-    for (i, m) in messages.into_iter().flatten().enumerate() {
-        let Some(usage) = m.get("usage").filter(|u| u.is_object()) else {
+    for (i, m) in t.messages.iter().enumerate() {
+        let Some(usage) = m.usage.as_ref().filter(|u| u.is_object()) else {
             continue;
         };
-        let id = m.get("messageId").map_or_else(|| i.to_string(), id_text);
+        let id = m.id.as_ref().map_or_else(|| i.to_string(), id_text);
         counted.insert(id.clone());
         let n = |key: &str| {
             fields::count(usage, &[key]).map_err(|why| format!("messages[{i}].usage.{why}"))
@@ -70,11 +98,8 @@ pub fn read_document(text: &str, file_stem: &str) -> Parsed {
         r.tokens = TokenCounts::from_anthropic(input, output, read, written, 0, 0);
         out.records.push(r);
     }
-    let events = v
-        .get("usageLedger")
-        .and_then(|l| l.get("events"))
-        .and_then(Value::as_array);
-    for (i, e) in events.into_iter().flatten().enumerate() {
+    let events = t.ledger.map(|l| l.events).unwrap_or_default();
+    for (i, e) in events.iter().enumerate() {
         let n = |key: &str| {
             fields::count(e, &["tokens", key])
                 .map_err(|why| format!("usageLedger.events[{i}].{why}"))
@@ -126,8 +151,8 @@ fn call(at: jiff::Timestamp, model: &str, thread: &str, id: &str, project: &str)
 }
 
 /// The thread's first workspace folder (`env.initial.trees[0].uri`), as a path.
-fn project(v: &Value) -> String {
-    v.pointer("/env/initial/trees/0/uri")
+fn project(env: &Value) -> String {
+    env.pointer("/initial/trees/0/uri")
         .and_then(Value::as_str)
         .map(|u| u.strip_prefix("file://").unwrap_or(u).to_string())
         .unwrap_or_default()

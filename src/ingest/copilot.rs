@@ -28,15 +28,27 @@ pub const HOW_TO_ENABLE: &str = "COPILOT_OTEL_ENABLED=true COPILOT_OTEL_EXPORTER
 pub fn read_lines(lines: &[(u64, &str)]) -> Parsed {
     let mut out = Parsed::default();
     for &(number, line) in lines {
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                out.malformed(number, format!("not JSON: {e}"));
-                continue;
-            }
-        };
+        if super::fields::passed_over(line, &["gen_ai.usage."], number, &mut out) {
+            continue;
+        }
         let mut spans = Vec::new();
-        collect_spans(&v, &mut spans);
+        // OTLP/JSON read into its own shape, passing over what Tally does not
+        // use; any other line (one span, or one that is not JSON) as a value.
+        match serde_json::from_str::<otlp::Export>(line) {
+            Ok(export) if !export.is_empty() => export.spans(&mut spans),
+            typed => match serde_json::from_str::<Value>(line) {
+                Err(e) => {
+                    out.malformed(number, format!("not JSON: {e}"));
+                    continue;
+                }
+                Ok(v) if v.get("resourceSpans").is_some() || v.get("resourceLogs").is_some() => {
+                    let why = typed.err().map(|e| e.to_string()).unwrap_or_default();
+                    out.malformed(number, format!("not an OpenTelemetry export: {why}"));
+                    continue;
+                }
+                Ok(v) => one_span(&v, &mut spans),
+            },
+        }
         for span in spans {
             match record(&span) {
                 Ok(Some(r)) => out.records.push(r),
@@ -47,6 +59,152 @@ pub fn read_lines(lines: &[(u64, &str)]) -> Parsed {
         }
     }
     out
+}
+
+/// OTLP/JSON's export requests, as much of them as usage needs.
+mod otlp {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde_json::{Map, Value};
+
+    use super::{Span, span_time};
+
+    #[derive(Deserialize)]
+    pub struct Export<'a> {
+        #[serde(rename = "resourceSpans", default, borrow)]
+        spans: Vec<Resource<'a, ScopeSpans<'a>>>,
+        #[serde(rename = "resourceLogs", default, borrow)]
+        logs: Vec<Resource<'a, ScopeLogs<'a>>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Resource<'a, S> {
+        #[serde(default, borrow)]
+        resource: Attributes<'a>,
+        #[serde(rename = "scopeSpans", alias = "scopeLogs", default = "Vec::new")]
+        scopes: Vec<S>,
+    }
+
+    #[derive(Deserialize, Default)]
+    struct Attributes<'a> {
+        #[serde(default, borrow)]
+        attributes: Vec<KeyValue<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct ScopeSpans<'a> {
+        #[serde(default, borrow)]
+        spans: Vec<Item<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct ScopeLogs<'a> {
+        #[serde(rename = "logRecords", default, borrow)]
+        records: Vec<Item<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(default, borrow)]
+        name: Cow<'a, str>,
+        #[serde(rename = "traceId", default, borrow)]
+        trace_id: Cow<'a, str>,
+        #[serde(rename = "spanId", default, borrow)]
+        span_id: Cow<'a, str>,
+        #[serde(rename = "endTimeUnixNano")]
+        end: Option<Value>,
+        #[serde(rename = "timeUnixNano")]
+        time: Option<Value>,
+        #[serde(rename = "startTimeUnixNano")]
+        start: Option<Value>,
+        #[serde(default, borrow)]
+        attributes: Vec<KeyValue<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct KeyValue<'a> {
+        #[serde(borrow)]
+        key: Cow<'a, str>,
+        #[serde(default, borrow)]
+        value: AnyValue<'a>,
+    }
+
+    #[derive(Deserialize, Default)]
+    struct AnyValue<'a> {
+        #[serde(rename = "stringValue", borrow)]
+        string: Option<Cow<'a, str>>,
+        #[serde(rename = "intValue")]
+        int: Option<Value>,
+        #[serde(rename = "doubleValue")]
+        double: Option<f64>,
+        #[serde(rename = "boolValue")]
+        boolean: Option<bool>,
+    }
+
+    fn add(list: &[KeyValue], into: &mut Map<String, Value>) {
+        for kv in list {
+            let v = &kv.value;
+            let plain = match (&v.string, &v.int, v.double, v.boolean) {
+                (Some(s), ..) => Value::String(s.to_string()),
+                (_, Some(i), ..) => i.clone(),
+                (_, _, Some(d), _) => {
+                    serde_json::Number::from_f64(d).map_or(Value::Null, Value::Number)
+                }
+                (.., Some(b)) => Value::Bool(b),
+                _ => Value::Null,
+            };
+            into.insert(kv.key.to_string(), plain);
+        }
+    }
+
+    impl Export<'_> {
+        pub fn is_empty(&self) -> bool {
+            self.spans.is_empty() && self.logs.is_empty()
+        }
+
+        /// The spans and log records that tell usage, each with its
+        /// resource's attributes: tool and hook spans are passed over.
+        pub fn spans(&self, out: &mut Vec<Span>) {
+            for r in &self.spans {
+                for s in &r.scopes {
+                    for item in s.spans.iter().filter(|i| i.has_usage()) {
+                        out.push(item.span(&r.resource, false));
+                    }
+                }
+            }
+            for r in &self.logs {
+                for s in &r.scopes {
+                    for item in s.records.iter().filter(|i| i.has_usage()) {
+                        out.push(item.span(&r.resource, true));
+                    }
+                }
+            }
+        }
+    }
+
+    impl Item<'_> {
+        fn has_usage(&self) -> bool {
+            self.attributes.iter().any(|kv| kv.key.starts_with(super::USAGE))
+        }
+
+        fn span(&self, resource: &Attributes, log: bool) -> Span {
+            let mut attributes = Map::new();
+            add(&resource.attributes, &mut attributes);
+            add(&self.attributes, &mut attributes);
+            let id = (!self.trace_id.is_empty() && !self.span_id.is_empty())
+                .then(|| format!("{}:{}", self.trace_id, self.span_id));
+            Span {
+                name: self.name.to_string(),
+                attributes,
+                end: span_time(self.end.as_ref())
+                    .or_else(|| span_time(self.time.as_ref()))
+                    .or_else(|| span_time(self.start.as_ref())),
+                id,
+                log,
+            }
+        }
+    }
 }
 
 /// A span or log record with its attributes flattened into one map (the
@@ -88,7 +246,7 @@ fn attributes(v: Option<&Value>, into: &mut Map<String, Value>) {
 
 /// A time as OTLP/JSON (`"1767225600000000000"` nanoseconds), the JS SDK
 /// (`[seconds, nanoseconds]`) or ISO text writes it.
-fn when(v: Option<&Value>) -> Option<Timestamp> {
+fn span_time(v: Option<&Value>) -> Option<Timestamp> {
     match v? {
         Value::String(s) => s
             .parse::<i128>()
@@ -106,48 +264,9 @@ fn when(v: Option<&Value>) -> Option<Timestamp> {
     }
 }
 
-fn collect_spans(v: &Value, out: &mut Vec<Span>) {
-    let list = |v: &Value, key: &str| -> Vec<Value> {
-        v.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let batches = [
-        ("resourceSpans", "scopeSpans", "spans", false),
-        ("resourceLogs", "scopeLogs", "logRecords", true),
-    ];
-    let mut otlp = false;
-    for (resources, scopes, items, log) in batches {
-        for resource in list(v, resources) {
-            otlp = true;
-            let mut base = Map::new();
-            attributes(
-                resource.get("resource").and_then(|r| r.get("attributes")),
-                &mut base,
-            );
-            for scope in list(&resource, scopes) {
-                for item in list(&scope, items) {
-                    let mut attrs = base.clone();
-                    attributes(item.get("attributes"), &mut attrs);
-                    out.push(Span {
-                        name: item
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
-                        attributes: attrs,
-                        end: when(item.get("endTimeUnixNano"))
-                            .or_else(|| when(item.get("timeUnixNano")))
-                            .or_else(|| when(item.get("startTimeUnixNano"))),
-                        id: span_id(&item),
-                        log,
-                    });
-                }
-            }
-        }
-    }
-    if !otlp && v.get("attributes").is_some() {
+/// A line that is one span (or log record) with an `attributes` map.
+fn one_span(v: &Value, out: &mut Vec<Span>) {
+    if v.get("attributes").is_some() {
         let mut attrs = Map::new();
         attributes(
             v.get("resource").and_then(|r| r.get("attributes")),
@@ -161,10 +280,10 @@ fn collect_spans(v: &Value, out: &mut Vec<Span>) {
                 .unwrap_or_default()
                 .to_string(),
             attributes: attrs,
-            end: when(v.get("endTime"))
-                .or_else(|| when(v.get("endTimeUnixNano")))
-                .or_else(|| when(v.get("startTime")))
-                .or_else(|| when(v.get("timestamp"))),
+            end: span_time(v.get("endTime"))
+                .or_else(|| span_time(v.get("endTimeUnixNano")))
+                .or_else(|| span_time(v.get("startTime")))
+                .or_else(|| span_time(v.get("timestamp"))),
             id: span_id(v),
             log: v.get("body").is_some() && v.get("spanId").is_none(),
         });
@@ -308,7 +427,8 @@ mod tests {
             {"key":"gen_ai.usage.input_tokens","value":{"intValue":"5000"}}]}"#;
         let line = otlp(&format!("{chat},{agent}"));
         let flat = r#"{"name":"chat gpt-5","traceId":"t2","spanId":"c2","endTime":[1772359200,5000000],"attributes":{"gen_ai.operation.name":"chat","gen_ai.response.model":"gpt-5","openai.response.service_tier":"flex","gen_ai.usage.input_tokens":100,"gen_ai.usage.output_tokens":40,"gen_ai.usage.reasoning.output_tokens":30}}"#;
-        let p = read_lines(&[(1, line.as_str()), (2, flat), (3, "not json")]);
+        let broken = r#"{"resourceSpans":{"gen_ai.usage.input_tokens":1}}"#;
+        let p = read_lines(&[(1, line.as_str()), (2, flat), (3, "not json"), (4, broken)]);
         assert_eq!(p.records.len(), 2);
         let r = &p.records[0];
         assert_eq!(
@@ -334,8 +454,18 @@ mod tests {
         assert_eq!(f.request_id.as_deref(), Some("t2:c2"));
         assert_eq!(
             p.skipped,
-            vec![SkipReason::Aggregate, SkipReason::Malformed]
+            vec![
+                SkipReason::Aggregate,
+                SkipReason::Malformed,
+                SkipReason::Malformed
+            ]
         );
         assert_eq!(p.errors[0].0, 3);
+        assert_eq!(p.errors[1].0, 4);
+        assert!(
+            p.errors[1].1.starts_with("not an OpenTelemetry export"),
+            "{}",
+            p.errors[1].1
+        );
     }
 }

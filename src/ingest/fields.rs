@@ -26,6 +26,23 @@ impl Parsed {
     }
 }
 
+/// Whether a line can hold usage, told by a marker it must contain: the rest
+/// (prompts, tool output, most of a log's bytes) are passed over without
+/// being parsed. A line passed over that is cut short is still reported.
+pub fn passed_over(line: &str, markers: &[&str], number: u64, out: &mut Parsed) -> bool {
+    let bytes = line.as_bytes();
+    if markers
+        .iter()
+        .any(|m| memchr::memmem::find(bytes, m.as_bytes()).is_some())
+    {
+        return false;
+    }
+    if !line.trim_end().ends_with('}') {
+        out.malformed(number, "not JSON: the line is cut short".into());
+    }
+    true
+}
+
 /// The count at `path` (keys, one level down each), 0 when absent or null; an
 /// error naming the field when it is anything but a whole number.
 pub fn count(v: &Value, path: &[&str]) -> Result<u64, String> {
@@ -83,6 +100,28 @@ mod tests {
         assert_eq!(count(&v, &["missing", "x"]), Ok(0));
         assert!(count(&v, &["d"]).unwrap_err().starts_with("d is not"));
         assert!(count(&v, &["e"]).is_err());
+    }
+
+    #[test]
+    fn lines_without_a_marker_are_passed_over_and_cut_ones_reported() {
+        let mut out = Parsed::default();
+        assert!(!passed_over(
+            r#"{"tokens":{}}"#,
+            &["\"tokens\""],
+            1,
+            &mut out
+        ));
+        assert!(passed_over(
+            r#"{"type":"user"}"#,
+            &["\"tokens\""],
+            2,
+            &mut out
+        ));
+        assert!(passed_over(r#"{"type":"us"#, &["\"tokens\""], 3, &mut out));
+        assert_eq!(
+            out.errors,
+            vec![(3, "not JSON: the line is cut short".to_string())]
+        );
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct SessionState {
 pub fn read_lines(lines: &[(u64, &str)], state: &mut SessionState) -> Parsed {
     let mut out = Parsed::default();
     for &(number, line) in lines {
+        // Usage is in a message's tokens; the session's id in its first line or a `$set`.
+        if fields::passed_over(line, &["\"tokens\"", "\"sessionId\""], number, &mut out) {
+            continue;
+        }
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {

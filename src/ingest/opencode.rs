@@ -227,6 +227,10 @@ pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead,
         let data: String = row.get(2).map_err(named)?;
         newest = newest.max(row.get(3).map_err(named)?);
         let dir: Option<String> = row.get(4).map_err(named)?;
+        // The user's messages, most rows, have no usage to parse.
+        if !data.contains("\"assistant\"") && data.trim_end().ends_with('}') {
+            continue;
+        }
         match serde_json::from_str::<Value>(&data) {
             Ok(v) => message(&v, &id, &session, dir.as_deref(), 0, &mut out),
             Err(e) => out.malformed(0, format!("message {id}: data is not JSON: {e}")),

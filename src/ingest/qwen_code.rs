@@ -19,6 +19,9 @@ pub const SOURCE: &str = "qwen-code";
 pub fn read_lines(lines: &[(u64, &str)]) -> Parsed {
     let mut out = Parsed::default();
     for &(number, line) in lines {
+        if fields::passed_over(line, &["\"usageMetadata\""], number, &mut out) {
+            continue;
+        }
         let v: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{Call, LogFile, PROJECT_NAMES, Rng, Truth, session_start, timestamp};
+use super::{Call, LogFile, PROJECT_NAMES, Rng, Truth, filler, session_start, timestamp};
 
 /// The shape of a generated set of one agent's records.
 #[derive(Clone, Debug)]
@@ -18,6 +18,11 @@ pub struct AgentConfig {
     pub calls: usize,
     /// Copies, other views, malformed lines.
     pub noise: bool,
+    /// About this many bytes of text in each call's prompt and tool output,
+    /// as sessions hold (Copilot's export holds no text: a tool span for
+    /// each 500; OpenCode keeps the text in its `part` table, which Tally
+    /// does not read).
+    pub padding: usize,
 }
 
 fn project(s: usize) -> String {
@@ -87,7 +92,8 @@ pub fn write_gemini(tmp: &Path, cfg: &AgentConfig) -> Truth {
                 0
             };
             let model = GEMINI_MODELS[(s + c) % 2];
-            messages.push(json!({"id": rng.uuid(), "type": "user", "timestamp": timestamp(at - 2), "content": [{"text": "go on"}]}));
+            let text = filler(&mut rng, cfg.padding);
+            messages.push(json!({"id": rng.uuid(), "type": "user", "timestamp": timestamp(at - 2), "content": [{"text": text}]}));
             messages.push(json!({"id": rng.uuid(), "type": "gemini", "timestamp": timestamp(at), "model": model, "content": "done",
                 "tokens": {"input": prompt, "output": output, "cached": cached, "thoughts": thoughts, "tool": tool, "total": prompt + output + thoughts + tool}}));
             truth.calls.push(Call {
@@ -207,7 +213,8 @@ pub fn write_qwen(projects: &Path, cfg: &AgentConfig) -> Truth {
                 }
                 v
             };
-            file.put(&line(&with(base.clone(), json!({"uuid": rng.uuid(), "type": "user", "timestamp": timestamp(at - 3), "message": {"role": "user", "parts": [{"text": "fix it"}]}}))), &mut truth);
+            let text = filler(&mut rng, cfg.padding);
+            file.put(&line(&with(base.clone(), json!({"uuid": rng.uuid(), "type": "user", "timestamp": timestamp(at - 3), "message": {"role": "user", "parts": [{"text": text}]}}))), &mut truth);
             let answer = with(
                 base.clone(),
                 json!({"uuid": rng.uuid(), "type": "assistant", "timestamp": timestamp(at), "model": model,
@@ -387,7 +394,8 @@ pub fn write_amp(threads: &Path, cfg: &AgentConfig) -> Truth {
                 rng.range(0, 4_000),
                 rng.range(10, 3_000),
             );
-            messages.push(json!({"role": "user", "messageId": c * 2, "content": [{"type": "text", "text": "next"}]}));
+            let text = filler(&mut rng, cfg.padding);
+            messages.push(json!({"role": "user", "messageId": c * 2, "content": [{"type": "text", "text": text}]}));
             let mut answer = json!({"role": "assistant", "messageId": c * 2 + 1, "content": [{"type": "text", "text": "done"}]});
             if !older {
                 answer["usage"] = json!({"model": model, "timestamp": timestamp(at), "inputTokens": input, "outputTokens": output,
@@ -522,6 +530,8 @@ pub fn write_opencode(data: &Path, cfg: &AgentConfig) -> Truth {
     std::fs::create_dir_all(data.join("storage/part/msg_1")).unwrap();
     std::fs::write(data.join("storage/part/msg_1/prt_1.json"), "{}").unwrap();
     let mut rows = 0;
+    // One transaction, as a corpus of a quarter of a million rows needs.
+    db.execute_batch("BEGIN").unwrap();
     for s in 0..cfg.sessions {
         let session = format!("ses_{s:04}{}", &rng.uuid()[..8]);
         let cwd = project(s);
@@ -560,6 +570,14 @@ pub fn write_opencode(data: &Path, cfg: &AgentConfig) -> Truth {
                     );
                 }
             }
+            if in_db && cfg.padding > 0 {
+                let part = json!({"type": "text", "text": filler(&mut rng, cfg.padding)});
+                db.execute(
+                    "INSERT INTO part (id, message_id, session_id, time_created, time_updated, data) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                    rusqlite::params![format!("prt_{s:04}{c:04}"), id, session, at * 1000, line(&part)],
+                )
+                .unwrap();
+            }
             if in_db && in_files {
                 truth.skip("copy");
             }
@@ -579,6 +597,7 @@ pub fn write_opencode(data: &Path, cfg: &AgentConfig) -> Truth {
             rows += 1;
         }
     }
+    db.execute_batch("COMMIT").unwrap();
     if cfg.noise {
         opencode_session(&db, "ses_bad", "/home/ada", 0);
         db.execute(

@@ -16,6 +16,7 @@ fn small(seed: u64) -> AgentConfig {
         sessions: 3,
         calls: 4,
         noise: true,
+        padding: 100,
     }
 }
 
