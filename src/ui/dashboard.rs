@@ -99,6 +99,14 @@ impl SimpleComponent for DashboardView {
         sender: ComponentSender<Self>,
     ) -> ComponentParts<Self> {
         let widgets = dashboard_widgets::build(&root, &sender);
+        // A plan window's countdown moves with the clock, not only with writes.
+        let (s, plans) = (sender.clone(), widgets.plans_card.clone());
+        glib::timeout_add_seconds_local(60, move || {
+            if plans.is_mapped() {
+                s.input(DashboardInput::Refresh);
+            }
+            glib::ControlFlow::Continue
+        });
         let model = DashboardView {
             ledger,
             root: root.clone(),

@@ -327,6 +327,17 @@ pub fn write_copilot(otel: &Path, cfg: &AgentConfig) -> Truth {
                 json!({"traceId": trace, "spanId": format!("{c:016x}"), "name": format!("chat {model}"), "kind": 3,
                 "startTimeUnixNano": ns(at - 4), "endTimeUnixNano": ns(at), "attributes": attrs(&chat)}),
             ];
+            // The tools the reply asked for, run before the next call.
+            for t in 0..cfg.padding / 500 {
+                spans.push(json!({"traceId": trace, "spanId": format!("t{c:07x}{t:08x}"), "name": "execute_tool bash",
+                    "startTimeUnixNano": ns(at + 1), "endTimeUnixNano": ns(at + 2), "attributes": attrs(&[
+                        ("gen_ai.operation.name", json!("execute_tool")),
+                        ("gen_ai.tool.name", json!("bash")),
+                        ("gen_ai.tool.call.id", json!(format!("call_{}", rng.uuid()))),
+                        ("gen_ai.tool.type", json!("function")),
+                        ("github.copilot.tool.duration_ms", json!(rng.range(5, 5_000))),
+                    ])}));
+            }
             summed += input;
             if cfg.noise && c % 3 == 2 {
                 spans.push(json!({"traceId": trace, "spanId": format!("a{c:015x}"), "name": "invoke_agent copilot",
