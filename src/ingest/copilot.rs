@@ -185,7 +185,9 @@ mod otlp {
 
     impl Item<'_> {
         fn has_usage(&self) -> bool {
-            self.attributes.iter().any(|kv| kv.key.starts_with(super::USAGE))
+            self.attributes
+                .iter()
+                .any(|kv| kv.key.starts_with(super::USAGE))
         }
 
         fn span(&self, resource: &Attributes, log: bool) -> Span {
