@@ -207,9 +207,9 @@ fn watched(statuses: &[PlanStatus], now: Timestamp) -> Vec<Watched> {
                 used_bp: (r.used_percent * 100.0).round() as i64,
                 projected_bp: None,
                 body: fill(
-                    &gettext("{} % used, as {} reported at {}; the window starts over at {}."),
+                    &gettext("{} used, as {} reported at {}; the window starts over at {}."),
                     &[
-                        &format!("{:.0}", r.used_percent),
+                        &crate::i18n::percent((r.used_percent * 100.0).round() as i64),
                         s.agent_name,
                         &crate::i18n::local_time(r.seen_at),
                         &crate::i18n::local_time(resets),

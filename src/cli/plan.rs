@@ -154,10 +154,10 @@ fn reported_line(r: &Reported, now: Timestamp) -> String {
         None => gettext("reset time not reported"),
     };
     fill(
-        &gettext("  {}: {} % used, {} · as reported at {}\n"),
+        &gettext("  {}: {} used, {} · as reported at {}\n"),
         &[
             &window,
-            &format!("{:.0}", r.used_percent),
+            &crate::i18n::percent((r.used_percent * 100.0).round() as i64),
             &resets,
             &local_time(r.seen_at),
         ],

@@ -9,7 +9,7 @@ use relm4::{adw, gtk};
 use super::ledger::Ledger;
 use crate::core::Money;
 use crate::core::plan::Plan;
-use crate::i18n::{fill, gettext};
+use crate::i18n::{fill, gettext, percent};
 use crate::ingest::Agent;
 use crate::settings;
 
@@ -103,7 +103,10 @@ fn plan_row(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>, agent: Agent) 
 fn alerts_row(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::ActionRow {
     let (row, switch) = super::preferences::switch_row(
         &gettext("Alert on Plan Windows"),
-        &gettext("At 80 % and 100 % of a window, and when one is heading past its limit"),
+        &fill(
+            &gettext("At {} and {} of a window, and when one is heading past its limit"),
+            &[&percent(8_000), &percent(10_000)],
+        ),
         ledger
             .read(|s| Ok::<_, ()>(!crate::plans::triggers(s).is_empty()))
             .unwrap_or(true),

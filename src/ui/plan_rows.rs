@@ -98,9 +98,9 @@ fn reported(s: &PlanStatus, r: &Reported, now: Timestamp) -> Option<gtk::ListBox
         None => format!("{} · {window}", s.agent_name),
     };
     let figures = fill(
-        &gettext("{} % used · starts over in {} · as {} reported at {}"),
+        &gettext("{} used · starts over in {} · as {} reported at {}"),
         &[
-            &format!("{:.0}", r.used_percent),
+            &percent((r.used_percent * 100.0).round() as i64),
             &time_left(now, resets),
             s.agent_name,
             &local_time(r.seen_at),
