@@ -85,6 +85,7 @@ fn imports_to_truth(s: &Setup, agent: &str, dir: &Path, truth: &Truth) -> Value 
     assert_eq!(r["lines"], truth.lines, "{agent}: {r}");
     assert_eq!(r["new"], truth.calls.len() as u64, "{agent}: {r}");
     assert_eq!(skipped_as_map(&r), truth_skipped(truth), "{agent}");
+    assert_eq!(r["already_imported"], truth.already, "{agent}: {r}");
     let mut errors: Vec<&str> = r["errors"]
         .as_array()
         .unwrap()

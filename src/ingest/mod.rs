@@ -526,50 +526,70 @@ fn read_document(
     }))
 }
 
-/// Reads the messages an OpenCode database gained since the last import.
-fn read_database(
-    path: &Path,
-    before: Option<&FileState>,
+/// Reads what an OpenCode database gained since the last import, a page at a
+/// time, each page stored with where the reading stopped.
+fn read_databases(
+    databases: &[PathBuf],
+    before: &HashMap<String, FileState>,
     book: &PriceBook,
-) -> Result<Option<FileRead>, String> {
+    report: &mut ImportReport,
+    writer: &mut BatchWriter,
+) -> Result<(), StoreError> {
     use std::os::unix::fs::MetadataExt;
-    let saved: opencode::DatabaseState = before
-        .and_then(|b| b.state.as_deref())
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
-    if before.is_some() && opencode::stamp(path) == saved.stamp {
-        return Ok(None);
+    for path in databases {
+        report.files += 1;
+        let key = path.to_string_lossy().into_owned();
+        let known = before.get(&key);
+        let mut saved: opencode::DatabaseState = known
+            .and_then(|b| b.state.as_deref())
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        if known.is_some() && !saved.in_pass() && opencode::stamp(path) == saved.stamp {
+            continue;
+        }
+        let mut pricer = Pricer::new(book);
+        loop {
+            let read = match opencode::read_database(path, &saved, opencode::PAGE) {
+                Ok(read) => read,
+                Err(why) => {
+                    report.errors.push(why);
+                    break;
+                }
+            };
+            let meta = std::fs::metadata(path).ok();
+            report.lines += read.rows;
+            let mut records = absorb(
+                read.parsed,
+                path,
+                &mut pricer,
+                &mut report.skipped,
+                &mut report.errors,
+            );
+            let state = FileState {
+                path: key.clone(),
+                source: Agent::OpenCode.source().to_string(),
+                inode: meta.as_ref().map_or(0, |m| m.ino()),
+                size: meta.as_ref().map_or(0, |m| m.len()),
+                head_hash: [0; 16],
+                offset: 0,
+                lines: 0,
+                state: serde_json::to_string(&read.state).ok(),
+            };
+            flush(
+                writer,
+                &mut claude_code::Collector::default(),
+                &mut records,
+                &mut HashMap::new(),
+                &mut vec![state],
+                report,
+            )?;
+            if !read.state.in_pass() {
+                break;
+            }
+            saved = read.state;
+        }
     }
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let read = opencode::read_database(path, &saved)?;
-    let (lines, next) = (read.rows, read.state);
-    let (mut skipped, mut errors) = (BTreeMap::new(), Vec::new());
-    let records = absorb(
-        read.parsed,
-        path,
-        &mut Pricer::new(book),
-        &mut skipped,
-        &mut errors,
-    );
-    Ok(Some(FileRead {
-        lines,
-        rewritten: false,
-        skipped,
-        errors,
-        claude: None,
-        records,
-        reported: Vec::new(),
-        state: FileState {
-            path: path.to_string_lossy().into_owned(),
-            source: Agent::OpenCode.source().to_string(),
-            inode: meta.ino(),
-            size: meta.len(),
-            head_hash: [0; 16],
-            offset: meta.len(),
-            lines: 0,
-            state: serde_json::to_string(&next).ok(),
-        },
-    }))
+    Ok(())
 }
 
 /// Reads what is new in one log file. Runs on a worker thread: no store here.
@@ -579,10 +599,8 @@ fn read_file(
     before: Option<&FileState>,
     book: &PriceBook,
 ) -> Result<Option<FileRead>, String> {
-    match agent.layout_of(path) {
-        Some(Layout::Document) => return read_document(agent, path, before, book),
-        Some(Layout::Database) => return read_database(path, before, book),
-        Some(Layout::Lines) | None => {}
+    if agent.layout_of(path) == Some(Layout::Document) {
+        return read_document(agent, path, before, book);
     }
     let new = match read_new(path, before) {
         Ok(Some(new)) => new,
@@ -718,10 +736,18 @@ fn import_files(
     // link or `..` must meet its saved state, or every file is read again.
     let dirs: Vec<PathBuf> = dirs.iter().map(|d| real_folder(d)).collect();
     let dirs = &dirs[..];
-    let files = log_files(agent, dirs, &mut report.errors);
+    let (databases, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        log_files(agent, dirs, &mut report.errors)
+            .into_iter()
+            .partition(|f| agent.layout_of(f) == Some(Layout::Database));
     let before = store.import_states(agent.source())?;
     std::thread::scope(|scope| {
         let mut writer = BatchWriter::start(scope, store, dry_run);
+        // A database first: its messages are the newer form of the files'.
+        if let Err(e) = read_databases(&databases, &before, book, report, &mut writer) {
+            writer.finish(report)?;
+            return Err(e);
+        }
         let read = read_files(
             agent,
             dirs,

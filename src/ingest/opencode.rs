@@ -12,7 +12,8 @@
 //!
 //! The database is OpenCode's and it may be writing: it is opened read-only,
 //! never locked, and read by `time_updated` from a little before where the
-//! last import stopped, so a row committed late is not passed over.
+//! last import stopped, so a row committed late is not passed over, a page
+//! of rows at a time.
 
 use std::path::Path;
 
@@ -133,17 +134,37 @@ fn message(
     out.records.push(r);
 }
 
-/// Where reading a database stopped: the newest `time_updated` read, and the
-/// files' state then, so an unchanged database is not opened again.
+/// Where reading a database stopped. A read is a pass over the rows updated
+/// since a little before the newest the last pass saw, taken a page at a
+/// time in rowid order; each page is stored with this state, so a pass
+/// stopped part way goes on from its last page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatabaseState {
+    /// The newest `time_updated` read.
     pub updated_ms: i64,
+    /// A pass under way: where it started, and the last rowid it read.
+    #[serde(default)]
+    pub since_ms: i64,
+    #[serde(default)]
+    pub after_rowid: i64,
+    /// The files' sizes and times when the pass started: the same at the
+    /// next import, nothing was written since.
     pub stamp: (u64, u64, u64, u64),
 }
 
-/// How far back each read starts before the newest row the last one saw: a
+impl DatabaseState {
+    /// Whether a pass is under way.
+    pub fn in_pass(&self) -> bool {
+        self.after_rowid > 0
+    }
+}
+
+/// How far back each pass starts before the newest row the last one saw: a
 /// transaction that stamped its row earlier may have committed after it.
 const OVERLAP_MS: i64 = 60_000;
+
+/// Rows a page holds: a database of a million messages is read in bounded memory.
+pub const PAGE: i64 = 20_000;
 
 /// The database's and its write-ahead log's sizes and change times: equal
 /// to the last read's, nothing was written since.
@@ -164,19 +185,27 @@ pub fn stamp(path: &Path) -> (u64, u64, u64, u64) {
     (db_len, db_time, wal_len, wal_time)
 }
 
-/// What reading a database gave: its calls, the rows read, where it stopped.
+/// What reading a page gave: its calls, the rows read, where it stopped.
 pub struct DatabaseRead {
     pub parsed: Parsed,
     pub rows: u64,
     pub state: DatabaseState,
 }
 
-/// Reads the messages updated since `state`, without taking any lock
-/// OpenCode would wait on: read-only, and busy only for a moment while
-/// OpenCode checkpoints.
-pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead, String> {
+/// Reads the next page of the pass `state` is in (a new pass when none is
+/// under way), without taking any lock OpenCode would wait on: read-only,
+/// and busy only for a moment while OpenCode checkpoints.
+pub fn read_database(
+    path: &Path,
+    state: &DatabaseState,
+    page: i64,
+) -> Result<DatabaseRead, String> {
     let named = |e: rusqlite::Error| format!("{}: {e}", path.display());
-    let stamp = stamp(path);
+    let (since, after, pass_stamp) = if state.in_pass() {
+        (state.since_ms, state.after_rowid, state.stamp)
+    } else {
+        (state.updated_ms.saturating_sub(OVERLAP_MS), 0, stamp(path))
+    };
     let conn = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -200,7 +229,8 @@ pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead,
     let updated = has("message", "time_updated")?;
     let directory = has("session", "directory")?;
     let sql = format!(
-        "SELECT m.id, m.session_id, m.data, {}, {} FROM message m {} {}",
+        "SELECT m.rowid, m.id, m.session_id, m.data, {}, {} FROM message m {}
+         WHERE m.rowid > ?2 AND {} ORDER BY m.rowid LIMIT ?3",
         if updated { "m.time_updated" } else { "0" },
         if directory { "s.directory" } else { "NULL" },
         if directory {
@@ -209,24 +239,25 @@ pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead,
             ""
         },
         if updated {
-            "WHERE m.time_updated >= ?1"
+            "m.time_updated >= ?1"
         } else {
-            "WHERE ?1 IS NOT NULL"
+            "?1 IS NOT NULL"
         },
     );
-    let since = state.updated_ms.saturating_sub(OVERLAP_MS);
     let mut out = Parsed::default();
-    let mut newest = state.updated_ms;
+    let (mut newest, mut last, mut read) = (state.updated_ms, after, 0);
     let mut stmt = conn.prepare(&sql).map_err(named)?;
-    let mut rows = stmt.query([since]).map_err(named)?;
-    let mut read = 0;
+    let mut rows = stmt
+        .query(rusqlite::params![since, after, page])
+        .map_err(named)?;
     while let Some(row) = rows.next().map_err(named)? {
         read += 1;
-        let id: String = row.get(0).map_err(named)?;
-        let session: String = row.get(1).map_err(named)?;
-        let data: String = row.get(2).map_err(named)?;
-        newest = newest.max(row.get(3).map_err(named)?);
-        let dir: Option<String> = row.get(4).map_err(named)?;
+        last = row.get(0).map_err(named)?;
+        let id: String = row.get(1).map_err(named)?;
+        let session: String = row.get(2).map_err(named)?;
+        let data: String = row.get(3).map_err(named)?;
+        newest = newest.max(row.get(4).map_err(named)?);
+        let dir: Option<String> = row.get(5).map_err(named)?;
         // The user's messages, most rows, have no usage to parse.
         if !data.contains("\"assistant\"") && data.trim_end().ends_with('}') {
             continue;
@@ -236,12 +267,16 @@ pub fn read_database(path: &Path, state: &DatabaseState) -> Result<DatabaseRead,
             Err(e) => out.malformed(0, format!("message {id}: data is not JSON: {e}")),
         }
     }
+    // A short page ends the pass.
+    let more = read == page as u64;
     Ok(DatabaseRead {
         parsed: out,
         rows: read,
         state: DatabaseState {
             updated_ms: newest,
-            stamp,
+            since_ms: if more { since } else { 0 },
+            after_rowid: if more { last } else { 0 },
+            stamp: pass_stamp,
         },
     })
 }
@@ -278,6 +313,51 @@ mod tests {
             .replace(r#""input":12,"output":400"#, r#""input":0,"output":0"#)
             .replace(r#""read":20000,"write":1500"#, r#""read":0,"write":0"#);
         assert!(read_document(&streaming).records.is_empty());
+    }
+
+    #[test]
+    fn a_database_is_read_a_page_at_a_time_and_a_pass_ends_on_a_short_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("opencode.db");
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT, time_created INTEGER, time_updated INTEGER, data TEXT);",
+        )
+        .unwrap();
+        for i in 0..5 {
+            let m = MESSAGE.replace("msg_1", &format!("msg_{i}"));
+            db.execute(
+                "INSERT INTO message VALUES (?1, 'ses_1', ?2, ?2, ?3)",
+                rusqlite::params![format!("msg_{i}"), 1_772_359_200_000_i64 + i * 600_000, m],
+            )
+            .unwrap();
+        }
+        db.execute(
+            "INSERT INTO message VALUES ('u', 'ses_1', 0, 0, '{\"role\":\"user\"}')",
+            [],
+        )
+        .unwrap();
+        let mut state = DatabaseState::default();
+        let (mut calls, mut pages) = (0, 0);
+        loop {
+            let read = read_database(&path, &state, 2).unwrap();
+            calls += read.parsed.records.len();
+            pages += 1;
+            state = read.state;
+            if !state.in_pass() {
+                break;
+            }
+        }
+        assert_eq!(
+            (calls, pages),
+            (5, 4),
+            "three full pages of two rows, then an empty one"
+        );
+        assert_eq!(state.updated_ms, 1_772_359_200_000 + 4 * 600_000);
+        // The next pass reads the last minute again, and nothing older.
+        let again = read_database(&path, &state, 2).unwrap();
+        assert_eq!(again.parsed.records.len(), 1);
+        assert!(!again.state.in_pass());
     }
 
     #[test]

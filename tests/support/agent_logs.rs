@@ -117,6 +117,9 @@ pub struct Truth {
     pub bytes: u64,
     /// Lines each skip reason must explain, by the reason's JSON name.
     pub skipped: BTreeMap<&'static str, u64>,
+    /// Calls read twice that the ledger already holds by then (an OpenCode
+    /// message in its database and in the file it was carried over from).
+    pub already: u64,
     /// `file:line` of every malformed line.
     pub malformed: Vec<String>,
     /// A file whose last line is still being written: the rest of that line and

@@ -590,7 +590,7 @@ pub fn write_opencode(data: &Path, cfg: &AgentConfig) -> Truth {
                 .unwrap();
             }
             if in_db && in_files {
-                truth.skip("copy");
+                truth.already += 1;
             }
             truth.calls.push(call);
         }
