@@ -106,13 +106,17 @@ fn a_claude_window_is_estimated_from_the_ledger_and_alerts_once_per_threshold() 
     assert_eq!(w["window"]["calls"], 2);
     assert_eq!(w["window"]["cost_nanos"], 28_000_000_000_i64);
     assert_eq!(w["used_bp"], 8_000);
-    // $28 in the two hours since its first call, $14 an hour, for the 2 to 3
-    // hours left: $56 to $70 at its end.
-    let burn = w["burn_per_hour"].as_i64().unwrap();
-    assert!((13_990_000_000..=14_000_000_000).contains(&burn), "{burn}");
-    let projected = w["projected_nanos"].as_i64().unwrap();
+    // $28 over the window so far (2 to 3 hours since it opened at the top of
+    // its first call's hour), projected to its end: $28 × 5 h ÷ elapsed.
+    let elapsed = now.duration_since(start).as_secs_f64() / 3600.0;
+    let burn = w["burn_per_hour"].as_i64().unwrap() as f64 / 1e9;
     assert!(
-        (56_000_000_000..=70_000_000_000).contains(&projected),
+        (burn - 28.0 / elapsed).abs() < 0.01,
+        "{burn} ≈ 28 / {elapsed}"
+    );
+    let projected = w["projected_nanos"].as_i64().unwrap() as f64 / 1e9;
+    assert!(
+        (projected - 28.0 * 5.0 / elapsed).abs() < 0.05,
         "{projected}"
     );
     assert_eq!(claude["week_calls"], 3);

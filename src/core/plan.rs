@@ -178,11 +178,14 @@ pub fn windows(uses: &[Use]) -> Vec<Window> {
     out
 }
 
+/// The shortest stretch a burn rate is taken over, in seconds.
+const BURN_FLOOR: i64 = 1800;
+
 /// Where the current window stands at `now`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Standing {
     pub window: Window,
-    /// Nano-dollars an hour, from the window's first call to now.
+    /// Nano-dollars an hour, over the window so far (half an hour at least).
     pub burn_per_hour: i64,
     /// The window's cost at its end if use goes on at this rate.
     pub projected_nanos: i64,
@@ -195,8 +198,9 @@ pub struct Standing {
 /// The window in force at `now`, if a call opened one less than five hours ago.
 pub fn current(windows: &[Window], now: Timestamp, limit: Option<Money>) -> Option<Standing> {
     let w = *windows.last().filter(|w| w.start <= now && now < w.end)?;
-    // At least a minute, so the first call does not project an infinite rate.
-    let elapsed = now.duration_since(w.first).as_secs().max(60);
+    // The rate over the window so far, and at least half an hour of it: one
+    // large call in a window's first minutes does not project a hundredfold.
+    let elapsed = now.duration_since(w.start).as_secs().max(BURN_FLOOR);
     let left = w.end.duration_since(now).as_secs().max(0);
     let burn_per_hour = (i128::from(w.cost_nanos) * 3600 / i128::from(elapsed)) as i64;
     let projected_nanos =
@@ -322,18 +326,24 @@ mod tests {
             use_("2026-03-08T15:30:00Z", 6),
         ];
         let w = windows(&uses);
-        // At 16:30: $12 over the two hours since 14:30, $6 an hour; 2.5 hours
-        // left to 19:00 add $15: $27 projected against a $35 limit.
+        // At 16:30: $12 over the 2.5 hours since the window opened at 14:00,
+        // $4.80 an hour; 2.5 hours left to 19:00 add $12: $24 projected
+        // against a $35 limit.
         let s = current(
             &w,
             at("2026-03-08T16:30:00Z"),
             Plan::ClaudeMax5.window_limit(),
         )
         .unwrap();
-        assert_eq!(s.burn_per_hour, 6_000_000_000);
-        assert_eq!(s.projected_nanos, 27_000_000_000);
+        assert_eq!(s.burn_per_hour, 4_800_000_000);
+        assert_eq!(s.projected_nanos, 24_000_000_000);
         assert_eq!(s.used_bp, Some(3_428));
-        assert_eq!(s.projected_bp, Some(7_714));
+        assert_eq!(s.projected_bp, Some(6_857));
+        // Five minutes into a window, a $6 call burns at $12 an hour (taken
+        // over half an hour), not $72.
+        let early = windows(&[use_("2026-03-08T20:01:00Z", 6)]);
+        let s = current(&early, at("2026-03-08T20:05:00Z"), None).unwrap();
+        assert_eq!(s.burn_per_hour, 12_000_000_000);
         assert!(
             current(&w, at("2026-03-08T19:00:00Z"), None).is_none(),
             "the window has ended"
