@@ -111,12 +111,12 @@ fn a_claude_window_is_estimated_from_the_ledger_and_alerts_once_per_threshold() 
     let elapsed = now.duration_since(start).as_secs_f64() / 3600.0;
     let burn = w["burn_per_hour"].as_i64().unwrap() as f64 / 1e9;
     assert!(
-        (burn - 28.0 / elapsed).abs() < 0.01,
+        (burn - 28.0 / elapsed).abs() < 0.05,
         "{burn} ≈ 28 / {elapsed}"
     );
     let projected = w["projected_nanos"].as_i64().unwrap() as f64 / 1e9;
     assert!(
-        (projected - 28.0 * 5.0 / elapsed).abs() < 0.05,
+        (projected - 28.0 * 5.0 / elapsed).abs() < 0.25,
         "{projected}"
     );
     assert_eq!(claude["week_calls"], 3);
