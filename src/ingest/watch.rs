@@ -26,6 +26,9 @@ pub const POLL: Duration = Duration::from_secs(5);
 /// 1,600 files), so at 5 s it kept an idle app at 1 % of a core.
 pub const POLL_WATCHED: Duration = Duration::from_secs(60);
 
+/// Lines read in one round of imports past which freed memory is given back.
+const GIVE_BACK_AFTER: u64 = 100_000;
+
 /// What wakes a follower: a file changed, or it is to stop.
 pub enum Wake {
     Changed(PathBuf),
@@ -124,7 +127,7 @@ fn import_now(
     agents: &[Agent],
     observer: &mut dyn Observer,
 ) -> Result<(), StoreError> {
-    let mut wrote = false;
+    let (mut wrote, mut lines) = (false, 0);
     for &agent in agents {
         let dirs: Vec<PathBuf> = sources
             .of(agent)
@@ -142,11 +145,19 @@ fn import_now(
                 observer.progress(agent, d, f, l)
             })?;
         wrote |= report.new + report.updated > 0;
+        lines += report.lines;
         observer.imported(agent, &report);
     }
     if wrote {
         let notifier = crate::notifier::System::for_store(store);
         crate::engine::after_write(store, jiff::Timestamp::now(), &notifier);
+    }
+    if lines >= GIVE_BACK_AFTER {
+        // A first import of gigabytes of logs leaves the allocator holding
+        // what it freed (243 MB in a new user's app, against 67 MB started
+        // on the same ledger); the app runs all day, so it is given back.
+        // SAFETY: malloc_trim only releases free memory.
+        unsafe { libc::malloc_trim(0) };
     }
     Ok(())
 }
