@@ -204,12 +204,12 @@ fn watched(statuses: &[PlanStatus], now: Timestamp) -> Vec<Watched> {
                 agent,
                 key: format!("{}/{}/{}", s.agent, r.window_minutes, resets.as_second()),
                 label: window_label(r.window_minutes),
-                used_bp: (r.used_percent * 100.0).round() as i64,
+                used_bp: r.used_bp(),
                 projected_bp: None,
                 body: fill(
                     &gettext("{} used, as {} reported at {}; the window starts over at {}."),
                     &[
-                        &crate::i18n::percent((r.used_percent * 100.0).round() as i64),
+                        &crate::i18n::percent(r.used_bp()),
                         s.agent_name,
                         &crate::i18n::local_time(r.seen_at),
                         &crate::i18n::local_time(resets),

@@ -39,14 +39,7 @@ impl Setup {
         c.env("LANGUAGE", "en")
             .env("TZ", "UTC")
             .env("HOME", self.path("home"));
-        for v in [
-            "XDG_DATA_HOME",
-            "GEMINI_CLI_HOME",
-            "QWEN_HOME",
-            "OPENCODE_DATA_DIR",
-            "COPILOT_HOME",
-            "COPILOT_OTEL_FILE_EXPORTER_PATH",
-        ] {
+        for v in more::AGENT_ENV {
             c.env_remove(v);
         }
         for (k, v) in env {

@@ -157,7 +157,7 @@ fn reported_line(r: &Reported, now: Timestamp) -> String {
         &gettext("  {}: {} used, {} · as reported at {}\n"),
         &[
             &window,
-            &crate::i18n::percent((r.used_percent * 100.0).round() as i64),
+            &crate::i18n::percent(r.used_bp()),
             &resets,
             &local_time(r.seen_at),
         ],

@@ -231,6 +231,13 @@ pub struct Reported {
     pub seen_at: Timestamp,
 }
 
+impl Reported {
+    /// The share used, in hundredths of a percent.
+    pub fn used_bp(&self) -> i64 {
+        (self.used_percent * 100.0).round() as i64
+    }
+}
+
 /// Keeps the newest figure for each window length: a file read later may
 /// hold an older one.
 pub fn merge_reported(into: &mut Vec<Reported>, seen: &[Reported]) {

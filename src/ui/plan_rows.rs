@@ -97,16 +97,16 @@ fn reported(s: &PlanStatus, r: &Reported, now: Timestamp) -> Option<gtk::ListBox
         Some(p) => format!("{} · {p} · {window}", s.agent_name),
         None => format!("{} · {window}", s.agent_name),
     };
+    let bp = r.used_bp();
     let figures = fill(
         &gettext("{} used · starts over in {} · as {} reported at {}"),
         &[
-            &percent((r.used_percent * 100.0).round() as i64),
+            &percent(bp),
             &time_left(now, resets),
             s.agent_name,
             &local_time(r.seen_at),
         ],
     );
-    let bp = (r.used_percent * 100.0).round() as i64;
     Some(row(
         &title,
         bp,

@@ -10,6 +10,19 @@ use serde_json::{Value, json};
 
 use super::{Call, LogFile, PROJECT_NAMES, Rng, Truth, filler, session_start, timestamp};
 
+/// The environment variables that move an agent's folders: a test clears
+/// them, so the agents it finds are its own.
+pub const AGENT_ENV: [&str; 8] = [
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "XDG_DATA_HOME",
+    "GEMINI_CLI_HOME",
+    "QWEN_HOME",
+    "OPENCODE_DATA_DIR",
+    "COPILOT_HOME",
+    "COPILOT_OTEL_FILE_EXPORTER_PATH",
+];
+
 /// The shape of a generated set of one agent's records.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {

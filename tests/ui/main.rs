@@ -89,16 +89,7 @@ fn run_scenario(name: &str) -> i32 {
     // SAFETY: the scenario process has no other threads yet.
     unsafe {
         std::env::set_var("HOME", &home);
-        for v in [
-            "CLAUDE_CONFIG_DIR",
-            "CODEX_HOME",
-            "XDG_DATA_HOME",
-            "GEMINI_CLI_HOME",
-            "QWEN_HOME",
-            "OPENCODE_DATA_DIR",
-            "COPILOT_HOME",
-            "COPILOT_OTEL_FILE_EXPORTER_PATH",
-        ] {
+        for v in agent_logs::more::AGENT_ENV {
             std::env::remove_var(v);
         }
     }
