@@ -2,6 +2,7 @@
 //!
 //! `core` is the pure domain; `store`, `cli` and `ui` are edges around it.
 
+pub mod api;
 pub mod autostart;
 pub mod charts;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod plans;
 pub mod prices;
 pub mod private;
 pub mod reports;
+pub mod serve;
 pub mod settings;
 pub mod store;
 pub mod ui;

@@ -3,14 +3,10 @@
 
 use clap::Args;
 use jiff::Timestamp;
-use serde_json::json;
 
 use super::args;
-use super::record::{build_record, cost_json};
-use super::{Exit, TokenArgs, print_json};
-use crate::core::check::{Decision, PolicyUse, Verdict, Why, decide};
-use crate::core::policy::Dims;
-use crate::core::usage::Totals;
+use super::{Exit, print_json};
+use crate::core::check::{Decision, Verdict, Why};
 use crate::engine;
 use crate::i18n::{fill, gettext};
 use crate::notifier::System;
@@ -54,52 +50,30 @@ pub struct CheckArgs {
 pub fn run(store: &mut Store, a: CheckArgs) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let book = prices::load(store)?;
-    let tokens = TokenArgs {
-        input: a.estimated_input,
-        output: a.estimated_output,
+    let request = crate::api::CheckRequest {
+        model: a.model.clone(),
+        provider: a.provider.clone(),
+        estimated_input: a.estimated_input,
+        estimated_output: a.estimated_output,
         images: a.images,
-        ..TokenArgs::default()
+        user: a.user.clone(),
+        project: a.project.clone(),
+        agent: a.agent.clone(),
     };
-    let record = build_record(&book, &a.model, a.provider.as_deref(), &tokens, now)
-        .map_err(|e| Exit::usage(e.to_string()))?;
-    let call = Totals::of(&record);
-    let dims = Dims {
-        provider: &record.provider,
-        model: &record.model,
-        user: &a.user,
-        project: &a.project,
-        agent: &a.agent,
+    let (decision, doc) = match crate::api::check(store, &book, &request, now) {
+        Ok(answer) => answer,
+        Err(crate::api::ApiError::Bad(b)) => return Err(Exit::usage(b.error).into()),
+        Err(crate::api::ApiError::Store(e)) => return Err(e.into()),
     };
-    let matching: Vec<_> = store
-        .policies()?
-        .into_iter()
-        .filter(|p| p.enabled && p.scope.matches(&dims))
-        .collect();
-    let spend = store.policy_spend(&matching, now)?;
-    let uses: Vec<PolicyUse> = matching
-        .iter()
-        .zip(&spend)
-        .map(|(p, s)| PolicyUse {
-            policy: p,
-            window: s.window,
-            used: s.used,
-        })
-        .collect();
-    let decision = decide(now, &call, !record.cost.is_unpriced(), &uses);
-    if decision.verdict == Verdict::Block {
-        engine::record_violation(store, now, &decision, &record.model)?;
-        if engine::deliver_quick(store, now, &System::for_store(store)) {
-            super::send_in_background(store.path());
-        }
+    if decision.verdict == Verdict::Block
+        && engine::deliver_quick(store, now, &System::for_store(store))
+    {
+        super::send_in_background(store.path());
     }
     if a.json {
-        print_json(&json!({
-            "decision": decision,
-            "estimate": cost_json(&record),
-            "policies_checked": matching.len(),
-        }))?;
+        print_json(&doc)?;
     } else {
-        print_text(&decision, &record.model);
+        print_text(&decision, &a.model);
     }
     match decision.verdict {
         Verdict::Allow | Verdict::Warn => Ok(()),

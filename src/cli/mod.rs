@@ -1,7 +1,7 @@
 //! The `tally` command line: thin edges over the store and the core.
 
 mod alerts;
-mod args;
+pub(crate) mod args;
 mod backup;
 mod calc;
 mod check;
@@ -11,9 +11,10 @@ mod import;
 mod plan;
 mod policy;
 mod prices;
-mod record;
+pub(crate) mod record;
 mod report;
 mod reprice;
+mod serve;
 mod table;
 mod usage;
 mod watch;
@@ -87,6 +88,10 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Replace the ledger with a backup, after checking it (a damaged ledger too)
     Restore(backup::RestoreArgs),
+    /// Serve OpenTelemetry intake, a REST API, live events and MCP on one address
+    Serve(serve::ServeArgs),
+    /// Tally's MCP server on stdin and stdout, for an agent to ask its budget
+    Mcp,
 }
 
 /// Ends the program with a particular exit status, after the command printed
@@ -229,6 +234,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(a) => return doctor::run(&path, a.json),
         Command::Backup(a) => return backup::backup(&mut read()?, &a),
         Command::Restore(a) => return backup::restore(&path, &a),
+        Command::Serve(a) => {
+            drop(open()?);
+            return serve::run(&path, a);
+        }
+        Command::Mcp => {
+            drop(open()?);
+            return serve::mcp(&path);
+        }
         Command::Record(a) => with(open()?, |s| record::run(s, a)),
         Command::Prices(c) => with(open()?, |s| prices::run(s, c)),
         Command::Import(c) => with(open()?, |s| import::run(s, c)),

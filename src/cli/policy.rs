@@ -335,42 +335,12 @@ fn state_word(s: &PolicyStatus) -> String {
     }
 }
 
-pub fn status_json(s: &PolicyStatus) -> serde_json::Value {
-    let m = s.metric;
-    json!({
-        "id": s.id,
-        "name": s.name,
-        "scope": s.scope,
-        "metric": m.name(),
-        "period": s.period,
-        "action": s.action,
-        "enabled": s.enabled,
-        "used": m.plain(s.used),
-        "limit": m.plain(s.limit),
-        "percent": s.basis_points as f64 / 100.0,
-        "remaining": m.plain(s.remaining),
-        "state": s.state.name(),
-        "window_start": s.window_start.to_string(),
-        "resets_at": s.resets_at.map(|t| t.to_string()),
-        "forecast": s.projection.map(|p| json!({
-            "expected": m.plain(p.expected),
-            "low": m.plain(p.low),
-            "high": m.plain(p.high),
-        })),
-        "override_until": s.override_until.map(|t| t.to_string()),
-        "unpriced_records": s.unpriced,
-    })
-}
-
 /// `tally status` and `tally policy list`: one line per policy.
 pub fn list(store: &Store, now: Timestamp, json: bool) -> anyhow::Result<()> {
-    let statuses = engine::status(store, now)?;
     if json {
-        return print_json(&json!({
-            "at": now.to_string(),
-            "policies": statuses.iter().map(status_json).collect::<Vec<_>>(),
-        }));
+        return print_json(&crate::api::status(store, now)?);
     }
+    let statuses = engine::status(store, now)?;
     if statuses.is_empty() {
         println!(
             "{}",
@@ -433,7 +403,7 @@ fn show(store: &Store, now: Timestamp, key: &str, json: bool) -> anyhow::Result<
     let audit = store.audit_log(Some(p.id))?;
     if json {
         return print_json(&json!({
-            "status": status_json(&status),
+            "status": crate::api::status_json(&status),
             "soft_percent": p.soft_percent,
             "zone": p.zone,
             "override": p.override_.as_ref().map(|o| json!({

@@ -3,16 +3,13 @@
 use std::io::Write;
 
 use clap::Args;
-use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
-use serde::Serialize;
-use serde::ser::SerializeMap;
 
 use super::args::{self, When};
 use super::table::{Table, thousands};
 use crate::core::usage::{Dimension, Totals};
 use crate::i18n::{gettext, ngettext};
-use crate::store::{Store, UsageQuery};
+use crate::store::Store;
 
 #[derive(Args, Debug)]
 pub struct UsageArgs {
@@ -33,49 +30,8 @@ pub struct UsageArgs {
     pub json: bool,
 }
 
-/// One row of the JSON contract: its dimensions, then the totals. Serialized
-/// directly (no intermediate `Value`): a year by day × model is thousands of rows.
-struct RowJson<'a> {
-    dims: &'a [Dimension],
-    keys: &'a [String],
-    totals: &'a Totals,
-}
-
-impl Serialize for RowJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.totals;
-        let mut m = s.serialize_map(Some(self.dims.len() + 13))?;
-        for (dim, key) in self.dims.iter().zip(self.keys) {
-            m.serialize_entry(dim.name(), key)?;
-        }
-        m.serialize_entry("requests", &t.requests)?;
-        m.serialize_entry("input_tokens", &t.tokens.input)?;
-        m.serialize_entry("output_tokens", &t.tokens.output)?;
-        m.serialize_entry("cache_read_tokens", &t.tokens.cache_read)?;
-        m.serialize_entry("cache_write_tokens", &t.tokens.cache_write())?;
-        m.serialize_entry("cache_write_1h_tokens", &t.tokens.cache_write_1h)?;
-        m.serialize_entry("reasoning_tokens", &t.tokens.reasoning)?;
-        m.serialize_entry("embedding_tokens", &t.embedding_tokens)?;
-        m.serialize_entry("images", &t.images)?;
-        m.serialize_entry("cost_usd", &t.cost)?;
-        m.serialize_entry("unpriced", &t.unpriced)?;
-        m.serialize_entry("billed_usd", &t.billed)?;
-        m.serialize_entry("records", &t.records)?;
-        m.end()
-    }
-}
-
-#[derive(Serialize)]
-struct UsageJson<'a> {
-    zone: &'a str,
-    since: Option<String>,
-    until: Option<String>,
-    rows: Vec<RowJson<'a>>,
-    total: RowJson<'a>,
-}
-
 pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
-    let zone = a.tz.unwrap_or_else(TimeZone::system);
+    let zone = a.tz.clone().unwrap_or_else(TimeZone::system);
     let since = a
         .since
         .as_ref()
@@ -88,43 +44,15 @@ pub fn run(store: &Store, a: UsageArgs) -> anyhow::Result<()> {
         .map(|w| w.end(&zone))
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    if let (Some(s), Some(u)) = (since, until)
-        && u <= s
-    {
-        anyhow::bail!(gettext("--until must be after --since"));
-    }
     let mut group_by = a.group_by.clone();
     group_by.dedup();
-    let query = UsageQuery {
-        since,
-        until,
-        group_by: group_by.clone(),
-        zone: zone.clone(),
-        week_start: Weekday::Monday,
-    };
-    let (rows, total) = store.usage(&query)?;
+    let ask = crate::api::UsageAsk::new(since, until, group_by.clone(), zone)
+        .map_err(|e| anyhow::anyhow!(e.error))?;
+    let (rows, total) = crate::api::usage_rows(store, &ask)?;
 
     if a.json {
-        let doc = UsageJson {
-            zone: zone.iana_name().unwrap_or("UTC"),
-            since: since.map(|t| t.to_string()),
-            until: until.map(|t| t.to_string()),
-            rows: rows
-                .iter()
-                .map(|r| RowJson {
-                    dims: &group_by,
-                    keys: &r.keys,
-                    totals: &r.totals,
-                })
-                .collect(),
-            total: RowJson {
-                dims: &[],
-                keys: &[],
-                totals: &total,
-            },
-        };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut out, &doc)?;
+        serde_json::to_writer_pretty(&mut out, &crate::api::UsageDoc::new(&ask, &rows, &total))?;
         writeln!(out)?;
         return Ok(());
     }

@@ -303,7 +303,9 @@ fn span_id(v: &Value) -> Option<String> {
     Some(format!("{}:{}", trace?, span?))
 }
 
-enum Skip {
+/// Why a span with usage is not a call.
+#[derive(Debug, PartialEq)]
+pub enum Skip {
     /// A sum of calls, or another view of one, that its `chat` span tells.
     Aggregate,
     Bad(String),
@@ -312,7 +314,27 @@ enum Skip {
 const USAGE: &str = "gen_ai.usage.";
 
 fn record(span: &Span) -> Result<Option<UsageRecord>, Skip> {
-    let a = &span.attributes;
+    genai_record(
+        &span.name,
+        &span.attributes,
+        span.end,
+        span.id.as_deref(),
+        span.log,
+    )
+}
+
+/// A model call told by the OpenTelemetry GenAI conventions: a `chat` (or
+/// `text_completion`, `generate_content`) span with `gen_ai.usage.*`
+/// attributes, named by `gen_ai.response.id` or else its span. None when it
+/// tells no usage; a log record (`log`) repeats a span and is an aggregate.
+/// The record is Copilot's; a caller that knows better renames its source.
+pub fn genai_record(
+    name: &str,
+    a: &Map<String, Value>,
+    end: Option<Timestamp>,
+    id: Option<&str>,
+    log: bool,
+) -> Result<Option<UsageRecord>, Skip> {
     if !a.keys().any(|k| k.starts_with(USAGE)) {
         return Ok(None);
     }
@@ -320,8 +342,8 @@ fn record(span: &Span) -> Result<Option<UsageRecord>, Skip> {
         .get("gen_ai.operation.name")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| span.name.split(' ').next().unwrap_or_default().to_string());
-    if span.log
+        .unwrap_or_else(|| name.split(' ').next().unwrap_or_default().to_string());
+    if log
         || !matches!(
             operation.as_str(),
             "chat" | "text_completion" | "generate_content"
@@ -348,9 +370,7 @@ fn record(span: &Span) -> Result<Option<UsageRecord>, Skip> {
     let model = text("gen_ai.response.model")
         .or_else(|| text("gen_ai.request.model"))
         .unwrap_or("unknown");
-    let at = span
-        .end
-        .ok_or_else(|| Skip::Bad(format!("a {operation} span without a valid time")))?;
+    let at = end.ok_or_else(|| Skip::Bad(format!("a {operation} span without a valid time")))?;
     // Copilot names itself as the provider; the model says whose it is.
     let provider = text("gen_ai.provider.name")
         .or_else(|| text("gen_ai.system"))
@@ -393,7 +413,7 @@ fn record(span: &Span) -> Result<Option<UsageRecord>, Skip> {
         .to_string();
     r.request_id = text("gen_ai.response.id")
         .map(str::to_string)
-        .or_else(|| span.id.clone());
+        .or_else(|| id.map(str::to_string));
     if r.request_id.is_none() {
         return Err(Skip::Bad(
             "a chat span without a response id or span id".into(),

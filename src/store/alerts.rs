@@ -113,10 +113,10 @@ pub(super) fn channel_list(channels: &[Channel]) -> String {
         .join(",")
 }
 
-const ALERT_COLUMNS: &str =
+pub(super) const ALERT_COLUMNS: &str =
     "id, at_ms, policy_id, policy_name, kind, severity, title, body, detail, state, acked_by";
 
-fn alert_from_row(row: &Row) -> Result<Alert, StoreError> {
+pub(super) fn alert_from_row(row: &Row) -> Result<Alert, StoreError> {
     let kind: String = row.get(4)?;
     let severity: String = row.get(5)?;
     let detail: String = row.get(8)?;

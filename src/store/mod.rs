@@ -5,6 +5,7 @@
 mod alerts;
 mod backup;
 mod calls;
+mod feed;
 mod health;
 mod history;
 mod imports;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use alerts::{Alert, AlertState, Delivery, NewAlert};
 pub use backup::BackupError;
+pub use feed::StoredEvent;
 pub use health::Health;
 pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;

@@ -274,6 +274,11 @@ pub const MIGRATIONS: &[Step] = &[
     Step::Code(super::calls::recreate_view),
     // The audio and image tokens of a call (kept in `extras`).
     Step::Code(super::calls::recreate_view),
+    // Budget state and price changes, for the live event stream (`tally serve`).
+    Step::Sql(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,
+             kind TEXT NOT NULL, body TEXT NOT NULL);",
+    ),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;
