@@ -65,8 +65,14 @@ fn status(store: &Store, json: bool) -> anyhow::Result<()> {
     let mut t = Table::new(vec![(gettext("Received"), false), (gettext("Count"), true)]);
     t.row(vec![gettext("Items"), thousands(intake.items)]);
     t.row(vec![gettext("Calls recorded"), thousands(intake.recorded)]);
-    t.row(vec![gettext("Already recorded"), thousands(intake.duplicates)]);
-    t.row(vec![gettext("Sums of calls (not recorded)"), thousands(intake.aggregates)]);
+    t.row(vec![
+        gettext("Already recorded"),
+        thousands(intake.duplicates),
+    ]);
+    t.row(vec![
+        gettext("Sums of calls (not recorded)"),
+        thousands(intake.aggregates),
+    ]);
     t.row(vec![gettext("Rejected"), thousands(intake.rejected)]);
     print!("{}", t.render());
     if let Some(why) = &intake.last_rejection {

@@ -353,7 +353,17 @@ mod tests {
             at,
             data: Arc::new(Value::Null),
         };
-        assert!(!e("record", Cursor { call: 5, alert: 9, event: 9 }).is_after(&seen));
+        assert!(
+            !e(
+                "record",
+                Cursor {
+                    call: 5,
+                    alert: 9,
+                    event: 9
+                }
+            )
+            .is_after(&seen)
+        );
         assert!(e("record", Cursor { call: 6, ..seen }).is_after(&seen));
         assert!(e("alert", Cursor { alert: 3, ..seen }).is_after(&seen));
         assert!(!e("budget", seen).is_after(&seen));

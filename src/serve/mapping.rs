@@ -72,9 +72,11 @@ fn count(item: &Item, key: &str) -> Result<u64, String> {
         None | Some(Value::Null) => Some(0),
         Some(Value::String(s)) if s.trim().is_empty() => Some(0),
         Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+        Some(Value::Number(n)) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
         Some(_) => None,
     }
     .filter(|n| *n <= 1_000_000_000_000)
@@ -97,7 +99,11 @@ pub fn map(item: &Item) -> Mapped {
             codex(item)
         }
         "gemini_cli.api_response" => gemini(item),
-        _ if item.attributes.keys().any(|k| k.starts_with("gen_ai.usage.")) => {
+        _ if item
+            .attributes
+            .keys()
+            .any(|k| k.starts_with("gen_ai.usage.")) =>
+        {
             return genai(item, service);
         }
         _ => {
@@ -141,7 +147,8 @@ fn dimensions(item: &Item, r: &mut UsageRecord) {
             r.metadata.insert(meta.into(), Value::String(v.to_string()));
         }
     }
-    r.metadata.insert("via".into(), Value::String("otlp".into()));
+    r.metadata
+        .insert("via".into(), Value::String("otlp".into()));
 }
 
 fn time(item: &Item) -> Result<Timestamp, String> {
@@ -235,7 +242,13 @@ fn gemini(item: &Item) -> Result<UsageRecord, String> {
 
 fn genai(item: &Item, service: &str) -> Mapped {
     let id = item.id.as_deref();
-    match copilot::genai_record(&item.name, &item.attributes, item.time, id, item.kind == Kind::Log) {
+    match copilot::genai_record(
+        &item.name,
+        &item.attributes,
+        item.time,
+        id,
+        item.kind == Kind::Log,
+    ) {
         Ok(Some(mut r)) => {
             let agent = agent_of(service);
             r.source = agent.map_or("otel", |a| a.source()).into();

@@ -152,7 +152,9 @@ fn cheaper(store: &Store, req: &CheaperRequest) -> Result<Value, String> {
 
 #[tool_router]
 impl Tally {
-    #[tool(description = "Every budget: used, limit, left, forecast and when it resets (as `tally status --json`).")]
+    #[tool(
+        description = "Every budget: used, limit, left, forecast and when it resets (as `tally status --json`)."
+    )]
     async fn budget_status(&self) -> CallToolResult {
         text_result(
             self.on_ledger(|s| api::status(s, Timestamp::now()).map_err(|e| e.to_string()))
@@ -160,7 +162,9 @@ impl Tally {
         )
     }
 
-    #[tool(description = "Ask before a model call whether the budgets allow it: allow, warn, throttle (wait) or block, with the reasons (as `tally check --json`). A blocked call is recorded as an alert.")]
+    #[tool(
+        description = "Ask before a model call whether the budgets allow it: allow, warn, throttle (wait) or block, with the reasons (as `tally check --json`). A blocked call is recorded as an alert."
+    )]
     async fn check_budget(&self, Parameters(req): Parameters<CheckRequest>) -> CallToolResult {
         text_result(
             self.on_ledger(move |s| {
@@ -173,7 +177,9 @@ impl Tally {
         )
     }
 
-    #[tool(description = "Usage and cost over a range, grouped by day, week, month, provider, model, user, project, agent or source (as `tally usage --json`).")]
+    #[tool(
+        description = "Usage and cost over a range, grouped by day, week, month, provider, model, user, project, agent or source (as `tally usage --json`)."
+    )]
     async fn usage_summary(&self, Parameters(req): Parameters<UsageRequest>) -> CallToolResult {
         text_result(
             self.on_ledger(move |s| {
@@ -208,12 +214,16 @@ impl Tally {
         )
     }
 
-    #[tool(description = "What the user's own recent calls would have cost on cheaper models (the what-if report): which cheaper model fits their usage.")]
+    #[tool(
+        description = "What the user's own recent calls would have cost on cheaper models (the what-if report): which cheaper model fits their usage."
+    )]
     async fn cheaper_models(&self, Parameters(req): Parameters<CheaperRequest>) -> CallToolResult {
         text_result(self.on_ledger(move |s| cheaper(s, &req)).await)
     }
 
-    #[tool(description = "Record a model call in the ledger (as `tally record`); the same request_id twice counts once.")]
+    #[tool(
+        description = "Record a model call in the ledger (as `tally record`); the same request_id twice counts once."
+    )]
     async fn record_usage(&self, Parameters(req): Parameters<RecordRequest>) -> CallToolResult {
         text_result(
             self.on_ledger(move |s| {
@@ -227,8 +237,7 @@ impl Tally {
                     .map_err(|e| e.to_string())?
                     .unwrap_or(r);
                 let notifier = crate::notifier::System::for_store(s);
-                let (_, webhook) =
-                    crate::engine::after_write_quick(s, Timestamp::now(), &notifier);
+                let (_, webhook) = crate::engine::after_write_quick(s, Timestamp::now(), &notifier);
                 if webhook {
                     crate::engine::deliver_due_concurrently(s, Timestamp::now(), &notifier);
                 }
@@ -280,7 +289,10 @@ fn month_so_far(store: &Store) -> Result<Value, String> {
 
 #[prompt_router]
 impl Tally {
-    #[prompt(name = "where_did_my_money_go", description = "Where did my money go this month? Spend by model, project, agent and day.")]
+    #[prompt(
+        name = "where_did_my_money_go",
+        description = "Where did my money go this month? Spend by model, project, agent and day."
+    )]
     async fn where_did_my_money_go(&self) -> GetPromptResult {
         ask(
             "Where did my money go this month? Name the models, projects and agents that cost most, and the days that stand out.",
@@ -288,15 +300,22 @@ impl Tally {
         )
     }
 
-    #[prompt(name = "which_cheaper_model", description = "Which cheaper model fits my recent usage? The what-if report of the last 30 days on cheaper models.")]
+    #[prompt(
+        name = "which_cheaper_model",
+        description = "Which cheaper model fits my recent usage? The what-if report of the last 30 days on cheaper models."
+    )]
     async fn which_cheaper_model(&self) -> GetPromptResult {
         ask(
             "Which cheaper model fits my recent usage? Compare what my last 30 days would have cost on each candidate, and say where a cheaper model is a fair trade and where it is not.",
-            self.on_ledger(|s| cheaper(s, &CheaperRequest::default())).await,
+            self.on_ledger(|s| cheaper(s, &CheaperRequest::default()))
+                .await,
         )
     }
 
-    #[prompt(name = "will_i_stay_within_budget", description = "Will I stay within budget? Every budget with its forecast to the end of its period.")]
+    #[prompt(
+        name = "will_i_stay_within_budget",
+        description = "Will I stay within budget? Every budget with its forecast to the end of its period."
+    )]
     async fn will_i_stay_within_budget(&self) -> GetPromptResult {
         ask(
             "Will I stay within my budgets? For each budget, say where it stands, where the forecast puts it at the end of the period, and what to change if it is heading over.",
@@ -352,7 +371,9 @@ pub fn http_service(
     Tally,
     rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
 > {
-    use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
     let mut config = StreamableHttpServerConfig::default();
     config.cancellation_token = closing;
     // On loopback without a token the Host check keeps web pages out (DNS

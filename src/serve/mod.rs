@@ -166,9 +166,16 @@ pub fn start(db: &Path, options: Options) -> anyhow::Result<Running> {
         .name("tally-serve".into())
         .spawn(move || {
             let runtime = runtime()?;
-            runtime.block_on(serve(db, options, async { let _ = stop_rx.await; }, |addr| {
-                let _ = ready_tx.send(addr);
-            }))
+            runtime.block_on(serve(
+                db,
+                options,
+                async {
+                    let _ = stop_rx.await;
+                },
+                |addr| {
+                    let _ = ready_tx.send(addr);
+                },
+            ))
         })?;
     match ready_rx.recv() {
         Ok(addr) => Ok(Running {
@@ -225,7 +232,8 @@ async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
     listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let store = Store::open(&db).with_context(|| format!("cannot open the ledger {}", db.display()))?;
+    let store =
+        Store::open(&db).with_context(|| format!("cannot open the ledger {}", db.display()))?;
     let book = crate::prices::load(&store)?;
     let (c, a, e) = store.feed_heads()?;
     let feed = Arc::new(events::Feed::new(events::Cursor {
@@ -236,7 +244,8 @@ async fn serve(
     let (wrote_tx, wrote_rx) = std::sync::mpsc::channel();
     let (deliver_tx, deliver_rx) = std::sync::mpsc::channel::<()>();
     let intake = Arc::new(Mutex::new(stats::Intake::default()));
-    let (writer, writer_thread) = writer::start(store, wrote_tx.clone(), deliver_tx, intake.clone());
+    let (writer, writer_thread) =
+        writer::start(store, wrote_tx.clone(), deliver_tx, intake.clone());
     let shared = Arc::new(Shared {
         db: db.clone(),
         writer,
@@ -304,7 +313,11 @@ fn deliver(db: &Path, due: std::sync::mpsc::Receiver<()>) {
         match Store::open(db) {
             Ok(mut store) => {
                 let notifier = crate::notifier::System::for_store(&store);
-                crate::engine::deliver_due_concurrently(&mut store, jiff::Timestamp::now(), &notifier);
+                crate::engine::deliver_due_concurrently(
+                    &mut store,
+                    jiff::Timestamp::now(),
+                    &notifier,
+                );
             }
             Err(e) => tracing::warn!("cannot open the ledger to send alerts: {e}"),
         }

@@ -119,7 +119,14 @@ mod tests {
     fn the_record_schema_lists_the_fields_the_handler_reads() {
         let doc = super::document();
         let props = &doc["components"]["schemas"]["RecordRequest"]["properties"];
-        for f in ["model", "input", "output", "cache_read", "request_id", "cost_usd"] {
+        for f in [
+            "model",
+            "input",
+            "output",
+            "cache_read",
+            "request_id",
+            "cost_usd",
+        ] {
             assert!(props.get(f).is_some(), "{f} missing");
         }
         assert_eq!(

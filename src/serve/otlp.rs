@@ -405,7 +405,10 @@ fn decode_json(signal: Signal, v: &Value) -> Result<Vec<Item>, String> {
     };
     for r in list(v, top)? {
         let mut base = Map::new();
-        json_attributes(r.get("resource").and_then(|x| x.get("attributes")), &mut base);
+        json_attributes(
+            r.get("resource").and_then(|x| x.get("attributes")),
+            &mut base,
+        );
         for s in list(r, scopes)? {
             for it in list(s, items)? {
                 let mut attributes = base.clone();

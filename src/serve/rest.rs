@@ -137,7 +137,10 @@ async fn metrics(State(s): S, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 /// An export's items as records, priced, with what the rest were.
-fn take(items: Vec<otlp::Item>, book: &crate::core::PriceBook) -> (Vec<crate::core::UsageRecord>, Intake) {
+fn take(
+    items: Vec<otlp::Item>,
+    book: &crate::core::PriceBook,
+) -> (Vec<crate::core::UsageRecord>, Intake) {
     let mut intake = Intake {
         items: items.len() as u64,
         last_at: Some(Timestamp::now()),
@@ -166,7 +169,12 @@ fn take(items: Vec<otlp::Item>, book: &crate::core::PriceBook) -> (Vec<crate::co
 }
 
 async fn export(s: Arc<Shared>, signal: Signal, headers: HeaderMap, body: Bytes) -> Response {
-    let text = |h| headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("");
+    let text = |h| {
+        headers
+            .get(h)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
     let Some(format) = Format::of(text(header::CONTENT_TYPE)) else {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -229,22 +237,25 @@ async fn intake(State(s): S) -> Response {
 // ------------------------------------------------------------- REST
 
 async fn status(State(s): S) -> Response {
-    match s.with_store(|store| api::status(store, Timestamp::now())).await {
+    match s
+        .with_store(|store| api::status(store, Timestamp::now()))
+        .await
+    {
         Ok(Ok(v)) => axum::Json(v).into_response(),
         Ok(Err(e)) => failed(e),
         Err(e) => failed(e),
     }
 }
 
-async fn usage(State(s): S, query: Result<Query<api::UsageRequest>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn usage(
+    State(s): S,
+    query: Result<Query<api::UsageRequest>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let req = match query {
         Ok(Query(q)) => q,
         Err(e) => {
             let text = e.body_text();
-            let field = text
-                .split('`')
-                .nth(1)
-                .map(str::to_string);
+            let field = text.split('`').nth(1).map(str::to_string);
             return bad(BadInput { field, error: text });
         }
     };
@@ -255,7 +266,9 @@ async fn usage(State(s): S, query: Result<Query<api::UsageRequest>, axum::extrac
     let answer = s
         .with_store(move |store| {
             let (rows, total) = api::usage_rows(store, &ask)?;
-            Ok::<_, crate::store::StoreError>(serde_json::to_vec(&api::UsageDoc::new(&ask, &rows, &total)))
+            Ok::<_, crate::store::StoreError>(serde_json::to_vec(&api::UsageDoc::new(
+                &ask, &rows, &total,
+            )))
         })
         .await;
     match answer {
@@ -284,7 +297,11 @@ async fn record(State(s): S, body: Bytes) -> Response {
     }
     match answer.await {
         Ok(Ok((outcome, stored))) => {
-            let code = if outcome.new { StatusCode::CREATED } else { StatusCode::OK };
+            let code = if outcome.new {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             (code, axum::Json(api::stored_json(outcome, &stored))).into_response()
         }
         Ok(Err(e)) => failed(e),
@@ -313,10 +330,18 @@ async fn check(State(s): S, body: Bytes) -> Response {
     }
 }
 
-async fn alerts(State(s): S, query: Result<Query<api::AlertsRequest>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn alerts(
+    State(s): S,
+    query: Result<Query<api::AlertsRequest>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let req = match query {
         Ok(Query(q)) => q,
-        Err(e) => return bad(BadInput { field: None, error: e.body_text() }),
+        Err(e) => {
+            return bad(BadInput {
+                field: None,
+                error: e.body_text(),
+            });
+        }
     };
     match s.with_store(move |store| api::alerts(store, &req)).await {
         Ok(Ok(v)) => axum::Json(v).into_response(),
@@ -400,12 +425,18 @@ async fn stream(
                         .id(v["id"].as_str().unwrap_or_default())
                         .event(v["event"].as_str().unwrap_or_default())
                         .data(v["data"].to_string());
-                    if yielder.send(Ok::<_, std::convert::Infallible>(e)).await.is_err() {
+                    if yielder
+                        .send(Ok::<_, std::convert::Infallible>(e))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }
             });
-            Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+            Sse::new(stream)
+                .keep_alive(KeepAlive::default())
+                .into_response()
         }
     }
 }
