@@ -117,11 +117,7 @@ pub fn status_json(s: &PolicyStatus) -> Value {
         "state": s.state.name(),
         "window_start": s.window_start.to_string(),
         "resets_at": s.resets_at.map(|t| t.to_string()),
-        "forecast": s.projection.map(|p| json!({
-            "expected": m.plain(p.expected),
-            "low": m.plain(p.low),
-            "high": m.plain(p.high),
-        })),
+        "forecast": s.projection.map(|p| engine::projection_json(m, p)),
         "override_until": s.override_until.map(|t| t.to_string()),
         "unpriced_records": s.unpriced,
     })

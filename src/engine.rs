@@ -369,6 +369,15 @@ fn words(p: &Policy, f: &Firing, st: &PolicyStatus) -> (String, String) {
     }
 }
 
+/// A forecast's expected figure and its range, as amounts of `m`.
+pub fn projection_json(m: Metric, p: Projection) -> serde_json::Value {
+    json!({
+        "expected": m.plain(p.expected),
+        "low": m.plain(p.low),
+        "high": m.plain(p.high),
+    })
+}
+
 /// The figures behind an alert, for the log channel, webhooks and `--json`.
 fn detail(p: &Policy, f: &Firing, w: &Window) -> serde_json::Value {
     let m = p.metric;
@@ -380,11 +389,7 @@ fn detail(p: &Policy, f: &Firing, w: &Window) -> serde_json::Value {
         "percent": basis_points(f.used, f.limit) as f64 / 100.0,
         "window_start": w.start.to_string(),
         "window_end": w.end.map(|e| e.to_string()),
-        "forecast": f.projection.map(|pr| json!({
-            "expected": m.plain(pr.expected),
-            "low": m.plain(pr.low),
-            "high": m.plain(pr.high),
-        })),
+        "forecast": f.projection.map(|pr| projection_json(m, pr)),
         "anomaly": f.anomaly.map(|a| json!({
             "value": m.plain(a.value),
             "usual": m.plain(a.usual),

@@ -205,7 +205,9 @@ fn claude_code(item: &Item) -> Result<UsageRecord, String> {
     r.session = item.text("session.id").map(str::to_string);
     // Claude Code's `cost_usd` is a list-price estimate: Tally prices the
     // call from its own book, as it does the log file's copy.
-    name_call(item, &mut r, &["message.id", "request_id", "request.id"]);
+    // The log importer names a call by its message id: an event that
+    // carries it meets its log line by id.
+    name_call(item, &mut r, &["message.id"]);
     Ok(r)
 }
 
@@ -218,7 +220,9 @@ fn codex(item: &Item) -> Result<UsageRecord, String> {
     let reasoning = count(item, "reasoning_token_count")?;
     r.tokens = TokenCounts::from_openai(prompt, cached, output, reasoning);
     r.session = item.text("conversation.id").map(str::to_string);
-    name_call(item, &mut r, &["response.id"]);
+    // Codex's log names a call by its session and running total, which
+    // the event does not carry: its log line is found by its counts.
+    name_call(item, &mut r, &[]);
     Ok(r)
 }
 
@@ -236,7 +240,7 @@ fn gemini(item: &Item) -> Result<UsageRecord, String> {
     let output = if beside { output + thoughts } else { output };
     r.tokens = TokenCounts::from_openai(prompt, cached, output, thoughts);
     r.session = item.text("session.id").map(str::to_string);
-    name_call(item, &mut r, &["response_id", "response.id"]);
+    name_call(item, &mut r, &[]);
     Ok(r)
 }
 
@@ -329,7 +333,7 @@ mod tests {
         );
         let r = record(map(&it));
         assert_eq!((r.tokens.input, r.tokens.cache_read), (200, 800));
-        assert_eq!(r.request_id.as_deref(), Some("resp_1"));
+        assert_eq!(r.metadata[FINGERPRINT], true);
         assert_eq!(r.source, "codex");
         let other = item(
             Kind::Log,

@@ -32,25 +32,6 @@ pub struct Tally {
     prompt_router: PromptRouter<Tally>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct EstimateRequest {
-    /// The model, e.g. claude-sonnet-4-5 or gpt-5
-    pub model: String,
-    /// The provider; found from the model when left out
-    pub provider: Option<String>,
-    /// Input tokens (OpenAI-style providers count cached ones inside)
-    #[serde(default)]
-    pub input: u64,
-    #[serde(default)]
-    pub output: u64,
-    #[serde(default)]
-    pub cache_read: u64,
-    #[serde(default)]
-    pub cache_write: u64,
-    #[serde(default)]
-    pub images: u64,
-}
-
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct CheaperRequest {
     /// How many days back to look at [default: 30]
@@ -190,22 +171,14 @@ impl Tally {
         )
     }
 
-    #[tool(description = "What a call would cost at Tally's prices, without recording it.")]
-    async fn estimate_cost(&self, Parameters(req): Parameters<EstimateRequest>) -> CallToolResult {
+    #[tool(
+        description = "What a call would cost at Tally's prices, without recording it (the fields of record_usage)."
+    )]
+    async fn estimate_cost(&self, Parameters(req): Parameters<RecordRequest>) -> CallToolResult {
         text_result(
             self.on_ledger(move |s| {
                 let book = book(s)?;
-                let as_record = RecordRequest {
-                    model: req.model,
-                    provider: req.provider,
-                    input: req.input,
-                    output: req.output,
-                    cache_read: req.cache_read,
-                    cache_write: req.cache_write,
-                    images: req.images,
-                    ..RecordRequest::default()
-                };
-                let r = as_record
+                let r = req
                     .to_record(&book, "mcp", Timestamp::now())
                     .map_err(|b| b.to_string())?;
                 Ok(crate::cli::record::cost_json(&r))
