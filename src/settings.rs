@@ -124,6 +124,11 @@ pub const MONTHLY_REPORT_FOLDER: Setting<String> = Setting::new("monthly_report_
 pub const MONTHLY_REPORT_LAST: Setting<String> = Setting::new("monthly_report_last");
 /// The first-run question (import and follow the agents' logs?) was answered.
 pub const SOURCES_ASKED: Setting<bool> = Setting::new("sources.asked");
+/// The app receives OpenTelemetry (runs `tally serve`'s server) while this
+/// is on; where it listens, and the token it asks for off loopback.
+pub const OTLP_RECEIVE: Setting<bool> = Setting::new("otlp.receive");
+pub const OTLP_LISTEN: Setting<String> = Setting::new("otlp.listen");
+pub const OTLP_TOKEN: Setting<String> = Setting::new("otlp.token");
 
 /// The last backup made with Tally: when, a tab, and where (a restore keeps it).
 const LAST_BACKUP: Setting<String> = Setting::new("last_backup");

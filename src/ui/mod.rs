@@ -18,6 +18,7 @@ mod history_columns;
 mod ledger;
 mod ledger_model;
 mod ledger_row;
+mod otlp;
 mod plan_prefs;
 mod plan_rows;
 mod policies;

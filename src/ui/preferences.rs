@@ -92,7 +92,7 @@ pub(super) fn save<T: Value + Send + 'static>(
 }
 
 /// As `save`, then runs `then` once the setting is in the ledger.
-fn save_then<T: Value + Send + 'static>(
+pub(super) fn save_then<T: Value + Send + 'static>(
     window: &adw::PreferencesWindow,
     ledger: &Rc<Ledger>,
     setting: Setting<T>,
@@ -297,6 +297,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     page.add(&monthly_group(&window, &ledger));
     page.add(&super::price_book::group(&window, &ledger));
     page.add(&super::plan_prefs::group(&window, &ledger));
+    page.add(&super::otlp::group(&window, &ledger));
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()

@@ -60,6 +60,9 @@ pub struct SourcesView {
     file_result: Arc<Mutex<Option<String>>>,
     file_busy: bool,
     message: String,
+    /// The OpenTelemetry receiver, and what it has taken so far.
+    otlp: (super::otlp::State, crate::serve::stats::Intake),
+    otlp_started: bool,
 }
 
 pub struct SourcesWidgets {
@@ -70,6 +73,8 @@ pub struct SourcesWidgets {
     details: Vec<Vec<adw::ActionRow>>,
     status: gtk::Label,
     spinner: gtk::Spinner,
+    otlp: adw::ExpanderRow,
+    otlp_details: Vec<adw::ActionRow>,
 }
 
 fn reason_text(r: SkipReason) -> String {
@@ -159,6 +164,60 @@ fn detail_rows(a: &AgentState) -> Vec<adw::ActionRow> {
     rows
 }
 
+/// What came in over OpenTelemetry, and what was not understood.
+fn otlp_rows(intake: &crate::serve::stats::Intake) -> Vec<adw::ActionRow> {
+    let row = |title: String, subtitle: String| {
+        adw::ActionRow::builder()
+            .title(glib::markup_escape_text(&title))
+            .subtitle(glib::markup_escape_text(&subtitle))
+            .subtitle_lines(3)
+            .build()
+    };
+    let mut rows = vec![row(
+        fill(
+            &ngettext(
+                "{} call recorded, {} already in the ledger",
+                "{} calls recorded, {} already in the ledger",
+                plural_n(intake.recorded),
+            ),
+            &[
+                &amounts::count(intake.recorded),
+                &amounts::count(intake.duplicates),
+            ],
+        ),
+        fill(
+            &ngettext(
+                "{} item received; {} sums of calls not counted again",
+                "{} items received; {} sums of calls not counted again",
+                plural_n(intake.items),
+            ),
+            &[
+                &amounts::count(intake.items),
+                &amounts::count(intake.aggregates),
+            ],
+        ),
+    )];
+    if intake.rejected > 0 {
+        let r = row(
+            fill(&gettext("{} rejected"), &[&amounts::count(intake.rejected)]),
+            intake.last_rejection.clone().unwrap_or_default(),
+        );
+        r.add_prefix(&gtk::Image::from_icon_name("dialog-warning-symbolic"));
+        rows.push(r);
+    }
+    if !intake.not_usage.is_empty() {
+        let mut names: Vec<(&String, &u64)> = intake.not_usage.iter().collect();
+        names.sort_by(|a, b| b.1.cmp(a.1));
+        let list: Vec<String> = names
+            .iter()
+            .take(8)
+            .map(|(n, c)| format!("{n} ({c})"))
+            .collect();
+        rows.push(row(gettext("Not usage, by name"), list.join(", ")));
+    }
+    rows
+}
+
 impl SourcesView {
     fn sources(&self, only_followed: bool) -> Sources {
         let found = crate::ingest::watch::default_sources();
@@ -236,6 +295,7 @@ impl SourcesView {
                 }
             })
             .collect();
+        self.otlp = (super::otlp::state(), self.ledger.read(crate::serve::intake));
         if let Ok(mut r) = self.file_result.lock()
             && let Some(text) = r.take()
         {
@@ -408,6 +468,20 @@ impl SimpleComponent for SourcesView {
             })
             .collect();
 
+        let otel = adw::PreferencesGroup::builder()
+            .title(gettext("OpenTelemetry"))
+            .description(gettext(
+                "Calls that agents and apps send as they make them. Switch it on, and see what each agent needs, in the preferences.",
+            ))
+            .build();
+        let otlp = adw::ExpanderRow::builder()
+            .title(gettext("OpenTelemetry"))
+            .build();
+        otlp.set_widget_name("source-otlp");
+        otel.add(&otlp);
+        let s = sender.clone();
+        super::otlp::on_change(move |_| s.input(SourcesInput::Refresh));
+
         let files = adw::PreferencesGroup::builder()
             .title(gettext("Files"))
             .description(gettext(
@@ -443,6 +517,7 @@ impl SimpleComponent for SourcesView {
             &[
                 group.upcast_ref(),
                 bar.upcast_ref(),
+                otel.upcast_ref(),
                 files.upcast_ref(),
                 status_row.upcast_ref(),
             ],
@@ -467,6 +542,8 @@ impl SimpleComponent for SourcesView {
             file_result: Arc::new(Mutex::new(None)),
             file_busy: false,
             message: String::new(),
+            otlp: Default::default(),
+            otlp_started: false,
         };
         let first_run_pending = {
             model.offer_first_import(&root, &sender);
@@ -492,6 +569,8 @@ impl SimpleComponent for SourcesView {
             switches,
             status,
             spinner,
+            otlp,
+            otlp_details: Vec::new(),
         };
         sender.input(SourcesInput::Refresh);
         ComponentParts { model, widgets }
@@ -506,7 +585,13 @@ impl SimpleComponent for SourcesView {
         };
         match msg {
             SourcesInput::Refresh => {}
-            SourcesInput::Restart => self.restart(),
+            SourcesInput::Restart => {
+                self.restart();
+                if !self.otlp_started {
+                    self.otlp_started = true;
+                    super::otlp::apply(&self.ledger);
+                }
+            }
             SourcesInput::Follow(agent, on) => {
                 if on != self.following(agent) {
                     // On is the default: unset rather than written.
@@ -556,6 +641,33 @@ impl SimpleComponent for SourcesView {
         widgets.spinner.set_spinning(self.file_busy);
         widgets.spinner.set_visible(self.file_busy);
         widgets.status.set_label(&self.message);
+        let (state, intake) = &self.otlp;
+        let subtitle = match state {
+            super::otlp::State::Off if intake.items == 0 => {
+                gettext("Off: switch it on in the preferences")
+            }
+            _ => format!(
+                "{} · {}",
+                state.text(),
+                fill(
+                    &ngettext("{} call", "{} calls", plural_n(intake.recorded)),
+                    &[&amounts::count(intake.recorded)],
+                )
+            ),
+        };
+        widgets
+            .otlp
+            .set_subtitle(&glib::markup_escape_text(&subtitle));
+        for old in widgets.otlp_details.drain(..) {
+            widgets.otlp.remove(&old);
+        }
+        if intake.items > 0 {
+            let fresh = otlp_rows(intake);
+            for r in &fresh {
+                widgets.otlp.add_row(r);
+            }
+            widgets.otlp_details = fresh;
+        }
         for (i, (row, a)) in widgets.rows.iter().zip(&self.agents).enumerate() {
             let subtitle = if a.folders.is_empty() && a.agent == Agent::Copilot {
                 fill(

@@ -6,6 +6,7 @@
 mod agent_logs;
 mod agents;
 mod million;
+mod otlp;
 mod policies;
 mod real_home;
 mod reports;
@@ -35,6 +36,7 @@ const SCENARIOS: &[&str] = &[
     "damaged",
     "old-format",
     "agents",
+    "otlp",
 ];
 
 fn main() {
@@ -181,6 +183,9 @@ fn run_scenario(name: &str) -> i32 {
     if name == "damaged" {
         damage_the_middle(&db);
     }
+    if name == "otlp" {
+        otlp::receive_on_a_free_port(&db);
+    }
     tally::i18n::init();
     if name == "newer-ledger" {
         rusqlite::Connection::open(&db)
@@ -301,6 +306,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         "damaged" => start::damaged_is_shown_read_only(check).await,
         "old-format" => start::old_format_is_rewritten(check, db, OLD_FORMAT_CALLS + 34).await,
         "agents" => agents::all_agents_and_their_plan_windows(check).await,
+        "otlp" => otlp::receives_and_counts_and_stops(check, db).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }
