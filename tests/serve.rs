@@ -435,6 +435,50 @@ fn a_call_from_otlp_and_from_its_log_file_counts_once() {
 }
 
 #[test]
+fn a_log_line_imported_after_its_otlp_event_counts_once() {
+    let (dir, db) = ledger();
+    let server = Server::start(&db, &[]);
+    let event = claude_event("s7", 1_764_496_800_000_000_000, 40, 20, 900);
+    assert_eq!(
+        curl_json(&server.url("/v1/logs"), &event.to_string()).0,
+        200
+    );
+    drop(server);
+    assert_eq!(requests(&db), 1);
+    // The same call in Claude Code's log, and one the event stream never told.
+    let projects = dir.path().join("claude/projects/p");
+    std::fs::create_dir_all(&projects).unwrap();
+    let line = |msg: &str, input: u64| {
+        json!({"type": "assistant", "sessionId": "s7", "timestamp": "2025-11-30T10:00:01.200Z",
+            "requestId": format!("req_{msg}"), "cwd": "/work/web",
+            "message": {"id": msg, "model": "claude-sonnet-4-5", "role": "assistant",
+                "usage": {"input_tokens": input, "output_tokens": 20, "cache_read_input_tokens": 900,
+                    "cache_creation_input_tokens": 0}}})
+    };
+    std::fs::write(
+        projects.join("s7.jsonl"),
+        format!("{}\n{}\n", line("msg_7", 40), line("msg_8", 41)),
+    )
+    .unwrap();
+    let out = ok(
+        &db,
+        &[
+            "import",
+            "claude-code",
+            "--json",
+            dir.path().join("claude/projects").to_str().unwrap(),
+        ],
+    );
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&report["new"], &report["already_imported"]),
+        (&json!(1), &json!(1)),
+        "{report}"
+    );
+    assert_eq!(requests(&db), 2);
+}
+
+#[test]
 fn rest_answers_as_the_command_line_does_and_names_bad_fields() {
     let (_dir, db) = ledger();
     ok(

@@ -103,6 +103,20 @@ impl Feed {
         self.tx.subscribe()
     }
 
+    /// Whether any client is listening now.
+    pub fn listened(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Moves past calls and alerts no one is listening for: a client that
+    /// comes later with its last id reads them from the ledger.
+    fn skip_to(&self, call: i64, alert: i64) {
+        if let Ok(mut h) = self.head.lock() {
+            h.call = h.call.max(call);
+            h.alert = h.alert.max(alert);
+        }
+    }
+
     pub fn head(&self) -> Cursor {
         self.head.lock().map(|h| *h).unwrap_or_default()
     }
@@ -221,6 +235,11 @@ pub fn watch(
 }
 
 fn tell_new(store: &Store, feed: &Feed) -> Result<(), StoreError> {
+    if !feed.listened() {
+        let (call, alert, _) = store.feed_heads()?;
+        feed.skip_to(call, alert);
+        return Ok(());
+    }
     loop {
         let head = feed.head();
         let records = store.records_after(head.call, 1000)?;

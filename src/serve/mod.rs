@@ -94,7 +94,11 @@ impl Shared {
             let pooled = me.readers.lock().ok().and_then(|mut p| p.pop());
             let mut store = match pooled {
                 Some(s) => s,
-                None => Store::open(&me.db).map_err(|e| e.to_string())?,
+                None => {
+                    let s = Store::open(&me.db).map_err(|e| e.to_string())?;
+                    s.set_cache_mib(8).map_err(|e| e.to_string())?;
+                    s
+                }
             };
             let out = f(&mut store);
             if let Ok(mut p) = me.readers.lock()
@@ -241,11 +245,22 @@ async fn serve(
         alert: a,
         event: e,
     }));
+    // The writer keeps the index pages of a large ledger; the other
+    // connections read little each, and the server stays small.
+    store.set_cache_mib(32)?;
     let (wrote_tx, wrote_rx) = std::sync::mpsc::channel();
+    let (changed_tx, changed_rx) = std::sync::mpsc::channel::<()>();
     let (deliver_tx, deliver_rx) = std::sync::mpsc::channel::<()>();
     let intake = Arc::new(Mutex::new(stats::Intake::default()));
     let (writer, writer_thread) =
-        writer::start(store, wrote_tx.clone(), deliver_tx, intake.clone());
+        writer::start(store, wrote_tx.clone(), changed_tx, intake.clone());
+    let evaluator = {
+        let store = Store::open(&db)?;
+        store.set_cache_mib(8)?;
+        std::thread::Builder::new()
+            .name("tally-serve-budgets".into())
+            .spawn(move || writer::evaluate(store, changed_rx, deliver_tx))?
+    };
     let shared = Arc::new(Shared {
         db: db.clone(),
         writer,
@@ -260,8 +275,10 @@ async fn serve(
 
     let stopping = Arc::new(AtomicBool::new(false));
     let watcher = {
+        let store = Store::open(&db)?;
+        store.set_cache_mib(8)?;
         let (store, feed, stopping, me) = (
-            Store::open(&db)?,
+            store,
             feed.clone(),
             stopping.clone(),
             Arc::downgrade(&shared),
@@ -300,6 +317,7 @@ async fn serve(
     drop(shared);
     stopping.store(true, Ordering::Relaxed);
     let _ = writer_thread.join();
+    let _ = evaluator.join();
     let _ = watcher.join();
     let _ = sender.join();
     served.context("the server failed")

@@ -1,7 +1,9 @@
 //! The server's one writer: a thread that owns a read-write ledger
 //! connection, takes what the handlers ask to store, commits many requests'
 //! records in one transaction (a request is answered only after its
-//! records are committed), then evaluates the budgets as every writer does.
+//! records are committed). The budgets are evaluated after, as after every
+//! write, by a thread of their own (`evaluate`), so that working out 100
+//! budgets on a large ledger never holds up the next commit.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -15,8 +17,6 @@ use super::stats::Intake;
 use crate::core::UsageRecord;
 use crate::store::{Inserted, Store};
 
-/// How far apart a call's OTLP event and its log line may be stamped.
-const TWIN_WINDOW_MS: i64 = 120_000;
 /// The most records one transaction takes.
 const BATCH: usize = 5_000;
 
@@ -59,27 +59,40 @@ impl Handle {
 pub fn start(
     store: Store,
     wrote: Sender<()>,
-    deliver: Sender<()>,
+    changed: Sender<()>,
     totals: Arc<Mutex<Intake>>,
 ) -> (Handle, std::thread::JoinHandle<()>) {
     let (jobs, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("tally-serve-writer".into())
-        .spawn(move || run(store, rx, wrote, deliver, totals))
+        .spawn(move || run(store, rx, wrote, changed, totals))
         .expect("cannot start the writer thread");
     (Handle { jobs }, thread)
+}
+
+/// Evaluates the budgets on `store` whenever `changed` says the writer
+/// stored something, at most once a second under a steady stream, and once
+/// more after the last change; webhook deliveries due go to `deliver`.
+pub fn evaluate(mut store: Store, changed: Receiver<()>, deliver: Sender<()>) {
+    let notifier = crate::notifier::System::for_store(&store);
+    while changed.recv().is_ok() {
+        while changed.try_recv().is_ok() {}
+        let (_, webhook) =
+            crate::engine::after_write_quick(&mut store, Timestamp::now(), &notifier);
+        if webhook {
+            let _ = deliver.send(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn run(
     mut store: Store,
     rx: Receiver<Job>,
     wrote: Sender<()>,
-    deliver: Sender<()>,
+    changed: Sender<()>,
     totals: Arc<Mutex<Intake>>,
 ) {
-    let notifier = crate::notifier::System::for_store(&store);
-    let mut dirty = false;
-    let mut evaluated = Instant::now();
     let mut saved = Instant::now();
     loop {
         let first = match rx.recv_timeout(Duration::from_millis(500)) {
@@ -100,23 +113,15 @@ fn run(
                     Err(_) => break,
                 }
             }
-            dirty |= commit(&mut store, batch, &totals);
+            if commit(&mut store, batch, &totals) {
+                let _ = changed.send(());
+            }
             let _ = wrote.send(());
-        }
-        // Budgets are evaluated once the queue is drained, or every second
-        // under a steady stream: each crossing raised once, soon.
-        if dirty && (idle || evaluated.elapsed() >= Duration::from_secs(1)) {
-            evaluate(&mut store, &notifier, &deliver);
-            dirty = false;
-            evaluated = Instant::now();
         }
         if saved.elapsed() >= Duration::from_secs(2) || idle {
             save_totals(&mut store, &totals);
             saved = Instant::now();
         }
-    }
-    if dirty {
-        evaluate(&mut store, &notifier, &deliver);
     }
     save_totals(&mut store, &totals);
 }
@@ -125,13 +130,6 @@ fn size(job: &Job) -> usize {
     match job {
         Job::Records { records, .. } => records.len().max(1),
         _ => 1,
-    }
-}
-
-fn evaluate(store: &mut Store, notifier: &dyn crate::notifier::Notifier, deliver: &Sender<()>) {
-    let (_, webhook) = crate::engine::after_write_quick(store, Timestamp::now(), notifier);
-    if webhook {
-        let _ = deliver.send(());
     }
 }
 
@@ -171,11 +169,14 @@ fn commit(store: &mut Store, batch: Vec<Job>, totals: &Mutex<Intake>) -> bool {
                 for r in rs {
                     // A call named by its contents whose log line is already
                     // stored under the agent's id is that call.
-                    if r.metadata.contains_key(FINGERPRINT)
-                        && store.has_twin(&r, TWIN_WINDOW_MS).unwrap_or(false)
-                    {
-                        intake.duplicates += 1;
-                        continue;
+                    if r.metadata.contains_key(FINGERPRINT) {
+                        if store.has_twin(&r).unwrap_or(false) {
+                            intake.duplicates += 1;
+                            continue;
+                        }
+                        if let Err(e) = store.note_fingerprinted(&r.source) {
+                            tracing::warn!("noting OTLP-named calls failed: {e}");
+                        }
                     }
                     *intake.by_source.entry(r.source.clone()).or_default() += 1;
                     records.push(r);

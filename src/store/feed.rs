@@ -2,7 +2,7 @@
 //! and the `events` table, where budget state changes and price changes are
 //! kept so that a client coming back gets what it missed from the ledger.
 
-use rusqlite::params;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::alerts::{ALERT_COLUMNS, alert_from_row};
 use super::write::{RECORD_COLUMNS, record_from_row};
@@ -118,27 +118,76 @@ impl Store {
 
     /// Whether the ledger already holds, under the agent's own id (a log
     /// file's copy), the call `r` tells without one: the same source, model,
-    /// session and token counts within `window_ms` of it.
-    pub fn has_twin(&self, r: &UsageRecord, window_ms: i64) -> Result<bool, StoreError> {
-        let at = r.at.as_millisecond();
-        let t = &r.tokens;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT 1 FROM usage WHERE ts_ms BETWEEN ?1 AND ?2 AND source = ?3 AND model = ?4
-                AND input = ?5 AND output = ?6 AND cache_read = ?7
-                AND cache_write_5m + cache_write_1h = ?8 AND session IS ?9
-                AND (request_id IS NULL OR request_id NOT LIKE 'otel:%') LIMIT 1",
-        )?;
-        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        Ok(stmt.exists(params![
-            at - window_ms,
-            at + window_ms,
-            r.source,
-            r.model,
-            count(t.input),
-            count(t.output),
-            count(t.cache_read),
-            count(t.cache_write()),
-            r.session,
-        ])?)
+    /// session and token counts within `TWIN_WINDOW_MS` of it.
+    pub fn has_twin(&self, r: &UsageRecord) -> Result<bool, StoreError> {
+        twin_exists(&self.conn, r, false)
     }
+
+    /// Notes that `source` has calls named by their contents (OTLP events
+    /// without the agent's id): its log lines are looked for among them.
+    pub fn note_fingerprinted(&mut self, source: &str) -> Result<(), StoreError> {
+        let mut sources = fingerprinted_sources(&self.conn)?;
+        if !sources.iter().any(|s| s == source) {
+            sources.push(source.to_string());
+            self.set_setting(FINGERPRINTED, Some(&sources.join(",")))?;
+        }
+        Ok(())
+    }
+}
+
+/// How far apart a call's OTLP event and its log line may be stamped.
+pub const TWIN_WINDOW_MS: i64 = 120_000;
+/// The setting that lists the sources with calls named by their contents.
+const FINGERPRINTED: &str = "otlp.fingerprinted";
+
+/// The request ids of calls named by their contents start so.
+pub fn is_fingerprint(request_id: Option<&str>) -> bool {
+    request_id.is_some_and(|id| id.starts_with("otel:"))
+}
+
+pub(super) fn fingerprinted_sources(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [FINGERPRINTED],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(text
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Whether a call like `r` (source, model, session, token counts, within
+/// `TWIN_WINDOW_MS`) is stored, named by its contents (`fingerprinted`) or
+/// by the agent's own id (not).
+pub(super) fn twin_exists(
+    conn: &Connection,
+    r: &UsageRecord,
+    fingerprinted: bool,
+) -> Result<bool, StoreError> {
+    let at = r.at.as_millisecond();
+    let t = &r.tokens;
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM usage WHERE ts_ms BETWEEN ?1 AND ?2 AND source = ?3 AND model = ?4
+            AND input = ?5 AND output = ?6 AND cache_read = ?7
+            AND cache_write_5m + cache_write_1h = ?8 AND session IS ?9
+            AND (coalesce(request_id, '') LIKE 'otel:%') = ?10 LIMIT 1",
+    )?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(stmt.exists(params![
+        at - TWIN_WINDOW_MS,
+        at + TWIN_WINDOW_MS,
+        r.source,
+        r.model,
+        count(t.input),
+        count(t.output),
+        count(t.cache_read),
+        count(t.cache_write()),
+        r.session,
+        fingerprinted,
+    ])?)
 }

@@ -27,7 +27,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use alerts::{Alert, AlertState, Delivery, NewAlert};
 pub use backup::BackupError;
-pub use feed::StoredEvent;
+pub use feed::{StoredEvent, TWIN_WINDOW_MS};
 pub use health::Health;
 pub use history::{HistoryFilter, HistoryPage, HistoryRow, RawRecord};
 pub use imports::FileState;
@@ -551,6 +551,12 @@ impl Store {
         };
         store.migrate_telling(version, progress)?;
         Ok(store)
+    }
+
+    /// Caps this connection's page cache (64 MiB by default, for imports):
+    /// a long-running process with several connections keeps its memory small.
+    pub fn set_cache_mib(&self, mib: i64) -> Result<(), StoreError> {
+        Ok(self.conn.pragma_update(None, "cache_size", -mib * 1024)?)
     }
 
     /// The ledger file, for another connection to the same ledger.

@@ -282,6 +282,9 @@ impl Store {
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcome = BatchOutcome::default();
         let mut earliest = i64::MAX;
+        // Sources whose calls also came over OTLP without the agent's id: a
+        // log line is looked for among those before it is stored.
+        let twins = super::feed::fingerprinted_sources(&tx)?;
         // In time order, so the time index grows at its end instead of all over.
         let mut in_order: Vec<&UsageRecord> = records.iter().collect();
         in_order.sort_by_key(|r| r.at);
@@ -289,6 +292,13 @@ impl Store {
             let mut stmt = tx.prepare_cached(INSERT_SQL)?;
             let mut names = Interner::default();
             for r in in_order {
+                if twins.contains(&r.source)
+                    && !super::feed::is_fingerprint(r.request_id.as_deref())
+                    && super::feed::twin_exists(&tx, r, true)?
+                {
+                    outcome.duplicates += 1;
+                    continue;
+                }
                 match insert_one(&mut stmt, &tx, &mut names, r)? {
                     Stored::New(_, dims) => {
                         earliest = earliest.min(r.at.as_millisecond());
