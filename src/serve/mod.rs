@@ -198,7 +198,7 @@ pub fn start(db: &Path, options: Options) -> anyhow::Result<Running> {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(16)
+        .max_blocking_threads(4)
         .thread_name("tally-serve")
         .enable_all()
         .build()?)
@@ -247,7 +247,7 @@ async fn serve(
     }));
     // The writer keeps the index pages of a large ledger; the other
     // connections read little each, and the server stays small.
-    store.set_cache_mib(32)?;
+    store.set_cache_mib(16)?;
     let (wrote_tx, wrote_rx) = std::sync::mpsc::channel();
     let (changed_tx, changed_rx) = std::sync::mpsc::channel::<()>();
     let (deliver_tx, deliver_rx) = std::sync::mpsc::channel::<()>();
