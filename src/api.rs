@@ -349,12 +349,14 @@ pub fn check(
     let record = build_record(book, &req.model, req.provider.as_deref(), &tokens, now)
         .map_err(|e| bad_model_or(e.to_string()))?;
     let call = Totals::of(&record);
+    let machine = store.this_machine()?;
     let dims = Dims {
         provider: &record.provider,
         model: &record.model,
         user: &req.user,
         project: &req.project,
         agent: &req.agent,
+        machine: &machine,
     };
     let matching: Vec<_> = store
         .policies()?
@@ -551,6 +553,7 @@ pub fn record_json(id: i64, r: &UsageRecord) -> Value {
         "project": r.project,
         "agent": r.agent,
         "source": r.source,
+        "machine": r.machine,
         "session": r.session,
         "request_id": r.request_id,
         "input_tokens": t.input,

@@ -69,6 +69,7 @@ pub fn dimension_title(d: crate::core::usage::Dimension) -> String {
         Dimension::Project => gettext("Project"),
         Dimension::Agent => gettext("Agent"),
         Dimension::Source => gettext("Source"),
+        Dimension::Machine => gettext("Machine"),
     }
 }
 

@@ -249,6 +249,7 @@ fn spend_per_policy_matches_a_brute_force_count() {
                 user: &r.user,
                 project: &r.project,
                 agent: &r.agent,
+                machine: &r.machine,
             };
             if w.contains(r.at) && p.scope.matches(&dims) {
                 expected.add(&Totals::of(r));

@@ -55,8 +55,9 @@ fn contents(path: &Path) -> Contents {
                  metadata, requests
              FROM usage ORDER BY id",
         ),
-        ("daily", "SELECT * FROM usage_daily ORDER BY day, provider, model, user, project, agent, source"),
-        ("hourly", "SELECT * FROM usage_hourly ORDER BY hour_ms, provider, model, user, project, agent, source"),
+        // The rollups' columns of schema 16 (today's add the machine, '' for these).
+        ("daily", "SELECT day, provider, model, user, project, agent, source, requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records FROM usage_daily ORDER BY day, provider, model, user, project, agent, source"),
+        ("hourly", "SELECT hour_ms, provider, model, user, project, agent, source, requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records FROM usage_hourly ORDER BY hour_ms, provider, model, user, project, agent, source"),
         ("bounds", "SELECT * FROM ledger_bounds"),
         ("policies", "SELECT * FROM policies ORDER BY id"),
         ("audit", "SELECT * FROM policy_audit ORDER BY id"),

@@ -28,15 +28,17 @@ pub enum ScopeDim {
     Model,
     Project,
     Agent,
+    Machine,
 }
 
 impl ScopeDim {
-    pub const ALL: [ScopeDim; 5] = [
+    pub const ALL: [ScopeDim; 6] = [
         ScopeDim::User,
         ScopeDim::Provider,
         ScopeDim::Model,
         ScopeDim::Project,
         ScopeDim::Agent,
+        ScopeDim::Machine,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl ScopeDim {
             ScopeDim::Model => "model",
             ScopeDim::Project => "project",
             ScopeDim::Agent => "agent",
+            ScopeDim::Machine => "machine",
         }
     }
 }
@@ -58,6 +61,7 @@ pub struct Dims<'a> {
     pub user: &'a str,
     pub project: &'a str,
     pub agent: &'a str,
+    pub machine: &'a str,
 }
 
 impl Dims<'_> {
@@ -68,6 +72,7 @@ impl Dims<'_> {
             ScopeDim::Model => self.model,
             ScopeDim::Project => self.project,
             ScopeDim::Agent => self.agent,
+            ScopeDim::Machine => self.machine,
         }
     }
 }
@@ -107,7 +112,9 @@ pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("unknown scope “{0}”: use global, or user|provider|model|project|agent:PATTERN")]
+    #[error(
+        "unknown scope “{0}”: use global, or user|provider|model|project|agent|machine:PATTERN"
+    )]
     Scope(String),
     #[error("the scope pattern is empty; use * to match every value")]
     EmptyPattern,

@@ -266,6 +266,10 @@ pub struct UsageRecord {
     pub agent: String,
     /// Where the record came from: `cli`, `claude-code`, `openai-usage`, …
     pub source: String,
+    /// The team member's machine that recorded the call; empty for this one.
+    /// Not part of the call's identity: one call synced from two machines is one call.
+    #[serde(default)]
+    pub machine: String,
     pub session: Option<String>,
     pub request_id: Option<String>,
     pub task: Option<String>,
@@ -320,6 +324,7 @@ impl UsageRecord {
             project: String::new(),
             agent: String::new(),
             source: String::new(),
+            machine: String::new(),
             session: None,
             request_id: None,
             task: None,
@@ -556,10 +561,11 @@ pub enum Dimension {
     Project,
     Agent,
     Source,
+    Machine,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 9] = [
+    pub const ALL: [Dimension; 10] = [
         Dimension::Day,
         Dimension::Week,
         Dimension::Month,
@@ -569,6 +575,7 @@ impl Dimension {
         Dimension::Project,
         Dimension::Agent,
         Dimension::Source,
+        Dimension::Machine,
     ];
 
     pub fn name(self) -> &'static str {
@@ -582,6 +589,7 @@ impl Dimension {
             Dimension::Project => "project",
             Dimension::Agent => "agent",
             Dimension::Source => "source",
+            Dimension::Machine => "machine",
         }
     }
 
@@ -598,6 +606,7 @@ impl Dimension {
             Dimension::Project => &r.project,
             Dimension::Agent => &r.agent,
             Dimension::Source => &r.source,
+            Dimension::Machine => &r.machine,
             Dimension::Day | Dimension::Week | Dimension::Month => "",
         }
     }

@@ -43,16 +43,18 @@ pub fn columns() -> Vec<Column> {
         column("image_input_tokens", gettext("Image input")),
         column("image_cache_read_tokens", gettext("Image cache reads")),
         column("image_output_tokens", gettext("Image output")),
+        // Last, so the columns before keep the places they had.
+        column("machine", gettext("Machine")),
     ]
 }
 
 /// A record's cells in the order of [`columns`].
-fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 33] {
+fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 34] {
     let text = |s: Option<&'a str>| s.map_or(CellRef::Empty, CellRef::Text);
     let money = |n: Option<i64>| n.map_or(CellRef::Empty, |n| CellRef::Money(Money::from_nanos(n)));
     let count = |k: usize| CellRef::Count(r.counts[k].max(0) as u64);
     let media = |k: usize| CellRef::Count(r.media[k].max(0) as u64);
-    let [provider, model, user, project, agent, source] = r.dimensions;
+    let [provider, model, user, project, agent, source, machine] = r.dimensions;
     let time = jiff::Timestamp::from_millisecond(r.ts_ms).map_or(CellRef::Empty, CellRef::Time);
     [
         time,
@@ -88,6 +90,7 @@ fn cells<'a>(r: &RawRecord<'a>) -> [CellRef<'a>; 33] {
         media(3),
         media(4),
         media(5),
+        CellRef::Text(machine),
     ]
 }
 

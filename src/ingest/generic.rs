@@ -12,7 +12,7 @@ use crate::core::usage::{
 use crate::core::{Money, PriceBook};
 
 /// The fields Tally reads; anything else becomes metadata.
-const FIELDS: [&str; 31] = [
+const FIELDS: [&str; 32] = [
     "time",
     "model",
     "provider",
@@ -29,6 +29,7 @@ const FIELDS: [&str; 31] = [
     "user",
     "project",
     "agent",
+    "machine",
     "task",
     "session",
     "request_id",
@@ -131,6 +132,7 @@ pub fn record_from_fields(
     r.user = owned("user").unwrap_or_default();
     r.project = owned("project").unwrap_or_default();
     r.agent = owned("agent").unwrap_or_default();
+    r.machine = owned("machine").unwrap_or_default();
     r.task = owned("task");
     r.session = owned("session");
     r.request_id = owned("request_id");

@@ -1,5 +1,5 @@
 //! How calls are stored: one narrow row per call in `calls`, its dimensions
-//! (provider, model, user, project, agent, source) as one id into `dims`, its
+//! (provider, model, user, project, agent, source, machine) as one id into `dims`, its
 //! repeated text (session, price version or why unpriced, metadata) as ids
 //! into `names`, and the fields few calls set (task, images, embeddings, a
 //! request count other than one, billed and revenue amounts) as one JSON
@@ -23,7 +23,7 @@ use crate::core::usage::MediaTokens;
 /// `compact` for the one before). The indexes come after the rows when a
 /// ledger is converted: built once from sorted keys instead of grown one
 /// random key at a time.
-pub(super) const TABLES: &str = "
+pub(super) const DIMS: &str = "
     CREATE TABLE dims (
         id INTEGER PRIMARY KEY,
         provider TEXT NOT NULL,
@@ -32,9 +32,12 @@ pub(super) const TABLES: &str = "
         project TEXT NOT NULL,
         agent TEXT NOT NULL,
         source TEXT NOT NULL,
-        UNIQUE (provider, model, user, project, agent, source)
-    );
-    CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);";
+        -- the team member's machine that recorded the call
+        machine TEXT NOT NULL DEFAULT '',
+        UNIQUE (provider, model, user, project, agent, source, machine)
+    );";
+pub(super) const NAMES: &str =
+    "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);";
 
 /// `calls` (every column is a byte of each row's header, hence `extras`); the
 /// dims and names ids need no foreign keys, as their rows are never deleted
@@ -74,6 +77,7 @@ const CALLS: &str = "
 const VIEW: &str = "
     CREATE VIEW usage AS
     SELECT c.id, c.ts_ms, d.provider, d.model, d.user, d.project, d.agent, d.source,
+           d.machine,
            (SELECT name FROM names WHERE id = c.session) AS session,
            c.request_id,
            iif(c.extras IS NULL, NULL, c.extras ->> '$.task') AS task,
@@ -113,7 +117,45 @@ const VIEW: &str = "
 /// Shows the calls with the view of today's `usage` (a new column is a new view).
 pub(super) fn recreate_view(tx: &Transaction) -> Result<(), StoreError> {
     tx.execute_batch("DROP VIEW IF EXISTS usage;")?;
-    Ok(tx.execute_batch(VIEW)?)
+    create_view(tx)
+}
+
+/// The view, on a ledger whose `dims` may be from before the machine (a
+/// conversion step that `add_machine` follows).
+fn create_view(tx: &Transaction) -> Result<(), StoreError> {
+    if has_machine(tx)? {
+        Ok(tx.execute_batch(VIEW)?)
+    } else {
+        Ok(tx.execute_batch(&VIEW.replace("d.machine,", "'' AS machine,"))?)
+    }
+}
+
+/// Gives every call the machine that recorded it (`''`, this one, for the
+/// calls there are): `dims` gains the column, in its unique key, and the
+/// rollups are made again with it.
+pub(super) fn add_machine(tx: &Transaction) -> Result<(), StoreError> {
+    // Dropped first: renaming a table checks every view that names it.
+    tx.execute_batch("DROP VIEW IF EXISTS usage;")?;
+    if !has_machine(tx)? {
+        tx.execute_batch("ALTER TABLE dims RENAME TO dims_before_machine;")?;
+        tx.execute_batch(DIMS)?;
+        tx.execute_batch(
+            "INSERT INTO dims (id, provider, model, user, project, agent, source)
+                 SELECT id, provider, model, user, project, agent, source FROM dims_before_machine;
+             DROP TABLE dims_before_machine;",
+        )?;
+    }
+    tx.execute_batch(VIEW)?;
+    super::rollup::recreate_tables(tx)?;
+    super::rollup::rebuild_both(tx)
+}
+
+fn has_machine(tx: &Transaction) -> Result<bool, StoreError> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('dims') WHERE name = 'machine')",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// The indexes on `calls`; the key's is unique.
@@ -262,8 +304,8 @@ pub(super) fn find(conn: &Connection, key: i64, identity: &Identity) -> Result<S
     )))
 }
 
-/// provider, model, user, project, agent, source
-type Dims = [Box<str>; 6];
+/// provider, model, user, project, agent, source, machine
+type Dims = [Box<str>; 7];
 
 /// How many names an `Interner` remembers at most.
 const MAX_REMEMBERED: usize = 65_536;
@@ -275,7 +317,7 @@ pub(super) struct Interner {
     names: HashMap<Box<str>, i64>,
     /// The dimensions seen, with their ids.
     dims: Vec<(Dims, i64)>,
-    /// By the hash of the six dimensions: where in `dims` the tuples with it are.
+    /// By the hash of the seven dimensions: where in `dims` the tuples with it are.
     dims_by_hash: HashMap<u64, Vec<usize>>,
     /// The last record's metadata and its id: an agent's calls in a row
     /// mostly carry the same, which is then neither written out nor looked up.
@@ -332,8 +374,8 @@ impl Interner {
     }
 
     /// The id of these dimensions (provider, model, user, project, agent,
-    /// source) in `dims`, added if new.
-    pub fn dims(&mut self, conn: &Connection, dims: [&str; 6]) -> Result<i64, StoreError> {
+    /// source, machine) in `dims`, added if new.
+    pub fn dims(&mut self, conn: &Connection, dims: [&str; 7]) -> Result<i64, StoreError> {
         let same = |known: &Dims| known.iter().zip(dims).all(|(a, b)| &**a == b);
         if let Some(last) = self.last_dims
             && same(&self.dims[last].0)
@@ -352,11 +394,11 @@ impl Interner {
                 let id = intern(
                     conn.prepare_cached(
                         "SELECT id FROM dims WHERE provider = ?1 AND model = ?2 AND user = ?3
-                             AND project = ?4 AND agent = ?5 AND source = ?6",
+                             AND project = ?4 AND agent = ?5 AND source = ?6 AND machine = ?7",
                     )?,
                     conn.prepare_cached(
-                        "INSERT INTO dims (provider, model, user, project, agent, source)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT INTO dims (provider, model, user, project, agent, source, machine)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     )?,
                     conn,
                     dims,
@@ -390,9 +432,10 @@ fn intern<P: rusqlite::Params + Copy>(
 /// as it was. `progress` gets the fraction done.
 pub(super) fn narrow(tx: &Transaction, progress: &mut dyn FnMut(f64)) -> Result<(), StoreError> {
     tx.execute_batch("ALTER TABLE usage RENAME TO usage_wide;")?;
-    tx.execute_batch(TABLES)?;
+    tx.execute_batch(DIMS)?;
+    tx.execute_batch(NAMES)?;
     tx.execute_batch(CALLS)?;
-    tx.execute_batch(VIEW)?;
+    create_view(tx)?;
     let total: i64 = tx.query_row("SELECT COUNT(*) FROM usage_wide", [], |r| r.get(0))?;
     let mut interner = Interner::default();
     let mut read = tx.prepare(
@@ -419,13 +462,14 @@ pub(super) fn narrow(tx: &Transaction, progress: &mut dyn FnMut(f64)) -> Result<
         key[..n].copy_from_slice(&blob[..n]);
         let request_id: Option<String> = r.get(10)?;
         let (key, check) = stored_key(&key, request_id.is_some());
-        let dims: [String; 6] = [
+        let dims: [String; 7] = [
             r.get(3)?,
             r.get(4)?,
             r.get(5)?,
             r.get(6)?,
             r.get(7)?,
             r.get(8)?,
+            String::new(),
         ];
         let dims = interner.dims(tx, dims.each_ref().map(String::as_str))?;
         let mut name = |i: usize| -> Result<Option<i64>, StoreError> {
@@ -529,7 +573,7 @@ pub(super) fn compact(tx: &Transaction, progress: &mut dyn FnMut(f64)) -> Result
          ALTER TABLE calls RENAME TO calls_17;",
     )?;
     tx.execute_batch(CALLS)?;
-    tx.execute_batch(VIEW)?;
+    create_view(tx)?;
     let last: i64 = tx.query_row("SELECT coalesce(MAX(id), 0) FROM calls_17", [], |r| {
         r.get(0)
     })?;
@@ -613,7 +657,8 @@ mod tests {
     #[test]
     fn a_name_keeps_its_id_after_the_interner_forgets_it() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(TABLES).unwrap();
+        conn.execute_batch(DIMS).unwrap();
+        conn.execute_batch(NAMES).unwrap();
         let mut names = Interner::default();
         let first = names.name(&conn, Some("first")).unwrap();
         for i in 0..MAX_REMEMBERED + 10 {
@@ -630,14 +675,17 @@ mod tests {
     #[test]
     fn the_same_dimensions_get_one_id() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(TABLES).unwrap();
+        conn.execute_batch(DIMS).unwrap();
+        conn.execute_batch(NAMES).unwrap();
         let mut interner = Interner::default();
-        let a = ["openai", "gpt-4o", "ana", "web", "", "cli"];
-        let b = ["openai", "gpt-4o", "ana", "web", "", "csv"];
-        let ids = [a, b, a, b].map(|d| interner.dims(&conn, d).unwrap());
+        let a = ["openai", "gpt-4o", "ana", "web", "", "cli", ""];
+        let b = ["openai", "gpt-4o", "ana", "web", "", "csv", ""];
+        let c = ["openai", "gpt-4o", "ana", "web", "", "csv", "laptop"];
+        let ids = [a, b, a, b, c].map(|d| interner.dims(&conn, d).unwrap());
         assert_eq!(ids[0], ids[2]);
         assert_eq!(ids[1], ids[3]);
         assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[1], ids[4], "another machine, other dimensions");
         // A new interner (the next transaction) finds them in the table.
         assert_eq!(Interner::default().dims(&conn, b).unwrap(), ids[1]);
     }

@@ -9,10 +9,11 @@ use crate::core::UsageRecord;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HistoryFilter {
-    /// Matches any part of model, provider, user, project or agent (case aside).
+    /// Matches any part of model, provider, user, project, agent or machine (case aside).
     pub text: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
+    pub machine: Option<String>,
     /// Unix milliseconds, inclusive.
     pub since_ms: Option<i64>,
     /// Unix milliseconds, exclusive.
@@ -30,13 +31,13 @@ const RAW_COLUMNS: &str = "ts_ms, provider, model, user, project, agent, source,
     requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, embedding_tokens,
     images, cost_kind, cost_nanos, price_version, billed_nanos, revenue_nanos, service_tier, speed,
     region, web_searches, audio_input, audio_cache_read, audio_output, image_input,
-    image_cache_read, image_output";
+    image_cache_read, image_output, machine";
 
 /// A record's columns as stored, borrowed from the result row.
 pub struct RawRecord<'a> {
     pub ts_ms: i64,
-    /// provider, model, user, project, agent, source
-    pub dimensions: [&'a str; 6],
+    /// provider, model, user, project, agent, source, machine
+    pub dimensions: [&'a str; 7],
     pub session: Option<&'a str>,
     pub request_id: Option<&'a str>,
     /// requests, input, output, cache read, cache write 5m and 1h, reasoning,
@@ -87,7 +88,15 @@ impl<'a> RawRecord<'a> {
         }
         Ok(RawRecord {
             ts_ms: row.get(0)?,
-            dimensions: [text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?],
+            dimensions: [
+                text(1)?,
+                text(2)?,
+                text(3)?,
+                text(4)?,
+                text(5)?,
+                text(6)?,
+                text(33)?,
+            ],
             session: optional(7)?,
             request_id: optional(8)?,
             counts,
@@ -106,7 +115,7 @@ impl<'a> RawRecord<'a> {
 }
 
 /// The columns a text search looks in: the ones the history shows.
-const SEARCHED: [&str; 5] = ["model", "provider", "user", "project", "agent"];
+const SEARCHED: [&str; 6] = ["model", "provider", "user", "project", "agent", "machine"];
 
 /// Where a page starts: after the row with this (time, id), in newest-first order.
 pub type HistoryPage = Option<(i64, i64)>;
@@ -137,7 +146,11 @@ impl HistoryFilter {
                 .collect();
             terms.push(format!("({})", any.join(" OR ")));
         }
-        for (column, value) in [("model", &self.model), ("provider", &self.provider)] {
+        for (column, value) in [
+            ("model", &self.model),
+            ("provider", &self.provider),
+            ("machine", &self.machine),
+        ] {
             if let Some(v) = value {
                 args.push(Value::Text(v.clone()));
                 terms.push(format!("{column} = ?{}", args.len()));

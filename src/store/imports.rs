@@ -74,7 +74,7 @@ impl Store {
         files: &[FileState],
     ) -> Result<BatchOutcome, StoreError> {
         let now = Timestamp::now().as_millisecond();
-        self.insert_many_then(records, true, |tx| {
+        self.insert_many_then(records, super::write::OnDuplicate::KeepLargest, |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO import_files
                      (path, source, inode, size, head_hash, offset, lines, state, updated_ms)

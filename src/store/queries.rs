@@ -39,13 +39,16 @@ const SUMS: &str = "SUM(requests), SUM(input), SUM(output), SUM(cache_read), SUM
     SUM(cache_write_1h), SUM(reasoning), SUM(images), SUM(embedding_tokens), SUM(cost_nanos),
     SUM(unpriced), SUM(billed_nanos), SUM(revenue_nanos), SUM(records)";
 
-/// Each record's time, dimensions and totals, as `totals_at(row, 7)` reads them;
+/// Each record's time, dimensions and totals, as `totals_at(row, TOTALS_AT)` reads them;
 /// `?1`/`?2` bound the time range. The records path of queries and the rollup's
 /// rebuild both read them this way.
-pub(super) const RECORD_TOTALS_SQL: &str = "SELECT ts_ms, provider, model, user, project, agent, source, requests,
+pub(super) const RECORD_TOTALS_SQL: &str = "SELECT ts_ms, provider, model, user, project, agent, source, machine, requests,
         input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens,
         cost_nanos, cost_nanos IS NULL, billed_nanos, revenue_nanos, 1
     FROM usage WHERE ts_ms >= ?1 AND ts_ms < ?2";
+
+/// Where `RECORD_TOTALS_SQL`'s totals start.
+pub(super) const TOTALS_AT: usize = 8;
 
 pub(super) fn totals_at(row: &Row, first: usize) -> rusqlite::Result<Totals> {
     let n = |i: usize| -> rusqlite::Result<u64> {
@@ -191,7 +194,7 @@ impl Store {
         let mut days = DayCache::new(q.zone.clone());
         let mut groups: HashMap<Vec<String>, Totals> = HashMap::new();
         while let Some(row) = rows.next()? {
-            let totals = totals_at(row, 7)?;
+            let totals = totals_at(row, TOTALS_AT)?;
             let mut keys = Vec::with_capacity(q.group_by.len());
             for dim in &q.group_by {
                 keys.push(match dim {
@@ -215,7 +218,8 @@ fn dim_index(dim: Dimension) -> usize {
         Dimension::User => 3,
         Dimension::Project => 4,
         Dimension::Agent => 5,
-        _ => 6,
+        Dimension::Source => 6,
+        _ => 7,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The per-day rollup: one row per local day × provider × model × user × project ×
-//! agent × source, kept in step with `usage` inside the same transaction. Days are
+//! agent × source × machine, kept in step with `usage` inside the same transaction. Days are
 //! local days in the ledger's zone (stored in `meta`), so "today" means the user's today.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use rusqlite::{CachedStatement, Connection, params};
 
 use super::StoreError;
-use super::queries::{RECORD_TOTALS_SQL, totals_at};
+use super::queries::{RECORD_TOTALS_SQL, TOTALS_AT, totals_at};
 use crate::core::usage::Totals;
 
 /// The grouping key of a rollup row.
@@ -20,7 +20,7 @@ use crate::core::usage::Totals;
 pub struct Key {
     /// The local day, or for the hourly rollup the hour's start in unix ms.
     pub day: String,
-    pub dims: [String; 6],
+    pub dims: [String; 7],
 }
 
 /// Maps instants to local days, remembering the last day's bounds so that a run of
@@ -158,10 +158,11 @@ fn upsert_sql(grain: Grain) -> String {
         Grain::Hour => ("usage_hourly", "hour_ms"),
     };
     format!(
-        "INSERT INTO {table} ({key}, provider, model, user, project, agent, source, requests,
-             input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images,
-             embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+        "INSERT INTO {table} ({key}, provider, model, user, project, agent, source, machine,
+             requests, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning,
+             images, embedding_tokens, cost_nanos, unpriced, billed_nanos, revenue_nanos, records)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19, ?20, ?21, ?22)
          {}",
         sum_update()
     )
@@ -185,13 +186,13 @@ impl<'c> Adder<'c> {
     }
 
     /// Adds `totals` to the row of `day` × `dims` (provider, model, user,
-    /// project, agent, source), creating it if needed.
-    pub fn day(&mut self, day: &str, dims: [&str; 6], t: &Totals) -> Result<(), StoreError> {
+    /// project, agent, source, machine), creating it if needed.
+    pub fn day(&mut self, day: &str, dims: [&str; 7], t: &Totals) -> Result<(), StoreError> {
         add_to(&mut self.day, &day, dims, t)
     }
 
     /// Adds `totals` to the hourly row of the hour starting at `hour_ms` × `dims`.
-    pub fn hour(&mut self, hour_ms: i64, dims: [&str; 6], t: &Totals) -> Result<(), StoreError> {
+    pub fn hour(&mut self, hour_ms: i64, dims: [&str; 7], t: &Totals) -> Result<(), StoreError> {
         add_to(&mut self.hour, &hour_ms, dims, t)
     }
 
@@ -238,7 +239,7 @@ static BOUNDS_SQL: LazyLock<String> = LazyLock::new(|| {
 fn add_to(
     stmt: &mut CachedStatement,
     key: &dyn rusqlite::ToSql,
-    dims: [&str; 6],
+    dims: [&str; 7],
     t: &Totals,
 ) -> Result<(), StoreError> {
     let k = dims;
@@ -251,6 +252,7 @@ fn add_to(
         k[3],
         k[4],
         k[5],
+        k[6],
         n(t.requests),
         n(t.tokens.input),
         n(t.tokens.output),
@@ -298,6 +300,60 @@ pub fn rebuild_days(conn: &Connection, days: &[String]) -> Result<(), StoreError
     Ok(())
 }
 
+/// Moves the rows of machine `from` in a rollup `table` to machine `to`,
+/// adding them to rows `to` has already.
+pub fn rename_machine(
+    tx: &rusqlite::Transaction,
+    table: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), StoreError> {
+    let key = if table == "usage_hourly" {
+        "hour_ms"
+    } else {
+        "day"
+    };
+    let sums = SUMMED.join(", ");
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} ({key}, provider, model, user, project, agent, source, machine, {sums})
+             SELECT {key}, provider, model, user, project, agent, source, ?2, {sums}
+             FROM {table} WHERE machine = ?1
+             {}",
+            sum_update()
+        ),
+        params![from, to],
+    )
+    .map_err(too_large)?;
+    tx.execute(&format!("DELETE FROM {table} WHERE machine = ?1"), [from])?;
+    Ok(())
+}
+
+/// Makes both rollup tables anew, empty, with today's columns.
+pub fn recreate_tables(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
+    let sums: Vec<String> = SUMMED
+        .iter()
+        .map(|c| format!("{c} INTEGER NOT NULL"))
+        .collect();
+    let sums = sums.join(", ");
+    for (table, key) in [
+        ("usage_daily", "day TEXT"),
+        ("usage_hourly", "hour_ms INTEGER"),
+    ] {
+        let key_column = key.split(' ').next().unwrap_or(key);
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {table};
+             CREATE TABLE {table} (
+                 {key} NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+                 user TEXT NOT NULL, project TEXT NOT NULL, agent TEXT NOT NULL,
+                 source TEXT NOT NULL, machine TEXT NOT NULL, {sums},
+                 PRIMARY KEY ({key_column}, provider, model, user, project, agent, source, machine)
+             ) WITHOUT ROWID;"
+        ))?;
+    }
+    Ok(())
+}
+
 /// Recomputes the whole rollup (a migration step, and a repair tool).
 pub fn rebuild_all(conn: &rusqlite::Transaction) -> Result<(), StoreError> {
     let zone = ledger_zone(conn)?;
@@ -339,9 +395,10 @@ fn fold_range(
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                r.get(7)?,
             ],
         };
-        let t = totals_at(r, 7)?;
+        let t = totals_at(r, TOTALS_AT)?;
         // Saturating: a ledger an older Tally let overflow is rebuilt (its
         // sums held at the limit) rather than refused.
         groups.entry(key).or_default().add_saturating(&t);
@@ -349,7 +406,7 @@ fn fold_range(
     let mut add = Adder::new(conn)?;
     for (key, totals) in &groups {
         let d = &key.dims;
-        let dims = [&d[0][..], &d[1], &d[2], &d[3], &d[4], &d[5]];
+        let dims = [&d[0][..], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6]];
         match grain {
             Grain::Day => add.day(&key.day, dims, totals)?,
             Grain::Hour => add.hour(key.day.parse().unwrap_or(0), dims, totals)?,

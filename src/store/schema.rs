@@ -266,8 +266,8 @@ pub const MIGRATIONS: &[Step] = &[
     // (366 bytes a call before, see `calls`). Converts to today's layout, so
     // such a ledger is rewritten once.
     Step::Long(super::calls::narrow),
-    // Rollups rebuilt by today's code (the steps after leave totals as they are).
-    Step::Code(super::rollup::rebuild_both),
+    // Rebuilt both rollups; now done by the step that adds the machine.
+    Step::Sql(""),
     // A 4-byte key and the rarely set fields in one column (136 bytes a call before).
     Step::Long(super::calls::compact),
     // The service tier, speed, region and web searches of a call (kept in `extras`).
@@ -279,6 +279,9 @@ pub const MIGRATIONS: &[Step] = &[
         "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,
              kind TEXT NOT NULL, body TEXT NOT NULL);",
     ),
+    // The machine that recorded each call (team sync); rollups rebuilt by
+    // today's code, with it.
+    Step::Code(super::calls::add_machine),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;

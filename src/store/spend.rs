@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use rusqlite::params;
 
-use super::queries::{RECORD_TOTALS_SQL, totals_at};
+use super::queries::{RECORD_TOTALS_SQL, TOTALS_AT, totals_at};
 use super::rollup::{HOUR_MS, day_bounds_ms, hour_of};
 use super::{Store, StoreError};
 use crate::core::period::Window;
@@ -33,21 +33,31 @@ pub struct PolicySpend {
     pub today_key: i64,
 }
 
-/// The five dimensions a policy can match, interned so a policy's matches are
+/// The six dimensions a policy can match, interned so a policy's matches are
 /// worked out once per distinct combination rather than once per row.
 #[derive(Clone, Default)]
 struct Combos {
-    /// The five values joined by NUL, so a row is looked up without allocating.
+    /// The six values joined by NUL, so a row is looked up without allocating.
     index: HashMap<String, usize>,
-    list: Vec<[String; 5]>,
+    list: Vec<[String; 6]>,
     key: String,
 }
 
+/// Where a rollup row's provider, model, user, project, agent and machine are.
+const ROLLUP_COMBO: [usize; 6] = [0, 1, 2, 3, 4, 5];
+/// The same in a row of `RECORD_TOTALS_SQL` (the source between agent and machine).
+const RECORD_COMBO: [usize; 6] = [1, 2, 3, 4, 5, 7];
+
 impl Combos {
-    /// The combination in columns `first..first + 5` of a row.
-    fn id_at(&mut self, row: &rusqlite::Row, first: usize) -> Result<usize, StoreError> {
+    /// The combination in columns `columns` (offset by `first`) of a row.
+    fn id_at(
+        &mut self,
+        row: &rusqlite::Row,
+        first: usize,
+        columns: [usize; 6],
+    ) -> Result<usize, StoreError> {
         self.key.clear();
-        for i in first..first + 5 {
+        for i in columns.map(|c| c + first) {
             let v = row.get_ref(i)?.as_str().map_err(rusqlite::Error::from)?;
             self.key.push_str(v);
             self.key.push('\0');
@@ -55,13 +65,10 @@ impl Combos {
         if let Some(&i) = self.index.get(self.key.as_str()) {
             return Ok(i);
         }
-        let dims: [String; 5] = [
-            row.get(first)?,
-            row.get(first + 1)?,
-            row.get(first + 2)?,
-            row.get(first + 3)?,
-            row.get(first + 4)?,
-        ];
+        let mut dims: [String; 6] = Default::default();
+        for (d, c) in dims.iter_mut().zip(columns) {
+            *d = row.get(first + c)?;
+        }
         self.list.push(dims);
         self.index.insert(self.key.clone(), self.list.len() - 1);
         Ok(self.list.len() - 1)
@@ -70,13 +77,14 @@ impl Combos {
     fn matches(&self, p: &Policy) -> Vec<bool> {
         self.list
             .iter()
-            .map(|[provider, model, user, project, agent]| {
+            .map(|[provider, model, user, project, agent, machine]| {
                 p.scope.matches(&Dims {
                     provider,
                     model,
                     user,
                     project,
                     agent,
+                    machine,
                 })
             })
             .collect()
@@ -318,7 +326,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             // In key order (day first); rows differing only in source are summed
             // by the caller, which is cheaper than a GROUP BY's sort.
-            "SELECT day, provider, model, user, project, agent, requests, input, output,
+            "SELECT day, provider, model, user, project, agent, machine, requests, input, output,
                  cache_read, cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens,
                  cost_nanos, unpriced, billed_nanos, revenue_nanos, records
              FROM usage_daily WHERE day >= ?1 AND day < ?2",
@@ -332,8 +340,8 @@ impl Store {
         let mut out: Vec<(Date, Rows)> = Vec::new();
         while let Some(row) = rows.next()? {
             let day: Date = row.get::<_, String>(0)?.parse()?;
-            let c = combos.id_at(row, 1)?;
-            let t = totals_at(row, 6)?;
+            let c = combos.id_at(row, 1, ROLLUP_COMBO)?;
+            let t = totals_at(row, 7)?;
             match out.last_mut() {
                 Some((d, rows)) if *d == day => rows.push((c, t)),
                 _ => out.push((day, vec![(c, t)])),
@@ -345,7 +353,7 @@ impl Store {
     /// The hourly rollup for the whole hours in `[start, end)` ms, per combination.
     fn hour_rows(&self, combos: &mut Combos, (start, end): (i64, i64)) -> Result<Rows, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT provider, model, user, project, agent, requests, input, output, cache_read,
+            "SELECT provider, model, user, project, agent, machine, requests, input, output, cache_read,
                  cache_write_5m, cache_write_1h, reasoning, images, embedding_tokens, cost_nanos,
                  unpriced, billed_nanos, revenue_nanos, records
              FROM usage_hourly WHERE hour_ms >= ?1 AND hour_ms < ?2",
@@ -353,8 +361,8 @@ impl Store {
         let mut rows = stmt.query(params![start, end])?;
         let mut sums: HashMap<usize, Totals> = HashMap::new();
         while let Some(row) = rows.next()? {
-            let c = combos.id_at(row, 0)?;
-            sums.entry(c).or_default().add(&totals_at(row, 5)?);
+            let c = combos.id_at(row, 0, ROLLUP_COMBO)?;
+            sums.entry(c).or_default().add(&totals_at(row, 6)?);
         }
         Ok(sums.into_iter().collect())
     }
@@ -370,8 +378,8 @@ impl Store {
         let mut rows = stmt.query(params![start, end])?;
         let mut sums: HashMap<usize, Totals> = HashMap::new();
         while let Some(row) = rows.next()? {
-            let c = combos.id_at(row, 1)?;
-            sums.entry(c).or_default().add(&totals_at(row, 7)?);
+            let c = combos.id_at(row, 0, RECORD_COMBO)?;
+            sums.entry(c).or_default().add(&totals_at(row, TOTALS_AT)?);
         }
         Ok(sums.into_iter().collect())
     }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use foldhash::{HashMap, HashMapExt};
 
 use jiff::Timestamp;
-use rusqlite::{CachedStatement, Connection, Row, ToSql, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, ToSql, params};
 
 use super::calls::{self, Interner};
 use super::rollup::{self, DayCache};
@@ -85,12 +85,13 @@ fn insert_one(
     conn: &Connection,
     names: &mut Interner,
     r: &UsageRecord,
+    here: &str,
 ) -> Result<Stored, StoreError> {
     let (key, check) = calls::stored_key(&r.dedupe_key(), r.request_id.is_some());
     let t = &r.tokens;
     let (kind, nanos, price) = cost_columns(&r.cost);
     let job = r.metadata.get("success").is_some_and(|v| !v.is_null());
-    let dims = names.dims(conn, dimensions(r))?;
+    let dims = names.dims(conn, dimensions(r, here))?;
     let extras = calls::Extras {
         task: r.task.as_deref(),
         images: sql_count(r.images.count)?,
@@ -149,6 +150,40 @@ fn insert_one(
     Ok(Stored::New(conn.last_insert_rowid(), dims))
 }
 
+/// What a batch does with a call the ledger holds already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OnDuplicate {
+    /// The stored one stands.
+    Keep,
+    /// The one with more tokens stands (a log's later snapshot of a message).
+    KeepLargest,
+    /// The new one stands when its time, tokens or cost differ (a team
+    /// member's machine priced it again).
+    TakeNew,
+}
+
+/// Replaces the stored record `id` (the same call as `r`) with `r` when
+/// their time, tokens or cost differ; returns the replaced record's time.
+fn replace_if_changed(
+    conn: &Connection,
+    names: &mut Interner,
+    id: i64,
+    r: &UsageRecord,
+) -> Result<Option<i64>, StoreError> {
+    let stored = conn
+        .prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM usage WHERE id = ?1"))?
+        .query_row([id], |row| Ok(record_from_row(row)))??
+        .1;
+    let same = stored.at.as_millisecond() == r.at.as_millisecond()
+        && stored.tokens == r.tokens
+        && stored.cost == r.cost;
+    if same {
+        return Ok(None);
+    }
+    overwrite(conn, names, id, r)?;
+    Ok(Some(stored.at.as_millisecond()))
+}
+
 /// Replaces the stored record `id` (the same call as `r`) with `r` when `r`
 /// has more tokens; returns the replaced record's time, or `None` when the
 /// stored one stands.
@@ -167,6 +202,17 @@ fn replace_if_larger(
     if r.tokens.total() <= total as u64 {
         return Ok(None);
     }
+    overwrite(conn, names, id, r)?;
+    Ok(Some(ts))
+}
+
+/// Sets the stored call `id`'s time, tokens and cost to `r`'s.
+fn overwrite(
+    conn: &Connection,
+    names: &mut Interner,
+    id: i64,
+    r: &UsageRecord,
+) -> Result<(), StoreError> {
     let t = &r.tokens;
     let (kind, nanos, price) = cost_columns(&r.cost);
     let price = names.name(conn, price)?;
@@ -188,20 +234,22 @@ fn replace_if_larger(
         nanos,
         price,
     ])?;
-    Ok(Some(ts))
+    Ok(())
 }
 
 /// The rollup row a record belongs to, borrowed from the record.
 fn rollup_key<'a>(
     days: &mut DayCache,
     r: &'a UsageRecord,
-) -> Result<(Rc<str>, [&'a str; 6]), StoreError> {
-    Ok((days.day_of(r.at.as_millisecond())?, dimensions(r)))
+    here: &'a str,
+) -> Result<(Rc<str>, [&'a str; 7]), StoreError> {
+    Ok((days.day_of(r.at.as_millisecond())?, dimensions(r, here)))
 }
 
-/// A record's provider, model, user, project, agent and source: what the
-/// rollups group by and `dims` holds.
-fn dimensions(r: &UsageRecord) -> [&str; 6] {
+/// A record's provider, model, user, project, agent, source and machine: what
+/// the rollups group by and `dims` holds. A record that names no machine was
+/// made on this one, `here`.
+fn dimensions<'a>(r: &'a UsageRecord, here: &'a str) -> [&'a str; 7] {
     [
         &r.provider,
         &r.model,
@@ -209,23 +257,45 @@ fn dimensions(r: &UsageRecord) -> [&str; 6] {
         &r.project,
         &r.agent,
         &r.source,
+        if r.machine.is_empty() {
+            here
+        } else {
+            &r.machine
+        },
     ]
 }
 
+/// This machine's name in its team (`''` when in none), which its calls are
+/// recorded under.
+pub(super) fn this_machine(conn: &Connection) -> Result<String, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = 'team.machine'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default())
+}
+
 impl Store {
+    /// This machine's name in its team, `''` when it is in none.
+    pub fn this_machine(&self) -> Result<String, StoreError> {
+        this_machine(&self.conn)
+    }
+
     /// Records one call. Recording the same call again changes nothing and says so.
     pub fn insert(&mut self, r: &UsageRecord) -> Result<Inserted, StoreError> {
         let zone = self.zone.clone();
         let tx = self.write_tx()?;
+        let here = this_machine(&tx)?;
         let inserted = insert_one(
             &mut tx.prepare_cached(INSERT_SQL)?,
             &tx,
             &mut Interner::default(),
             r,
+            &here,
         )?;
         let outcome = match inserted {
             Stored::New(id, _) => {
-                let (day, dims) = rollup_key(&mut DayCache::new(zone), r)?;
+                let (day, dims) = rollup_key(&mut DayCache::new(zone), r, &here)?;
                 let totals = Totals::of(r);
                 let mut add = rollup::Adder::new(&tx)?;
                 add.bounds(&totals)?;
@@ -244,7 +314,7 @@ impl Store {
 
     /// Records many calls in one transaction: all of them or, on error, none.
     pub fn insert_batch(&mut self, records: &[UsageRecord]) -> Result<BatchOutcome, StoreError> {
-        self.insert_many(records, false)
+        self.insert_many(records, OnDuplicate::Keep)
     }
 
     /// As `insert_batch`, but a call already recorded with fewer tokens (an
@@ -254,31 +324,32 @@ impl Store {
         &mut self,
         records: &[UsageRecord],
     ) -> Result<BatchOutcome, StoreError> {
-        self.insert_many(records, true)
+        self.insert_many(records, OnDuplicate::KeepLargest)
     }
 
     fn insert_many(
         &mut self,
         records: &[UsageRecord],
-        keep_largest: bool,
+        on_duplicate: OnDuplicate,
     ) -> Result<BatchOutcome, StoreError> {
-        self.insert_many_then(records, keep_largest, |_| Ok(()))
+        self.insert_many_then(records, on_duplicate, |_| Ok(()))
     }
 
     /// Inserts, then runs `also` in the same transaction (an import's file states).
     pub(super) fn insert_many_then(
         &mut self,
         records: &[UsageRecord],
-        keep_largest: bool,
+        on_duplicate: OnDuplicate,
         also: impl FnOnce(&rusqlite::Transaction) -> Result<(), StoreError>,
     ) -> Result<BatchOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
         let tx = self.write_tx()?;
-        // Grouped by the dimensions' id: hashing their six strings for each
+        let here = this_machine(&tx)?;
+        // Grouped by the dimensions' id: hashing their seven strings for each
         // record was most of the grouping.
         let mut groups: HashMap<(Rc<str>, i64), Totals> = HashMap::new();
         let mut hours: HashMap<(i64, i64), Totals> = HashMap::new();
-        let mut dims_of: HashMap<i64, [&str; 6]> = HashMap::new();
+        let mut dims_of: HashMap<i64, [&str; 7]> = HashMap::new();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcome = BatchOutcome::default();
         let mut earliest = i64::MAX;
@@ -299,19 +370,24 @@ impl Store {
                     outcome.duplicates += 1;
                     continue;
                 }
-                match insert_one(&mut stmt, &tx, &mut names, r)? {
+                match insert_one(&mut stmt, &tx, &mut names, r, &here)? {
                     Stored::New(_, dims) => {
                         earliest = earliest.min(r.at.as_millisecond());
                         outcome.inserted += 1;
-                        let (day, strings) = rollup_key(&mut days, r)?;
+                        let (day, strings) = rollup_key(&mut days, r, &here)?;
                         dims_of.entry(dims).or_insert(strings);
                         let totals = Totals::of(r);
                         let hour = rollup::hour_of(r.at.as_millisecond());
                         hours.entry((hour, dims)).or_default().add(&totals);
                         groups.entry((day, dims)).or_default().add(&totals);
                     }
-                    Stored::There(id) if keep_largest => {
-                        match replace_if_larger(&tx, &mut names, id, r)? {
+                    Stored::There(id) if on_duplicate != OnDuplicate::Keep => {
+                        let replaced = if on_duplicate == OnDuplicate::KeepLargest {
+                            replace_if_larger(&tx, &mut names, id, r)?
+                        } else {
+                            replace_if_changed(&tx, &mut names, id, r)?
+                        };
+                        match replaced {
                             Some(old_ts) => {
                                 outcome.updated += 1;
                                 earliest = earliest.min(old_ts).min(r.at.as_millisecond());
@@ -414,7 +490,8 @@ pub const RECORD_COLUMNS: &str =
     task, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning, images, image_size,
     image_quality, embedding_tokens, cost_kind, cost_nanos, price_version, unpriced_reason,
     billed_nanos, revenue_nanos, metadata, requests, service_tier, speed, region, web_searches,
-    audio_input, audio_cache_read, audio_output, image_input, image_cache_read, image_output";
+    audio_input, audio_cache_read, audio_output, image_input, image_cache_read, image_output,
+    machine";
 
 pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
     let count = |i: usize| -> Result<u64, StoreError> {
@@ -453,6 +530,7 @@ pub fn record_from_row(row: &Row) -> Result<(i64, UsageRecord), StoreError> {
         project: row.get(5)?,
         agent: row.get(6)?,
         source: row.get(7)?,
+        machine: row.get(39)?,
         session: row.get(8)?,
         request_id: row.get(9)?,
         task: row.get(10)?,

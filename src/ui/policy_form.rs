@@ -9,13 +9,14 @@ use crate::core::policy::{Action, Metric, Policy, PolicyError, ScopeDim};
 use crate::i18n::{fill, gettext};
 
 /// Scope kinds in the order the editor lists them; index 0 is "everything".
-pub const SCOPE_KINDS: [Option<ScopeDim>; 6] = [
+pub const SCOPE_KINDS: [Option<ScopeDim>; 7] = [
     None,
     Some(ScopeDim::Model),
     Some(ScopeDim::Provider),
     Some(ScopeDim::Project),
     Some(ScopeDim::User),
     Some(ScopeDim::Agent),
+    Some(ScopeDim::Machine),
 ];
 
 pub fn scope_names() -> Vec<String> {
@@ -26,6 +27,7 @@ pub fn scope_names() -> Vec<String> {
         gettext("Project"),
         gettext("User"),
         gettext("Agent"),
+        gettext("Machine"),
     ]
 }
 

@@ -64,6 +64,7 @@ fn group_title(d: Dimension) -> String {
         Dimension::Week => gettext("By week"),
         Dimension::Month => gettext("By month"),
         Dimension::Source => gettext("By source"),
+        Dimension::Machine => gettext("By machine"),
     }
 }
 
