@@ -20,6 +20,7 @@ pub mod reports;
 pub mod serve;
 pub mod settings;
 pub mod store;
+pub mod team;
 pub mod ui;
 
 /// What both programs do first: log to stderr (filtered by `RUST_LOG`) and bind

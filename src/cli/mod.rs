@@ -16,6 +16,7 @@ mod report;
 mod reprice;
 mod serve;
 mod table;
+mod team;
 mod usage;
 mod watch;
 
@@ -92,6 +93,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Tally's MCP server on stdin and stdout, for an agent to ask its budget
     Mcp,
+    /// Share spend with a team: every machine's ledger synced through PostgreSQL
+    #[command(subcommand)]
+    Team(team::TeamCommand),
 }
 
 /// Ends the program with a particular exit status, after the command printed
@@ -248,6 +252,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reprice(a) => with(open()?, |s| reprice::run(s, a)),
         Command::Plan(c) => with(open()?, |s| plan::run(s, c)),
         Command::Policy(c) => with(open()?, |s| policy::run(s, c)),
+        Command::Team(c) => with(open()?, |s| team::run(s, c)),
     };
     // An import that stopped part way stored what it counted: the budgets
     // see that before the failure is reported.

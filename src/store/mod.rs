@@ -16,6 +16,7 @@ mod queries;
 pub mod rollup;
 pub mod schema;
 mod spend;
+pub mod team;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,372 @@
+//! Team sync against a real PostgreSQL server the tests start: machines
+//! (ledgers) that record overlapping and distinct calls end with the union,
+//! each call once; rows committed out of order are not skipped; syncs killed
+//! at any point resume; a server that is down blocks nothing local; bad
+//! addresses, passwords and schemas are named and change nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use tally::core::Money;
+use tally::core::usage::{Cost, TokenCounts, UsageRecord};
+use tally::store::Store;
+
+#[path = "support/postgres.rs"]
+mod postgres_server;
+use postgres_server::{PASSWORD, Pg};
+
+const TALLY: &str = env!("CARGO_BIN_EXE_tally");
+
+fn tally_cmd(db: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(TALLY);
+    c.arg("--db")
+        .arg(db)
+        .args(args)
+        .env("PGPASSWORD", PASSWORD)
+        .env("HOME", db.parent().unwrap())
+        .env_remove("PGPASSFILE")
+        .env_remove("TALLY_USER")
+        .env_remove("TALLY_PROJECT")
+        .env_remove("TALLY_AGENT");
+    c
+}
+
+fn tally(db: &Path, args: &[&str]) -> Output {
+    tally_cmd(db, args).output().unwrap()
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let out = tally(db, args);
+    assert!(
+        out.status.success(),
+        "tally {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A call with a request id and a reported cost of `cents` cents.
+fn call(id: &str, minute: i64, cents: i64) -> UsageRecord {
+    let at = Timestamp::from_second(1_790_000_000 + minute * 60).unwrap();
+    let mut r = UsageRecord::new(at, "anthropic", "claude-sonnet-4-5");
+    r.source = "cli".into();
+    r.request_id = Some(id.into());
+    r.project = "web".into();
+    r.tokens = TokenCounts {
+        input: 100 + minute as u64,
+        output: 10,
+        ..TokenCounts::default()
+    };
+    r.cost = Cost::Reported {
+        amount: Money::from_nanos(cents * 10_000_000),
+    };
+    r
+}
+
+fn ledger(dir: &Path, name: &str, calls: &[UsageRecord]) -> PathBuf {
+    let home = dir.join(name);
+    std::fs::create_dir_all(&home).unwrap();
+    let path = home.join("ledger.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    if !calls.is_empty() {
+        store.insert_batch(calls).unwrap();
+    }
+    path
+}
+
+/// Every call in a ledger: request id → (machine, cost in nanos).
+fn calls_in(db: &Path) -> Vec<(String, String, i64)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT request_id, machine, cost_nanos FROM usage ORDER BY request_id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The ledger's totals as its rollups hold them (what every view reads).
+fn rollup_total(db: &Path) -> (u64, i64) {
+    let store = Store::open_read_only(db).unwrap();
+    let conn = store.connection();
+    conn.query_row(
+        "SELECT coalesce(sum(records), 0), coalesce(sum(cost_nanos), 0) FROM usage_daily",
+        [],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+/// Asserts the ledger holds exactly `union` (each call once) and its
+/// rollups agree with a sum over the calls.
+fn assert_union(db: &Path, union: &[UsageRecord]) {
+    let held = calls_in(db);
+    let ids: Vec<&str> = held.iter().map(|c| c.0.as_str()).collect();
+    let mut wanted: Vec<&str> = union
+        .iter()
+        .map(|r| r.request_id.as_deref().unwrap())
+        .collect();
+    wanted.sort_unstable();
+    assert_eq!(ids, wanted, "{}: the union, each call once", db.display());
+    let sum: i64 = union.iter().map(|r| r.cost.amount().unwrap().nanos()).sum();
+    assert_eq!(
+        rollup_total(db),
+        (union.len() as u64, sum),
+        "{}: rollups",
+        db.display()
+    );
+}
+
+fn join(pg: &Pg, db: &Path, machine: &str) {
+    ok(db, &["team", "join", &pg.address(), "--machine", machine]);
+}
+
+#[test]
+fn three_machines_end_with_the_union_each_call_once() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(17);
+    let shared: Vec<UsageRecord> = (0..40).map(|i| call(&format!("s-{i:03}"), i, 3)).collect();
+    let own = |m: &str, n: i64, rng: &mut rand::rngs::StdRng| -> Vec<UsageRecord> {
+        (0..n)
+            .map(|i| call(&format!("{m}-{i:04}"), i * 7, rng.random_range(1..500)))
+            .collect()
+    };
+    let a_own = own("a", 700, &mut rng);
+    let b_own = own("b", 450, &mut rng);
+    let c_own = own("c", 5, &mut rng);
+    let with_shared = |own: &[UsageRecord]| [own, &shared[..]].concat();
+    let a = ledger(dir.path(), "a", &with_shared(&a_own));
+    let b = ledger(dir.path(), "b", &with_shared(&b_own));
+    let c = ledger(dir.path(), "c", &c_own);
+    let union = [&a_own[..], &b_own[..], &c_own[..], &shared[..]].concat();
+
+    for (db, name) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+        join(&pg, db, name);
+    }
+    // Syncs at once, then rounds in random orders; more calls come between.
+    let mut ledgers = vec![a.clone(), b.clone(), c.clone()];
+    let running: Vec<_> = ledgers
+        .iter()
+        .map(|db| tally_cmd(db, &["team", "sync"]).spawn().unwrap())
+        .collect();
+    for mut child in running {
+        assert!(child.wait().unwrap().success());
+    }
+    let late = call("c-late", 9_000, 77);
+    Store::open(&c).unwrap().insert(&late).unwrap();
+    let union = [&union[..], &[late][..]].concat();
+    for _ in 0..2 {
+        ledgers.shuffle(&mut rng);
+        for db in &ledgers {
+            ok(db, &["team", "sync"]);
+        }
+    }
+    for db in [&a, &b, &c] {
+        assert_union(db, &union);
+    }
+    // Each call names the machine that recorded it (a shared one: its own
+    // copy on a and b, the first pusher's elsewhere).
+    let on_c = calls_in(&c);
+    let machine_of = |id: &str| on_c.iter().find(|x| x.0 == id).unwrap().1.clone();
+    assert_eq!(machine_of("a-0001"), "a");
+    assert_eq!(machine_of("b-0001"), "b");
+    assert_eq!(machine_of("c-late"), "c");
+    let by_machine = ok(&c, &["usage", "--group-by", "machine", "--json"]);
+    assert!(by_machine.contains("\"machine\""), "{by_machine}");
+    // The server holds each call once.
+    let rows: i64 = pg
+        .team()
+        .query_one("SELECT count(*) FROM tally_records", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows as usize, union.len());
+}
+
+/// Two pushers whose transactions commit in the opposite order of their
+/// transaction ids: a pull between the commits takes neither too early,
+/// and the one after takes both.
+#[test]
+fn rows_committed_out_of_order_are_not_skipped() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let reader = ledger(dir.path(), "r", &[]);
+    join(&pg, &reader, "reader");
+    let insert = |client: &mut postgres::Transaction, id: &str| {
+        client
+            .execute(
+                "INSERT INTO tally_records (gkey, machine, pushed_by, revision, digest, ts_ms,
+                     provider, model, user_name, project, agent, source, request_id, input,
+                     output, cache_read, cache_write_5m, cache_write_1h, reasoning, cost_kind,
+                     cost_nanos)
+                 VALUES ($1, 'w', 'w', 1, '\\x00', 1790000000000, 'openai', 'gpt-4o', '', '',
+                     '', 'cli', $2, 5, 5, 0, 0, 0, 0, 1, 1000)",
+                &[&tally::core::usage::request_key("cli", id).to_vec(), &id],
+            )
+            .unwrap();
+    };
+    let mut first = pg.team();
+    let mut second = pg.team();
+    let mut slow = first.transaction().unwrap();
+    insert(&mut slow, "slow"); // the lower transaction id
+    let mut fast = second.transaction().unwrap();
+    insert(&mut fast, "fast");
+    fast.commit().unwrap();
+    ok(&reader, &["team", "sync"]);
+    let ids = |db: &Path| -> Vec<String> { calls_in(db).into_iter().map(|c| c.0).collect() };
+    assert!(
+        ids(&reader).is_empty(),
+        "nothing is taken past a transaction still running"
+    );
+    slow.commit().unwrap();
+    ok(&reader, &["team", "sync"]);
+    assert_eq!(ids(&reader), ["fast", "slow"]);
+    ok(&reader, &["team", "sync"]);
+    assert_eq!(ids(&reader), ["fast", "slow"], "nothing twice");
+}
+
+#[test]
+fn syncs_killed_at_any_point_resume_without_losing_or_doubling() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(23);
+    let a = ledger(dir.path(), "a", &[]);
+    let b = ledger(dir.path(), "b", &[]);
+    join(&pg, &a, "a");
+    join(&pg, &b, "b");
+    let mut union = Vec::new();
+    for trial in 0..20 {
+        let batch: Vec<UsageRecord> = (0..1_500)
+            .map(|i| call(&format!("t{trial:02}-{i:04}"), trial * 2_000 + i, 2))
+            .collect();
+        Store::open(&a).unwrap().insert_batch(&batch).unwrap();
+        union.extend(batch);
+        // Kill a's push, then b's pull, each at a random point; then run them again.
+        for db in [&a, &b] {
+            let mut child = tally_cmd(db, &["team", "sync"])
+                .env("TALLY_TEAM_BATCH", "100")
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(rng.random_range(20..400)));
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+        if trial % 5 == 4 {
+            for db in [&a, &b] {
+                ok(db, &["team", "sync"]);
+            }
+            assert_union(&b, &union);
+        }
+    }
+    ok(&a, &["team", "sync"]);
+    ok(&b, &["team", "sync"]);
+    assert_union(&a, &union);
+    assert_union(&b, &union);
+}
+
+#[test]
+fn a_server_that_is_down_blocks_nothing_local_and_sync_catches_up() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[call("a-1", 1, 5)]);
+    let b = ledger(dir.path(), "b", &[]);
+    join(&pg, &a, "a");
+    join(&pg, &b, "b");
+    pg.stop();
+    ok(
+        &a,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--input",
+            "1000",
+            "--output",
+            "100",
+            "--request-id",
+            "while-down",
+        ],
+    );
+    ok(
+        &a,
+        &["check", "--model", "gpt-4o", "--estimated-input", "1000"],
+    );
+    let out = tally(&a, &["team", "sync"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the team's server"), "{err}");
+    let status = ok(&a, &["team", "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["unpushed"], 1, "{status}");
+    assert_eq!(status["last_sync"]["ok"], false, "{status}");
+    pg.start_again();
+    ok(&a, &["team", "sync"]);
+    ok(&b, &["team", "sync"]);
+    let ids: Vec<String> = calls_in(&b).into_iter().map(|c| c.0).collect();
+    assert_eq!(ids, ["a-1", "while-down"]);
+}
+
+#[test]
+fn bad_passwords_addresses_and_schemas_are_named_and_change_nothing() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[call("a-1", 1, 5)]);
+    let before = calls_in(&a);
+    let refused = |args: &[&str], env: &[(&str, &str)], says: &str| {
+        let mut cmd = tally_cmd(&a, args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(err.contains(says), "{args:?}: {err}");
+        let status = ok(&a, &["team", "status", "--json"]);
+        assert!(status.contains("\"joined\":false"), "{status}");
+        assert_eq!(calls_in(&a), before, "the calls are as they were");
+    };
+    let address = pg.address();
+    refused(
+        &["team", "join", &address],
+        &[("PGPASSWORD", "wrong")],
+        "refused the password for user “postgres”",
+    );
+    let no_tls = address.replace("?sslmode=disable", "");
+    refused(&["team", "join", &no_tls], &[], "does not offer TLS");
+    let nobody = format!(
+        "postgres://postgres@127.0.0.1:{}/team?sslmode=disable",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    refused(
+        &["team", "join", &nobody],
+        &[],
+        "cannot reach the team's server 127.0.0.1",
+    );
+    let mut admin = pg.team();
+    admin
+        .batch_execute(
+            "CREATE TABLE tally_schema (id int PRIMARY KEY, version int NOT NULL);
+             INSERT INTO tally_schema VALUES (1, 99);",
+        )
+        .unwrap();
+    refused(
+        &["team", "join", &address],
+        &[],
+        "holds the tables of a newer Tally",
+    );
+    refused(
+        &["team", "join", "mysql://h/db"],
+        &[],
+        "is not a postgres:// address",
+    );
+}
