@@ -40,6 +40,11 @@
 //!   ≤ 20 ms and peak RSS ≤ 100 MB; `POST /api/v1/check` p50 ≤ 1 ms, p99
 //!   ≤ 5 ms (issue 17)
 //!
+//! - team sync through a PostgreSQL server the bench starts (`-- team`):
+//!   push and first pull ≥ 50,000 calls/s, whole process; the first pull of
+//!   a 10,000,000-call team ledger ≤ 60 s with peak RSS ≤ 300 MB; `tally
+//!   check` ≤ 10 ms with the team's server down (issue 18)
+//!
 //! The ledger's year of calls ends today, so every policy window holds usage.
 //! Prints medians (and the spread) and the ratio to each target; exits non-zero
 //! when a target is missed, so a regression is seen.
@@ -62,6 +67,8 @@ mod agents;
 mod app;
 #[path = "support/serve.rs"]
 mod serve;
+#[path = "support/team.rs"]
+mod team;
 
 const LEDGER_RECORDS: u64 = 1_000_000;
 /// Records per transaction, as an import stores them.
@@ -295,6 +302,9 @@ fn main() {
     }
     if wanted("serve") {
         all_ok &= serve::bench_serve(dir.path());
+    }
+    if wanted("team") {
+        all_ok &= team::bench_team(dir.path());
     }
     if wanted("record") || wanted("usage") || wanted("check") || wanted("evaluate") {
         all_ok &= bench_processes(dir.path(), &wanted);

@@ -81,10 +81,7 @@ impl Server {
             .filter(|h| !h.is_empty())
             .ok_or_else(|| TeamError::Address("the address names no host".into()))?
             .to_string();
-        let password = url
-            .password()
-            .map(percent_decode)
-            .filter(|p| !p.is_empty());
+        let password = url.password().map(percent_decode).filter(|p| !p.is_empty());
         let _ = url.set_password(None);
         let mut ssl = SslMode::VerifyFull;
         let mut root_cert = None;
