@@ -370,3 +370,69 @@ fn bad_passwords_addresses_and_schemas_are_named_and_change_nothing() {
         "is not a postgres:// address",
     );
 }
+
+/// Waits until `cond` holds, up to 30 s (a bound on the test, not a latency).
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(std::time::Instant::now() < until, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_running_server_follows_the_team_both_ways() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[]);
+    let b = ledger(dir.path(), "b", &[]);
+    join(&pg, &a, "a");
+    join(&pg, &b, "b");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serving = tally_cmd(&b, &["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Another machine pushes: the server's notification brings it to b.
+    Store::open(&a)
+        .unwrap()
+        .insert(&call("from-a", 1, 4))
+        .unwrap();
+    ok(&a, &["team", "sync"]);
+    let ids = |db: &Path| -> Vec<String> { calls_in(db).into_iter().map(|c| c.0).collect() };
+    eventually("b pulls what a pushed", || ids(&b) == ["from-a"]);
+    // A call recorded on b by another process is pushed by b's follower.
+    ok(
+        &b,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--input",
+            "10",
+            "--output",
+            "1",
+            "--request-id",
+            "from-b",
+        ],
+    );
+    let mut server = pg.team();
+    eventually("b pushes what it recorded", || {
+        server
+            .query_one(
+                "SELECT count(*) FROM tally_records WHERE request_id = 'from-b'",
+                &[],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1
+    });
+    ok(&a, &["team", "sync"]);
+    assert_eq!(ids(&a), ["from-a", "from-b"]);
+    unsafe { libc::kill(serving.id() as i32, libc::SIGTERM) };
+    assert!(serving.wait().unwrap().success());
+}

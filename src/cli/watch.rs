@@ -75,6 +75,8 @@ pub fn run(store: &mut Store, a: WatchArgs) -> anyhow::Result<()> {
     // Ctrl+C ends the process; nothing else stops it.
     let (_stopper, wakes) = wakes();
     let poll = a.poll.map(std::time::Duration::from_secs);
+    // The ledger's team, if it has one, is synced while the watch runs.
+    let _team = crate::team::follow::Follower::start(store.path())?;
     follow(store, &sources, poll, wakes, &mut Printer)?;
     Ok(())
 }

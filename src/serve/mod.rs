@@ -300,6 +300,8 @@ async fn serve(
             .spawn(move || deliver(&db, deliver_rx))?
     };
 
+    // The ledger's team, if it has one, is synced while the server runs.
+    let team = crate::team::follow::Follower::start(&db)?;
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -320,6 +322,7 @@ async fn serve(
     let _ = evaluator.join();
     let _ = watcher.join();
     let _ = sender.join();
+    drop(team);
     served.context("the server failed")
 }
 

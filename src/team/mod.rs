@@ -3,6 +3,7 @@
 //! pulls the calls the other machines recorded (see `sync`). The server's
 //! tables are Tally's own, versioned (`schema`).
 
+pub mod follow;
 pub mod password;
 pub mod rows;
 pub mod schema;

@@ -63,6 +63,8 @@ pub struct SourcesView {
     /// The OpenTelemetry receiver, and what it has taken so far.
     otlp: (super::otlp::State, crate::serve::stats::Intake),
     otlp_started: bool,
+    /// Syncs with the ledger's team, if it joins one, while the window lives.
+    team: Option<crate::team::follow::Follower>,
 }
 
 pub struct SourcesWidgets {
@@ -544,6 +546,7 @@ impl SimpleComponent for SourcesView {
             message: String::new(),
             otlp: Default::default(),
             otlp_started: false,
+            team: None,
         };
         let first_run_pending = {
             model.offer_first_import(&root, &sender);
@@ -590,6 +593,9 @@ impl SimpleComponent for SourcesView {
                 if !self.otlp_started {
                     self.otlp_started = true;
                     super::otlp::apply(&self.ledger);
+                    self.team = crate::team::follow::Follower::start(self.ledger.path())
+                        .map_err(|e| tracing::warn!("cannot start the team sync: {e}"))
+                        .ok();
                 }
             }
             SourcesInput::Follow(agent, on) => {
