@@ -436,3 +436,123 @@ fn a_running_server_follows_the_team_both_ways() {
     unsafe { libc::kill(serving.id() as i32, libc::SIGTERM) };
     assert!(serving.wait().unwrap().success());
 }
+
+/// A private session bus with GNOME Keyring's Secret Service on it,
+/// unlocked; both end when dropped.
+struct Keyring {
+    bus: std::process::Child,
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Keyring {
+    fn start() -> Keyring {
+        use std::io::{BufRead, BufReader, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut address = String::new();
+        BufReader::new(bus.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        let address = address.trim().to_string();
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (Debian's gnome-keyring)");
+        keyring
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"login-password")
+            .unwrap();
+        keyring.wait().unwrap();
+        eventually("the keyring is on the bus", || {
+            Command::new("dbus-send")
+                .args([
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.NameHasOwner",
+                    "string:org.freedesktop.secrets",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("true"))
+        });
+        Keyring {
+            bus,
+            address,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+#[test]
+fn a_password_given_to_join_is_kept_in_the_keyring_and_nowhere_else() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[call("a-1", 1, 5)]);
+    let with_password = pg
+        .address()
+        .replace("postgres@", &format!("postgres:{PASSWORD}@"));
+    // No keyring on the session: the join is refused, with where else to keep it.
+    let out = tally_cmd(&a, &["team", "join", &with_password])
+        .env_remove("PGPASSWORD")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("~/.pgpass"), "{err}");
+    assert!(ok(&a, &["team", "status", "--json"]).contains("\"joined\":false"));
+
+    let keyring = Keyring::start();
+    let run = |args: &[&str]| {
+        let out = tally_cmd(&a, args)
+            .env_remove("PGPASSWORD")
+            .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["team", "join", &with_password, "--machine", "a"]);
+    // Later syncs find it there; the ledger never held it.
+    run(&["team", "sync"]);
+    let ledger_bytes = std::fs::read(&a).unwrap();
+    assert!(
+        !ledger_bytes
+            .windows(PASSWORD.len())
+            .any(|w| w == PASSWORD.as_bytes()),
+        "the password is not in the ledger"
+    );
+    run(&["team", "leave"]);
+    // Left: the keyring forgot it, so a sync of a new join without one fails.
+    let out = tally_cmd(&a, &["team", "join", &pg.address(), "--machine", "a"])
+        .env_remove("PGPASSWORD")
+        .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the password was forgotten");
+}

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libgtk-4-dev libadwaita-1-dev gettext locales
 desktop-file-utils appstream xvfb xauth dbus dbus-x11 imagemagick adwaita-icon-theme fonts-cantarell
-dunst curl postgresql"
+dunst curl postgresql gnome-keyring"
 
 missing=""
 for p in $PACKAGES; do

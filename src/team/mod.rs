@@ -4,6 +4,7 @@
 //! tables are Tally's own, versioned (`schema`).
 
 pub mod follow;
+pub mod keyring;
 pub mod password;
 pub mod rows;
 pub mod schema;
@@ -53,6 +54,8 @@ pub enum TeamError {
     NotJoined,
     #[error("the team's server: {0}")]
     Server(String),
+    #[error("{0}")]
+    Keyring(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -135,9 +138,15 @@ pub fn check_machine(name: &str) -> Result<(), TeamError> {
 /// local changes unless the server accepted all that.
 pub fn join(store: &mut Store, address: &str, machine: &str) -> Result<Membership, TeamError> {
     check_machine(machine)?;
-    let (server, password) = Server::parse(address)?;
-    let password = password.or_else(|| password::find(&server));
+    let (server, given) = Server::parse(address)?;
+    let password = given.clone().or_else(|| password::find(&server));
     let mut client = server.connect(password.as_deref())?;
+    // A password given in the address is kept in the keyring, before
+    // anything changes on the server or here, so a keyring that cannot take
+    // it leaves both as they were.
+    if let Some(p) = &given {
+        keyring::store(&server.shown, p).map_err(|e| TeamError::Keyring(e.to_string()))?;
+    }
     schema::migrate(&mut client)?;
     let ledger = match store.setting(LEDGER)? {
         Some(id) => id,
@@ -177,6 +186,11 @@ fn new_ledger_id() -> String {
 
 /// Leaves the team: this ledger keeps every call it has, and stops syncing.
 pub fn leave(store: &mut Store) -> Result<(), TeamError> {
+    if let Some(team) = Membership::of(store)?
+        && let Err(e) = keyring::forget(&team.server.shown)
+    {
+        tracing::debug!("{e}");
+    }
     for key in [SERVER, LAST_SYNC] {
         store.set_setting(key, None)?;
     }

@@ -1,6 +1,8 @@
-//! Where the password for the team's server comes from, as libpq finds it:
-//! `PGPASSWORD`, then the password file (`PGPASSFILE` or `~/.pgpass`, read
-//! only when no one else may read it). Tally writes the password nowhere.
+//! Where the password for the team's server comes from: the desktop's
+//! keyring, where `tally team join` keeps one given in the address; then as
+//! libpq finds it, `PGPASSWORD` and the password file (`PGPASSFILE` or
+//! `~/.pgpass`, read only when no one else may read it). Tally writes the
+//! password in no file.
 
 use std::path::PathBuf;
 
@@ -8,6 +10,11 @@ use super::Server;
 
 /// The password for `server`, if the user keeps one where libpq looks.
 pub fn find(server: &Server) -> Option<String> {
+    match super::keyring::find(&server.shown) {
+        Ok(Some(p)) => return Some(p),
+        Ok(None) => {}
+        Err(e) => tracing::debug!("{e}"),
+    }
     if let Ok(p) = std::env::var("PGPASSWORD")
         && !p.is_empty()
     {
