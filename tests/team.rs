@@ -113,7 +113,21 @@ fn assert_union(db: &Path, union: &[UsageRecord]) {
         .map(|r| r.request_id.as_deref().unwrap())
         .collect();
     wanted.sort_unstable();
-    assert_eq!(ids, wanted, "{}: the union, each call once", db.display());
+    if ids != wanted {
+        let missing: Vec<&&str> = wanted.iter().filter(|w| !ids.contains(w)).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let twice: Vec<&&str> = ids.iter().filter(|i| !seen.insert(**i)).collect();
+        let extra: Vec<&&str> = ids.iter().filter(|i| !wanted.contains(i)).collect();
+        panic!(
+            "{}: not the union, each call once: {} held, {} wanted; missing {:?}…, twice {:?}…, extra {:?}…",
+            db.display(),
+            ids.len(),
+            wanted.len(),
+            &missing[..missing.len().min(5)],
+            &twice[..twice.len().min(5)],
+            &extra[..extra.len().min(5)],
+        );
+    }
     let sum: i64 = union.iter().map(|r| r.cost.amount().unwrap().nanos()).sum();
     assert_eq!(
         rollup_total(db),

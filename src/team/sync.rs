@@ -168,15 +168,6 @@ pub fn pull(
     machine: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Pulled, TeamError> {
-    let mut pos = position(store)?;
-    let mut done = Pulled::default();
-    if pos.to.is_none() {
-        let to: String = client
-            .query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[])?
-            .get(0);
-        pos.to = Some(to);
-    }
-    let to = pos.to.clone().unwrap_or_default();
     let query = client.prepare(&format!(
         "SELECT xid::text, {} FROM tally_records
          WHERE (xid, gkey) > ($1::text::xid8, decode($2, 'hex')) AND xid < $3::text::xid8
@@ -184,10 +175,55 @@ pub fn pull(
          ORDER BY xid, gkey LIMIT $5",
         rows::COLUMNS
     ))?;
+    let mut done = Pulled::default();
+    let mut pos = position(store)?;
+    // A pull stopped part way first finishes the range it had begun; then
+    // one more range, up to now, so a sync brings everything pushed before it.
+    loop {
+        let resumed = pos.to.is_some();
+        let to = match pos.to.clone() {
+            Some(to) => to,
+            None => {
+                let to: String = client
+                    .query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[])?
+                    .get(0);
+                pos.to = Some(to.clone());
+                to
+            }
+        };
+        read_range(
+            client, store, &query, machine, &mut pos, &to, &mut done, progress,
+        )?;
+        // The range is read: the next starts where this one's snapshot ended.
+        pos = Position {
+            to: None,
+            after_xid: to,
+            after_key: String::new(),
+        };
+        let text = serde_json::to_string(&pos).unwrap_or_default();
+        store.set_setting(PULLED, Some(&text))?;
+        if !resumed {
+            return Ok(done);
+        }
+    }
+}
+
+/// Reads the rows of `[pos, to)` in batches, each stored with its position.
+#[allow(clippy::too_many_arguments)]
+fn read_range(
+    client: &mut Client,
+    store: &mut Store,
+    query: &postgres::Statement,
+    machine: &str,
+    pos: &mut Position,
+    to: &str,
+    done: &mut Pulled,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), TeamError> {
     let size = batch();
     loop {
         let found = client.query(
-            &query,
+            query,
             &[
                 &pos.after_xid,
                 &pos.after_key,
@@ -196,7 +232,9 @@ pub fn pull(
                 &(size as i64),
             ],
         )?;
-        let Some(last) = found.last() else { break };
+        let Some(last) = found.last() else {
+            return Ok(());
+        };
         pos.after_xid = last.get(0);
         pos.after_key = hex(last.get::<_, &[u8]>(1));
         let mut records = Vec::with_capacity(found.len());
@@ -209,25 +247,16 @@ pub fn pull(
             })?;
             records.push(record);
         }
-        let text = serde_json::to_string(&pos).unwrap_or_default();
+        let text = serde_json::to_string(&*pos).unwrap_or_default();
         let outcome = store.merge_pulled(&records, &text)?;
         done.received += records.len() as u64;
         done.new += outcome.inserted;
         done.updated += outcome.updated;
         progress(done.received);
         if found.len() < size {
-            break;
+            return Ok(());
         }
     }
-    // The range is read: the next pull starts where this one's snapshot ended.
-    let next = Position {
-        to: None,
-        after_xid: to,
-        after_key: String::new(),
-    };
-    let text = serde_json::to_string(&next).unwrap_or_default();
-    store.set_setting(PULLED, Some(&text))?;
-    Ok(done)
 }
 
 #[cfg(test)]

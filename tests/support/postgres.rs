@@ -87,17 +87,22 @@ impl Pg {
         self.dir.path().join("data")
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// One of the server's tools, run as the unprivileged user when needed.
+    fn command(&self, tool: &str) -> Command {
         let path = self.bin.join(tool);
-        let mut cmd = match &self.as_user {
+        match &self.as_user {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(&path);
                 c
             }
             None => Command::new(&path),
-        };
-        let out = cmd
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(tool)
             .args(args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
@@ -186,16 +191,8 @@ impl Drop for Pg {
     fn drop(&mut self) {
         let data = self.data();
         if data.join("postmaster.pid").exists() {
-            let pg_ctl = self.bin.join("pg_ctl");
-            let mut cmd = match &self.as_user {
-                Some(user) => {
-                    let mut c = Command::new("runuser");
-                    c.args(["-u", user, "--"]).arg(&pg_ctl);
-                    c
-                }
-                None => Command::new(&pg_ctl),
-            };
-            let _ = cmd
+            let _ = self
+                .command("pg_ctl")
                 .args(["-D", &data.display().to_string(), "-m", "immediate", "stop"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
