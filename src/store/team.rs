@@ -38,6 +38,14 @@ pub struct Outgoing {
 }
 
 impl Store {
+    /// The last call id the server holds everything up to.
+    fn pushed_through(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .setting(PUSHED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Names this machine `name` in its team: the calls recorded here so far
     /// (which name no machine) take the name, in the records and the
     /// rollups, and changes to calls are noted from now on for the push.
@@ -108,10 +116,7 @@ impl Store {
     pub fn outgoing(&self, limit: usize) -> Result<Outgoing, StoreError> {
         let here = this_machine(&self.conn)?;
         let mut out = Outgoing {
-            through: self
-                .setting(PUSHED)?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            through: self.pushed_through()?,
             ..Outgoing::default()
         };
         let has_revised: bool = self.conn.query_row(
@@ -151,14 +156,25 @@ impl Store {
             }
         }
         let room = limit.saturating_sub(out.records.len());
+        // Read before the calls: all up to it are committed, so when fewer
+        // than `room` of ours follow, the position passes the other
+        // machines' calls after them too, and later reads skip those.
+        let last: i64 = self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM calls", [], |r| r.get(0))?;
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM usage WHERE id > ?1 AND machine = ?2 ORDER BY id LIMIT ?3"
         ))?;
         let mut rows = stmt.query(params![out.through, here, room as i64])?;
+        let mut found = 0;
         while let Some(row) = rows.next()? {
             let (id, record) = record_from_row(row)?;
             out.through = id;
             out.records.push(record);
+            found += 1;
+        }
+        if found < room {
+            out.through = out.through.max(last);
         }
         Ok(out)
     }
@@ -166,10 +182,7 @@ impl Store {
     /// How many of this machine's calls are not pushed yet (new since the
     /// last push; changed ones are not counted).
     pub fn outgoing_count(&self) -> Result<u64, StoreError> {
-        let through: i64 = self
-            .setting(PUSHED)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let through = self.pushed_through()?;
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM calls c JOIN dims d ON d.id = c.dims
              WHERE c.id > ?1 AND d.machine = ?2",
@@ -207,6 +220,17 @@ impl Store {
         position: &str,
     ) -> Result<BatchOutcome, StoreError> {
         self.insert_many_then(records, OnDuplicate::TakeNew, |tx| {
+            // With nothing of ours waiting, the push position passes the
+            // calls just pulled, so looking for ours to push (which the
+            // team follower does every few seconds) never reads them.
+            tx.execute(
+                "UPDATE settings SET value = (SELECT max(id) FROM calls)
+                 WHERE key = ?1 AND NOT EXISTS (
+                     SELECT 1 FROM calls c JOIN dims d ON d.id = c.dims
+                     WHERE c.id > CAST(settings.value AS INTEGER)
+                       AND d.machine = (SELECT value FROM settings WHERE key = ?2))",
+                [PUSHED, MACHINE],
+            )?;
             tx.execute(
                 "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
                 params![PULLED, position],

@@ -56,8 +56,8 @@ const INSERT_SQL: &str =
     ON CONFLICT (key) DO NOTHING";
 
 /// A cost as stored: its kind, amount, and the text of its price version or
-/// of why it is unpriced.
-fn cost_columns(cost: &Cost) -> (i64, Option<i64>, Option<&str>) {
+/// of why it is unpriced. The team server stores costs the same way.
+pub fn cost_columns(cost: &Cost) -> (i64, Option<i64>, Option<&str>) {
     match cost {
         Cost::Priced {
             amount,

@@ -180,15 +180,10 @@ impl Row {
     }
 }
 
+/// A cost's columns as the ledger stores them; the kind in the server's smallint.
 fn cost_columns(cost: &Cost) -> (i16, Option<i64>, Option<&str>) {
-    match cost {
-        Cost::Priced {
-            amount,
-            price_version,
-        } => (0, Some(amount.nanos()), Some(price_version)),
-        Cost::Reported { amount } => (1, Some(amount.nanos()), None),
-        Cost::Unpriced { reason } => (2, None, Some(reason)),
-    }
+    let (kind, nanos, price) = crate::store::cost_columns(cost);
+    (kind as i16, nanos, price)
 }
 
 /// What a revision of a call holds that others must see: its time, tokens,

@@ -124,7 +124,7 @@ pub fn push(
 struct Position {
     to: Option<String>,
     after_xid: String,
-    after_key: String,
+    after_key: Vec<u8>,
 }
 
 impl Position {
@@ -132,13 +132,9 @@ impl Position {
         Position {
             to: None,
             after_xid: "0".into(),
-            after_key: String::new(),
+            after_key: Vec::new(),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How many calls the next pull would bring at most (for a progress bar).
@@ -147,7 +143,7 @@ pub fn pending(client: &mut Client, store: &Store, machine: &str) -> Result<u64,
     let n: i64 = client
         .query_one(
             "SELECT count(*) FROM tally_records
-             WHERE (xid, gkey) > ($1::text::xid8, decode($2, 'hex')) AND pushed_by <> $3",
+             WHERE (xid, gkey) > ($1::text::xid8, $2) AND pushed_by <> $3",
             &[&pos.after_xid, &pos.after_key, &machine],
         )?
         .get(0);
@@ -170,7 +166,7 @@ pub fn pull(
 ) -> Result<Pulled, TeamError> {
     let query = client.prepare(&format!(
         "SELECT xid::text, {} FROM tally_records
-         WHERE (xid, gkey) > ($1::text::xid8, decode($2, 'hex')) AND xid < $3::text::xid8
+         WHERE (xid, gkey) > ($1::text::xid8, $2) AND xid < $3::text::xid8
            AND pushed_by <> $4
          ORDER BY xid, gkey LIMIT $5",
         rows::COLUMNS
@@ -198,7 +194,7 @@ pub fn pull(
         pos = Position {
             to: None,
             after_xid: to,
-            after_key: String::new(),
+            after_key: Vec::new(),
         };
         let text = serde_json::to_string(&pos).unwrap_or_default();
         store.set_setting(PULLED, Some(&text))?;
@@ -236,13 +232,14 @@ fn read_range(
             return Ok(());
         };
         pos.after_xid = last.get(0);
-        pos.after_key = hex(last.get::<_, &[u8]>(1));
+        pos.after_key = last.get(1);
         let mut records = Vec::with_capacity(found.len());
         for row in &found {
             let record = Row::read(row, 1).map_err(|why| {
+                let id: Option<String> = row.get(12);
                 TeamError::Server(format!(
-                    "the server holds a call Tally cannot read ({why}); key {}",
-                    hex(row.get::<_, &[u8]>(1))
+                    "the server holds a call Tally cannot read ({why}): request {}",
+                    id.as_deref().unwrap_or("without an id")
                 ))
             })?;
             records.push(record);
@@ -256,15 +253,5 @@ fn read_range(
         if found.len() < size {
             return Ok(());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_go_to_text() {
-        assert_eq!(hex(&[0u8, 1, 0xab, 0xff]), "0001abff");
     }
 }
