@@ -189,3 +189,38 @@ fn price_files() {
         let _ = tally::core::price_file::parse_litellm(text, "test", from);
     });
 }
+
+/// An OTLP/JSON batch as an agent sends it: a Claude Code event and a GenAI span.
+const OTLP_LOGS: &str = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"claude-code"}},{"key":"host.name","value":{"stringValue":"box"}}]},"scopeLogs":[{"logRecords":[{"timeUnixNano":"1764496800000000000","body":{"stringValue":"claude_code.api_request"},"attributes":[{"key":"model","value":{"stringValue":"claude-sonnet-4-5"}},{"key":"input_tokens","value":{"stringValue":"12"}},{"key":"output_tokens","value":{"intValue":"30"}},{"key":"cost_usd","value":{"doubleValue":0.01}},{"key":"session.id","value":{"stringValue":"s1"}}]}]}]}]}"#;
+const OTLP_SPANS: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"app"}}]},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1764496800000000000","endTimeUnixNano":"1764496801000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.request.model","value":{"stringValue":"gpt-4o"}},{"key":"gen_ai.response.id","value":{"stringValue":"r1"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":100}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"7"}}],"events":[{"name":"gen_ai.choice","attributes":[]}]}]}]}]}"#;
+
+#[test]
+fn otlp_requests() {
+    use tally::serve::mapping;
+    use tally::serve::otlp::{self, Format, Signal};
+    let read = |signal: Signal, format: Format, body: &[u8]| {
+        if let Ok(items) = otlp::decode(signal, format, body) {
+            for item in &items {
+                let _ = mapping::map(item);
+            }
+        }
+    };
+    survives("otlp::decode (JSON logs)", OTLP_LOGS, |text| {
+        read(Signal::Logs, Format::Json, text.as_bytes());
+    });
+    survives("otlp::decode (JSON traces)", OTLP_SPANS, |text| {
+        read(Signal::Traces, Format::Json, text.as_bytes());
+        read(Signal::Metrics, Format::Json, text.as_bytes());
+    });
+    // Protobuf: the same mutations over bytes (a cut, a repeat, a spliced
+    // text) make lengths and tags that lie.
+    survives(
+        "otlp::decode (protobuf)",
+        "\u{a}\u{5}\u{12}\u{3}\u{a}\u{1}x",
+        |text| {
+            read(Signal::Logs, Format::Protobuf, text.as_bytes());
+            read(Signal::Traces, Format::Protobuf, text.as_bytes());
+            let _ = otlp::gunzip(text.as_bytes());
+        },
+    );
+}
