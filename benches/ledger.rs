@@ -145,6 +145,7 @@ fn add_policies(store: &mut Store) {
             created_at: Timestamp::now(),
             reset_at: None,
             override_: None,
+            team: None,
         };
         store.add_policy(&p, "bench").expect("add policy");
     }

@@ -120,6 +120,7 @@ pub fn status_json(s: &PolicyStatus) -> Value {
         "forecast": s.projection.map(|p| engine::projection_json(m, p)),
         "override_until": s.override_until.map(|t| t.to_string()),
         "unpriced_records": s.unpriced,
+        "team": s.team,
     })
 }
 

@@ -41,6 +41,8 @@ pub struct PolicyStatus {
     pub projection: Option<Projection>,
     pub override_until: Option<Timestamp>,
     pub unpriced: u64,
+    /// Kept on the team's server and counted on the team's calls.
+    pub team: bool,
 }
 
 /// The smallest spread anomaly scores assume, per metric: going from nothing to
@@ -77,6 +79,7 @@ fn status_of(p: &Policy, s: &PolicySpend, now: Timestamp) -> PolicyStatus {
         projection,
         override_until: p.override_active(now).map(|o| o.until),
         unpriced: s.totals.unpriced,
+        team: p.team.is_some(),
     }
 }
 
@@ -93,13 +96,14 @@ pub fn status(store: &Store, now: Timestamp) -> Result<Vec<PolicyStatus>, StoreE
 
 /// Evaluates every enabled policy and raises the alerts that are due, under the
 /// store's write lock so that concurrent writers raise each crossing once.
-/// Returns the new alerts' ids.
+/// A team-wide policy is left to the team (`team::policies`): its alerts are
+/// claimed on the server, once for every machine. Returns the new alerts' ids.
 pub fn evaluate(store: &mut Store, now: Timestamp) -> Result<Vec<i64>, StoreError> {
     store.locked(|store| {
         let policies: Vec<Policy> = store
             .policies()?
             .into_iter()
-            .filter(|p| p.enabled)
+            .filter(|p| p.enabled && p.team.is_none())
             .collect();
         if policies.is_empty() {
             return Ok(Vec::new());
@@ -109,39 +113,59 @@ pub fn evaluate(store: &mut Store, now: Timestamp) -> Result<Vec<i64>, StoreErro
         let all_marks = store.marks()?;
         let mut raised = Vec::new();
         for (p, s) in policies.iter().zip(&spend) {
-            let st = status_of(p, s, now);
-            let anomaly = forecast::anomaly(&s.history, s.today, anomaly_floor(p.metric))
-                .map(|a| (s.today_key, a));
-            let obs = Observation {
-                policy: p,
-                window: s.window,
-                used: s.used,
-                projection: st.projection,
-                anomaly,
-            };
             let marks = all_marks.get(&p.id).map_or(&[][..], Vec::as_slice);
-            let out = alerts::evaluate(now, &obs, &rules, marks);
+            let (out, alerts) = decide(p, s, now, &rules, marks);
             if out.fire.is_empty() && out.rearm.is_empty() {
                 continue;
             }
             store.save_marks(p.id, &out.fire, &out.rearm, now)?;
-            for f in out.fire.iter().filter(|f| f.notify) {
-                let (title, body) = words(p, f, &st);
-                let alert = NewAlert {
-                    policy_id: Some(p.id),
-                    policy: p.name.clone(),
-                    kind: f.kind,
-                    severity: f.severity,
-                    channels: f.channels.clone(),
-                    title,
-                    body,
-                    detail: detail(p, f, &s.window),
-                };
-                raised.push(store.insert_alert(&alert, now)?);
+            for alert in &alerts {
+                raised.push(store.insert_alert(alert, now)?);
             }
         }
         Ok(raised)
     })
+}
+
+/// What the rules make of a policy's spend: the marks to keep and the
+/// alerts to raise. The same for a machine's policies and the team's.
+pub fn decide(
+    p: &Policy,
+    s: &PolicySpend,
+    now: Timestamp,
+    rules: &[alerts::Rule],
+    marks: &[alerts::Mark],
+) -> (alerts::Outcome, Vec<NewAlert>) {
+    let st = status_of(p, s, now);
+    let anomaly =
+        forecast::anomaly(&s.history, s.today, anomaly_floor(p.metric)).map(|a| (s.today_key, a));
+    let obs = Observation {
+        policy: p,
+        window: s.window,
+        used: s.used,
+        projection: st.projection,
+        anomaly,
+    };
+    let out = alerts::evaluate(now, &obs, rules, marks);
+    let raised = out
+        .fire
+        .iter()
+        .filter(|f| f.notify)
+        .map(|f| {
+            let (title, body) = words(p, f, &st);
+            NewAlert {
+                policy_id: Some(p.id),
+                policy: p.name.clone(),
+                kind: f.kind,
+                severity: f.severity,
+                channels: f.channels.clone(),
+                title,
+                body,
+                detail: detail(p, f, &s.window),
+            }
+        })
+        .collect();
+    (out, raised)
 }
 
 /// Evaluates, then delivers whatever is due (this evaluation's alerts and

@@ -183,6 +183,7 @@ fn policy(
             .unwrap(),
         reset_at: None,
         override_: None,
+        team: None,
     }
 }
 

@@ -570,3 +570,125 @@ fn a_password_given_to_join_is_kept_in_the_keyring_and_nowhere_else() {
         .unwrap();
     assert!(!out.status.success(), "the password was forgotten");
 }
+
+/// The team alerts a ledger shows: (kind, the machine that claimed it).
+fn team_alerts(db: &Path) -> Vec<(String, String)> {
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(db, &["alerts", "list", "--all", "--json"])).unwrap();
+    list["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a["policy"], "team-monthly", "only team alerts here: {a}");
+            let by = a["detail"]["team"]["claimed_by"].as_str();
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                by.expect("a team alert names who claimed it").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn spend(db: &Path, dollars: &str, id: &str) {
+    ok(
+        db,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--cost",
+            dollars,
+            "--request-id",
+            id,
+        ],
+    );
+}
+
+/// Both machines sync at once, then again, so each has seen the other's calls.
+fn sync_both(a: &Path, b: &Path) {
+    let mut children: Vec<_> = [a, b]
+        .iter()
+        .map(|db| tally_cmd(db, &["team", "sync"]).spawn().unwrap())
+        .collect();
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
+    }
+    ok(a, &["team", "sync"]);
+    ok(b, &["team", "sync"]);
+}
+
+#[test]
+fn a_team_budget_crossed_by_two_machines_raises_one_team_alert_seen_on_both() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[]);
+    let b = ledger(dir.path(), "b", &[]);
+    join(&pg, &a, "a");
+    join(&pg, &b, "b");
+    let out = ok(
+        &a,
+        &[
+            "policy",
+            "add",
+            "team-monthly",
+            "--limit",
+            "1",
+            "--period",
+            "daily",
+            "--team",
+        ],
+    );
+    assert!(out.contains("team policy"), "{out}");
+    // Neither machine alone reaches the soft limit (80 %); together they pass 100 %.
+    spend(&a, "0.50", "a-1");
+    spend(&b, "0.55", "b-1");
+    sync_both(&a, &b);
+    let list = ok(&b, &["policy", "list"]);
+    assert!(list.contains("team-monthly (team)"), "{list}");
+    let mut server = pg.team();
+    let count = |server: &mut postgres::Client| -> i64 {
+        server
+            .query_one("SELECT count(*) FROM tally_alerts", &[])
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(count(&mut server), 1, "one team alert on the server");
+    let on_a = team_alerts(&a);
+    assert_eq!(on_a.len(), 1, "{on_a:?}");
+    assert_eq!(on_a[0].0, "LIMIT_EXCEEDED");
+    assert_eq!(team_alerts(&b), on_a, "both show the same team alert");
+
+    // A higher threshold crossed within the cooldown: no machine alerts.
+    server
+        .execute(
+            "INSERT INTO tally_rules (trigger, severity, channels, cooldown_s)
+             VALUES ('150', 'critical', 'desktop,log', 3600)",
+            &[],
+        )
+        .unwrap();
+    spend(&a, "0.60", "a-2");
+    sync_both(&a, &b);
+    assert_eq!(count(&mut server), 1, "the shared cooldown holds");
+    assert_eq!(team_alerts(&a).len(), 1);
+    assert_eq!(team_alerts(&b).len(), 1);
+
+    // Once the cooldown is over (the marks made two hours ago), the next
+    // machine to sync claims the 150 % alert, once.
+    server
+        .execute("UPDATE tally_marks SET at_ms = at_ms - 7200000", &[])
+        .unwrap();
+    sync_both(&a, &b);
+    assert_eq!(count(&mut server), 2);
+    let on_a = team_alerts(&a);
+    assert_eq!(on_a.len(), 2, "{on_a:?}");
+    assert_eq!(team_alerts(&b), on_a);
+    // Both count the team's calls: 0.50 + 0.55 + 0.60.
+    for db in [&a, &b] {
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(db, &["status", "--json"])).unwrap();
+        let p = &status["policies"][0];
+        assert_eq!(p["team"], true, "{status}");
+        assert_eq!(p["used"], "1.650000000", "{status}");
+    }
+}

@@ -14,6 +14,7 @@ use crate::core::policy::{Action, DEFAULT_SOFT_PERCENT, Metric, Override, Policy
 use crate::engine::{self, PolicyStatus};
 use crate::i18n::{fill, gettext};
 use crate::store::Store;
+use crate::team::policies::Change;
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
@@ -83,6 +84,9 @@ pub struct AddArgs {
     /// Save it switched off
     #[arg(long)]
     pub disabled: bool,
+    /// Keep it on the team's server: one budget for every machine of the team, counted on their calls together
+    #[arg(long)]
+    pub team: bool,
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +181,17 @@ fn system_zone_name() -> String {
     TimeZone::system().iana_name().unwrap_or("UTC").to_string()
 }
 
+/// A team policy is changed on the team's server, and comes back here from it.
+fn team_change(
+    store: &mut Store,
+    p: &Policy,
+    change: Change,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    crate::team::policies::change(store, p, change, &actor(), now)?;
+    Ok(())
+}
+
 pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
     let now = Timestamp::now();
     match command {
@@ -198,6 +213,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                 created_at: now,
                 reset_at: None,
                 override_: None,
+                team: None,
             };
             if u32::from(p.soft_percent) != a.soft_percent {
                 bail!(crate::core::policy::PolicyError::SoftPercent(
@@ -205,6 +221,30 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                 ));
             }
             p.validate()?;
+            if a.team {
+                let p = Policy {
+                    team: Some(crate::team::policies::new_uid()),
+                    ..p
+                };
+                let detail = crate::store::describe_policy(&p);
+                team_change(
+                    store,
+                    &p,
+                    Change::Save {
+                        action: "created",
+                        detail,
+                    },
+                    now,
+                )?;
+                println!(
+                    "{}",
+                    fill(
+                        &gettext("Added team policy “{}”: every machine of the team counts it."),
+                        &[&p.name]
+                    )
+                );
+                return Ok(());
+            }
             let saved = store.add_policy(&p, &actor())?;
             println!(
                 "{}",
@@ -255,20 +295,54 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                 p.enabled = false;
             }
             p.validate()?;
-            store.update_policy(&p, now, &actor())?;
+            if p.team.is_some() {
+                let detail = crate::store::describe_policy(&p);
+                team_change(
+                    store,
+                    &p,
+                    Change::Save {
+                        action: "edited",
+                        detail,
+                    },
+                    now,
+                )?;
+            } else {
+                store.update_policy(&p, now, &actor())?;
+            }
             println!("{}", fill(&gettext("Saved policy “{}”."), &[&p.name]));
             Ok(())
         }
         PolicyCommand::Rm(a) => {
             let p = find(store, &a.policy)?;
-            store.remove_policy(&p, now, &actor())?;
+            if p.team.is_some() {
+                team_change(store, &p, Change::Remove, now)?;
+            } else {
+                store.remove_policy(&p, now, &actor())?;
+            }
             println!("{}", fill(&gettext("Removed policy “{}”."), &[&p.name]));
             Ok(())
         }
         PolicyCommand::Override(a) => {
             let p = find(store, &a.policy)?;
             if a.clear {
-                store.set_override(&p, None, now, &actor())?;
+                if p.team.is_some() {
+                    let cleared = Policy {
+                        override_: None,
+                        ..p.clone()
+                    };
+                    let detail = gettext("override ended");
+                    team_change(
+                        store,
+                        &cleared,
+                        Change::Save {
+                            action: "override",
+                            detail,
+                        },
+                        now,
+                    )?;
+                } else {
+                    store.set_override(&p, None, now, &actor())?;
+                }
                 println!("{}", fill(&gettext("Override of “{}” ended."), &[&p.name]));
                 return Ok(());
             }
@@ -290,7 +364,24 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                 reason,
                 until,
             };
-            store.set_override(&p, Some(&o), now, &actor())?;
+            if p.team.is_some() {
+                let detail = format!("{} until {}: {}", o.by, o.until, o.reason);
+                let overridden = Policy {
+                    override_: Some(o),
+                    ..p.clone()
+                };
+                team_change(
+                    store,
+                    &overridden,
+                    Change::Save {
+                        action: "override",
+                        detail,
+                    },
+                    now,
+                )?;
+            } else {
+                store.set_override(&p, Some(&o), now, &actor())?;
+            }
             println!(
                 "{}",
                 fill(
@@ -302,7 +393,24 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
         }
         PolicyCommand::Reset(a) => {
             let p = find(store, &a.policy)?;
-            store.reset_policy(&p, now, &actor(), &a.reason)?;
+            if p.team.is_some() {
+                let reset = Policy {
+                    reset_at: Some(now),
+                    ..p.clone()
+                };
+                let detail = a.reason.clone();
+                team_change(
+                    store,
+                    &reset,
+                    Change::Save {
+                        action: "reset",
+                        detail,
+                    },
+                    now,
+                )?;
+            } else {
+                store.reset_policy(&p, now, &actor(), &a.reason)?;
+            }
             println!(
                 "{}",
                 fill(&gettext("“{}” counts again from now."), &[&p.name])
@@ -362,7 +470,11 @@ pub fn list(store: &Store, now: Timestamp, json: bool) -> anyhow::Result<()> {
     for s in &statuses {
         let m = s.metric;
         t.row(vec![
-            s.name.clone(),
+            if s.team {
+                fill(&gettext("{} (team)"), &[&s.name])
+            } else {
+                s.name.clone()
+            },
             s.scope.clone(),
             m.display(s.used),
             format!("{} / {}", m.display(s.limit), s.period),

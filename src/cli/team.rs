@@ -121,6 +121,16 @@ fn sync(store: &mut Store, json: bool) -> anyhow::Result<()> {
             ]
         )
     );
+    let p = &report.policies;
+    if p.alerts > 0 {
+        println!(
+            "{}",
+            fill(
+                &gettext("{} team alerts (raised for the team here: {}): tally alerts list"),
+                &[&p.alerts.to_string(), &p.claimed.to_string()]
+            )
+        );
+    }
     Ok(())
 }
 

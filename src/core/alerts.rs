@@ -392,6 +392,7 @@ mod tests {
             created_at: ts("2026-01-01T00:00:00Z"),
             reset_at: None,
             override_: None,
+            team: None,
         }
     }
 

@@ -330,6 +330,9 @@ pub struct Policy {
     /// The last manual reset: usage before it no longer counts in this window.
     pub reset_at: Option<Timestamp>,
     pub override_: Option<Override>,
+    /// The team's key for a team-wide policy: kept on the team's server,
+    /// the same on every machine, evaluated on the merged ledger.
+    pub team: Option<String>,
 }
 
 impl Policy {
@@ -448,6 +451,7 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             reset_at: None,
             override_: None,
+            team: None,
         }
     }
 

@@ -380,11 +380,12 @@ impl Store {
             .collect())
     }
 
-    /// The distinct values of `model` or `provider`, for filter menus.
+    /// The distinct values of `model`, `provider` or `machine`, for filter menus.
     pub fn distinct_values(&self, column: &str) -> Result<Vec<String>, StoreError> {
         let column = match column {
             "model" => "model",
             "provider" => "provider",
+            "machine" => "machine",
             other => return Err(StoreError::Corrupt(format!("no such column {other}"))),
         };
         let sql = format!("SELECT DISTINCT {column} FROM usage_daily ORDER BY {column}");

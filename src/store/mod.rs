@@ -17,6 +17,7 @@ pub mod rollup;
 pub mod schema;
 mod spend;
 pub mod team;
+mod team_policies;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
 pub use queries::{UnpricedModel, UsageQuery, UsageRow};
 pub use spend::{HISTORY_DAYS, PolicySpend};
+pub use team_policies::Mirrored;
 pub use write::{BatchOutcome, Inserted, RepriceOutcome, cost_columns};
 
 #[derive(Debug, thiserror::Error)]

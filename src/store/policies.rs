@@ -20,7 +20,7 @@ pub struct AuditEntry {
 }
 
 const POLICY_COLUMNS: &str = "id, name, scope, metric, period, zone, limit_amount, soft_percent,
-    action, enabled, created_ms, reset_ms, override_by, override_reason, override_until_ms";
+    action, enabled, created_ms, reset_ms, override_by, override_reason, override_until_ms, team_uid";
 
 fn ts(ms: i64) -> Result<Timestamp, StoreError> {
     Ok(Timestamp::from_millisecond(ms)?)
@@ -58,6 +58,7 @@ fn policy_from_row(row: &Row) -> Result<Policy, StoreError> {
         created_at: ts(row.get(10)?)?,
         reset_at: row.get::<_, Option<i64>>(11)?.map(ts).transpose()?,
         override_,
+        team: row.get(15)?,
     })
 }
 
@@ -77,7 +78,7 @@ pub fn describe(p: &Policy) -> String {
 }
 
 /// The settings that differ between two versions of a policy, as `field: old → new`.
-fn changes(old: &Policy, new: &Policy) -> String {
+pub(super) fn changes(old: &Policy, new: &Policy) -> String {
     let mut out = Vec::new();
     let mut field = |name: &str, a: String, b: String| {
         if a != b {
@@ -108,7 +109,7 @@ fn changes(old: &Policy, new: &Policy) -> String {
     }
 }
 
-fn audit(
+pub(super) fn audit(
     tx: &Transaction,
     p: &Policy,
     at: Timestamp,
@@ -185,8 +186,8 @@ impl Store {
         }
         tx.execute(
             "INSERT INTO policies (name, scope, metric, period, zone, limit_amount, soft_percent,
-                 action, enabled, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 action, enabled, created_ms, team_uid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 p.name,
                 p.scope.to_string(),
@@ -197,7 +198,8 @@ impl Store {
                 p.soft_percent,
                 p.action.name(),
                 p.enabled,
-                p.created_at.as_millisecond()
+                p.created_at.as_millisecond(),
+                p.team
             ],
         )?;
         let saved = Policy {

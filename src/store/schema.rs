@@ -282,6 +282,14 @@ pub const MIGRATIONS: &[Step] = &[
     // The machine that recorded each call (team sync); rollups rebuilt by
     // today's code, with it.
     Step::Code(super::calls::add_machine),
+    // Team-wide policies mirrored from the team's server (by its key), and
+    // the team alerts taken from it (by the server's id, so each once).
+    Step::Sql(
+        "ALTER TABLE policies ADD COLUMN team_uid TEXT;
+         CREATE UNIQUE INDEX policies_by_team_uid ON policies (team_uid) WHERE team_uid IS NOT NULL;
+         ALTER TABLE alerts ADD COLUMN team_id INTEGER;
+         CREATE UNIQUE INDEX alerts_by_team_id ON alerts (team_id) WHERE team_id IS NOT NULL;",
+    ),
 ];
 
 /// The ledger's bounds (see `rollup::add_to_bounds`), taken from the records;

@@ -6,10 +6,14 @@
 pub mod follow;
 pub mod keyring;
 pub mod password;
+pub mod policies;
 pub mod rows;
 pub mod schema;
 pub mod server;
 pub mod sync;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -52,6 +56,8 @@ pub enum TeamError {
     MachineTaken(String),
     #[error("this ledger is in no team: join one with tally team join postgres://…")]
     NotJoined,
+    #[error("the team already has a policy named “{0}”: choose another name")]
+    PolicyNameTaken(String),
     #[error("the team's server: {0}")]
     Server(String),
     #[error("{0}")]
@@ -102,6 +108,23 @@ impl Membership {
         let password = password::find(&self.server);
         self.server.connect(password.as_deref())
     }
+
+    /// A connection to a server whose tables are this Tally's (migrated up
+    /// when older; refused when newer).
+    pub fn open(&self) -> Result<postgres::Client, TeamError> {
+        let mut client = self.connect()?;
+        let version = schema::version(&mut client)?;
+        if version > schema::VERSION {
+            return Err(TeamError::NewerSchema {
+                found: version,
+                known: schema::VERSION,
+            });
+        }
+        if version < schema::VERSION {
+            schema::migrate(&mut client)?;
+        }
+        Ok(client)
+    }
 }
 
 /// The machine's name when none is given: the host's.
@@ -137,8 +160,23 @@ pub fn check_machine(name: &str) -> Result<(), TeamError> {
 /// tables, claims the name, and names this ledger's calls after it. Nothing
 /// local changes unless the server accepted all that.
 pub fn join(store: &mut Store, address: &str, machine: &str) -> Result<Membership, TeamError> {
+    join_with(store, address, None, machine)
+}
+
+/// As `join`, with the password apart from the address (as a window asks
+/// for it); it is kept in the keyring like one given in the address.
+pub fn join_with(
+    store: &mut Store,
+    address: &str,
+    password: Option<&str>,
+    machine: &str,
+) -> Result<Membership, TeamError> {
     check_machine(machine)?;
-    let (server, given) = Server::parse(address)?;
+    let (server, in_address) = Server::parse(address)?;
+    let given = password
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .or(in_address);
     let password = given.clone().or_else(|| password::find(&server));
     let mut client = server.connect(password.as_deref())?;
     // A password given in the address is kept in the keyring, before
@@ -205,6 +243,8 @@ pub struct SyncReport {
     pub machine: String,
     pub pushed: sync::Pushed,
     pub pulled: sync::Pulled,
+    /// The team's policies taken in, and the team alerts claimed and taken.
+    pub policies: policies::TeamPolicies,
     pub at: String,
     pub millis: u64,
 }
@@ -219,6 +259,71 @@ pub trait Progress {
 
 impl Progress for () {}
 
+/// Where the sync under way in this process stands, whoever started it (the
+/// follower, Sync Now, a join), for a window to show.
+pub struct Activity {
+    running: AtomicBool,
+    total: AtomicU64,
+    received: AtomicU64,
+}
+
+pub static ACTIVITY: Activity = Activity {
+    running: AtomicBool::new(false),
+    total: AtomicU64::new(0),
+    received: AtomicU64::new(0),
+};
+
+impl Activity {
+    /// None when no sync runs; else the calls pulled and (once known) how
+    /// many the pull brings at most.
+    pub fn now(&self) -> Option<(u64, u64)> {
+        self.running.load(Ordering::Relaxed).then(|| {
+            (
+                self.received.load(Ordering::Relaxed),
+                self.total.load(Ordering::Relaxed),
+            )
+        })
+    }
+}
+
+/// Tells `inner` and `ACTIVITY`.
+struct Shown<'a>(&'a mut dyn Progress);
+
+impl Progress for Shown<'_> {
+    fn pushing(&mut self, sent: u64) {
+        self.0.pushing(sent);
+    }
+    fn pull_total(&mut self, total: u64) {
+        ACTIVITY.total.store(total, Ordering::Relaxed);
+        self.0.pull_total(total);
+    }
+    fn pulling(&mut self, received: u64) {
+        ACTIVITY.received.store(received, Ordering::Relaxed);
+        self.0.pulling(received);
+    }
+}
+
+/// One sync at a time in a process: the follower waits for a window's Sync
+/// Now (or a join's first pull) and then finds little left to do.
+static ONE_SYNC: Mutex<()> = Mutex::new(());
+
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        ACTIVITY.total.store(0, Ordering::Relaxed);
+        ACTIVITY.received.store(0, Ordering::Relaxed);
+        ACTIVITY.running.store(true, Ordering::Relaxed);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        ACTIVITY.running.store(false, Ordering::Relaxed);
+    }
+}
+
 /// Pushes, then pulls; notes the outcome (or the error) for `team status`.
 pub fn sync_now(
     store: &mut Store,
@@ -226,19 +331,12 @@ pub fn sync_now(
     progress: &mut dyn Progress,
 ) -> Result<SyncReport, TeamError> {
     let team = Membership::of(store)?.ok_or(TeamError::NotJoined)?;
+    let _one = ONE_SYNC.lock().unwrap_or_else(|e| e.into_inner());
+    let _running = Running::start();
+    let progress = &mut Shown(progress);
     let started = std::time::Instant::now();
-    let result = (|| {
-        let mut client = team.connect()?;
-        let version = schema::version(&mut client)?;
-        if version > schema::VERSION {
-            return Err(TeamError::NewerSchema {
-                found: version,
-                known: schema::VERSION,
-            });
-        }
-        if version < schema::VERSION {
-            schema::migrate(&mut client)?;
-        }
+    let result = (|| -> Result<SyncReport, TeamError> {
+        let mut client = team.open()?;
         let pushed = sync::push(
             &mut client,
             store,
@@ -251,6 +349,7 @@ pub fn sync_now(
         let pulled = sync::pull(&mut client, store, &team.machine, &mut |n| {
             progress.pulling(n)
         })?;
+        let team_policies = policies::sync(&mut client, store, &team.machine, now)?;
         client.execute(
             "UPDATE tally_machines SET seen_at = now() WHERE name = $1",
             &[&team.machine],
@@ -260,6 +359,7 @@ pub fn sync_now(
             machine: team.machine.clone(),
             pushed,
             pulled,
+            policies: team_policies,
             at: now.to_string(),
             millis: started.elapsed().as_millis() as u64,
         })

@@ -51,6 +51,62 @@ const STEPS: &[&str] = &[
          rest text
      );
      CREATE INDEX tally_records_by_xid ON tally_records (xid, gkey);",
+    // Team-wide policies (the same on every machine), the rules their alerts
+    // follow, which rules have fired in which window (the cooldown every
+    // machine shares), the team's alerts (the first machine to see a
+    // crossing claims it) and who changed which policy.
+    "CREATE TABLE tally_policies (
+         uid text PRIMARY KEY,
+         name text NOT NULL UNIQUE,
+         body text NOT NULL,
+         revision bigint NOT NULL DEFAULT 1,
+         changed_by text NOT NULL,
+         changed_at timestamptz NOT NULL DEFAULT now()
+     );
+     CREATE TABLE tally_rules (
+         id serial PRIMARY KEY,
+         trigger text NOT NULL,
+         severity text NOT NULL,
+         channels text NOT NULL,
+         cooldown_s bigint NOT NULL
+     );
+     INSERT INTO tally_rules (trigger, severity, channels, cooldown_s) VALUES
+         ('soft', 'warning', 'desktop,log', 3600),
+         ('95', 'critical', 'desktop,log', 3600),
+         ('100', 'critical', 'desktop,log', 3600),
+         ('forecast', 'warning', 'desktop,log', 3600),
+         ('anomaly', 'warning', 'desktop,log', 3600);
+     CREATE TABLE tally_marks (
+         policy_uid text NOT NULL,
+         rule_id int NOT NULL,
+         window_key bigint NOT NULL,
+         at_ms bigint NOT NULL,
+         superseded boolean NOT NULL,
+         PRIMARY KEY (policy_uid, rule_id, window_key)
+     );
+     CREATE TABLE tally_alerts (
+         id bigserial PRIMARY KEY,
+         policy_uid text NOT NULL,
+         policy_name text NOT NULL,
+         claimed_by text NOT NULL,
+         at_ms bigint NOT NULL,
+         kind text NOT NULL,
+         severity text NOT NULL,
+         channels text NOT NULL,
+         title text NOT NULL,
+         body text NOT NULL,
+         detail text NOT NULL
+     );
+     CREATE TABLE tally_audit (
+         id bigserial PRIMARY KEY,
+         at timestamptz NOT NULL DEFAULT now(),
+         machine text NOT NULL,
+         actor text NOT NULL,
+         policy_uid text NOT NULL,
+         policy_name text NOT NULL,
+         action text NOT NULL,
+         detail text NOT NULL
+     );",
 ];
 
 /// The schema this Tally writes.

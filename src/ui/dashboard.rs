@@ -25,12 +25,13 @@ use crate::i18n::{fill, gettext, local_time};
 pub const RANGES: [usize; 4] = [1, 7, 30, 90];
 /// Other budgets listed under the main one.
 const OTHER_BUDGETS: usize = 5;
-pub const DIMENSIONS: [Dimension; 5] = [
+pub const DIMENSIONS: [Dimension; 6] = [
     Dimension::Model,
     Dimension::Provider,
     Dimension::Project,
     Dimension::User,
     Dimension::Agent,
+    Dimension::Machine,
 ];
 
 #[derive(Debug)]

@@ -24,6 +24,7 @@ pub enum HistoryInput {
     Search(String),
     Model(u32),
     Provider(u32),
+    Machine(u32),
     Range(u32),
     /// The first and last day of a range picked on the calendars.
     CustomRange(jiff::civil::Date, jiff::civil::Date),
@@ -44,11 +45,12 @@ pub enum HistoryInput {
     Exported(Result<(u64, std::path::PathBuf), String>),
 }
 
-/// The models and the providers in the ledger, for the filter menus.
+/// The models, providers and machines in the ledger, for the filter menus.
 #[derive(Debug)]
 pub struct Menus {
     models: Vec<String>,
     providers: Vec<String>,
+    machines: Vec<String>,
 }
 
 impl Menus {
@@ -56,6 +58,7 @@ impl Menus {
         Ok(Menus {
             models: store.distinct_values("model")?,
             providers: store.distinct_values("provider")?,
+            machines: store.distinct_values("machine")?,
         })
     }
 }
@@ -71,6 +74,7 @@ pub struct HistoryView {
     counted: Cell<bool>,
     models: std::cell::RefCell<Vec<String>>,
     providers: std::cell::RefCell<Vec<String>>,
+    machines: std::cell::RefCell<Vec<String>>,
     /// Menus read with the last count, to fill in.
     menus: std::cell::RefCell<Option<Menus>>,
     /// Set while the menus are rebuilt, so their "selected" signals are ignored.
@@ -99,6 +103,8 @@ pub struct HistoryWidgets {
     search: gtk::SearchEntry,
     model_menu: gtk::DropDown,
     provider_menu: gtk::DropDown,
+    /// Shown when the ledger holds more than one machine's calls (a team's).
+    machine_menu: gtk::DropDown,
     range_menu: gtk::DropDown,
     range_names: gtk::StringList,
     range_popover: gtk::Popover,
@@ -137,8 +143,15 @@ impl HistoryView {
                 .and_then(|c| new.iter().position(|v| *v == c))
                 .map_or(0, |i| i as u32 + 1)
         };
-        let Menus { models, providers } = menus;
-        if models == *self.models.borrow() && providers == *self.providers.borrow() {
+        let Menus {
+            models,
+            providers,
+            machines,
+        } = menus;
+        if models == *self.models.borrow()
+            && providers == *self.providers.borrow()
+            && machines == *self.machines.borrow()
+        {
             return;
         }
         self.refilling.set(true);
@@ -152,9 +165,19 @@ impl HistoryView {
             .provider_menu
             .set_model(Some(&string_list(&gettext("All providers"), &providers)));
         widgets.provider_menu.set_selected(provider_pick);
+        let machine_pick = keep(&widgets.machine_menu, &self.machines.borrow(), &machines);
+        widgets
+            .machine_menu
+            .set_model(Some(&string_list(&gettext("All machines"), &machines)));
+        widgets.machine_menu.set_selected(machine_pick);
+        // The flow box's slot, not only the menu, or an empty slot stays.
+        if let Some(slot) = widgets.machine_menu.parent() {
+            slot.set_visible(machines.len() > 1);
+        }
         self.refilling.set(false);
         self.models.replace(models);
         self.providers.replace(providers);
+        self.machines.replace(machines);
     }
 
     fn update_filter(
@@ -248,6 +271,11 @@ impl SimpleComponent for HistoryView {
             &gettext("Filter by provider"),
         );
         provider_menu.set_widget_name("history-provider");
+        let machine_menu = dropdown(
+            &string_list(&gettext("All machines"), &[]),
+            &gettext("Filter by machine"),
+        );
+        machine_menu.set_widget_name("history-machine");
         let ranges: Vec<String> = range_names();
         let range_refs: Vec<&str> = ranges.iter().map(String::as_str).collect();
         let range_names = gtk::StringList::new(&range_refs);
@@ -262,6 +290,7 @@ impl SimpleComponent for HistoryView {
         for (menu, make) in [
             (&model_menu, HistoryInput::Model as fn(u32) -> HistoryInput),
             (&provider_menu, HistoryInput::Provider),
+            (&machine_menu, HistoryInput::Machine),
             (&range_menu, HistoryInput::Range),
         ] {
             let (s, busy) = (sender.clone(), refilling.clone());
@@ -274,14 +303,17 @@ impl SimpleComponent for HistoryView {
 
         let filters = gtk::FlowBox::builder()
             .selection_mode(gtk::SelectionMode::None)
-            .max_children_per_line(3)
+            .max_children_per_line(4)
             .min_children_per_line(1)
             .column_spacing(6)
             .row_spacing(6)
             .homogeneous(true)
             .build();
-        for w in [&model_menu, &provider_menu, &range_menu] {
+        for w in [&model_menu, &provider_menu, &machine_menu, &range_menu] {
             filters.append(w);
+        }
+        if let Some(slot) = machine_menu.parent() {
+            slot.set_visible(false);
         }
         let bar = gtk::Box::builder()
             .orientation(gtk::Orientation::Vertical)
@@ -401,6 +433,7 @@ impl SimpleComponent for HistoryView {
             counted: Cell::new(false),
             models: Default::default(),
             providers: Default::default(),
+            machines: Default::default(),
             menus: Default::default(),
             refilling,
             focus_search: Cell::new(false),
@@ -413,6 +446,7 @@ impl SimpleComponent for HistoryView {
             search,
             model_menu,
             provider_menu,
+            machine_menu,
             range_menu,
             range_names,
             range_popover,
@@ -450,6 +484,12 @@ impl SimpleComponent for HistoryView {
                     .checked_sub(1)
                     .and_then(|i| self.providers.borrow().get(i).cloned());
                 self.update_filter(&sender, |f| f.provider = chosen);
+            }
+            HistoryInput::Machine(i) => {
+                let chosen = (i as usize)
+                    .checked_sub(1)
+                    .and_then(|i| self.machines.borrow().get(i).cloned());
+                self.update_filter(&sender, |f| f.machine = chosen);
             }
             HistoryInput::Range(CUSTOM_RANGE) => self.range.show_calendars.set(true),
             HistoryInput::Range(i) => {
@@ -562,6 +602,7 @@ impl HistoryView {
             widgets.search.set_text("");
             widgets.model_menu.set_selected(0);
             widgets.provider_menu.set_selected(0);
+            widgets.machine_menu.set_selected(0);
             widgets.range_menu.set_selected(0);
             self.range.chosen.set(0);
             self.range.custom.replace(None);

@@ -149,7 +149,11 @@ fn dims_text(r: &UsageRecord) -> (String, String) {
             .collect();
         or_dash(&parts.join(" · "))
     };
-    (join(&project_name(&r.project)), join(&r.project))
+    let mut details = join(&r.project);
+    if !r.machine.is_empty() {
+        details.push_str(&fill(&gettext("\nRecorded on {}"), &[&r.machine]));
+    }
+    (join(&project_name(&r.project)), details)
 }
 
 /// A breakdown's key as shown: a project by `project_name`, anything else

@@ -32,6 +32,7 @@ mod report_chart;
 mod report_tables;
 mod reports;
 mod sources;
+mod team_prefs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

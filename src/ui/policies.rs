@@ -17,6 +17,7 @@ use crate::core::period::Period;
 use crate::core::policy::{Override, Policy, State};
 use crate::engine::{self, PolicyStatus};
 use crate::i18n::{fill, gettext};
+use crate::team::policies::Change;
 
 #[derive(Debug)]
 pub enum PoliciesInput {
@@ -104,14 +105,18 @@ pub fn weekday_label(d: jiff::civil::Weekday) -> String {
 /// What a row says under the name: where the money goes and when it resets.
 fn subtitle(s: &PolicyStatus) -> String {
     let m = s.metric;
-    let mut parts = vec![
+    let mut parts = Vec::new();
+    if s.team {
+        parts.push(gettext("the team’s, on every machine"));
+    }
+    parts.extend([
         if s.scope == "global" {
             gettext("everything")
         } else {
             s.scope.clone()
         },
         period_label(&s.period),
-    ];
+    ]);
     parts.push(match s.resets_at {
         Some(at) => fill(&gettext("resets {}"), &[&local_time(at)]),
         None => gettext("no automatic reset"),
@@ -262,6 +267,12 @@ impl PoliciesView {
         let defaults = super::preferences::policy_defaults(&self.ledger);
         // The list is read again when the ledger worker reports the write.
         policy_editor::open(&parent, existing, audit, defaults, move |p, saved| {
+            if p.team.is_some() {
+                let detail = crate::store::describe_policy(&p);
+                let action = "edited";
+                Self::team_change(&ledger, p, Change::Save { action, detail }, saved);
+                return;
+            }
             let actor = actor.clone();
             ledger.write(
                 move |store| {
@@ -279,6 +290,42 @@ impl PoliciesView {
                 },
                 saved,
             );
+        });
+    }
+
+    /// Changes a team policy on the team's server. It waits on the network,
+    /// so it runs on a thread of its own (not the main loop, not the
+    /// ledger's writer); the policy comes back into the ledger from the
+    /// server, and the view with the ledger's next change.
+    fn team_change(
+        ledger: &Ledger,
+        p: Policy,
+        change: Change<'static>,
+        done: impl FnOnce(Result<(), String>) + 'static,
+    ) {
+        let db = ledger.path().to_path_buf();
+        let (tx, rx) = relm4::channel::<Result<(), String>>();
+        let spawned = std::thread::Builder::new()
+            .name("tally-team-policy".into())
+            .spawn(move || {
+                let result = crate::store::Store::open(&db)
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut s| {
+                        let actor = crate::config::user_name();
+                        crate::team::policies::change(&mut s, &p, change, &actor, Timestamp::now())
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    });
+                let _ = tx.send(result);
+            });
+        if let Err(e) = spawned {
+            done(Err(e.to_string()));
+            return;
+        }
+        relm4::spawn_local(async move {
+            if let Some(result) = rx.recv().await {
+                done(result);
+            }
         });
     }
 
@@ -365,6 +412,21 @@ impl PoliciesView {
                     reason: why,
                     until,
                 };
+                if p.team.is_some() {
+                    let detail = format!("{} until {}: {}", o.by, o.until, o.reason);
+                    let p = Policy {
+                        override_: Some(o),
+                        ..p.clone()
+                    };
+                    let change = Change::Save {
+                        action: "override",
+                        detail,
+                    };
+                    Self::team_change(&ledger, p, change, |r| {
+                        super::report_failure(&gettext("The override was not saved"), r)
+                    });
+                    return;
+                }
                 let p = p.clone();
                 ledger.write(
                     move |st| st.set_override(&p, Some(&o), now, &actor),
@@ -511,6 +573,21 @@ impl SimpleComponent for PoliciesView {
             }
             PoliciesInput::EndOverride(id) => {
                 if let Some(p) = self.policy(id) {
+                    if p.team.is_some() {
+                        let p = Policy {
+                            override_: None,
+                            ..p
+                        };
+                        let detail = gettext("override ended");
+                        let change = Change::Save {
+                            action: "override",
+                            detail,
+                        };
+                        Self::team_change(&self.ledger, p, change, |r| {
+                            super::report_failure(&gettext("The override was not ended"), r)
+                        });
+                        return;
+                    }
                     self.ledger.write(
                         move |s| s.set_override(&p, None, now, &actor),
                         |r| super::report_failure(&gettext("The override was not ended"), r),
@@ -520,6 +597,17 @@ impl SimpleComponent for PoliciesView {
             PoliciesInput::Toggle(id) => {
                 if let Some(mut p) = self.policy(id) {
                     p.enabled = !p.enabled;
+                    if p.team.is_some() {
+                        let detail = crate::store::describe_policy(&p);
+                        let change = Change::Save {
+                            action: "edited",
+                            detail,
+                        };
+                        Self::team_change(&self.ledger, p, change, |r| {
+                            super::report_failure(&gettext("The policy was not changed"), r)
+                        });
+                        return;
+                    }
                     self.ledger.write(
                         move |s| s.update_policy(&p, now, &actor),
                         |r| super::report_failure(&gettext("The policy was not changed"), r),
@@ -540,6 +628,20 @@ impl SimpleComponent for PoliciesView {
                         None,
                         move || {
                             let why = gettext("reset in the app");
+                            if p.team.is_some() {
+                                let p = Policy {
+                                    reset_at: Some(Timestamp::now()),
+                                    ..p.clone()
+                                };
+                                let change = Change::Save {
+                                    action: "reset",
+                                    detail: why,
+                                };
+                                Self::team_change(&ledger, p, change, |r| {
+                                    super::report_failure(&gettext("The policy was not reset"), r)
+                                });
+                                return;
+                            }
                             let (p, actor) = (p.clone(), actor.clone());
                             ledger.write(
                                 move |s| s.reset_policy(&p, Timestamp::now(), &actor, &why),
@@ -560,6 +662,12 @@ impl SimpleComponent for PoliciesView {
                         true,
                         None,
                         move || {
+                            if p.team.is_some() {
+                                Self::team_change(&ledger, p.clone(), Change::Remove, |r| {
+                                    super::report_failure(&gettext("The policy was not deleted"), r)
+                                });
+                                return;
+                            }
                             let (p, actor) = (p.clone(), actor.clone());
                             ledger.write(
                                 move |s| s.remove_policy(&p, Timestamp::now(), &actor),

@@ -197,6 +197,7 @@ impl Form {
             created_at: base.map_or(now, |b| b.created_at),
             reset_at: base.and_then(|b| b.reset_at),
             override_: base.and_then(|b| b.override_.clone()),
+            team: base.and_then(|b| b.team.clone()),
         };
         p.validate().map_err(|e| explain_policy(&e))?;
         Ok(p)

@@ -298,6 +298,7 @@ pub fn show(parent: &gtk::Window, ledger: Rc<Ledger>, db: PathBuf) {
     page.add(&super::price_book::group(&window, &ledger));
     page.add(&super::plan_prefs::group(&window, &ledger));
     page.add(&super::otlp::group(&window, &ledger));
+    page.add(&super::team_prefs::group(&window, &ledger));
 
     // The ledger.
     let data = adw::PreferencesGroup::builder()
