@@ -106,7 +106,9 @@ fn follow_joined(
     team: &Membership,
     stop: &AtomicBool,
 ) -> Result<(), super::TeamError> {
-    let mut client = team.connect()?;
+    let mut client = team.connect().inspect_err(|e| {
+        super::note_failure(store, Timestamp::now(), e);
+    })?;
     client.batch_execute("LISTEN tally_records")?;
     let mut due = true;
     let mut last = Instant::now();

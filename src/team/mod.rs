@@ -364,13 +364,25 @@ pub fn sync_now(
             millis: started.elapsed().as_millis() as u64,
         })
     })();
-    let noted = match &result {
-        Ok(report) => serde_json::json!({ "ok": true, "report": report }),
-        Err(e) => serde_json::json!({ "ok": false, "at": now.to_string(), "error": e.to_string() }),
-    };
+    match &result {
+        Ok(report) => note(store, serde_json::json!({ "ok": true, "report": report })),
+        Err(e) => note_failure(store, now, e),
+    }
+    result
+}
+
+/// Notes a sync that failed (or could not start), for `team status` and
+/// the preferences.
+pub fn note_failure(store: &mut Store, now: Timestamp, e: &TeamError) {
+    note(
+        store,
+        serde_json::json!({ "ok": false, "at": now.to_string(), "error": e.to_string() }),
+    );
+}
+
+fn note(store: &mut Store, noted: serde_json::Value) {
     // What the last sync did is shown, never a reason to fail it.
     if let Err(e) = store.set_setting(LAST_SYNC, Some(&noted.to_string())) {
         tracing::warn!("cannot note the last sync: {e}");
     }
-    result
 }

@@ -146,6 +146,7 @@ pub fn group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::Prefe
         .label(gettext("Sync Now"))
         .valign(gtk::Align::Center)
         .build();
+    sync.set_widget_name("team-sync-now");
     sync_row.add_suffix(&sync);
     let bar = gtk::ProgressBar::builder()
         .valign(gtk::Align::Center)

@@ -16,6 +16,7 @@ mod session;
 mod sources;
 mod start;
 mod support;
+mod team;
 #[path = "../support/wide_ledger.rs"]
 mod wide_ledger;
 
@@ -37,6 +38,7 @@ const SCENARIOS: &[&str] = &[
     "old-format",
     "agents",
     "otlp",
+    "team",
 ];
 
 fn main() {
@@ -186,6 +188,9 @@ fn run_scenario(name: &str) -> i32 {
     if name == "otlp" {
         otlp::receive_on_a_free_port(&db);
     }
+    if name == "team" {
+        team::a_team_ledger_whose_server_is_down(&db);
+    }
     tally::i18n::init();
     if name == "newer-ledger" {
         rusqlite::Connection::open(&db)
@@ -307,6 +312,7 @@ async fn drive(scenario: &str, check: &Check, db: &Path) {
         "old-format" => start::old_format_is_rewritten(check, db, OLD_FORMAT_CALLS + 34).await,
         "agents" => agents::all_agents_and_their_plan_windows(check).await,
         "otlp" => otlp::receives_and_counts_and_stops(check, db).await,
+        "team" => team::works_while_the_server_is_down(check, db).await,
         other => check.expect(false, &format!("unknown scenario {other}")),
     }
 }
