@@ -46,11 +46,16 @@ pub fn checked_on(store: &Store) -> Result<Option<Date>, StoreError> {
     )))
 }
 
-/// Shipped prices with the ledger's imported and user prices on top.
+/// Shipped prices with the ledger's imported and user prices on top, and
+/// the team's shared price book when the ledger is in a team that has one.
 pub fn load(store: &Store) -> Result<PriceBook, StoreError> {
     let mut book = PriceBook::new(shipped());
     let rules = book_rules(SHIPPED).unwrap_or_default();
-    for stored in store.stored_prices()? {
+    for stored in store
+        .stored_prices()?
+        .into_iter()
+        .chain(store.team_prices()?)
+    {
         match stored.spec.to_price(stored.origin, &stored.version) {
             Ok(mut price) => {
                 apply_provider_rules(&mut price, &rules);

@@ -692,3 +692,101 @@ fn a_team_budget_crossed_by_two_machines_raises_one_team_alert_seen_on_both() {
         assert_eq!(p["used"], "1.650000000", "{status}");
     }
 }
+
+/// Each call's cost in a ledger, by request id (nanos).
+fn costs(db: &Path) -> std::collections::BTreeMap<String, i64> {
+    calls_in(db).into_iter().map(|(id, _, c)| (id, c)).collect()
+}
+
+fn million_in(db: &Path, id: &str) {
+    ok(
+        db,
+        &[
+            "record",
+            "--model",
+            "gpt-4o",
+            "--input",
+            "1000000",
+            "--output",
+            "0",
+            "--request-id",
+            id,
+        ],
+    );
+}
+
+#[test]
+fn machines_keep_their_own_prices_until_the_team_shares_a_price_book() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[]);
+    let b = ledger(dir.path(), "b", &[]);
+    join(&pg, &a, "a");
+    join(&pg, &b, "b");
+    // a prices gpt-4o at $5 per million input tokens; b has the shipped $2.50.
+    ok(
+        &a,
+        &["prices", "set", "gpt-4o", "--input", "5", "--output", "20"],
+    );
+    million_in(&a, "a-1");
+    million_in(&b, "b-1");
+    for _ in 0..2 {
+        ok(&a, &["team", "sync"]);
+        ok(&b, &["team", "sync"]);
+    }
+    let own = |a_cost: i64, b_cost: i64| {
+        [("a-1".to_string(), a_cost), ("b-1".to_string(), b_cost)]
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(costs(&a), own(5_000_000_000, 2_500_000_000));
+    assert_eq!(
+        costs(&b),
+        own(5_000_000_000, 2_500_000_000),
+        "each call keeps its machine's cost"
+    );
+    // Repricing on b leaves a's call as a priced it.
+    ok(&b, &["reprice"]);
+    assert_eq!(costs(&b), own(5_000_000_000, 2_500_000_000));
+    // The difference is shown, naming both machines' prices.
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&b, &["team", "status", "--json"])).unwrap();
+    let conflicts = status["price_conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{status}");
+    assert_eq!(conflicts[0]["model"], "gpt-4o");
+    let machines = conflicts[0]["machines"].to_string();
+    assert!(
+        machines.contains("a: in $5") && machines.contains("b: in $2.5"),
+        "{machines}"
+    );
+    let text = ok(&b, &["team", "status"]);
+    assert!(text.contains("price these models differently"), "{text}");
+
+    // A shared price book: every machine reprices everyone's calls with it.
+    ok(
+        &a,
+        &[
+            "prices", "set", "gpt-4o", "--input", "1", "--output", "4", "--team",
+        ],
+    );
+    assert_eq!(costs(&a), own(1_000_000_000, 1_000_000_000));
+    ok(&b, &["team", "sync"]);
+    assert_eq!(costs(&b), own(1_000_000_000, 1_000_000_000));
+    // It beats a's own price, and the same call recorded after prices alike.
+    million_in(&b, "b-2");
+    assert_eq!(costs(&b)["b-2"], 1_000_000_000);
+    for _ in 0..2 {
+        ok(&a, &["team", "sync"]);
+        ok(&b, &["team", "sync"]);
+    }
+    assert_eq!(costs(&a), costs(&b), "every ledger agrees");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&a, &["team", "status", "--json"])).unwrap();
+    assert_eq!(status["price_conflicts"], serde_json::json!([]), "{status}");
+
+    // Taken out of the shared book, each machine's own price is back.
+    ok(&a, &["prices", "remove", "gpt-4o", "--team"]);
+    ok(&b, &["team", "sync"]);
+    assert_eq!(costs(&a)["a-1"], 5_000_000_000);
+    assert_eq!(costs(&b)["b-2"], 2_500_000_000);
+}

@@ -107,6 +107,9 @@ pub struct SetArgs {
     /// The first day the price applies [default: always]
     #[arg(long, value_name = "DATE", value_parser = args::when)]
     from: Option<When>,
+    /// Put it in the team's shared price book: every machine of the team prices the model with it, everyone's calls alike
+    #[arg(long)]
+    team: bool,
     #[arg(long)]
     json: bool,
 }
@@ -116,6 +119,9 @@ pub struct RemoveArgs {
     model: String,
     #[arg(long, value_name = "P")]
     provider: Option<String>,
+    /// Remove it from the team's shared price book
+    #[arg(long)]
+    team: bool,
 }
 
 #[derive(Args, Debug)]
@@ -184,6 +190,7 @@ fn origin_name(o: Origin) -> &'static str {
         Origin::Shipped => "shipped",
         Origin::Imported => "imported",
         Origin::User => "user",
+        Origin::Team => "team",
     }
 }
 
@@ -484,6 +491,31 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
         images: a.images,
         ..PriceSpec::default()
     };
+    if a.team {
+        let report = crate::team::prices::change(store, |client, machine| {
+            crate::team::prices::publish(client, &spec, machine).map(|()| 1)
+        })?;
+        if a.json {
+            return print_json(&json!({"team": true, "repriced": report.repriced}));
+        }
+        println!(
+            "{}",
+            fill(
+                &gettext(
+                    "Saved the team's price for {}: every machine prices it so from its next sync."
+                ),
+                &[&spec.model]
+            )
+        );
+        println!(
+            "{}",
+            fill(
+                &gettext("Repriced {} records."),
+                &[&thousands(report.repriced)]
+            )
+        );
+        return Ok(());
+    }
     let (price, changed) = prices::save_user_price(store, &spec)?;
     if a.json {
         return print_json(&json!({"price": price_json(&price), "repriced": changed}));
@@ -503,6 +535,31 @@ fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
     let book = prices::load(store)?;
     let provider = provider_for(&book, a.provider.as_deref(), &a.model);
     let model = a.model.trim().to_lowercase();
+    if a.team {
+        let mut removed = 0;
+        let report = crate::team::prices::change(store, |client, _| {
+            removed = crate::team::prices::remove(client, &provider, &model)?;
+            Ok(removed)
+        })?;
+        if removed == 0 {
+            bail!(fill(
+                &gettext("The team's price book has no price for {}."),
+                &[&model]
+            ));
+        }
+        println!(
+            "{}",
+            fill(&gettext("Removed the team's price for {}."), &[&model])
+        );
+        println!(
+            "{}",
+            fill(
+                &gettext("Repriced {} records."),
+                &[&thousands(report.repriced)]
+            )
+        );
+        return Ok(());
+    }
     let removed = store.remove_user_prices(&provider, &model)?;
     if removed == 0 {
         bail!(fill(

@@ -148,9 +148,12 @@ fn status(store: &mut Store, json: bool) -> anyhow::Result<()> {
         .and_then(|t| serde_json::from_str(&t).ok());
     let unpushed = store.outgoing_count()?;
     // The server is asked, but its being down is a state to show, not an error.
+    let mut conflicts = Vec::new();
     let machines = team
         .connect()
         .and_then(|mut c| {
+            // A server no machine has brought to this schema yet has none.
+            conflicts = team::prices::conflicts(&mut c).unwrap_or_default();
             Ok(c.query(
                 "SELECT m.name, m.seen_at::text,
                         (SELECT count(*) FROM tally_records r WHERE r.machine = m.name)
@@ -183,6 +186,7 @@ fn status(store: &mut Store, json: bool) -> anyhow::Result<()> {
                 Err(_) => serde_json::Value::Null,
             },
             "server_error": machines.as_ref().err().map(|e| e.to_string()),
+            "price_conflicts": conflicts,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
@@ -245,6 +249,20 @@ fn status(store: &mut Store, json: bool) -> anyhow::Result<()> {
                 &[&e.to_string()]
             )
         ),
+    }
+    if !conflicts.is_empty() {
+        println!(
+            "\n{}",
+            gettext(
+                "Machines price these models differently (each call keeps its own machine's cost; a shared price book makes them agree: tally prices set MODEL … --team):"
+            )
+        );
+        for c in &conflicts {
+            println!("  {}", printable(&c.model));
+            for m in &c.machines {
+                println!("    {}", printable(m));
+            }
+        }
     }
     Ok(())
 }

@@ -199,13 +199,15 @@ impl Modifiers {
     }
 }
 
-/// Where a price came from; a user's own price beats everything.
+/// Where a price came from. The team's shared price book beats everything
+/// (every machine of the team prices alike); then a user's own price.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     Shipped,
     Imported,
     User,
+    Team,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -526,8 +528,8 @@ impl PriceBook {
         }
     }
 
-    /// The price in force for a resolved model at an instant. A user's price wins
-    /// whenever one is in force; otherwise the latest shipped or imported price
+    /// The price in force for a resolved model at an instant. The team's price
+    /// wins whenever one is in force, then a user's; otherwise the latest shipped or imported price
     /// whose date has come (imported wins a tie). Usage from before a model's first
     /// known price takes that first price: the nearest truth there is.
     pub fn price_at(&self, resolved: &Resolved, at: Timestamp) -> Option<&ModelPrice> {
@@ -536,15 +538,16 @@ impl PriceBook {
             .by_name
             .get(&(resolved.provider.clone(), resolved.model.clone()))?;
         let entries: Vec<&ModelPrice> = indices.iter().map(|&i| &self.entries[i]).collect();
-        let latest_in_force = |user: bool| {
+        let latest_in_force = |origins: &[Origin]| {
             entries
                 .iter()
-                .filter(|e| (e.origin == Origin::User) == user && e.effective_from <= day)
+                .filter(|e| origins.contains(&e.origin) && e.effective_from <= day)
                 .max_by_key(|e| (e.effective_from, e.origin))
                 .copied()
         };
-        latest_in_force(true)
-            .or_else(|| latest_in_force(false))
+        latest_in_force(&[Origin::Team])
+            .or_else(|| latest_in_force(&[Origin::User]))
+            .or_else(|| latest_in_force(&[Origin::Shipped, Origin::Imported]))
             .or_else(|| {
                 entries
                     .iter()

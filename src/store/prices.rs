@@ -18,6 +18,8 @@ fn origin_name(origin: Origin) -> &'static str {
     match origin {
         Origin::User => "user",
         Origin::Imported | Origin::Shipped => "imported",
+        // The team's prices are kept apart (`team_prices`), as the server has them.
+        Origin::Team => "team",
     }
 }
 
@@ -71,6 +73,51 @@ impl Store {
             .prepare("SELECT DISTINCT version FROM prices WHERE origin = 'imported'")?;
         let versions = stmt.query_map([], |r| r.get(0))?;
         Ok(versions.collect::<Result<_, _>>()?)
+    }
+
+    /// The team's shared price book, as the last sync took it.
+    pub fn team_prices(&self) -> Result<Vec<StoredPrice>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT spec, version FROM team_prices ORDER BY provider, model, effective_from",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            let spec: PriceSpec = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("team price {text}: {e}")))?;
+            out.push(StoredPrice {
+                origin: Origin::Team,
+                spec,
+                version: row.get(1)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Makes the team's shared price book `prices`, whole.
+    pub fn replace_team_prices(&mut self, prices: &[StoredPrice]) -> Result<(), StoreError> {
+        let tx = self.write_tx()?;
+        tx.execute("DELETE FROM team_prices", [])?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO team_prices (provider, model, effective_from, spec, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for p in prices {
+                let json = serde_json::to_string(&p.spec)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                stmt.execute(params![
+                    p.spec.provider,
+                    p.spec.model,
+                    p.spec.from.to_string(),
+                    json,
+                    p.version
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn stored_prices(&self) -> Result<Vec<StoredPrice>, StoreError> {

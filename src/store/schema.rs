@@ -282,13 +282,22 @@ pub const MIGRATIONS: &[Step] = &[
     // The machine that recorded each call (team sync); rollups rebuilt by
     // today's code, with it.
     Step::Code(super::calls::add_machine),
-    // Team-wide policies mirrored from the team's server (by its key), and
-    // the team alerts taken from it (by the server's id, so each once).
+    // Team-wide policies mirrored from the team's server (by its key), the
+    // team alerts taken from it (by the server's id, so each once), and the
+    // team's shared price book as the server has it.
     Step::Sql(
         "ALTER TABLE policies ADD COLUMN team_uid TEXT;
          CREATE UNIQUE INDEX policies_by_team_uid ON policies (team_uid) WHERE team_uid IS NOT NULL;
          ALTER TABLE alerts ADD COLUMN team_id INTEGER;
-         CREATE UNIQUE INDEX alerts_by_team_id ON alerts (team_id) WHERE team_id IS NOT NULL;",
+         CREATE UNIQUE INDEX alerts_by_team_id ON alerts (team_id) WHERE team_id IS NOT NULL;
+         CREATE TABLE team_prices (
+             provider TEXT NOT NULL,
+             model TEXT NOT NULL,
+             effective_from TEXT NOT NULL,
+             spec TEXT NOT NULL,
+             version TEXT NOT NULL,
+             PRIMARY KEY (provider, model, effective_from)
+         );",
     ),
 ];
 

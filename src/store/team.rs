@@ -95,6 +95,22 @@ impl Store {
         Ok(())
     }
 
+    /// The models of `machine`'s calls from `since` on (from the rollups).
+    pub fn models_of_machine(
+        &self,
+        machine: &str,
+        since: jiff::civil::Date,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT provider, model FROM usage_daily WHERE machine = ?1 AND day >= ?2
+             ORDER BY provider, model",
+        )?;
+        let rows = stmt.query_map(params![machine, since.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Leaves the team: the calls keep their machines' names (the history
     /// stays true), the positions are forgotten.
     pub fn forget_team(&mut self) -> Result<(), StoreError> {

@@ -420,6 +420,8 @@ impl Store {
 
     /// Prices again the records `wanted` picks, skipping costs a caller reported.
     /// Totals follow: the rollup days touched are recomputed in the same transaction.
+    /// In a team, only this machine's calls: each call keeps the cost the
+    /// machine that recorded it computed (see `reprice_everyones`).
     pub fn reprice(
         &mut self,
         book: &PriceBook,
@@ -435,8 +437,30 @@ impl Store {
         wanted: impl Fn(&UsageRecord) -> bool,
         dry_run: bool,
     ) -> Result<RepriceOutcome, StoreError> {
+        self.reprice_some(book, wanted, dry_run, false)
+    }
+
+    /// As `reprice`, every machine's calls alike: the team's shared price
+    /// book prices them all the same on every machine.
+    pub fn reprice_everyones(
+        &mut self,
+        book: &PriceBook,
+        wanted: impl Fn(&UsageRecord) -> bool,
+    ) -> Result<RepriceOutcome, StoreError> {
+        self.reprice_some(book, wanted, false, true)
+    }
+
+    fn reprice_some(
+        &mut self,
+        book: &PriceBook,
+        wanted: impl Fn(&UsageRecord) -> bool,
+        dry_run: bool,
+        everyones: bool,
+    ) -> Result<RepriceOutcome, StoreError> {
         let mut days = DayCache::new(self.zone.clone());
         let tx = self.write_tx()?;
+        let here = this_machine(&tx)?;
+        let ours = |r: &UsageRecord| everyones || here.is_empty() || r.machine == here;
         let mut outcome = RepriceOutcome::default();
         let mut touched: BTreeSet<String> = BTreeSet::new();
         {
@@ -450,7 +474,7 @@ impl Store {
             let mut rows = select.query([])?;
             while let Some(row) = rows.next()? {
                 let (id, record) = record_from_row(row)?;
-                if !wanted(&record) {
+                if !ours(&record) || !wanted(&record) {
                     continue;
                 }
                 outcome.examined += 1;

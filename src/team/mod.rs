@@ -7,6 +7,7 @@ pub mod follow;
 pub mod keyring;
 pub mod password;
 pub mod policies;
+pub mod prices;
 pub mod rows;
 pub mod schema;
 pub mod server;
@@ -245,6 +246,8 @@ pub struct SyncReport {
     pub pulled: sync::Pulled,
     /// The team's policies taken in, and the team alerts claimed and taken.
     pub policies: policies::TeamPolicies,
+    /// The team's shared price book taken in, and where machines' prices differ.
+    pub prices: prices::TeamPrices,
     pub at: String,
     pub millis: u64,
 }
@@ -349,6 +352,8 @@ pub fn sync_now(
         let pulled = sync::pull(&mut client, store, &team.machine, &mut |n| {
             progress.pulling(n)
         })?;
+        // Prices first: a shared book's reprice counts in the budgets.
+        let team_prices = prices::sync(&mut client, store, &team.machine, now)?;
         let team_policies = policies::sync(&mut client, store, &team.machine, now)?;
         client.execute(
             "UPDATE tally_machines SET seen_at = now() WHERE name = $1",
@@ -360,6 +365,7 @@ pub fn sync_now(
             pushed,
             pulled,
             policies: team_policies,
+            prices: team_prices,
             at: now.to_string(),
             millis: started.elapsed().as_millis() as u64,
         })

@@ -54,7 +54,9 @@ const STEPS: &[&str] = &[
     // Team-wide policies (the same on every machine), the rules their alerts
     // follow, which rules have fired in which window (the cooldown every
     // machine shares), the team's alerts (the first machine to see a
-    // crossing claims it) and who changed which policy.
+    // crossing claims it), the team's shared price book, the price each
+    // machine has for the models it uses (where they differ is shown), and
+    // who changed which policy.
     "CREATE TABLE tally_policies (
          uid text PRIMARY KEY,
          name text NOT NULL UNIQUE,
@@ -96,6 +98,24 @@ const STEPS: &[&str] = &[
          title text NOT NULL,
          body text NOT NULL,
          detail text NOT NULL
+     );
+     CREATE TABLE tally_prices (
+         provider text NOT NULL,
+         model text NOT NULL,
+         effective_from text NOT NULL,
+         spec text NOT NULL,
+         version text NOT NULL,
+         set_by text NOT NULL,
+         set_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (provider, model, effective_from)
+     );
+     CREATE TABLE tally_machine_prices (
+         machine text NOT NULL,
+         provider text NOT NULL,
+         model text NOT NULL,
+         digest text NOT NULL,
+         summary text NOT NULL,
+         PRIMARY KEY (machine, provider, model)
      );
      CREATE TABLE tally_audit (
          id bigserial PRIMARY KEY,

@@ -269,7 +269,7 @@ impl PoliciesView {
         policy_editor::open(&parent, existing, audit, defaults, move |p, saved| {
             if p.team.is_some() {
                 let detail = crate::store::describe_policy(&p);
-                let action = "edited";
+                let action = if p.id == 0 { "created" } else { "edited" };
                 Self::team_change(&ledger, p, Change::Save { action, detail }, saved);
                 return;
             }

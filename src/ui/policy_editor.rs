@@ -174,6 +174,23 @@ pub fn open(
     soft_row.add_suffix(&fields.soft);
     then.add(&soft_row);
     then.add(&fields.action);
+    // A new policy of a ledger in a team can be the team's (an existing
+    // one stays what it is); the editor says which a team policy is.
+    let (team_row, team_switch) = super::preferences::switch_row(
+        &gettext("For the Whole Team"),
+        &gettext("Kept on the team’s server; every machine counts everyone’s calls against it"),
+        false,
+    );
+    team_switch.set_widget_name("policy-team");
+    match &existing {
+        None if defaults.in_team => then.add(&team_row),
+        Some(p) if p.team.is_some() => {
+            team_switch.set_active(true);
+            team_switch.set_sensitive(false);
+            then.add(&team_row);
+        }
+        _ => {}
+    }
 
     let error = gtk::Label::builder()
         .xalign(0.0)
@@ -312,6 +329,7 @@ pub fn open(
     let save = Rc::new(RefCell::new(save));
     let (w, f, err) = (window.clone(), fields.clone(), error.clone());
     save_button.connect_clicked(move |button| {
+        let for_team = team_switch.is_active();
         let shown = {
             let err = err.clone();
             move |message: &str| {
@@ -320,8 +338,12 @@ pub fn open(
             }
         };
         match f.form().to_policy(base.as_ref().as_ref(), Timestamp::now()) {
-            Ok(p) => {
-                // Saved on the ledger worker: the editor waits for the answer.
+            Ok(mut p) => {
+                if for_team && p.team.is_none() {
+                    p.team = Some(crate::team::policies::new_uid());
+                }
+                // Saved on the ledger worker (a team's on the server): the
+                // editor waits for the answer.
                 button.set_sensitive(false);
                 let (w, b) = (w.clone(), button.clone());
                 (save.borrow())(

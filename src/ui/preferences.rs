@@ -31,6 +31,8 @@ pub struct PolicyDefaults {
     pub zone: String,
     /// The day a new weekly budget's week begins.
     pub week_start: Weekday,
+    /// The ledger is in a team: a new policy may be the team's.
+    pub in_team: bool,
 }
 
 /// The preferences' soft limit, time zone and week start, else 80 %, the
@@ -48,10 +50,12 @@ pub fn policy_defaults(ledger: &Ledger) -> PolicyDefaults {
                 .to_string()
         });
     let week_start = ledger.read(crate::reports::week_start);
+    let in_team = ledger.read(|s| crate::team::Membership::of(s).ok().flatten().is_some());
     PolicyDefaults {
         soft,
         zone,
         week_start,
+        in_team,
     }
 }
 

@@ -68,6 +68,37 @@ pub fn last_sync_text(last: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// The models the team's machines price differently, as the last sync
+/// found them: each with every machine's price. Each call keeps its own
+/// machine's cost until the team shares a price book.
+fn conflicts_text(last: Option<&serde_json::Value>) -> Option<String> {
+    let list = last?["report"]["prices"]["conflicts"].as_array()?;
+    if list.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = list
+        .iter()
+        .map(|c| {
+            let machines: Vec<&str> = c["machines"]
+                .as_array()
+                .map(|m| m.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            format!(
+                "{}: {}",
+                c["model"].as_str().unwrap_or(""),
+                machines.join("; ")
+            )
+        })
+        .collect();
+    Some(format!(
+        "{}\n{}",
+        lines.join("\n"),
+        gettext(
+            "Each call keeps its own machine’s cost. To make them agree: tally prices set MODEL … --team"
+        )
+    ))
+}
+
 /// Runs `work` on a thread with its own connection to the ledger, then
 /// `done` on the main loop with what it returned.
 fn off_main<T: Send + 'static>(
@@ -148,6 +179,11 @@ pub fn group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::Prefe
         .build();
     sync.set_widget_name("team-sync-now");
     sync_row.add_suffix(&sync);
+    let prices_row = adw::ActionRow::builder()
+        .title(gettext("Machines Price Models Differently"))
+        .visible(false)
+        .build();
+    prices_row.set_widget_name("team-price-conflicts");
     let bar = gtk::ProgressBar::builder()
         .valign(gtk::Align::Center)
         .hexpand(true)
@@ -179,6 +215,7 @@ pub fn group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::Prefe
         server_row.upcast_ref(),
         machine_row.upcast_ref(),
         sync_row.upcast_ref(),
+        prices_row.upcast_ref(),
         progress_row.upcast_ref(),
         leave_row.upcast_ref(),
     ] {
@@ -195,8 +232,12 @@ pub fn group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::Prefe
         ];
         let joined = [&server_row, &machine_row, &sync_row, &leave_row]
             .map(|w| w.clone().upcast::<gtk::Widget>());
-        let (server_row, machine_row, sync_row) =
-            (server_row.clone(), machine_row.clone(), sync_row.clone());
+        let (server_row, machine_row, sync_row, prices_row) = (
+            server_row.clone(),
+            machine_row.clone(),
+            sync_row.clone(),
+            prices_row.clone(),
+        );
         Rc::new(move || {
             let s = shown(&ledger);
             for w in &joining {
@@ -218,6 +259,11 @@ pub fn group(window: &adw::PreferencesWindow, ledger: &Rc<Ledger>) -> adw::Prefe
                 }
                 sync_row.set_subtitle(&glib::markup_escape_text(&text));
             }
+            let conflicts = conflicts_text(s.last.as_ref()).filter(|_| s.team.is_some());
+            prices_row.set_visible(conflicts.is_some());
+            prices_row.set_subtitle(&glib::markup_escape_text(
+                conflicts.as_deref().unwrap_or(""),
+            ));
         })
     };
     refresh();

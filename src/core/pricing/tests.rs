@@ -375,6 +375,14 @@ fn a_users_price_beats_shipped_and_imported_ones() {
     b.add(spec(Origin::User, "1.5", "2020-01-01"));
     assert_eq!(cost(&b, &rec("gpt-4o", NOV_2025, t)), usd("1.5"));
     assert_eq!(b.price(&rec("gpt-4o", NOV_2025, t)).unwrap().1, "User");
+    // The team's shared book beats the user's own price, from its date on.
+    b.add(spec(Origin::Team, "3", "2025-10-15"));
+    assert_eq!(cost(&b, &rec("gpt-4o", NOV_2025, t)), usd("3"));
+    assert_eq!(
+        cost(&b, &rec("gpt-4o", "2025-10-01T00:00:00Z", t)),
+        usd("1.5"),
+        "the user's own before the team's date"
+    );
 }
 
 #[test]
