@@ -683,6 +683,40 @@ fn a_team_budget_crossed_by_two_machines_raises_one_team_alert_seen_on_both() {
     let on_a = team_alerts(&a);
     assert_eq!(on_a.len(), 2, "{on_a:?}");
     assert_eq!(team_alerts(&b), on_a);
+    // Acknowledged on one machine, acknowledged on both (by whom it was).
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&a, &["alerts", "list", "--json"])).unwrap();
+    let first = list["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "LIMIT_EXCEEDED")
+        .unwrap()["id"]
+        .to_string();
+    ok(&a, &["alerts", "ack", &first]);
+    ok(&a, &["team", "sync"]);
+    ok(&b, &["team", "sync"]);
+    let on_b: serde_json::Value =
+        serde_json::from_str(&ok(&b, &["alerts", "list", "--all", "--json"])).unwrap();
+    let states: Vec<(String, String)> = on_b["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["kind"].as_str().unwrap().to_string(),
+                x["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("LIMIT_EXCEEDED".into(), "acknowledged".into())),
+        "{states:?}"
+    );
+    assert!(
+        states.iter().any(|(_, s)| s == "active"),
+        "the other stays open: {states:?}"
+    );
     // Both count the team's calls: 0.50 + 0.55 + 0.60.
     for db in [&a, &b] {
         let status: serde_json::Value =

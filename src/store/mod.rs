@@ -37,7 +37,7 @@ pub use policies::{AuditEntry, PolicyStoreError, describe as describe_policy};
 pub use prices::StoredPrice;
 pub use queries::{UnpricedModel, UsageQuery, UsageRow};
 pub use spend::{HISTORY_DAYS, PolicySpend};
-pub use team_policies::Mirrored;
+pub use team_policies::{Mirrored, TeamAlertState};
 pub use write::{BatchOutcome, Inserted, RepriceOutcome, cost_columns};
 
 #[derive(Debug, thiserror::Error)]

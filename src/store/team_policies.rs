@@ -11,6 +11,16 @@ use super::policies::{audit, changes, describe};
 use super::{Store, StoreError};
 use crate::core::policy::Policy;
 
+/// A team alert's state, as one ledger or the server holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamAlertState {
+    pub team_id: i64,
+    pub state: String,
+    pub acked_by: Option<String>,
+    pub acked_ms: Option<i64>,
+    pub resolved_ms: Option<i64>,
+}
+
 /// What taking the team's policies changed here.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Mirrored {
@@ -113,6 +123,51 @@ impl Store {
             .query_row("SELECT coalesce(max(team_id), 0) FROM alerts", [], |r| {
                 r.get(0)
             })?)
+    }
+
+    /// The state of this ledger's team alerts that are no longer active:
+    /// (server id, state, acknowledged by, when, resolved when).
+    pub fn team_alert_states(&self) -> Result<Vec<TeamAlertState>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT team_id, state, acked_by, acked_ms, resolved_ms FROM alerts
+             WHERE team_id IS NOT NULL AND state != 'active'",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TeamAlertState {
+                team_id: r.get(0)?,
+                state: r.get(1)?,
+                acked_by: r.get(2)?,
+                acked_ms: r.get(3)?,
+                resolved_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Takes a team alert's state from the team: acknowledged or resolved
+    /// on another machine is so here. A state only moves forward.
+    pub fn take_team_alert_state(&mut self, s: &TeamAlertState) -> Result<bool, StoreError> {
+        let rank = "CASE state WHEN 'active' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END";
+        let wanted = match s.state.as_str() {
+            "acknowledged" => 1,
+            "resolved" => 2,
+            _ => return Ok(false),
+        };
+        Ok(self.conn.execute(
+            &format!(
+                "UPDATE alerts SET state = ?2, acked_by = coalesce(acked_by, ?3),
+                     acked_ms = coalesce(acked_ms, ?4), resolved_ms = coalesce(resolved_ms, ?5)
+                 WHERE team_id = ?1 AND {rank} < ?6"
+            ),
+            params![
+                s.team_id,
+                s.state,
+                s.acked_by,
+                s.acked_ms,
+                s.resolved_ms,
+                wanted
+            ],
+        )? > 0)
     }
 
     /// Adds a team alert, once: `None` when this ledger has it already.

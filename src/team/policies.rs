@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::TeamError;
 use crate::core::alerts::{Channel, Mark, Rule};
 use crate::core::policy::{Override, Policy};
-use crate::store::{Mirrored, NewAlert, Store};
+use crate::store::{Mirrored, NewAlert, Store, TeamAlertState};
 
 /// A policy as the server keeps it (its id is each ledger's own).
 fn body(p: &Policy) -> String {
@@ -264,7 +264,48 @@ pub fn sync(
         }
     }
     out.alerts = take_alerts(client, store, machine, now)?;
+    share_alert_states(client, store)?;
     Ok(out)
+}
+
+/// A team alert acknowledged or resolved on one machine is so on all: this
+/// ledger's changes go to the server, the server's come here. States only
+/// move forward (active, acknowledged, resolved), so the order of machines'
+/// syncs does not matter.
+fn share_alert_states(client: &mut Client, store: &mut Store) -> Result<(), TeamError> {
+    const RANK: &str = "CASE state WHEN 'active' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END";
+    for s in store.team_alert_states()? {
+        let wanted: i32 = if s.state == "resolved" { 2 } else { 1 };
+        client.execute(
+            &format!(
+                "UPDATE tally_alerts SET state = $2, acked_by = coalesce(acked_by, $3),
+                     acked_ms = coalesce(acked_ms, $4), resolved_ms = coalesce(resolved_ms, $5)
+                 WHERE id = $1 AND {RANK} < $6"
+            ),
+            &[
+                &s.team_id,
+                &s.state,
+                &s.acked_by,
+                &s.acked_ms,
+                &s.resolved_ms,
+                &wanted,
+            ],
+        )?;
+    }
+    for row in client.query(
+        "SELECT id, state, acked_by, acked_ms, resolved_ms FROM tally_alerts
+         WHERE state <> 'active'",
+        &[],
+    )? {
+        store.take_team_alert_state(&TeamAlertState {
+            team_id: row.get(0),
+            state: row.get(1),
+            acked_by: row.get(2),
+            acked_ms: row.get(3),
+            resolved_ms: row.get(4),
+        })?;
+    }
+    Ok(())
 }
 
 /// Evaluates one team policy under the server's lock for it: the marks

@@ -97,7 +97,11 @@ const STEPS: &[&str] = &[
          channels text NOT NULL,
          title text NOT NULL,
          body text NOT NULL,
-         detail text NOT NULL
+         detail text NOT NULL,
+         state text NOT NULL DEFAULT 'active',
+         acked_by text,
+         acked_ms bigint,
+         resolved_ms bigint
      );
      CREATE TABLE tally_prices (
          provider text NOT NULL,
