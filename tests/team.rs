@@ -141,6 +141,16 @@ fn join(pg: &Pg, db: &Path, machine: &str) {
     ok(db, &["team", "join", &pg.address(), "--machine", machine]);
 }
 
+/// Two empty ledgers, joined to the team as machines "a" and "b".
+fn two_joined(pg: &Pg) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ledger(dir.path(), "a", &[]);
+    let b = ledger(dir.path(), "b", &[]);
+    join(pg, &a, "a");
+    join(pg, &b, "b");
+    (dir, a, b)
+}
+
 #[test]
 fn three_machines_end_with_the_union_each_call_once() {
     let pg = Pg::start();
@@ -397,11 +407,7 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 #[test]
 fn a_running_server_follows_the_team_both_ways() {
     let pg = Pg::start();
-    let dir = tempfile::tempdir().unwrap();
-    let a = ledger(dir.path(), "a", &[]);
-    let b = ledger(dir.path(), "b", &[]);
-    join(&pg, &a, "a");
-    join(&pg, &b, "b");
+    let (_dir, a, b) = two_joined(&pg);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -621,11 +627,7 @@ fn sync_both(a: &Path, b: &Path) {
 #[test]
 fn a_team_budget_crossed_by_two_machines_raises_one_team_alert_seen_on_both() {
     let pg = Pg::start();
-    let dir = tempfile::tempdir().unwrap();
-    let a = ledger(dir.path(), "a", &[]);
-    let b = ledger(dir.path(), "b", &[]);
-    join(&pg, &a, "a");
-    join(&pg, &b, "b");
+    let (_dir, a, b) = two_joined(&pg);
     let out = ok(
         &a,
         &[
@@ -752,11 +754,7 @@ fn million_in(db: &Path, id: &str) {
 #[test]
 fn machines_keep_their_own_prices_until_the_team_shares_a_price_book() {
     let pg = Pg::start();
-    let dir = tempfile::tempdir().unwrap();
-    let a = ledger(dir.path(), "a", &[]);
-    let b = ledger(dir.path(), "b", &[]);
-    join(&pg, &a, "a");
-    join(&pg, &b, "b");
+    let (_dir, a, b) = two_joined(&pg);
     // a prices gpt-4o at $5 per million input tokens; b has the shipped $2.50.
     ok(
         &a,

@@ -181,6 +181,17 @@ fn system_zone_name() -> String {
     TimeZone::system().iana_name().unwrap_or("UTC").to_string()
 }
 
+/// A team policy is saved on the team's server, and comes back here from it.
+fn team_save(
+    store: &mut Store,
+    p: &Policy,
+    action: &str,
+    detail: String,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    team_change(store, p, Change::Save { action, detail }, now)
+}
+
 /// A team policy is changed on the team's server, and comes back here from it.
 fn team_change(
     store: &mut Store,
@@ -227,15 +238,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                     ..p
                 };
                 let detail = crate::store::describe_policy(&p);
-                team_change(
-                    store,
-                    &p,
-                    Change::Save {
-                        action: "created",
-                        detail,
-                    },
-                    now,
-                )?;
+                team_save(store, &p, "created", detail, now)?;
                 println!(
                     "{}",
                     fill(
@@ -297,15 +300,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
             p.validate()?;
             if p.team.is_some() {
                 let detail = crate::store::describe_policy(&p);
-                team_change(
-                    store,
-                    &p,
-                    Change::Save {
-                        action: "edited",
-                        detail,
-                    },
-                    now,
-                )?;
+                team_save(store, &p, "edited", detail, now)?;
             } else {
                 store.update_policy(&p, now, &actor())?;
             }
@@ -331,15 +326,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                         ..p.clone()
                     };
                     let detail = gettext("override ended");
-                    team_change(
-                        store,
-                        &cleared,
-                        Change::Save {
-                            action: "override",
-                            detail,
-                        },
-                        now,
-                    )?;
+                    team_save(store, &cleared, "override", detail, now)?;
                 } else {
                     store.set_override(&p, None, now, &actor())?;
                 }
@@ -370,15 +357,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                     override_: Some(o),
                     ..p.clone()
                 };
-                team_change(
-                    store,
-                    &overridden,
-                    Change::Save {
-                        action: "override",
-                        detail,
-                    },
-                    now,
-                )?;
+                team_save(store, &overridden, "override", detail, now)?;
             } else {
                 store.set_override(&p, Some(&o), now, &actor())?;
             }
@@ -399,15 +378,7 @@ pub fn run(store: &mut Store, command: PolicyCommand) -> anyhow::Result<()> {
                     ..p.clone()
                 };
                 let detail = a.reason.clone();
-                team_change(
-                    store,
-                    &reset,
-                    Change::Save {
-                        action: "reset",
-                        detail,
-                    },
-                    now,
-                )?;
+                team_save(store, &reset, "reset", detail, now)?;
             } else {
                 store.reset_policy(&p, now, &actor(), &a.reason)?;
             }

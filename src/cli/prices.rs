@@ -507,13 +507,7 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
                 &[&spec.model]
             )
         );
-        println!(
-            "{}",
-            fill(
-                &gettext("Repriced {} records."),
-                &[&thousands(report.repriced)]
-            )
-        );
+        repriced(report.repriced);
         return Ok(());
     }
     let (price, changed) = prices::save_user_price(store, &spec)?;
@@ -524,11 +518,15 @@ fn set(store: &mut Store, a: SetArgs) -> anyhow::Result<()> {
         "{}",
         fill(&gettext("Saved your price for {}."), &[&price.model])
     );
+    repriced(changed);
+    Ok(())
+}
+
+fn repriced(n: u64) {
     println!(
         "{}",
-        fill(&gettext("Repriced {} records."), &[&thousands(changed)])
+        fill(&gettext("Repriced {} records."), &[&thousands(n)])
     );
-    Ok(())
 }
 
 fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
@@ -551,13 +549,7 @@ fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
             "{}",
             fill(&gettext("Removed the team's price for {}."), &[&model])
         );
-        println!(
-            "{}",
-            fill(
-                &gettext("Repriced {} records."),
-                &[&thousands(report.repriced)]
-            )
-        );
+        repriced(report.repriced);
         return Ok(());
     }
     let removed = store.remove_user_prices(&provider, &model)?;
@@ -575,10 +567,7 @@ fn remove(store: &mut Store, a: RemoveArgs) -> anyhow::Result<()> {
         "{}",
         fill(&gettext("Removed your price for {}."), &[&model])
     );
-    println!(
-        "{}",
-        fill(&gettext("Repriced {} records."), &[&thousands(changed)])
-    );
+    repriced(changed);
     Ok(())
 }
 

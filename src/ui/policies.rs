@@ -303,30 +303,16 @@ impl PoliciesView {
         change: Change<'static>,
         done: impl FnOnce(Result<(), String>) + 'static,
     ) {
-        let db = ledger.path().to_path_buf();
-        let (tx, rx) = relm4::channel::<Result<(), String>>();
-        let spawned = std::thread::Builder::new()
-            .name("tally-team-policy".into())
-            .spawn(move || {
-                let result = crate::store::Store::open(&db)
+        super::team_prefs::off_main(
+            ledger.path().to_path_buf(),
+            move |s| {
+                let actor = crate::config::user_name();
+                crate::team::policies::change(s, &p, change, &actor, Timestamp::now())
+                    .map(|_| ())
                     .map_err(|e| e.to_string())
-                    .and_then(|mut s| {
-                        let actor = crate::config::user_name();
-                        crate::team::policies::change(&mut s, &p, change, &actor, Timestamp::now())
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    });
-                let _ = tx.send(result);
-            });
-        if let Err(e) = spawned {
-            done(Err(e.to_string()));
-            return;
-        }
-        relm4::spawn_local(async move {
-            if let Some(result) = rx.recv().await {
-                done(result);
-            }
-        });
+            },
+            done,
+        );
     }
 
     /// Asks before a change; `extra` adds fields to the dialog.

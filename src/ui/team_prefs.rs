@@ -100,8 +100,9 @@ fn conflicts_text(last: Option<&serde_json::Value>) -> Option<String> {
 }
 
 /// Runs `work` on a thread with its own connection to the ledger, then
-/// `done` on the main loop with what it returned.
-fn off_main<T: Send + 'static>(
+/// `done` on the main loop with what it returned: for what waits on the
+/// team's server (not the main loop, not the ledger's writer).
+pub(super) fn off_main<T: Send + 'static>(
     db: PathBuf,
     work: impl FnOnce(&mut Store) -> Result<T, String> + Send + 'static,
     done: impl FnOnce(Result<T, String>) + 'static,
