@@ -216,25 +216,67 @@ fn three_machines_end_with_the_union_each_call_once() {
 /// Two pushers whose transactions commit in the opposite order of their
 /// transaction ids: a pull between the commits takes neither too early,
 /// and the one after takes both.
+/// A call as machine "w" would push it, written straight into the server.
+fn push_by_hand(client: &mut impl postgres::GenericClient, id: &str) {
+    client
+        .execute(
+            "INSERT INTO tally_records (gkey, machine, pushed_by, revision, digest, ts_ms,
+                 provider, model, user_name, project, agent, source, request_id, input,
+                 output, cache_read, cache_write_5m, cache_write_1h, reasoning, cost_kind,
+                 cost_nanos)
+             VALUES ($1, 'w', 'w', 1, '\\x00', 1790000000000, 'openai', 'gpt-4o', '', '',
+                 '', 'cli', $2, 5, 5, 0, 0, 0, 0, 1, 1000)",
+            &[&tally::core::usage::request_key("cli", id).to_vec(), &id],
+        )
+        .unwrap();
+}
+
+#[test]
+fn rows_whose_transaction_ids_gain_a_digit_are_not_skipped() {
+    let pg = Pg::start();
+    let dir = tempfile::tempdir().unwrap();
+    let reader = ledger(dir.path(), "r", &[]);
+    join(&pg, &reader, "reader");
+    let mut server = pg.team();
+    let xid = |c: &mut postgres::Client| -> i64 {
+        let text: String = c
+            .query_one("SELECT pg_current_xact_id()::text", &[])
+            .unwrap()
+            .get(0);
+        text.parse().unwrap()
+    };
+    // Transaction ids up to just below the next power of ten (each
+    // statement on its own is a transaction of its own).
+    let now = xid(&mut server);
+    let boundary = 10i64.pow((now + 20).ilog10() + 1);
+    while xid(&mut server) < boundary - 7 {}
+    // Twelve calls, each committed alone: their ids run across the boundary.
+    let ids: Vec<String> = (0..12).map(|i| format!("call-{i:02}")).collect();
+    for id in &ids {
+        push_by_hand(&mut server, id);
+    }
+    assert!(xid(&mut server) > boundary, "the ids crossed {boundary}");
+    // One call a batch, so batches end on each side of the boundary.
+    let out = tally_cmd(&reader, &["team", "sync"])
+        .env("TALLY_TEAM_BATCH", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let held: Vec<String> = calls_in(&reader).into_iter().map(|c| c.0).collect();
+    assert_eq!(held, ids, "every call, across {boundary}");
+}
+
 #[test]
 fn rows_committed_out_of_order_are_not_skipped() {
     let pg = Pg::start();
     let dir = tempfile::tempdir().unwrap();
     let reader = ledger(dir.path(), "r", &[]);
     join(&pg, &reader, "reader");
-    let insert = |client: &mut postgres::Transaction, id: &str| {
-        client
-            .execute(
-                "INSERT INTO tally_records (gkey, machine, pushed_by, revision, digest, ts_ms,
-                     provider, model, user_name, project, agent, source, request_id, input,
-                     output, cache_read, cache_write_5m, cache_write_1h, reasoning, cost_kind,
-                     cost_nanos)
-                 VALUES ($1, 'w', 'w', 1, '\\x00', 1790000000000, 'openai', 'gpt-4o', '', '',
-                     '', 'cli', $2, 5, 5, 0, 0, 0, 0, 1, 1000)",
-                &[&tally::core::usage::request_key("cli", id).to_vec(), &id],
-            )
-            .unwrap();
-    };
+    let insert = |client: &mut postgres::Transaction, id: &str| push_by_hand(client, id);
     let mut first = pg.team();
     let mut second = pg.team();
     let mut slow = first.transaction().unwrap();

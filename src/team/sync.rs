@@ -164,11 +164,14 @@ pub fn pull(
     machine: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Pulled, TeamError> {
+    // The order names the table's column: a bare `xid` would be the output
+    // column `xid::text`, ordered as text ("1000" before "999"), which both
+    // skips rows when transaction ids gain a digit and defeats the index.
     let query = client.prepare(&format!(
         "SELECT xid::text, {} FROM tally_records
          WHERE (xid, gkey) > ($1::text::xid8, $2) AND xid < $3::text::xid8
            AND pushed_by <> $4
-         ORDER BY xid, gkey LIMIT $5",
+         ORDER BY tally_records.xid, tally_records.gkey LIMIT $5",
         rows::COLUMNS
     ))?;
     let mut done = Pulled::default();
