@@ -21,6 +21,21 @@ pub struct TeamAlertState {
     pub resolved_ms: Option<i64>,
 }
 
+impl TeamAlertState {
+    /// The SQL of an alert row's state as a number: states only move forward.
+    pub const RANK_SQL: &str =
+        "CASE state WHEN 'active' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END";
+
+    /// This state's number in `RANK_SQL`'s order.
+    pub fn rank(&self) -> i32 {
+        match self.state.as_str() {
+            "active" => 0,
+            "acknowledged" => 1,
+            _ => 2,
+        }
+    }
+}
+
 /// What taking the team's policies changed here.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Mirrored {
@@ -147,17 +162,16 @@ impl Store {
     /// Takes a team alert's state from the team: acknowledged or resolved
     /// on another machine is so here. A state only moves forward.
     pub fn take_team_alert_state(&mut self, s: &TeamAlertState) -> Result<bool, StoreError> {
-        let rank = "CASE state WHEN 'active' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END";
-        let wanted = match s.state.as_str() {
-            "acknowledged" => 1,
-            "resolved" => 2,
-            _ => return Ok(false),
-        };
+        if !matches!(s.state.as_str(), "acknowledged" | "resolved") {
+            return Ok(false);
+        }
+        let wanted = s.rank();
         Ok(self.conn.execute(
             &format!(
                 "UPDATE alerts SET state = ?2, acked_by = coalesce(acked_by, ?3),
                      acked_ms = coalesce(acked_ms, ?4), resolved_ms = coalesce(resolved_ms, ?5)
-                 WHERE team_id = ?1 AND {rank} < ?6"
+                 WHERE team_id = ?1 AND {} < ?6",
+                TeamAlertState::RANK_SQL
             ),
             params![
                 s.team_id,

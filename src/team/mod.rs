@@ -189,7 +189,7 @@ pub fn join_with(
     schema::migrate(&mut client)?;
     let ledger = match store.setting(LEDGER)? {
         Some(id) => id,
-        None => new_ledger_id(),
+        None => new_id(32),
     };
     let claimed = client.execute(
         "INSERT INTO tally_machines (name, ledger, version) VALUES ($1, $2, $3)
@@ -215,12 +215,14 @@ pub fn join_with(
     })
 }
 
-fn new_ledger_id() -> String {
+/// A key no other machine makes: `len` hex digits of a hash of now, this
+/// process and this host (a ledger's id, a team policy's key).
+fn new_id(len: usize) -> String {
     let mut h = blake3::Hasher::new();
     h.update(&Timestamp::now().as_nanosecond().to_le_bytes());
     h.update(&std::process::id().to_le_bytes());
     h.update(default_machine().as_bytes());
-    h.finalize().to_hex()[..32].to_string()
+    h.finalize().to_hex()[..len].to_string()
 }
 
 /// Leaves the team: this ledger keeps every call it has, and stops syncing.

@@ -93,11 +93,7 @@ pub fn fetch(client: &mut Client) -> Result<Vec<Policy>, TeamError> {
 
 /// A new key for a team policy.
 pub fn new_uid() -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(&Timestamp::now().as_nanosecond().to_le_bytes());
-    h.update(&std::process::id().to_le_bytes());
-    h.update(super::default_machine().as_bytes());
-    h.finalize().to_hex()[..24].to_string()
+    super::new_id(24)
 }
 
 /// Saves a team policy on the server (new, or changed from `old`), with the
@@ -273,14 +269,14 @@ pub fn sync(
 /// move forward (active, acknowledged, resolved), so the order of machines'
 /// syncs does not matter.
 fn share_alert_states(client: &mut Client, store: &mut Store) -> Result<(), TeamError> {
-    const RANK: &str = "CASE state WHEN 'active' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END";
     for s in store.team_alert_states()? {
-        let wanted: i32 = if s.state == "resolved" { 2 } else { 1 };
+        let wanted = s.rank();
         client.execute(
             &format!(
                 "UPDATE tally_alerts SET state = $2, acked_by = coalesce(acked_by, $3),
                      acked_ms = coalesce(acked_ms, $4), resolved_ms = coalesce(resolved_ms, $5)
-                 WHERE id = $1 AND {RANK} < $6"
+                 WHERE id = $1 AND {} < $6",
+                TeamAlertState::RANK_SQL
             ),
             &[
                 &s.team_id,

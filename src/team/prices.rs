@@ -114,13 +114,13 @@ pub fn sync(
     let mut out = TeamPrices::default();
     let shared = fetch(client)?;
     let had = store.team_prices()?;
-    if shared != had {
+    // Models whose entries changed: added, changed or removed.
+    let touched = (shared != had).then(|| {
         let models = |list: &[StoredPrice]| -> BTreeSet<(String, String)> {
             list.iter()
                 .map(|p| (p.spec.provider.clone(), p.spec.model.clone()))
                 .collect()
         };
-        // Models whose entries changed: added, changed or removed.
         let mut touched = models(&shared);
         touched.extend(models(&had));
         touched.retain(|key| {
@@ -132,9 +132,15 @@ pub fn sync(
             };
             of(&shared) != of(&had)
         });
+        touched
+    });
+    if touched.is_some() {
         store.replace_team_prices(&shared)?;
         out.shared = shared.len() as u32;
-        let book = crate::prices::load(store)?;
+    }
+    // The book with the team's prices as the server has them, read once.
+    let book = crate::prices::load(store)?;
+    if let Some(touched) = touched {
         let wanted = |r: &crate::core::UsageRecord| {
             book.resolve(&r.provider, &r.model).is_ok_and(|x| {
                 touched.contains(&(x.provider.clone(), x.model.clone()))
@@ -143,7 +149,7 @@ pub fn sync(
         };
         out.repriced = store.reprice_everyones(&book, wanted)?.changed;
     }
-    tell_prices(client, store, machine, now)?;
+    tell_prices(client, store, &book, machine, now)?;
     out.conflicts = conflicts(client)?;
     Ok(out)
 }
@@ -174,6 +180,7 @@ fn digest(p: &ModelPrice) -> String {
 fn tell_prices(
     client: &mut Client,
     store: &Store,
+    book: &crate::core::PriceBook,
     machine: &str,
     now: Timestamp,
 ) -> Result<(), TeamError> {
@@ -183,7 +190,6 @@ fn tell_prices(
         .to_zoned(store.zone().clone())
         .date();
     let models = store.models_of_machine(machine, since)?;
-    let book = crate::prices::load(store)?;
     let mut tx = client.transaction()?;
     tx.execute(
         "DELETE FROM tally_machine_prices WHERE machine = $1",
